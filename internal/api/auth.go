@@ -1,0 +1,140 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald"
+)
+
+// keyPrefix starts every API key Herald makes, so a leaked key is easy to
+// recognise in a scanner's rules.
+const keyPrefix = "hk_"
+
+// maxKeyLen bounds the Authorization value we hash; real keys are 46 bytes.
+const maxKeyLen = 256
+
+// securityScheme is the OpenAPI name of bearer-key authentication.
+const securityScheme = "bearer"
+
+// NewKey returns a new API key: "hk_" and the base64url of 32 random bytes.
+// Only its HashKey is stored.
+func NewKey() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return keyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// HashKey is what the store keeps of a key: the SHA-256 hex of the full key.
+// Keys are 256 random bits, so a fast hash is enough: there is nothing to
+// guess that a slow hash would protect.
+func HashKey(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// scope is who may call an operation.
+type scope int
+
+const (
+	// scopePublic needs no key.
+	scopePublic scope = iota
+	// scopeAnyKey needs a valid key of any kind (reading formats and event
+	// types).
+	scopeAnyKey
+	// scopeAdmin needs an admin key.
+	scopeAdmin
+	// scopeTenant is a route under /tenants/{tenant}: an admin key, or that
+	// tenant's own key. Another tenant's key gets 404, as if the tenant did
+	// not exist, so keys cannot probe for other tenants.
+	scopeTenant
+	// scopeTenantAdmin is a route under /tenants/{tenant} that the tenant's
+	// own key may not use (changing the tenant, creating keys): 403 for it,
+	// 404 for other tenants' keys.
+	scopeTenantAdmin
+)
+
+// metaScope is the huma.Operation.Metadata key holding the scope.
+const metaScope = "herald.scope"
+
+// principal is the key a request was made with.
+type principal struct {
+	KeyID    string
+	TenantID string // "" for an admin key
+}
+
+func (p *principal) admin() bool { return p.TenantID == "" }
+
+func principalFrom(ctx context.Context) *principal {
+	p, _ := ctx.Value(principalKey).(*principal)
+	return p
+}
+
+// authenticate is the huma middleware that checks the key against the
+// operation's scope before any input is parsed.
+func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
+	sc, _ := ctx.Operation().Metadata[metaScope].(scope)
+	if sc == scopePublic {
+		next(ctx)
+		return
+	}
+	p, err := s.lookupKey(ctx.Context(), ctx.Header("Authorization"))
+	if err == nil {
+		err = s.authorize(ctx.Context(), p, sc, ctx.Param("tenant"))
+	}
+	if err != nil {
+		s.writeError(ctx, err)
+		return
+	}
+	next(huma.WithValue(ctx, principalKey, p))
+}
+
+func (s *Server) lookupKey(ctx context.Context, header string) (*principal, error) {
+	scheme, key, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, unauthorized("an API key is required: Authorization: Bearer <key>")
+	}
+	key = strings.TrimSpace(key)
+	if key == "" || len(key) > maxKeyLen {
+		return nil, unauthorized("the API key is not valid")
+	}
+	k, err := s.st.KeyGetByHash(ctx, HashKey(key))
+	if errors.Is(err, herald.ErrNotFound) {
+		return nil, unauthorized("the API key is not valid")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &principal{KeyID: k.ID, TenantID: k.TenantID}, nil
+}
+
+func (s *Server) authorize(ctx context.Context, p *principal, sc scope, tenant string) error {
+	switch sc {
+	case scopeAnyKey:
+		return nil
+	case scopeAdmin:
+		if !p.admin() {
+			return forbidden("this operation needs an admin key")
+		}
+		return nil
+	case scopeTenant, scopeTenantAdmin:
+		if !p.admin() && p.TenantID != tenant {
+			return notFound("tenant %s not found", tenant)
+		}
+		if sc == scopeTenantAdmin && !p.admin() {
+			return forbidden("a tenant key cannot do this; it needs an admin key")
+		}
+		// Every route under a tenant answers 404 for a tenant that does not
+		// exist, so handlers need not check.
+		_, err := s.st.TenantGet(ctx, tenant)
+		return missing(err, "tenant", tenant)
+	}
+	return forbidden("this operation is not available")
+}

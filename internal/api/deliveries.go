@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// delivery is one event at one endpoint, as lists show it.
+type delivery struct {
+	ID               string     `json:"id" example:"dlv_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	EventID          string     `json:"event_id"`
+	EventType        string     `json:"event_type"`
+	EndpointID       string     `json:"endpoint_id"`
+	Status           string     `json:"status" enum:"pending,delivering,retrying,delivered,failed"`
+	AttemptCount     int        `json:"attempt_count" doc:"Attempts made in all, across retries."`
+	NextAttemptAt    *time.Time `json:"next_attempt_at" doc:"When the next attempt is due; null when none is."`
+	LastResponseCode int        `json:"last_response_code" doc:"The last attempt's HTTP status; 0 when it got no response or there was none."`
+	LastError        string     `json:"last_error"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+}
+
+// deliveryDetail is a delivery with its attempts (GET .../deliveries/{id}).
+// It repeats delivery's fields rather than embed it: huma documents only
+// exported embedded types.
+type deliveryDetail struct {
+	ID               string     `json:"id" example:"dlv_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	EventID          string     `json:"event_id"`
+	EventType        string     `json:"event_type"`
+	EndpointID       string     `json:"endpoint_id"`
+	Status           string     `json:"status" enum:"pending,delivering,retrying,delivered,failed"`
+	AttemptCount     int        `json:"attempt_count" doc:"Attempts made in all, across retries."`
+	NextAttemptAt    *time.Time `json:"next_attempt_at" doc:"When the next attempt is due; null when none is."`
+	LastResponseCode int        `json:"last_response_code" doc:"The last attempt's HTTP status; 0 when it got no response or there was none."`
+	LastError        string     `json:"last_error"`
+	CreatedAt        time.Time  `json:"created_at"`
+	UpdatedAt        time.Time  `json:"updated_at"`
+	Attempts         []attempt  `json:"attempts" nullable:"false" doc:"Oldest first."`
+}
+
+// attempt is one HTTP request made for a delivery.
+type attempt struct {
+	ID           string    `json:"id" example:"att_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	Number       int       `json:"number"`
+	StartedAt    time.Time `json:"started_at"`
+	DurationMS   int64     `json:"duration_ms"`
+	ResponseCode int       `json:"response_code" doc:"0 when there was no response."`
+	ResponseBody string    `json:"response_body" doc:"At most 4 KiB."`
+	Error        string    `json:"error"`
+}
+
+func deliveryFrom(d *store.Delivery) delivery {
+	out := delivery{
+		ID: d.ID, EventID: d.EventID, EventType: d.EventType, EndpointID: d.EndpointID, Status: d.Status,
+		AttemptCount: d.Attempts, LastResponseCode: d.LastStatusCode, LastError: d.LastError,
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+	}
+	if d.NextAttemptAt != nil && (d.Status == store.StatusPending || d.Status == store.StatusRetrying) {
+		t := d.NextAttemptAt.UTC()
+		out.NextAttemptAt = &t
+	}
+	return out
+}
+
+func deliveryDetailFrom(d *store.Delivery, atts []*store.Attempt) deliveryDetail {
+	b := deliveryFrom(d)
+	out := deliveryDetail{
+		ID: b.ID, EventID: b.EventID, EventType: b.EventType, EndpointID: b.EndpointID, Status: b.Status,
+		AttemptCount: b.AttemptCount, NextAttemptAt: b.NextAttemptAt, LastResponseCode: b.LastResponseCode,
+		LastError: b.LastError, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+		Attempts: make([]attempt, 0, len(atts)),
+	}
+	for _, a := range atts {
+		out.Attempts = append(out.Attempts, attempt{
+			ID: a.ID, Number: a.Number, StartedAt: a.StartedAt.UTC(), DurationMS: a.DurationMS,
+			ResponseCode: a.ResponseCode, ResponseBody: a.ResponseBody, Error: a.Error,
+		})
+	}
+	return out
+}
+
+type deliveryPath struct {
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Delivery string `path:"delivery" doc:"Delivery id (dlv_...)."`
+}
+
+type deliveryStatusFilter struct {
+	Status string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
+}
+
+type deliveryListInput struct {
+	Tenant string `path:"tenant" doc:"Tenant id."`
+	listInput
+	deliveryStatusFilter
+	Endpoint string `query:"endpoint" maxLength:"128" doc:"Only deliveries to this endpoint."`
+	Event    string `query:"event" maxLength:"128" doc:"Only deliveries of this event."`
+}
+
+type endpointDeliveriesInput struct {
+	endpointPath
+	listInput
+	deliveryStatusFilter
+}
+
+type deliveryOutput struct {
+	Body delivery
+}
+
+type deliveryDetailOutput struct {
+	Body deliveryDetail
+}
+
+func (s *Server) registerDeliveries() {
+	const base = "/api/v1/tenants/{tenant}/deliveries"
+	tags := []string{"Deliveries"}
+	register(s, huma.Operation{
+		OperationID: "list-deliveries", Method: http.MethodGet, Path: base, Tags: tags,
+		Summary: "List deliveries", Errors: []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *deliveryListInput) (*pageOutput[delivery], error) {
+		return s.listDeliveries(ctx, in.Tenant, &in.listInput,
+			&store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint, EventID: in.Event})
+	})
+	register(s, huma.Operation{
+		OperationID: "get-delivery", Method: http.MethodGet, Path: base + "/{delivery}", Tags: tags,
+		Summary: "Get a delivery with its attempts", Errors: []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *deliveryPath) (*deliveryDetailOutput, error) {
+		d, err := s.st.DeliveryGet(ctx, in.Tenant, in.Delivery)
+		if err != nil {
+			return nil, missing(err, "delivery", in.Delivery)
+		}
+		atts, err := s.st.DeliveryAttempts(ctx, d.ID)
+		if err != nil {
+			return nil, err
+		}
+		return &deliveryDetailOutput{Body: deliveryDetailFrom(d, atts)}, nil
+	})
+	register(s, huma.Operation{
+		OperationID: "retry-delivery", Method: http.MethodPost, Path: base + "/{delivery}/retry", Tags: tags,
+		Summary:       "Start one more attempt series for a delivered or failed delivery",
+		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, scopeTenant, s.retryDelivery)
+}
+
+func (s *Server) retryDelivery(ctx context.Context, in *deliveryPath) (*deliveryOutput, error) {
+	d, err := s.st.DeliveryGet(ctx, in.Tenant, in.Delivery)
+	if err != nil {
+		return nil, missing(err, "delivery", in.Delivery)
+	}
+	stillGoing := func(status string) error {
+		return conflict("delivery %s is still %s; only a delivered or failed delivery can be retried", d.ID, status)
+	}
+	if d.Status != store.StatusDelivered && d.Status != store.StatusFailed {
+		return nil, stillGoing(d.Status)
+	}
+	d, err = s.st.DeliveryRetry(ctx, in.Tenant, in.Delivery, s.now())
+	switch {
+	case isConflict(err):
+		// It was retried or picked up between the two calls.
+		return nil, stillGoing("in progress")
+	case err != nil:
+		return nil, missing(err, "delivery", in.Delivery)
+	}
+	return &deliveryOutput{Body: deliveryFrom(d)}, nil
+}
+
+func (s *Server) listDeliveries(ctx context.Context, tenant string, li *listInput, p *store.DeliveryListParams) (*pageOutput[delivery], error) {
+	lp, err := li.params()
+	if err != nil {
+		return nil, err
+	}
+	p.ListParams = lp
+	rows, err := s.st.DeliveryList(ctx, tenant, p)
+	if err != nil {
+		return nil, err
+	}
+	return pageOf(rows, li.Limit, deliveryFrom), nil
+}

@@ -1,0 +1,8 @@
+// Package api serves Herald's public HTTP API (docs: /work/shared/spec/api.md):
+// authentication by API key, the tenant, key, format, event type, endpoint,
+// event and delivery resources, problem-details errors, idempotent POSTs, the
+// health probes and the OpenAPI document generated from the same route
+// definitions that serve requests. It validates input and maps domain error
+// kinds to HTTP statuses; storage, rendering and sending belong to the store,
+// format and delivery packages.
+package api

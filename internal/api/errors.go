@@ -1,0 +1,183 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald"
+)
+
+// statusOf is the one table from domain error kinds to HTTP statuses; the
+// first kind an error matches wins. Anything that matches none is a 500.
+var statusOf = []struct {
+	kind   error
+	status int
+}{
+	{herald.ErrUnauthorized, http.StatusUnauthorized},
+	{herald.ErrForbidden, http.StatusForbidden},
+	{herald.ErrNotFound, http.StatusNotFound},
+	{herald.ErrConflict, http.StatusConflict},
+	{herald.ErrInvalid, http.StatusUnprocessableEntity},
+}
+
+// problemType is the RFC 9457 "type" of every problem: the status says all.
+const problemType = "about:blank"
+
+// userError is a domain error kind with a message written for the client.
+// Errors from the store carry whatever text the driver chose, so the API
+// shows a store error's text only when a handler restated it this way.
+type userError struct {
+	kind error
+	msg  string
+}
+
+func (e *userError) Error() string { return e.msg }
+func (e *userError) Unwrap() error { return e.kind }
+
+func notFound(format string, args ...any) error {
+	return &userError{herald.ErrNotFound, fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) error {
+	return &userError{herald.ErrConflict, fmt.Sprintf(format, args...)}
+}
+
+func forbidden(format string, args ...any) error {
+	return &userError{herald.ErrForbidden, fmt.Sprintf(format, args...)}
+}
+
+func unauthorized(format string, args ...any) error {
+	return &userError{herald.ErrUnauthorized, fmt.Sprintf(format, args...)}
+}
+
+// missing restates a lookup's ErrNotFound as "<what> <id> not found" and
+// passes any other error through.
+func missing(err error, what, id string) error {
+	if errors.Is(err, herald.ErrNotFound) {
+		return notFound("%s %s not found", what, id)
+	}
+	return err
+}
+
+func newProblem(status int, detail string) *huma.ErrorModel {
+	return &huma.ErrorModel{Type: problemType, Title: http.StatusText(status), Status: status, Detail: detail}
+}
+
+// internalError is the answer to anything unexpected: the request id, so
+// the log line can be found, and never the error's own text.
+func internalError(reqID string) *huma.ErrorModel {
+	p := newProblem(http.StatusInternalServerError, "internal error; the server log has the details under request id "+reqID)
+	p.Instance = "urn:herald:request:" + reqID
+	return p
+}
+
+// problem turns a handler's error into problem details, logging it when it
+// is unexpected.
+func (s *Server) problem(ctx context.Context, err error) *huma.ErrorModel {
+	var p *huma.ErrorModel
+	if errors.As(err, &p) {
+		return p
+	}
+	var ve *herald.ValidationError
+	if errors.As(err, &ve) {
+		return validationProblem(ve)
+	}
+	for _, k := range statusOf {
+		if errors.Is(err, k.kind) {
+			detail := strings.ToLower(http.StatusText(k.status))
+			var ue *userError
+			if errors.As(err, &ue) {
+				detail = ue.msg
+			}
+			return newProblem(k.status, detail)
+		}
+	}
+	reqID := requestID(ctx)
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		// The client went away; nobody reads this answer.
+		s.log.Info("request canceled", "request_id", reqID)
+		p := newProblem(http.StatusServiceUnavailable, "the request was canceled")
+		p.Instance = "urn:herald:request:" + reqID
+		return p
+	}
+	s.log.Error("unexpected error", "request_id", reqID, "error", err.Error())
+	return internalError(reqID)
+}
+
+func validationProblem(ve *herald.ValidationError) *huma.ErrorModel {
+	detail := "invalid input"
+	if len(ve.Fields) > 0 {
+		detail = ve.Error()
+		if n := len(ve.Fields) - 1; n > 0 {
+			detail += fmt.Sprintf(" (and %d more)", n)
+		}
+	}
+	p := newProblem(http.StatusUnprocessableEntity, detail)
+	for _, f := range ve.Fields {
+		p.Errors = append(p.Errors, &huma.ErrorDetail{Location: f.Location, Message: f.Message})
+	}
+	return p
+}
+
+// finishProblem is applied to every problem before it is written, huma's
+// own included: values echoed from the request are dropped (they can hold
+// secrets and can be a megabyte long), and a 5xx huma raised without going
+// through problem is logged and given a request id.
+func (s *Server) finishProblem(ctx context.Context, p *huma.ErrorModel) {
+	if p.Type == "" {
+		p.Type = problemType
+	}
+	for _, d := range p.Errors {
+		if d != nil {
+			d.Value = nil
+		}
+	}
+	if p.Status >= 500 && p.Instance == "" {
+		reqID := requestID(ctx)
+		msgs := make([]string, 0, len(p.Errors))
+		for _, d := range p.Errors {
+			if d != nil {
+				msgs = append(msgs, d.Message)
+			}
+		}
+		s.log.Error("server error", "request_id", reqID, "status", p.Status, "detail", p.Detail, "errors", msgs)
+		*p = *internalError(reqID)
+	}
+}
+
+// transformError is a huma transformer: it finishes the problems huma
+// writes itself (validation failures, unreadable bodies).
+func (s *Server) transformError(ctx huma.Context, _ string, v any) (any, error) {
+	if p, ok := v.(*huma.ErrorModel); ok {
+		s.finishProblem(ctx.Context(), p)
+	}
+	return v, nil
+}
+
+// writeError answers with err as problem details from a middleware, where
+// huma's own error path is not available.
+func (s *Server) writeError(ctx huma.Context, err error) {
+	p := s.problem(ctx.Context(), err)
+	s.finishProblem(ctx.Context(), p)
+	if p.Status == http.StatusUnauthorized {
+		ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald"`)
+	}
+	ctx.SetHeader("Content-Type", "application/problem+json")
+	ctx.SetStatus(p.Status)
+	json.NewEncoder(ctx.BodyWriter()).Encode(p)
+}
+
+// writeProblem answers with p before any route runs.
+func writeProblem(w http.ResponseWriter, p *huma.ErrorModel) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+func isConflict(err error) bool { return errors.Is(err, herald.ErrConflict) }

@@ -1,0 +1,252 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// event is a stored event as the API shows it.
+type event struct {
+	ID        string     `json:"id" example:"evt_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	Type      string     `json:"type" example:"user.created"`
+	Data      jsonObject `json:"data"`
+	TraceID   string     `json:"trace_id" doc:"W3C trace id of the ingest request, or a random one."`
+	Source    string     `json:"source" enum:"api,test,failure" doc:"Why the event exists: posted, a test send, or a delivery failure notice."`
+	CreatedAt time.Time  `json:"created_at"`
+}
+
+func eventFrom(e *store.Event) event {
+	return event{ID: e.ID, Type: e.Type, Data: jsonObject(e.Data), TraceID: e.TraceID, Source: e.Source, CreatedAt: e.CreatedAt.UTC()}
+}
+
+// eventAccepted is the answer to an ingest: 202 when the event is new, 200
+// when the id was already used for the same type and data.
+type eventAccepted struct {
+	ID         string    `json:"id" example:"evt_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	Type       string    `json:"type" example:"user.created"`
+	CreatedAt  time.Time `json:"created_at"`
+	TraceID    string    `json:"trace_id"`
+	Deliveries int       `json:"deliveries" doc:"How many endpoints the event goes to."`
+}
+
+type eventCreateInput struct {
+	Tenant      string `path:"tenant" doc:"Tenant id."`
+	Traceparent string `header:"traceparent" doc:"W3C trace context; its trace id is kept with the event."`
+	Body        struct {
+		Type string     `json:"type" maxLength:"128" example:"user.created"`
+		Data jsonObject `json:"data" doc:"Any JSON object; numbers are kept exactly as written."`
+		ID   string     `json:"id,omitempty" maxLength:"128" doc:"Your own event id (1 to 128 of A-Z a-z 0-9 _ : -); generated when absent."`
+	}
+}
+
+type eventAcceptedOutput struct {
+	Status int
+	Body   eventAccepted
+}
+
+type eventPath struct {
+	Tenant string `path:"tenant" doc:"Tenant id."`
+	Event  string `path:"event" doc:"Event id."`
+}
+
+type eventListInput struct {
+	Tenant string `path:"tenant" doc:"Tenant id."`
+	listInput
+	Type string `query:"type" maxLength:"128" doc:"Only events of this type."`
+}
+
+type eventDeliveriesInput struct {
+	eventPath
+	listInput
+	deliveryStatusFilter
+}
+
+type eventOutput struct {
+	Body event
+}
+
+func (s *Server) registerEvents() {
+	const base = "/api/v1/tenants/{tenant}/events"
+	tags := []string{"Events"}
+	register(s, huma.Operation{
+		OperationID: "create-event", Method: http.MethodPost, Path: base, Tags: tags,
+		Summary:     "Send an event",
+		Description: "Answers once the event and its deliveries are durably stored. Reusing an id answers 200 with the stored event when type and data match, 409 when they do not.",
+		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The id was already used for this event; nothing new was stored."},
+		},
+	}, scopeTenant, s.createEvent)
+	copyResponse(s.api.OpenAPI(), base, http.MethodPost, "202", "200")
+	register(s, huma.Operation{
+		OperationID: "list-events", Method: http.MethodGet, Path: base, Tags: tags,
+		Summary: "List events", Errors: []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *eventListInput) (*pageOutput[event], error) {
+		if in.Type != "" && !validEventType(in.Type) {
+			return nil, herald.Invalid("query.type", "is not an event type name")
+		}
+		p, err := in.params()
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.st.EventList(ctx, in.Tenant, &store.EventListParams{ListParams: p, Type: in.Type})
+		if err != nil {
+			return nil, err
+		}
+		return pageOf(rows, in.Limit, eventFrom), nil
+	})
+	register(s, huma.Operation{
+		OperationID: "get-event", Method: http.MethodGet, Path: base + "/{event}", Tags: tags,
+		Summary: "Get an event", Errors: []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *eventPath) (*eventOutput, error) {
+		e, err := s.st.EventGet(ctx, in.Tenant, in.Event)
+		if err != nil {
+			return nil, missing(err, "event", in.Event)
+		}
+		return &eventOutput{Body: eventFrom(e)}, nil
+	})
+	register(s, huma.Operation{
+		OperationID: "list-event-deliveries", Method: http.MethodGet, Path: base + "/{event}/deliveries", Tags: tags,
+		Summary: "List an event's deliveries", Errors: []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *eventDeliveriesInput) (*pageOutput[delivery], error) {
+		if _, err := s.st.EventGet(ctx, in.Tenant, in.Event); err != nil {
+			return nil, missing(err, "event", in.Event)
+		}
+		return s.listDeliveries(ctx, in.Tenant, &in.listInput, &store.DeliveryListParams{Status: in.Status, EventID: in.Event})
+	})
+}
+
+func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventAcceptedOutput, error) {
+	b := &in.Body
+	data, err := checkEvent(b.Type, b.ID, b.Data)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkCatalog(ctx, b.Type, data); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	ev := &store.Event{
+		TenantID: in.Tenant, ID: b.ID, Type: b.Type, Data: data, Hash: store.EventHash(b.Type, data),
+		TraceID: traceID(in.Traceparent), Source: store.SourceAPI, CreatedAt: now,
+	}
+	if ev.ID == "" {
+		ev.ID = id.NewAt(id.Event, now)
+	}
+	res, err := s.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now})
+	if isConflict(err) {
+		return nil, conflict("event id %s was already used for a different type or data", ev.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &eventAcceptedOutput{Status: http.StatusAccepted, Body: eventAccepted{
+		ID: res.Event.ID, Type: res.Event.Type, CreatedAt: res.Event.CreatedAt.UTC(),
+		TraceID: res.Event.TraceID, Deliveries: len(res.Deliveries),
+	}}
+	if !res.Created {
+		out.Status = http.StatusOK
+	}
+	return out, nil
+}
+
+// checkEvent validates an ingest's type, id and data and returns the data
+// in the canonical compact form events are stored in. The data is parsed
+// strictly from the bytes the client sent: duplicate keys, invalid UTF-8,
+// lone surrogates and numbers no float can hold are refused, so every body
+// can later be written in every JSON style.
+func checkEvent(typ, evID string, raw jsonObject) ([]byte, error) {
+	var fe fields
+	if !validEventType(typ) {
+		fe.add("body.type", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", maxEventTypeLen)
+	}
+	if evID != "" && !eventIDRE.MatchString(evID) {
+		fe.add("body.id", "must be 1 to 128 of A-Z a-z 0-9 _ : - (no dots: the id is part of the signed content)")
+	}
+	v, err := jsonstyle.Parse(raw)
+	var se *jsonstyle.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		fe.add(joinPath("body.data", se.Path), "%s", se.Msg)
+	case err != nil:
+		fe.add("body.data", "%s", err.Error())
+	case v.Kind != jsonstyle.Object:
+		fe.add("body.data", "must be a JSON object")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	return jsonstyle.Marshal(v, jsonstyle.Compact), nil
+}
+
+// checkCatalog holds the data to the event type's schema when the catalog
+// has the type. Types not in the catalog are accepted: the catalog is
+// optional.
+func (s *Server) checkCatalog(ctx context.Context, typ string, data []byte) error {
+	et, err := s.st.EventTypeGet(ctx, typ)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case et.Archived:
+		return herald.Invalid("body.type", "event type %s is archived and takes no new events", typ)
+	case len(et.Schema) == 0:
+		return nil
+	}
+	sch, err := s.schemas.get(et)
+	if err != nil {
+		return err
+	}
+	return validateData(sch, data)
+}
+
+// joinPath appends a jsonstyle path ("items[3].name", "[0]", "") to loc.
+func joinPath(loc, path string) string {
+	switch {
+	case path == "":
+		return loc
+	case strings.HasPrefix(path, "["):
+		return loc + path
+	}
+	return loc + "." + path
+}
+
+// traceID takes the trace id of a W3C traceparent header
+// ("00-<32 hex>-<16 hex>-<2 hex>"), or makes a random one when the header is
+// absent or invalid: every event has one.
+func traceID(traceparent string) string {
+	p := strings.Split(strings.TrimSpace(traceparent), "-")
+	valid := len(p) >= 4 &&
+		len(p[0]) == 2 && isLowerHex(p[0]) && p[0] != "ff" && (p[0] != "00" || len(p) == 4) &&
+		len(p[1]) == 32 && isLowerHex(p[1]) && strings.Trim(p[1], "0") != "" &&
+		len(p[2]) == 16 && isLowerHex(p[2]) && strings.Trim(p[2], "0") != "" &&
+		len(p[3]) == 2 && isLowerHex(p[3])
+	if valid {
+		return p[1]
+	}
+	var b [16]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return hex.EncodeToString(b[:])
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}

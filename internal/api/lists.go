@@ -1,0 +1,47 @@
+package api
+
+import (
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// listInput is the query of every list.
+type listInput struct {
+	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+}
+
+// params checks the cursor here, so a bad one is the client's 422 whatever
+// the list.
+func (in *listInput) params() (store.ListParams, error) {
+	if in.Cursor != "" {
+		if _, _, err := store.DecodeCursor(in.Cursor); err != nil {
+			return store.ListParams{}, err
+		}
+	}
+	return store.ListParams{Limit: in.Limit, Cursor: in.Cursor}, nil
+}
+
+// page is a list's answer: newest first, and the cursor of the next page or
+// null on the last.
+type page[T any] struct {
+	Data       []T     `json:"data" nullable:"false"`
+	NextCursor *string `json:"next_cursor" doc:"Pass as ?cursor= for the next page; null on the last page."`
+}
+
+type pageOutput[T any] struct {
+	Body page[T]
+}
+
+// pageOf trims rows a list method returned (one more than the limit when
+// there is a next page) and converts them.
+func pageOf[R store.Cursored, T any](rows []R, limit int, conv func(R) T) *pageOutput[T] {
+	rows, next := store.Page(rows, limit)
+	out := &pageOutput[T]{Body: page[T]{Data: make([]T, 0, len(rows))}}
+	for _, r := range rows {
+		out.Body.Data = append(out.Body.Data, conv(r))
+	}
+	if next != "" {
+		out.Body.NextCursor = &next
+	}
+	return out
+}

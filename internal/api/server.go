@@ -1,0 +1,297 @@
+package api
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	engine "github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Tester sends an endpoint's test event now and reports what the receiver
+// answered (POST .../endpoints/{endpoint}/test).
+type Tester interface {
+	Test(ctx context.Context, tenantID, endpointID string) (*engine.TestResult, error)
+}
+
+// Config wires a Server. Store and Formats are required.
+type Config struct {
+	Store   store.Store
+	Formats *format.Catalog
+	// Tester sends test events; nil makes the test route answer 503.
+	Tester Tester
+	// Logger receives unexpected errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// MaxBodyBytes bounds request bodies (413 beyond); 0 means 1 MiB.
+	MaxBodyBytes int64
+	// AllowPrivateDestinations lets endpoint URLs point at loopback, private,
+	// link-local and other internal addresses.
+	AllowPrivateDestinations bool
+	// CheckURL, when set and private destinations are not allowed, is an
+	// extra check of an endpoint URL (resolving its host); an error refuses
+	// the URL with 422.
+	CheckURL func(ctx context.Context, rawURL string) error
+	// Ready reports whether the service can take traffic (/readyz); nil
+	// means pinging the store.
+	Ready func(ctx context.Context) error
+}
+
+// Server is Herald's HTTP API.
+type Server struct {
+	cfg      Config
+	st       store.Store
+	formats  *format.Catalog
+	log      *slog.Logger
+	now      func() time.Time
+	maxBody  int64
+	mux      *http.ServeMux
+	api      huma.API
+	handler  http.Handler
+	schemas  *schemaCache
+	patterns []string // every pattern registered on mux, for the routing test
+}
+
+// New builds the API's routes. It does no I/O.
+func New(cfg *Config) *Server {
+	s := &Server{
+		cfg:     *cfg,
+		st:      cfg.Store,
+		formats: cfg.Formats,
+		log:     cfg.Logger,
+		now:     cfg.Now,
+		maxBody: cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
+		mux:     http.NewServeMux(),
+		schemas: newSchemaCache(),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		s.now = time.Now
+	}
+
+	hc := huma.DefaultConfig("Herald API", "1.0.0")
+	// DefaultConfig's hooks add "$schema" members and Link headers to every
+	// response, and its paths serve docs and schemas outside /api/v1; the
+	// contract has none of that.
+	hc.CreateHooks = nil
+	hc.OpenAPIPath, hc.DocsPath, hc.SchemasPath = "", "", ""
+	hc.Info.Description = "Herald delivers webhooks: producers post events, Herald signs and sends them to the endpoints of each tenant."
+	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
+		securityScheme: {Type: "http", Scheme: "bearer", Description: "An admin key, or a tenant key created with POST /api/v1/tenants/{tenant}/keys."},
+	}
+	hc.Transformers = []huma.Transformer{s.transformError}
+	s.api = humago.New(&recordingMux{ServeMux: s.mux, patterns: &s.patterns}, hc)
+	s.api.UseMiddleware(s.authenticate, s.idempotency)
+
+	s.registerHealth()
+	s.registerTenants()
+	s.registerFormats()
+	s.registerEventTypes()
+	s.registerEndpoints()
+	s.registerEvents()
+	s.registerDeliveries()
+
+	s.handler = http.HandlerFunc(s.serveHTTP)
+	return s
+}
+
+// Handler serves /api/v1/..., /healthz and /readyz.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// OpenAPI returns the OpenAPI 3.1 document, as GET /api/v1/openapi.json
+// serves it.
+func (s *Server) OpenAPI() ([]byte, error) {
+	b, err := json.Marshal(s.api.OpenAPI())
+	if err != nil {
+		return nil, fmt.Errorf("marshal openapi: %w", err)
+	}
+	return b, nil
+}
+
+// recordingMux remembers every pattern huma registers, so a test can check
+// that the OpenAPI document lists each one.
+type recordingMux struct {
+	*http.ServeMux
+	patterns *[]string
+}
+
+func (m *recordingMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	*m.patterns = append(*m.patterns, pattern)
+	m.ServeMux.HandleFunc(pattern, h)
+}
+
+type ctxKey int
+
+const (
+	requestIDKey ctxKey = iota
+	bodyKey
+	principalKey
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey).(string)
+	return id
+}
+
+// requestBody is the body serveHTTP read, for the idempotency hash.
+func requestBody(ctx context.Context) []byte {
+	b, _ := ctx.Value(bodyKey).([]byte)
+	return b
+}
+
+func newRequestID() string {
+	var b [12]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return "req_" + hex.EncodeToString(b[:])
+}
+
+// serveHTTP does what must happen before huma sees a request: a request id,
+// panic recovery, the body limit (huma would report an over-long body read
+// through http.MaxBytesReader as a 500), the media type and the query syntax
+// (huma silently ignores a malformed escape), and problem answers for paths
+// no route matches.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	w.Header().Set("X-Request-Id", reqID)
+	ctx := context.WithValue(r.Context(), requestIDKey, reqID)
+
+	defer func() {
+		if rec := recover(); rec != nil {
+			if rec == http.ErrAbortHandler {
+				panic(rec)
+			}
+			s.log.Error("panic serving request", "request_id", reqID, "method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))
+			writeProblem(w, internalError(reqID))
+		}
+	}()
+
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		writeProblem(w, newProblem(http.StatusBadRequest, "malformed query string: "+err.Error()))
+		return
+	}
+
+	if r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > s.maxBody {
+			writeProblem(w, tooLarge(s.maxBody))
+			return
+		}
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			writeProblem(w, tooLarge(s.maxBody))
+			return
+		case err != nil:
+			writeProblem(w, newProblem(http.StatusBadRequest, "could not read the request body"))
+			return
+		}
+		if len(body) > 0 && hasBodyMethod(r.Method) && !isJSON(r.Header.Get("Content-Type")) {
+			writeProblem(w, newProblem(http.StatusUnsupportedMediaType,
+				"the request body must be JSON (Content-Type: application/json)"))
+			return
+		}
+		ctx = context.WithValue(ctx, bodyKey, body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	r = r.WithContext(ctx)
+
+	if h, pattern := s.mux.Handler(r); pattern == "" {
+		s.serveUnrouted(w, r, h)
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// serveUnrouted turns the mux's plain-text 404 and 405 into problem
+// details, and passes anything else it does (a redirect to a clean path)
+// through.
+func (s *Server) serveUnrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	switch rec.Code {
+	case http.StatusNotFound:
+		writeProblem(w, newProblem(http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", rec.Header().Get("Allow"))
+		writeProblem(w, newProblem(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)))
+	default:
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	}
+}
+
+func hasBodyMethod(m string) bool {
+	return m == http.MethodPost || m == http.MethodPut || m == http.MethodPatch
+}
+
+// isJSON accepts application/json, any application/*+json, and no media
+// type at all (clients that send JSON without saying so).
+func isJSON(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+func tooLarge(limit int64) *huma.ErrorModel {
+	return newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", limit))
+}
+
+// register adds an operation open to scope sc. Errors the handler returns
+// become problem details through problem.
+func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.Context, *I) (*O, error)) {
+	op.Metadata = map[string]any{metaScope: sc}
+	if sc != scopePublic {
+		op.Security = []map[string][]string{{securityScheme: {}}}
+		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	}
+	if _, ok := reflect.TypeFor[I]().FieldByName("Body"); ok {
+		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+	}
+	if _, ok := reflect.TypeFor[I]().FieldByName("Limit"); ok {
+		op.Errors = append(op.Errors, http.StatusUnprocessableEntity)
+	}
+	// serveHTTP has already read the body within Config.MaxBodyBytes.
+	op.MaxBodyBytes = -1
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return nil, s.problem(ctx, err)
+		}
+		return out, nil
+	})
+}

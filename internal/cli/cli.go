@@ -1,0 +1,169 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/heraldhq/herald/internal/app"
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
+var Version = ""
+
+// Main runs the herald command with args and returns the process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := NewRoot(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "herald:", err)
+		return 1
+	}
+	return 0
+}
+
+// NewRoot builds the command tree.
+func NewRoot(stdout, stderr io.Writer) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "herald",
+		Short:         "Herald delivers webhooks: signed, retried, logged.",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	root.AddCommand(serveCmd(stdout, stderr), migrateCmd(stderr), versionCmd(stdout))
+	return root
+}
+
+func serveCmd(stdout, stderr io.Writer) *cobra.Command {
+	cfg := &app.Config{Out: stdout}
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the API server and the delivery engine",
+		Long: "Run the API server and the delivery engine. Every flag has a HERALD_* environment twin\n" +
+			"(--database is HERALD_DATABASE_URL, --allow-private-destinations is\n" +
+			"HERALD_ALLOW_PRIVATE_DESTINATIONS, and so on); a flag given on the command line wins.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			if cfg.Dev {
+				cfg.AllowPrivateDestinations = true
+			}
+			log := newLogger(stderr, cfg.Dev, logLevel)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return app.Run(ctx, cfg, log)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cfg.DatabaseURL, "database", "sqlite:herald.db", "database URL: sqlite:PATH or postgres://...")
+	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key (default: create one on first start and print it)")
+	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback, private and other internal addresses")
+	f.StringVar(&cfg.DefaultFormat, "default-format", "standard-webhooks", "format for endpoints that name none")
+	f.StringVar(&cfg.FormatsFile, "formats", "", "load format definitions from this JSON or YAML file at start")
+	f.BoolVar(&cfg.Dev, "dev", false, "development mode: allow private destinations, log as text, print the admin key")
+	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body the API accepts")
+	f.IntVar(&cfg.Workers, "workers", 32, "attempts in flight at once on this node")
+	f.IntVar(&cfg.PerEndpoint, "per-endpoint", 8, "attempts in flight at once per endpoint, across all nodes")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func migrateCmd(stderr io.Writer) *cobra.Command {
+	var dbURL string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Bring the database schema up to date and exit",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			if err := app.Migrate(cmd.Context(), dbURL); err != nil {
+				return err
+			}
+			fmt.Fprintln(stderr, "migrations applied")
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&dbURL, "database", "sqlite:herald.db", "database URL: sqlite:PATH or postgres://...")
+	return cmd
+}
+
+func versionCmd(stdout io.Writer) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Run: func(*cobra.Command, []string) {
+			fmt.Fprintln(stdout, "herald", version())
+		},
+	}
+}
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// envNames maps flags whose environment twin is not HERALD_ + the flag name
+// in upper snake case.
+var envNames = map[string]string{"database": "HERALD_DATABASE_URL"}
+
+// applyEnv sets every flag not given on the command line from its
+// HERALD_* environment variable.
+func applyEnv(fs *pflag.FlagSet) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		name, ok := envNames[f.Name]
+		if !ok {
+			name = "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		}
+		v, set := os.LookupEnv(name)
+		if !set {
+			return
+		}
+		if f.Value.Type() == "bool" && v != "" {
+			if _, perr := strconv.ParseBool(v); perr != nil {
+				err = fmt.Errorf("%s=%q: want true or false", name, v)
+				return
+			}
+		}
+		if serr := fs.Set(f.Name, v); serr != nil {
+			err = fmt.Errorf("%s: %w", name, serr)
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, dev bool, level string) *slog.Logger {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if dev {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

@@ -1,0 +1,680 @@
+package delivery_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/signature"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/dbtest"
+	"github.com/heraldhq/herald/internal/store/postgres"
+)
+
+// receiver is a real HTTP server standing in for a customer's endpoint.
+type receiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests []*received
+	respond  func(n int, r *http.Request, w http.ResponseWriter) // n counts from 1
+	inflight atomic.Int32
+	peak     atomic.Int32
+}
+
+type received struct {
+	header http.Header
+	body   []byte
+	at     time.Time
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	rc := &receiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur := rc.inflight.Add(1)
+		defer rc.inflight.Add(-1)
+		for {
+			p := rc.peak.Load()
+			if cur <= p || rc.peak.CompareAndSwap(p, cur) {
+				break
+			}
+		}
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.requests = append(rc.requests, &received{header: r.Header.Clone(), body: body, at: time.Now()})
+		n := len(rc.requests)
+		respond := rc.respond
+		rc.mu.Unlock()
+		if respond != nil {
+			respond(n, r, w)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) setRespond(f func(n int, r *http.Request, w http.ResponseWriter)) {
+	rc.mu.Lock()
+	rc.respond = f
+	rc.mu.Unlock()
+}
+
+func (rc *receiver) got() []*received {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return append([]*received(nil), rc.requests...)
+}
+
+// bundle is what each test works with.
+type bundle struct {
+	st      store.Store
+	formats *format.Catalog
+	engine  *delivery.Engine
+	tenant  string
+}
+
+type option func(*delivery.Config)
+
+func setup(t *testing.T, st store.Store, opts ...option) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	b := &bundle{st: st, formats: format.NewCatalog(st, ""), tenant: "acme"}
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: b.tenant, Name: "Acme", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}); err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	cfg := delivery.Config{
+		Store: st, Formats: b.formats,
+		Client:       delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
+		Logger:       slog.New(slog.DiscardHandler),
+		PollInterval: 200 * time.Millisecond,
+		Lease:        30 * time.Second,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	b.engine = delivery.NewEngine(cfg)
+	return b
+}
+
+// run starts the engine until the test ends.
+func (b *bundle) run(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.engine.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("engine Run: %v", err)
+		}
+	})
+}
+
+func (b *bundle) putFormat(t *testing.T, def string) {
+	t.Helper()
+	f, err := format.Parse([]byte(def))
+	if err != nil {
+		t.Fatalf("format: %v", err)
+	}
+	if _, err := b.formats.Put(context.Background(), f); err != nil {
+		t.Fatalf("put format: %v", err)
+	}
+}
+
+func (b *bundle) endpoint(t *testing.T, url string, events []string, mod ...func(*store.Endpoint)) *store.Endpoint {
+	t.Helper()
+	now := time.Now().UTC()
+	ep := &store.Endpoint{
+		ID: id.New(id.Endpoint), TenantID: b.tenant, URL: url, Events: events,
+		Secret: signature.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now,
+	}
+	for _, m := range mod {
+		m(ep)
+	}
+	ep, err := b.st.EndpointCreate(context.Background(), ep)
+	if err != nil {
+		t.Fatalf("create endpoint: %v", err)
+	}
+	return ep
+}
+
+func (b *bundle) send(t *testing.T, typ, data string) *store.EventCreateResult {
+	t.Helper()
+	now := time.Now().UTC()
+	ev := &store.Event{
+		TenantID: b.tenant, ID: id.New(id.Event), Type: typ, Data: []byte(data),
+		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Source: store.SourceAPI, CreatedAt: now,
+	}
+	ev.Hash = store.EventHash(ev.Type, ev.Data)
+	res, err := b.st.EventCreate(context.Background(), &store.EventCreateParams{Event: ev, Now: now})
+	if err != nil {
+		t.Fatalf("create event: %v", err)
+	}
+	return res
+}
+
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *bundle) waitStatus(t *testing.T, deliveryID, status string, timeout time.Duration) *store.Delivery {
+	t.Helper()
+	var d *store.Delivery
+	waitFor(t, fmt.Sprintf("delivery %s to be %s", deliveryID, status), timeout, func() bool {
+		var err error
+		d, err = b.st.DeliveryGet(context.Background(), b.tenant, deliveryID)
+		if err != nil {
+			t.Fatalf("get delivery: %v", err)
+		}
+		return d.Status == status
+	})
+	return d
+}
+
+func TestEngine_DeliversSignedToEverySubscribedEndpoint(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		rcs := map[string]*receiver{}
+		eps := map[string]*store.Endpoint{}
+		for _, filter := range []string{"*", "user.*", "user.created", "order.*", "user"} {
+			rc := newReceiver(t)
+			rcs[filter] = rc
+			eps[filter] = b.endpoint(t, rc.URL, []string{filter})
+		}
+		b.run(t)
+
+		res := b.send(t, "user.created", `{"id":"usr_1","name":"Zoë","big":12345678901234567890}`)
+		if len(res.Deliveries) != 3 {
+			t.Fatalf("deliveries = %d, want 3 (*, user.*, user.created)", len(res.Deliveries))
+		}
+		for _, d := range res.Deliveries {
+			b.waitStatus(t, d.ID, store.StatusDelivered, 10*time.Second)
+		}
+		for filter, rc := range rcs {
+			got := rc.got()
+			want := 0
+			if filter == "*" || filter == "user.*" || filter == "user.created" {
+				want = 1
+			}
+			if len(got) != want {
+				t.Fatalf("endpoint %q got %d requests, want %d", filter, len(got), want)
+			}
+			if want == 0 {
+				continue
+			}
+			wh, err := standardwebhooks.NewWebhook(eps[filter].Secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := wh.Verify(got[0].body, got[0].header); err != nil {
+				t.Errorf("endpoint %q: Standard Webhooks library rejects the delivery: %v", filter, err)
+			}
+			if got[0].header.Get("webhook-id") != res.Event.ID {
+				t.Errorf("webhook-id = %q, want the event id %q", got[0].header.Get("webhook-id"), res.Event.ID)
+			}
+			var env struct {
+				ID   string          `json:"id"`
+				Type string          `json:"type"`
+				Data json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal(got[0].body, &env); err != nil {
+				t.Fatalf("body %s: %v", got[0].body, err)
+			}
+			if env.ID != res.Event.ID || env.Type != "user.created" || string(env.Data) != `{"id":"usr_1","name":"Zoë","big":12345678901234567890}` {
+				t.Errorf("body = %s", got[0].body)
+			}
+		}
+	})
+}
+
+func TestEngine_RetriesUntilDelivered_SameBodyEveryAttempt(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		b.putFormat(t, `{"name":"fast","retry":{"schedule":["50ms","50ms","50ms"]}}`)
+		rc := newReceiver(t)
+		rc.setRespond(func(n int, _ *http.Request, w http.ResponseWriter) {
+			if n < 3 {
+				w.WriteHeader(http.StatusInternalServerError)
+				_, _ = io.WriteString(w, "try later")
+				return
+			}
+			w.WriteHeader(http.StatusOK)
+		})
+		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "fast" })
+		b.run(t)
+
+		res := b.send(t, "a.b", `{"x":1}`)
+		d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusDelivered, 10*time.Second)
+		if d.Attempts != 3 {
+			t.Errorf("attempts = %d, want 3", d.Attempts)
+		}
+		got := rc.got()
+		for i := 1; i < len(got); i++ {
+			if string(got[i].body) != string(got[0].body) {
+				t.Errorf("attempt %d body %s differs from the first %s", i+1, got[i].body, got[0].body)
+			}
+		}
+		atts, err := st.DeliveryAttempts(context.Background(), d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(atts) != 3 || atts[0].ResponseCode != 500 || atts[0].ResponseBody != "try later" || atts[2].ResponseCode != 200 {
+			t.Errorf("attempts = %+v, want 500 'try later', 500, 200", atts)
+		}
+	})
+}
+
+func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		b.putFormat(t, `{"name":"fast","retry":{"schedule":["20ms"]}}`)
+		dead := newReceiver(t)
+		dead.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) })
+		watcher := newReceiver(t)
+		b.endpoint(t, dead.URL, []string{"user.created", "webhook.delivery_failed"}, func(e *store.Endpoint) { e.Format = "fast" })
+		b.endpoint(t, watcher.URL, []string{"webhook.delivery_failed"})
+		b.run(t)
+
+		res := b.send(t, "user.created", `{}`)
+		d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
+		if d.Attempts != 2 {
+			t.Errorf("attempts = %d, want 2 (1 + a schedule of 1)", d.Attempts)
+		}
+		waitFor(t, "the failure event at the watcher", 10*time.Second, func() bool { return len(watcher.got()) == 1 })
+		var env struct {
+			Type string         `json:"type"`
+			Data map[string]any `json:"data"`
+		}
+		if err := json.Unmarshal(watcher.got()[0].body, &env); err != nil {
+			t.Fatal(err)
+		}
+		if env.Type != "webhook.delivery_failed" || env.Data["delivery_id"] != d.ID || env.Data["event_id"] != res.Event.ID ||
+			env.Data["event_type"] != "user.created" || env.Data["response_code"] != float64(502) || env.Data["attempts"] != float64(2) {
+			t.Errorf("failure event = %s", watcher.got()[0].body)
+		}
+		// The dead endpoint subscribes to failure events too: its copy of the
+		// failure event fails as well, and that raises nothing more.
+		time.Sleep(500 * time.Millisecond)
+		if n := len(watcher.got()); n != 1 {
+			t.Errorf("watcher got %d failure events, want exactly 1 (no loops)", n)
+		}
+	})
+}
+
+func TestEngine_RetryAfterIsHonoured(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		b.putFormat(t, `{"name":"fast","retry":{"schedule":["10ms"]}}`)
+		rc := newReceiver(t)
+		rc.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
+			w.Header().Set("Retry-After", "120")
+			w.WriteHeader(http.StatusTooManyRequests)
+		})
+		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "fast" })
+		b.run(t)
+
+		res := b.send(t, "a", `{}`)
+		d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusRetrying, 10*time.Second)
+		atts, _ := st.DeliveryAttempts(context.Background(), d.ID)
+		if d.NextAttemptAt == nil || d.NextAttemptAt.Sub(atts[0].StartedAt) < 119*time.Second {
+			t.Fatalf("next attempt at %v, first attempt at %v: want at least Retry-After 120s later", d.NextAttemptAt, atts[0].StartedAt)
+		}
+	})
+}
+
+func TestEngine_RetryOn5xxTreats4xxAsFinal(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		b.putFormat(t, `{"name":"only5xx","retry":{"schedule":["10ms","10ms"],"on":"5xx"}}`)
+		for _, code := range []int{400, 429, 301} {
+			rc := newReceiver(t)
+			rc.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
+				if code == 301 {
+					w.Header().Set("Location", "http://example.com/")
+				}
+				w.WriteHeader(code)
+			})
+			b.endpoint(t, rc.URL, []string{fmt.Sprint("t", code)}, func(e *store.Endpoint) { e.Format = "only5xx" })
+		}
+		b.run(t)
+		for _, code := range []int{400, 429, 301} {
+			res := b.send(t, fmt.Sprint("t", code), `{}`)
+			d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
+			if d.Attempts != 1 {
+				t.Errorf("%d: attempts = %d, want 1 (final under on=5xx)", code, d.Attempts)
+			}
+		}
+	})
+}
+
+func TestEngine_RedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st)
+	b.putFormat(t, `{"name":"once","retry":{"schedule":[]}}`)
+	target := newReceiver(t)
+	rc := newReceiver(t)
+	rc.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+		http.Redirect(w, r, target.URL, http.StatusTemporaryRedirect)
+	})
+	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "once" })
+	b.run(t)
+	res := b.send(t, "a", `{}`)
+	b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
+	if n := len(target.got()); n != 0 {
+		t.Fatalf("redirect target got %d requests, want 0", n)
+	}
+	atts, _ := st.DeliveryAttempts(context.Background(), res.Deliveries[0].ID)
+	if len(atts) != 1 || atts[0].ResponseCode != 307 || atts[0].Error == "" {
+		t.Errorf("attempts = %+v, want one 307 with an error saying redirects are not followed", atts)
+	}
+}
+
+func TestEngine_TimeoutBoundsAnAttempt(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st)
+	b.putFormat(t, `{"name":"short","timeout":"1s","retry":{"schedule":[]}}`)
+	release := make(chan struct{})
+	rc := newReceiver(t)
+	rc.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "short" })
+	b.run(t)
+	res := b.send(t, "a", `{}`)
+	b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
+	atts, _ := st.DeliveryAttempts(context.Background(), res.Deliveries[0].ID)
+	if len(atts) != 1 || atts[0].ResponseCode != 0 || atts[0].DurationMS < 900 || atts[0].DurationMS > 5000 {
+		t.Errorf("attempts = %+v, want one timeout after about 1s", atts)
+	}
+}
+
+func TestEngine_SlowEndpointDoesNotHoldTheOthers(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st, func(c *delivery.Config) { c.Workers = 8; c.PerEndpoint = 2 })
+		release := make(chan struct{})
+		slow := newReceiver(t)
+		slow.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		})
+		fast := newReceiver(t)
+		b.endpoint(t, slow.URL, []string{"slow"})
+		b.endpoint(t, fast.URL, []string{"fast"})
+		b.run(t)
+		defer close(release)
+
+		for range 20 {
+			b.send(t, "slow", `{}`)
+		}
+		var fastIDs []string
+		for range 20 {
+			fastIDs = append(fastIDs, b.send(t, "fast", `{}`).Deliveries[0].ID)
+		}
+		for _, id := range fastIDs {
+			b.waitStatus(t, id, store.StatusDelivered, 10*time.Second)
+		}
+		if p := slow.peak.Load(); p > 2 {
+			t.Errorf("slow endpoint had %d requests in flight at once, want at most the cap 2", p)
+		}
+		if n := len(slow.got()); n != 2 {
+			t.Errorf("slow endpoint got %d requests while blocked, want 2 (the cap)", n)
+		}
+	})
+}
+
+func TestEngine_RotationSignsWithBothSecrets(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st)
+	rc := newReceiver(t)
+	oldSecret := signature.GenerateSecret()
+	until := time.Now().Add(time.Hour)
+	ep := b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) {
+		e.PreviousSecret, e.PreviousSecretExpiresAt = oldSecret, &until
+	})
+	b.run(t)
+	res := b.send(t, "a", `{}`)
+	b.waitStatus(t, res.Deliveries[0].ID, store.StatusDelivered, 10*time.Second)
+	got := rc.got()[0]
+	for _, secret := range []string{ep.Secret, oldSecret} {
+		wh, _ := standardwebhooks.NewWebhook(secret)
+		if err := wh.Verify(got.body, got.header); err != nil {
+			t.Errorf("verify with one of the two active secrets: %v (header %q)", err, got.header.Get("webhook-signature"))
+		}
+	}
+}
+
+func TestEngine_RefusesPrivateAddressAtConnectTime(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st, func(c *delivery.Config) { c.Client = delivery.NewHTTPClient(delivery.ClientConfig{}) })
+	b.putFormat(t, `{"name":"once","retry":{"schedule":[]}}`)
+	rc := newReceiver(t) // on 127.0.0.1, as a DNS name resolving there would be
+	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "once" })
+	b.run(t)
+	res := b.send(t, "a", `{}`)
+	b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
+	if n := len(rc.got()); n != 0 {
+		t.Fatalf("loopback receiver got %d requests, want 0", n)
+	}
+	atts, _ := st.DeliveryAttempts(context.Background(), res.Deliveries[0].ID)
+	if len(atts) != 1 || atts[0].Error == "" {
+		t.Fatalf("attempts = %+v, want one refused attempt", atts)
+	}
+}
+
+func TestEngine_TestSendAnswersWithTheReceiversStatus(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		rc := newReceiver(t)
+		rc.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
+			w.WriteHeader(418)
+			_, _ = io.WriteString(w, "teapot")
+		})
+		ep := b.endpoint(t, rc.URL, []string{"user.created"})
+		res, err := b.engine.Test(context.Background(), b.tenant, ep.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != store.StatusFailed || res.ResponseCode != 418 || res.ResponseBody != "teapot" {
+			t.Errorf("test result = %+v, want failed 418 teapot", res)
+		}
+		var env struct {
+			Type string `json:"type"`
+		}
+		_ = json.Unmarshal(rc.got()[0].body, &env)
+		if env.Type != "webhook.test" {
+			t.Errorf("test event type = %q, want webhook.test", env.Type)
+		}
+		d, err := st.DeliveryGet(context.Background(), b.tenant, res.DeliveryID)
+		if err != nil || d.Status != store.StatusFailed || d.Attempts != 1 {
+			t.Errorf("stored test delivery = %+v, %v; want failed after 1 attempt", d, err)
+		}
+	})
+}
+
+// TestEngine_CrashedClaimIsDeliveredAfterLeaseExpiry: an engine that
+// claimed a batch and died (no release, no record) loses nothing: when the
+// lease expires another engine delivers every delivery.
+func TestEngine_CrashedClaimIsDeliveredAfterLeaseExpiry(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		rc := newReceiver(t)
+		b.endpoint(t, rc.URL, []string{"*"})
+		var ids []string
+		for range 10 {
+			ids = append(ids, b.send(t, "a", `{}`).Deliveries[0].ID)
+		}
+		claimed, err := st.DeliveryClaimDue(context.Background(), &store.DeliveryClaimParams{
+			Owner: "dead-engine", Now: time.Now(), Lease: 1500 * time.Millisecond, Limit: 100, PerEndpoint: 100,
+		})
+		if err != nil || len(claimed) != 10 {
+			t.Fatalf("dead engine claimed %d, %v; want 10", len(claimed), err)
+		}
+		b.run(t)
+		for _, id := range ids {
+			b.waitStatus(t, id, store.StatusDelivered, 15*time.Second)
+		}
+		if n := len(rc.got()); n != 10 {
+			t.Errorf("receiver got %d, want 10", n)
+		}
+	})
+}
+
+// TestEngine_KilledMidBatchLosesNothing runs an engine whose attempts hang,
+// kills it (its Run context is cut with no grace: every in-flight attempt is
+// abandoned), and checks a fresh engine delivers everything.
+func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		hang := make(chan struct{})
+		rc := newReceiver(t)
+		var hanging atomic.Bool
+		hanging.Store(true)
+		rc.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+			if hanging.Load() {
+				select {
+				case <-hang:
+				case <-r.Context().Done():
+				}
+				return
+			}
+			w.WriteHeader(200)
+		})
+		first := setup(t, st, func(c *delivery.Config) { c.Lease = 2 * time.Second; c.ShutdownGrace = time.Nanosecond })
+		first.endpoint(t, rc.URL, []string{"*"})
+		var ids []string
+		for range 20 {
+			ids = append(ids, first.send(t, "a", `{}`).Deliveries[0].ID)
+		}
+		ctx, kill := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- first.engine.Run(ctx) }()
+		waitFor(t, "the first engine to have attempts in flight", 10*time.Second, func() bool { return rc.inflight.Load() > 0 })
+		kill()
+		<-done
+		close(hang)
+		hanging.Store(false)
+
+		second := &bundle{st: st, formats: first.formats, tenant: first.tenant}
+		second.engine = delivery.NewEngine(delivery.Config{
+			Store: st, Formats: first.formats, Client: delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
+			PollInterval: 100 * time.Millisecond,
+		})
+		second.run(t)
+		for _, id := range ids {
+			second.waitStatus(t, id, store.StatusDelivered, 20*time.Second)
+		}
+	})
+}
+
+// TestEngine_TwoEnginesShareOnePostgres: two nodes on one database split the
+// work and never send the same delivery at the same time.
+func TestEngine_TwoEnginesShareOnePostgres(t *testing.T) {
+	t.Parallel()
+	url := dbtest.PostgresURL(t)
+	st1, st2 := openPostgres(t, url), openPostgres(t, url)
+	b1 := setup(t, st1)
+	formats2 := format.NewCatalog(st2, "")
+	var mu sync.Mutex
+	active := map[string]bool{}
+	seen := map[string]int{}
+	var overlaps atomic.Int32
+	rc := newReceiver(t)
+	rc.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+		id := r.URL.Path + " " + r.Header.Get("webhook-id")
+		mu.Lock()
+		if active[id] {
+			overlaps.Add(1)
+		}
+		active[id] = true
+		seen[id]++
+		mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mu.Lock()
+		delete(active, id)
+		mu.Unlock()
+		w.WriteHeader(200)
+	})
+	for i := range 3 {
+		b1.endpoint(t, fmt.Sprintf("%s/ep%d", rc.URL, i), []string{"*"})
+	}
+	b2 := &bundle{st: st2, formats: formats2, tenant: b1.tenant, engine: delivery.NewEngine(delivery.Config{
+		Store: st2, Formats: formats2, Client: delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}), PollInterval: 200 * time.Millisecond,
+	})}
+	b1.run(t)
+	b2.run(t)
+	var ids []string
+	for range 100 {
+		for _, d := range b1.send(t, "a", `{}`).Deliveries {
+			ids = append(ids, d.ID)
+		}
+	}
+	for _, id := range ids {
+		b1.waitStatus(t, id, store.StatusDelivered, 30*time.Second)
+	}
+	if n := len(rc.got()); n != 300 {
+		t.Errorf("receiver got %d requests, want exactly 300 (100 events x 3 endpoints)", n)
+	}
+	if o := overlaps.Load(); o != 0 {
+		t.Errorf("%d requests overlapped another for the same event at the same endpoint", o)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s received %d times, want once", k, n)
+		}
+	}
+}
+
+func openPostgres(t *testing.T, url string) store.Store {
+	t.Helper()
+	st, err := postgres.Open(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}

@@ -1,0 +1,72 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Test sends the endpoint's format's test event to that endpoint now, once,
+// and reports what the receiver answered (POST .../endpoints/{id}/test). The
+// delivery is created already leased to this engine, so no worker takes it,
+// and it is logged like any other.
+func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestResult, error) {
+	ep, err := e.st.EndpointGet(ctx, tenantID, endpointID)
+	if err != nil {
+		return nil, fmt.Errorf("test endpoint: %w", err)
+	}
+	f, err := e.cfg.Formats.Get(ctx, ep.Format)
+	if err != nil {
+		return nil, fmt.Errorf("test endpoint %s: %w", ep.ID, err)
+	}
+	data, err := json.Marshal(struct {
+		EndpointID string `json:"endpoint_id"`
+		Message    string `json:"message"`
+	}{ep.ID, "This is a test event from Herald. If you can read this, your endpoint receives webhooks."})
+	if err != nil {
+		return nil, fmt.Errorf("test event data: %w", err)
+	}
+	now := e.now()
+	ev := &store.Event{
+		TenantID: tenantID, ID: id.NewAt(id.Event, now), Type: f.TestEventType(),
+		Data: canonical(data), TraceID: newTraceID(), Source: store.SourceTest, CreatedAt: now,
+	}
+	ev.Hash = store.EventHash(ev.Type, ev.Data)
+	res, err := e.st.EventCreate(ctx, &store.EventCreateParams{
+		Event: ev, EndpointIDs: []string{ep.ID}, Now: now,
+		LeaseOwner: e.owner, LeaseUntil: now.Add(e.cfg.Lease),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store test event: %w", err)
+	}
+	if len(res.Deliveries) != 1 {
+		return nil, fmt.Errorf("test event made %d deliveries, want 1", len(res.Deliveries))
+	}
+	d := res.Deliveries[0]
+	att := e.attempt(ctx, &store.Claimed{Delivery: d, Event: res.Event, Endpoint: ep, LeaseUntil: now.Add(e.cfg.Lease)}, true)
+	if att == nil {
+		return nil, fmt.Errorf("test send of %s interrupted: %w", d.ID, ctx.Err())
+	}
+	out := &TestResult{
+		DeliveryID: d.ID, Status: store.StatusFailed, ResponseCode: att.ResponseCode,
+		ResponseBody: att.ResponseBody, DurationMS: att.DurationMS, Error: att.Error,
+	}
+	if att.ResponseCode >= 200 && att.ResponseCode < 300 {
+		out.Status = store.StatusDelivered
+	}
+	return out, nil
+}
+
+// canonical rewrites JSON Herald made itself in the compact style events
+// are stored in.
+func canonical(b []byte) []byte {
+	v, err := jsonstyle.Parse(b)
+	if err != nil {
+		panic(fmt.Sprintf("delivery: own JSON does not parse: %v", err))
+	}
+	return jsonstyle.Marshal(v, jsonstyle.Compact)
+}

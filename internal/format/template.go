@@ -1,0 +1,278 @@
+package format
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Input is what a template can refer to for one delivery.
+type Input struct {
+	Event      *store.Event
+	Data       jsonstyle.Value // Event.Data, parsed
+	DeliveryID string
+	EndpointID string
+	// Timestamp and Attempt exist only in headers: they change per attempt,
+	// and the body must not.
+	Timestamp time.Time
+	Attempt   int
+}
+
+// NewInput parses the event's data for rendering.
+func NewInput(ev *store.Event, deliveryID, endpointID string) (*Input, error) {
+	data, err := jsonstyle.Parse(ev.Data)
+	if err != nil {
+		return nil, fmt.Errorf("parse data of event %s: %w", ev.ID, err)
+	}
+	return &Input{Event: ev, Data: data, DeliveryID: deliveryID, EndpointID: endpointID}, nil
+}
+
+// RenderBody writes the delivery's body: the envelope template with every
+// placeholder filled, in the format's JSON style.
+func (f *Format) RenderBody(in *Input) []byte {
+	return jsonstyle.Marshal(f.body.render(in), f.style)
+}
+
+// RenderHeaders returns the format's own headers for one attempt (not the
+// signature headers, which package signature adds).
+func (f *Format) RenderHeaders(in *Input) http.Header {
+	h := make(http.Header, len(f.headers))
+	for _, ht := range f.headers {
+		h.Set(ht.name, ht.tmpl.render(in))
+	}
+	return h
+}
+
+// placeholder is one {{...}} reference.
+type placeholder struct {
+	root string // "event.id", "event.data", "delivery.id", ...
+	path string // for event.data.<path>: the dot path under data
+	raw  string // as written, for messages
+}
+
+var bodyPlaceholders = map[string]bool{
+	"event.id": true, "event.type": true, "event.created_at": true, "event.created_unix": true,
+	"event.data": true, "event.trace_id": true, "delivery.id": true, "endpoint.id": true, "tenant.id": true,
+}
+
+func parsePlaceholder(s string, inHeader bool) (placeholder, error) {
+	name := strings.TrimSpace(s)
+	if strings.HasPrefix(name, "event.data.") && len(name) > len("event.data.") {
+		p := name[len("event.data."):]
+		for _, seg := range strings.Split(p, ".") {
+			if seg == "" {
+				return placeholder{}, fmt.Errorf("placeholder {{%s}} has an empty path segment", name)
+			}
+		}
+		return placeholder{root: "event.data", path: p, raw: name}, nil
+	}
+	if bodyPlaceholders[name] || inHeader && (name == "timestamp" || name == "attempt") {
+		return placeholder{root: name, raw: name}, nil
+	}
+	if name == "timestamp" || name == "attempt" {
+		return placeholder{}, fmt.Errorf("placeholder {{%s}} changes on every attempt and is allowed only in headers (the body is the same on every attempt)", name)
+	}
+	return placeholder{}, fmt.Errorf("unknown placeholder {{%s}}", name)
+}
+
+// value resolves a placeholder; ok is false for a path that does not exist.
+func (p placeholder) value(in *Input) (jsonstyle.Value, bool) {
+	ev := in.Event
+	switch p.root {
+	case "event.id":
+		return jsonstyle.StringValue(ev.ID), true
+	case "event.type":
+		return jsonstyle.StringValue(ev.Type), true
+	case "event.created_at":
+		return jsonstyle.StringValue(FormatTime(ev.CreatedAt)), true
+	case "event.created_unix":
+		return jsonstyle.Int(ev.CreatedAt.Unix()), true
+	case "event.trace_id":
+		return jsonstyle.StringValue(ev.TraceID), true
+	case "event.data":
+		if p.path == "" {
+			return in.Data, true
+		}
+		return in.Data.Lookup(p.path)
+	case "delivery.id":
+		return jsonstyle.StringValue(in.DeliveryID), true
+	case "endpoint.id":
+		return jsonstyle.StringValue(in.EndpointID), true
+	case "tenant.id":
+		return jsonstyle.StringValue(ev.TenantID), true
+	case "timestamp":
+		return jsonstyle.Int(in.Timestamp.Unix()), true
+	case "attempt":
+		return jsonstyle.Int(int64(in.Attempt)), true
+	}
+	return jsonstyle.Value{}, false
+}
+
+// FormatTime writes t as the wire formats do: RFC 3339, UTC, microseconds.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("2006-01-02T15:04:05.000000Z")
+}
+
+// textTemplate is a string with placeholders in it, rendered as text.
+type textTemplate struct {
+	lits []string      // len(phs)+1 literal pieces around the placeholders
+	phs  []placeholder // the placeholders between them
+}
+
+// compileText splits s at every {{...}}. A "{{" with no closing "}}" is
+// literal text.
+func compileText(s string, inHeader bool) (*textTemplate, error) {
+	t := &textTemplate{}
+	rest := s
+	var lit strings.Builder
+	for {
+		i := strings.Index(rest, "{{")
+		if i < 0 {
+			break
+		}
+		j := strings.Index(rest[i+2:], "}}")
+		if j < 0 {
+			break
+		}
+		ph, err := parsePlaceholder(rest[i+2:i+2+j], inHeader)
+		if err != nil {
+			return nil, err
+		}
+		lit.WriteString(rest[:i])
+		t.lits = append(t.lits, lit.String())
+		lit.Reset()
+		t.phs = append(t.phs, ph)
+		rest = rest[i+2+j+2:]
+	}
+	lit.WriteString(rest)
+	t.lits = append(t.lits, lit.String())
+	return t, nil
+}
+
+// lone reports whether the template is exactly one placeholder.
+func (t *textTemplate) lone() bool {
+	return len(t.phs) == 1 && t.lits[0] == "" && t.lits[1] == ""
+}
+
+func (t *textTemplate) render(in *Input) string {
+	if len(t.phs) == 0 {
+		return t.lits[0]
+	}
+	var b strings.Builder
+	for i, ph := range t.phs {
+		b.WriteString(t.lits[i])
+		if v, ok := ph.value(in); ok {
+			b.WriteString(text(v))
+		}
+	}
+	b.WriteString(t.lits[len(t.lits)-1])
+	return b.String()
+}
+
+// text is a value written inside a longer string.
+func text(v jsonstyle.Value) string {
+	switch v.Kind {
+	case jsonstyle.String, jsonstyle.Number:
+		return v.Text
+	case jsonstyle.Bool:
+		return strconv.FormatBool(v.Bool)
+	case jsonstyle.Null:
+		return ""
+	}
+	return string(jsonstyle.Marshal(v, jsonstyle.Compact))
+}
+
+// template is a compiled JSON envelope.
+type template struct {
+	kind    jsonstyle.Kind
+	literal jsonstyle.Value // scalars other than templated strings
+	str     *textTemplate   // strings
+	items   []*template
+	keys    []string
+	members []*template
+}
+
+func compileTemplate(raw []byte) (*template, error) {
+	v, err := jsonstyle.Parse(raw)
+	if err != nil {
+		return nil, herald.Invalid("", "is not valid JSON: %v", err)
+	}
+	var fields []herald.FieldError
+	t := compileNode(v, "", &fields)
+	if len(fields) > 0 {
+		return nil, &herald.ValidationError{Fields: fields}
+	}
+	return t, nil
+}
+
+func compileNode(v jsonstyle.Value, loc string, fields *[]herald.FieldError) *template {
+	t := &template{kind: v.Kind}
+	switch v.Kind {
+	case jsonstyle.String:
+		s, err := compileText(v.Text, false)
+		if err != nil {
+			*fields = append(*fields, herald.FieldError{Location: loc, Message: err.Error()})
+			return t
+		}
+		t.str = s
+	case jsonstyle.Array:
+		for i, it := range v.Items {
+			t.items = append(t.items, compileNode(it, joinLoc(loc, fmt.Sprintf("[%d]", i)), fields))
+		}
+	case jsonstyle.Object:
+		for _, m := range v.Members {
+			if i := strings.Index(m.Key, "{{"); i >= 0 && strings.Contains(m.Key[i:], "}}") {
+				*fields = append(*fields, herald.FieldError{Location: joinLoc(loc, m.Key), Message: "placeholders are not allowed in object keys"})
+				continue
+			}
+			t.keys = append(t.keys, m.Key)
+			t.members = append(t.members, compileNode(m.Value, joinLoc(loc, m.Key), fields))
+		}
+	default:
+		t.literal = v
+	}
+	return t
+}
+
+func joinLoc(loc, part string) string {
+	switch {
+	case strings.HasPrefix(part, "["):
+		return loc + part
+	case loc == "":
+		return part
+	}
+	return loc + "." + part
+}
+
+func (t *template) render(in *Input) jsonstyle.Value {
+	switch t.kind {
+	case jsonstyle.String:
+		if t.str.lone() {
+			// A lone placeholder keeps its own JSON type; a missing path is null.
+			if v, ok := t.str.phs[0].value(in); ok {
+				return v
+			}
+			return jsonstyle.NullValue()
+		}
+		return jsonstyle.StringValue(t.str.render(in))
+	case jsonstyle.Array:
+		items := make([]jsonstyle.Value, len(t.items))
+		for i, it := range t.items {
+			items[i] = it.render(in)
+		}
+		return jsonstyle.ArrayValue(items...)
+	case jsonstyle.Object:
+		members := make([]jsonstyle.Member, len(t.members))
+		for i, m := range t.members {
+			members[i] = jsonstyle.Member{Key: t.keys[i], Value: m.render(in)}
+		}
+		return jsonstyle.ObjectValue(members...)
+	}
+	return t.literal
+}

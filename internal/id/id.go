@@ -1,0 +1,40 @@
+// Package id makes Herald's object ids: a short type prefix and a ULID, so
+// ids sort by creation time ("ep_01JH...", "dlv_01JH...").
+package id
+
+import (
+	"crypto/rand"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+)
+
+// Prefixes of the ids Herald generates.
+const (
+	Endpoint = "ep"
+	Event    = "evt"
+	Delivery = "dlv"
+	Attempt  = "att"
+	Key      = "key"
+)
+
+var (
+	mu      sync.Mutex
+	entropy io.Reader = ulid.Monotonic(rand.Reader, 0)
+)
+
+// New returns prefix + "_" + a new ULID taken at the current time. Ids made
+// in one process are strictly increasing.
+func New(prefix string) string {
+	return NewAt(prefix, time.Now())
+}
+
+// NewAt is New at a given time (tests with a fake clock).
+func NewAt(prefix string, t time.Time) string {
+	mu.Lock()
+	u := ulid.MustNew(ulid.Timestamp(t), entropy)
+	mu.Unlock()
+	return prefix + "_" + u.String()
+}

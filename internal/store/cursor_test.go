@@ -1,0 +1,120 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func TestCursor_RoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		at time.Time
+		id string
+	}{
+		{time.Date(2025, 3, 4, 5, 6, 7, 891234000, time.UTC), "ep_01JH0000000000000000000000"},
+		{time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC), "a"},
+		{time.Unix(0, 0).UTC(), "user.created"},
+		{time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 3600)), "acme-ü"},
+	} {
+		c := store.EncodeCursor(tc.at, tc.id)
+		at, id, err := store.DecodeCursor(c)
+		if err != nil {
+			t.Fatalf("DecodeCursor(EncodeCursor(%v, %q)) = %v, want no error", tc.at, tc.id, err)
+		}
+		if !at.Equal(tc.at) || at.Location() != time.UTC || id != tc.id {
+			t.Errorf("round trip of (%v, %q) gave (%v, %q), want the same time in UTC and id", tc.at, tc.id, at, id)
+		}
+	}
+}
+
+func TestDecodeCursor_RejectsForeignInput(t *testing.T) {
+	t.Parallel()
+	for _, c := range []string{
+		"", "abc", "!!!!", "AQAAAAAAAAAA", // too short: no id
+		"AgAAAAAAAAAAYQ", // version 2
+		store.EncodeCursor(time.Unix(1, 0), "a\x00b"),
+		store.EncodeCursor(time.Unix(1, 0), "\xff\xfe"),
+	} {
+		_, _, err := store.DecodeCursor(c)
+		var ve *herald.ValidationError
+		if !errors.As(err, &ve) || ve.Fields[0].Location != "query.cursor" {
+			t.Errorf("DecodeCursor(%q) = %v, want a ValidationError at query.cursor", c, err)
+		}
+		if !errors.Is(err, herald.ErrInvalid) {
+			t.Errorf("DecodeCursor(%q) error %v is not ErrInvalid", c, err)
+		}
+	}
+}
+
+type row struct {
+	at time.Time
+	id string
+}
+
+func (r row) Cursor() string { return store.EncodeCursor(r.at, r.id) }
+
+func TestPage(t *testing.T) {
+	t.Parallel()
+	rows := make([]row, 4)
+	for i := range rows {
+		rows[i] = row{time.Unix(int64(100-i), 0), fmt.Sprint(i)}
+	}
+	page, next := store.Page(rows, 3)
+	if len(page) != 3 || next != rows[2].Cursor() {
+		t.Errorf("Page(4 rows, 3) = %d rows, next %q; want 3 rows and the third row's cursor %q", len(page), next, rows[2].Cursor())
+	}
+	page, next = store.Page(rows[:3], 3)
+	if len(page) != 3 || next != "" {
+		t.Errorf("Page(3 rows, 3) = %d rows, next %q; want 3 rows and no next cursor", len(page), next)
+	}
+	page, next = store.Page(rows, 0)
+	if len(page) != 4 || next != "" {
+		t.Errorf("Page(4 rows, 0) = %d rows, next %q; want the default limit to keep all 4", len(page), next)
+	}
+}
+
+func TestPageLimit(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p    *store.ListParams
+		want int
+	}{
+		{nil, store.DefaultLimit},
+		{&store.ListParams{}, store.DefaultLimit},
+		{&store.ListParams{Limit: -3}, store.DefaultLimit},
+		{&store.ListParams{Limit: 1}, 1},
+		{&store.ListParams{Limit: 250}, 250},
+		{&store.ListParams{Limit: 251}, store.MaxLimit},
+	} {
+		if got := tc.p.PageLimit(); got != tc.want {
+			t.Errorf("%+v.PageLimit() = %d, want %d", tc.p, got, tc.want)
+		}
+	}
+}
+
+func FuzzDecodeCursor(f *testing.F) {
+	f.Add(store.EncodeCursor(time.Date(2025, 1, 2, 3, 4, 5, 6000, time.UTC), "evt_01JH"))
+	f.Add("")
+	f.Add("AQ")
+	f.Add("AQAAAAAAAAAAYQ")
+	f.Add("not base64 at all")
+	f.Fuzz(func(t *testing.T, s string) {
+		at, id, err := store.DecodeCursor(s)
+		if err != nil {
+			if !errors.Is(err, herald.ErrInvalid) {
+				t.Fatalf("DecodeCursor(%q) error %v is not ErrInvalid", s, err)
+			}
+			return
+		}
+		// Whatever decodes must encode back to a cursor meaning the same.
+		at2, id2, err := store.DecodeCursor(store.EncodeCursor(at, id))
+		if err != nil || !at2.Equal(at) || id2 != id {
+			t.Fatalf("re-encoding (%v, %q) decoded as (%v, %q, %v)", at, id, at2, id2, err)
+		}
+	})
+}

@@ -1,0 +1,6 @@
+// Package store defines everything Herald keeps: tenants, keys, formats,
+// event types, endpoints, events, deliveries and their attempts, and the
+// delivery queue's claim. The Store interface is the seam; the sqlite and
+// postgres packages implement it and both pass storetest.Run. SQL lives only
+// in those drivers.
+package store

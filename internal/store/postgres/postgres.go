@@ -1,0 +1,259 @@
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock classes (the first key of the two-key form). The second key
+// is a hash of the current schema, so several Herald installs (or test
+// schemas) in one database do not wait for each other.
+const (
+	lockMigrate int32 = 0x48524c01 // "HRL" 1
+	lockClaim   int32 = 0x48524c02 // "HRL" 2
+)
+
+// notifyChannel is the LISTEN/NOTIFY channel that says new due work was
+// committed. Channels are per database, not per schema, so installs sharing
+// a database wake each other spuriously; a wake-up only makes a worker look.
+const notifyChannel = "herald_deliveries"
+
+// Store is a store.Store on PostgreSQL.
+type Store struct {
+	pool *pgxpool.Pool
+	now  func() time.Time
+
+	// lifetime ends at Close and stops the Listen goroutines, which hold
+	// connections of their own.
+	lifetime context.Context
+	stop     context.CancelFunc
+	wg       sync.WaitGroup
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Option adjusts how Open configures the connection pool.
+type Option func(*pgxpool.Config)
+
+// WithMaxConns caps the connection pool (the default is pgxpool's: the
+// larger of 4 and the number of CPUs, or pool_max_conns in the URL).
+func WithMaxConns(n int32) Option {
+	return func(c *pgxpool.Config) { c.MaxConns = n }
+}
+
+// Open returns a Store for a postgres:// URL. It does no I/O: the pool
+// connects on first use, and Migrate is normally that first use. Runtime
+// parameters in the URL (search_path=myschema) are sent on every connection.
+func Open(url string, opts ...Option) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database url: %w", err)
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: create pool: %w", err)
+	}
+	lifetime, stop := context.WithCancel(context.Background())
+	return &Store{pool: pool, now: time.Now, lifetime: lifetime, stop: stop}, nil
+}
+
+// Pool returns the connection pool, for tests and tools that need raw SQL.
+func (s *Store) Pool() *pgxpool.Pool { return s.pool }
+
+// Migrate applies the embedded migrations with goose. Nodes starting at
+// once take turns on an advisory lock, so each migration runs exactly once.
+func (s *Store) Migrate(ctx context.Context) error {
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithSessionLocker(schemaLocker{}),
+		goose.WithDisableGlobalRegistry(true),
+	)
+	if err != nil {
+		return fmt.Errorf("postgres: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	return nil
+}
+
+// schemaLocker is goose's session lock as a blocking pg_advisory_lock keyed
+// by schema. goose's own Postgres locker polls every 5 seconds with a
+// database-wide key, which makes a second node (or a parallel test on
+// another schema) wait seconds for nothing.
+type schemaLocker struct{}
+
+var _ lock.SessionLocker = schemaLocker{}
+
+func (schemaLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))`, lockMigrate)
+	if err != nil {
+		return fmt.Errorf("take the migration lock: %w", err)
+	}
+	return nil
+}
+
+func (schemaLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext(coalesce(current_schema(), '')))`, lockMigrate)
+	if err != nil {
+		return fmt.Errorf("release the migration lock: %w", err)
+	}
+	return nil
+}
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close stops the listeners and closes the pool.
+func (s *Store) Close() error {
+	s.stop()
+	s.wg.Wait()
+	s.pool.Close()
+	return nil
+}
+
+// tx runs fn in a transaction (READ COMMITTED), committing when it returns
+// nil.
+func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.pool, fn)
+}
+
+// notify wakes the workers of every node once the transaction commits.
+// PostgreSQL folds identical notifications of one transaction into one.
+func notify(ctx context.Context, tx pgx.Tx) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+		return fmt.Errorf("notify workers: %w", err)
+	}
+	return nil
+}
+
+// querier is what pool, conn and tx have in common.
+type querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// SQLSTATE codes the driver turns into store kinds.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeBadCharacter        = "22021" // e.g. a NUL in text
+	codeUntranslatable      = "22P05"
+)
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// dbErr wraps an unexpected database error with what was being done. Text
+// PostgreSQL cannot store (a NUL character, which JSON can spell as \u0000)
+// is the caller's invalid input, not a server error.
+func dbErr(err error, what string, args ...any) error {
+	what = fmt.Sprintf(what, args...)
+	if c := pgCode(err); c == codeBadCharacter || c == codeUntranslatable {
+		return fmt.Errorf("%s: text contains a character that cannot be stored: %w", what, herald.ErrInvalid)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// ts is how every time is stored and returned: UTC, in microseconds, the
+// precision of timestamptz.
+func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := ts(*t)
+	return &v
+}
+
+// orNow is t, or the store's clock when t is zero.
+func (s *Store) orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return ts(s.now())
+	}
+	return ts(t)
+}
+
+// nullString is NULL for "".
+func nullString(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// cleanText makes free text from outside (an error message that may quote a
+// response) storable as text: valid UTF-8 without NUL.
+func cleanText(v string) string {
+	if utf8.ValidString(v) && !strings.ContainsRune(v, 0) {
+		return v
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// jsonObject is raw, or {} when the caller gave nothing.
+func jsonObject(raw []byte) string {
+	if len(raw) == 0 {
+		return "{}"
+	}
+	return string(raw)
+}
+
+// page adds the cursor condition and the order and limit of a list to a
+// query whose WHERE clause is already open. key is the column after
+// created_at in the order (id or name).
+func page(q string, args []any, key string, p *store.ListParams) (string, []any, error) {
+	if p != nil && p.Cursor != "" {
+		at, k, err := store.DecodeCursor(p.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, at, k)
+		q += fmt.Sprintf(" AND (created_at, %s) < ($%d, $%d)", key, len(args)-1, len(args))
+	}
+	// One row more than the page: it tells the caller another page exists.
+	args = append(args, p.PageLimit()+1)
+	q += fmt.Sprintf(" ORDER BY created_at DESC, %s DESC LIMIT $%d", key, len(args))
+	return q, args, nil
+}

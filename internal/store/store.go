@@ -1,0 +1,357 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"github.com/heraldhq/herald"
+)
+
+// Error kinds the drivers return. They are the herald kinds, re-exported so
+// callers of the store need only this package.
+var (
+	ErrNotFound = herald.ErrNotFound
+	ErrConflict = herald.ErrConflict
+)
+
+// ErrLeaseLost is returned when a worker records an attempt for a delivery
+// whose lease it no longer holds (it expired and another worker claimed it).
+var ErrLeaseLost = &leaseLostError{}
+
+type leaseLostError struct{}
+
+func (*leaseLostError) Error() string { return "delivery lease lost" }
+
+// Delivery statuses. See docs/delivery.md for the state machine.
+const (
+	StatusPending    = "pending"
+	StatusDelivering = "delivering"
+	StatusRetrying   = "retrying"
+	StatusDelivered  = "delivered"
+	StatusFailed     = "failed"
+)
+
+// Event sources: why an event exists. Failure events never raise another
+// failure event, which is what keeps failure notifications from looping.
+const (
+	SourceAPI     = "api"
+	SourceTest    = "test"
+	SourceFailure = "failure"
+)
+
+// Store is everything Herald keeps. Both drivers implement it and both pass
+// storetest.Run. Every method that reads one object returns ErrNotFound when
+// it is missing, never nil, nil. Objects scoped to a tenant are looked up by
+// (tenantID, id) so one tenant can never reach another's.
+type Store interface {
+	// Migrate brings the schema up to date. Safe to run on every start and
+	// from several nodes at once.
+	Migrate(ctx context.Context) error
+	// Ping checks that the database answers.
+	Ping(ctx context.Context) error
+	// Close releases the connections.
+	Close() error
+
+	TenantCreate(ctx context.Context, t *Tenant) (*Tenant, error) // ErrConflict if the id exists
+	TenantGet(ctx context.Context, id string) (*Tenant, error)
+	// List methods return up to p.PageLimit()+1 rows; see ListParams and Page.
+	TenantList(ctx context.Context, p *ListParams) ([]*Tenant, error)
+	TenantUpdate(ctx context.Context, t *Tenant) (*Tenant, error)
+	TenantDelete(ctx context.Context, id string) error // deletes everything the tenant owns
+
+	// KeyCreate stores a key by its hash. TenantID "" makes an admin key.
+	KeyCreate(ctx context.Context, k *Key) (*Key, error)
+	KeyGetByHash(ctx context.Context, hash string) (*Key, error)
+	// KeyAdminExists reports whether any admin key is stored.
+	KeyAdminExists(ctx context.Context) (bool, error)
+
+	FormatPut(ctx context.Context, f *Format) (created bool, err error)
+	FormatGet(ctx context.Context, name string) (*Format, error)
+	FormatList(ctx context.Context) ([]*Format, error)
+	// FormatDelete returns ErrConflict when an endpoint uses the format.
+	FormatDelete(ctx context.Context, name string) error
+
+	EventTypePut(ctx context.Context, et *EventType) (*EventType, error)
+	EventTypeGet(ctx context.Context, name string) (*EventType, error)
+	EventTypeList(ctx context.Context, p *ListParams) ([]*EventType, error)
+
+	EndpointCreate(ctx context.Context, e *Endpoint) (*Endpoint, error)
+	EndpointGet(ctx context.Context, tenantID, id string) (*Endpoint, error)
+	EndpointList(ctx context.Context, tenantID string, p *ListParams) ([]*Endpoint, error)
+	// EndpointUpdate writes every mutable field of e (looked up by TenantID, ID).
+	EndpointUpdate(ctx context.Context, e *Endpoint) (*Endpoint, error)
+	EndpointDelete(ctx context.Context, tenantID, id string) error
+
+	// EventCreate stores the event and one pending delivery for every enabled
+	// endpoint of the tenant whose filter matches the type (or, when
+	// p.EndpointIDs is set, for exactly those endpoints, enabled or not), in
+	// one transaction, and wakes the workers once it commits. When the tenant
+	// already has an event with that id it returns the stored one, with its
+	// deliveries and Created false, if the stored Hash matches, and
+	// ErrConflict if it does not.
+	EventCreate(ctx context.Context, p *EventCreateParams) (*EventCreateResult, error)
+	EventGet(ctx context.Context, tenantID, id string) (*Event, error)
+	EventList(ctx context.Context, tenantID string, p *EventListParams) ([]*Event, error)
+
+	DeliveryGet(ctx context.Context, tenantID, id string) (*Delivery, error)
+	// DeliveryGetByID loads a delivery with no tenant scope, for the engine.
+	DeliveryGetByID(ctx context.Context, id string) (*Delivery, error)
+	DeliveryList(ctx context.Context, tenantID string, p *DeliveryListParams) ([]*Delivery, error)
+	// DeliveryAttempts lists a delivery's attempts, oldest first.
+	DeliveryAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
+
+	// DeliveryClaimDue leases up to p.Limit due deliveries (pending, retrying,
+	// or delivering with an expired lease, next_attempt_at <= p.Now, whose
+	// endpoint is enabled; oldest due first) and marks
+	// them delivering, leased to p.Owner until p.Now+p.Lease. No endpoint ends
+	// up with more than p.PerEndpoint unexpired leases, counting the ones it
+	// had before; a backlog at one endpoint never hides due work at others.
+	// Concurrent callers (other nodes) never get the same delivery.
+	DeliveryClaimDue(ctx context.Context, p *DeliveryClaimParams) ([]*Claimed, error)
+	// DeliveryRecordAttempt stores one attempt and moves the delivery to
+	// p.Status (delivered, retrying with p.NextAttemptAt, or failed), if and
+	// only if the lease is still p.Owner's; otherwise ErrLeaseLost. When
+	// p.Body is set and the delivery has no stored body yet, it is stored so
+	// every later attempt sends the same bytes.
+	DeliveryRecordAttempt(ctx context.Context, p *AttemptRecordParams) (*Attempt, error)
+	// DeliveryRelease hands a leased delivery back unattempted (shutdown),
+	// due again at p.NextAttemptAt, if the lease is still p.Owner's.
+	DeliveryRelease(ctx context.Context, id, owner string, next time.Time) error
+	// DeliveryRetry starts a new attempt series for a delivered or failed
+	// delivery: status pending, series attempts 0, due now. A delivery that
+	// is still pending, retrying or delivering gives ErrConflict.
+	DeliveryRetry(ctx context.Context, tenantID, id string, now time.Time) (*Delivery, error)
+	// DeliveryReplay starts a new series for every failed delivery of the
+	// endpoint created in [since, until) and returns how many.
+	DeliveryReplay(ctx context.Context, tenantID, endpointID string, since, until, now time.Time) (int, error)
+	// DeliveryNextDue returns when the earliest waiting delivery is due (a
+	// pending/retrying next_attempt_at or a delivering lease expiry), or
+	// ErrNotFound when nothing waits.
+	DeliveryNextDue(ctx context.Context) (time.Time, error)
+	// Listen returns a channel that receives a value (coalesced, never
+	// blocking the sender) whenever new due work is committed by any node:
+	// PostgreSQL LISTEN/NOTIFY, an in-process signal on SQLite. The channel
+	// is closed when ctx ends.
+	Listen(ctx context.Context) (<-chan struct{}, error)
+
+	// IdempotencyGet returns the stored answer for (scope, key) or ErrNotFound.
+	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
+	// IdempotencyPut stores an answer; ErrConflict when (scope, key) exists.
+	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+}
+
+// Tenant is a customer that receives webhooks.
+type Tenant struct {
+	ID        string
+	Name      string
+	Metadata  json.RawMessage // a JSON object; nil means {}
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Key is an API key, stored only as the SHA-256 hex of the full key.
+type Key struct {
+	ID        string // key_...
+	TenantID  string // "" for an admin key
+	Name      string
+	Hash      string
+	CreatedAt time.Time
+}
+
+// Format is a stored wire format definition; Definition is the JSON the user
+// PUT (already validated by the format package).
+type Format struct {
+	Name       string
+	Definition json.RawMessage
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+}
+
+// EventType is an entry in the event catalog.
+type EventType struct {
+	Name        string
+	Description string
+	Schema      json.RawMessage // nil when the type has no schema
+	Archived    bool
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// Endpoint is where one tenant's webhooks go.
+type Endpoint struct {
+	ID          string // ep_...
+	TenantID    string
+	URL         string
+	Description string
+	Events      []string // filters: "*", "a.*", exact names
+	Format      string   // "" = the server's default format
+	Secret      string
+	// PreviousSecret stays valid for signing until PreviousSecretExpiresAt
+	// (secret rotation with a grace period).
+	PreviousSecret          string
+	PreviousSecretExpiresAt *time.Time
+	Enabled                 bool
+	Headers                 map[string]string
+	RateLimit               int // attempts per second, 0 = no limit
+	Metadata                json.RawMessage
+	CreatedAt               time.Time
+	UpdatedAt               time.Time
+}
+
+// Event is what a producer posted (or Herald raised: a test or failure event).
+type Event struct {
+	TenantID  string
+	ID        string // the producer's id, or evt_...
+	Type      string
+	Data      json.RawMessage // canonical compact JSON, numbers as written
+	Hash      string          // of type and data, for idempotent re-posts
+	TraceID   string          // 32 hex characters
+	Source    string          // SourceAPI, SourceTest, SourceFailure
+	CreatedAt time.Time
+}
+
+// Delivery is one event at one endpoint.
+type Delivery struct {
+	ID             string // dlv_...
+	TenantID       string
+	EventID        string
+	EventType      string
+	EndpointID     string
+	Status         string
+	Attempts       int // attempts made in all, across series
+	SeriesAttempts int // attempts made in the current series (for the schedule)
+	NextAttemptAt  *time.Time
+	LastStatusCode int // 0 when the last attempt got no response
+	LastError      string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Claimed is a delivery leased to a worker with what it needs to send it.
+type Claimed struct {
+	Delivery *Delivery
+	Event    *Event
+	Endpoint *Endpoint
+	// Body is the bytes sent on an earlier attempt, nil before the first.
+	Body []byte
+	// LeaseUntil is when the lease expires.
+	LeaseUntil time.Time
+}
+
+// Attempt is one HTTP request made for a delivery.
+type Attempt struct {
+	ID           string // att_...
+	DeliveryID   string
+	Number       int // 1, 2, ... across all series
+	StartedAt    time.Time
+	DurationMS   int64
+	ResponseCode int    // 0 when there was no response
+	ResponseBody string // at most 4 KiB
+	Error        string
+}
+
+// IdempotencyRecord is the stored answer to a POST with an Idempotency-Key.
+type IdempotencyRecord struct {
+	Scope       string // who asked: a key id
+	Key         string
+	RequestHash string
+	Status      int
+	Body        []byte
+	CreatedAt   time.Time
+}
+
+// ListParams pages through a list, newest first (creation time, then id or
+// name, descending). Cursor is opaque: "" for the first page, else the cursor
+// Page returned for the previous one; one the server did not make gives a
+// *herald.ValidationError at "query.cursor". Every list method taking
+// ListParams returns up to PageLimit()+1 rows: the extra row only says that
+// another page exists, so callers pass the rows through Page, which trims
+// them and makes the next cursor.
+type ListParams struct {
+	Limit  int
+	Cursor string
+}
+
+// EventListParams filters EventList.
+type EventListParams struct {
+	ListParams
+	Type string
+}
+
+// DeliveryListParams filters DeliveryList.
+type DeliveryListParams struct {
+	ListParams
+	Status     string
+	EndpointID string
+	EventID    string
+}
+
+// EventCreateParams is an event to store with its deliveries.
+type EventCreateParams struct {
+	Event *Event
+	// EndpointIDs, when not nil, sends the event to exactly these endpoints
+	// of the tenant instead of matching filters (test sends).
+	EndpointIDs []string
+	Now         time.Time
+	// LeaseOwner, when set, creates the deliveries already leased to this
+	// owner until LeaseUntil (status delivering), so the caller can send
+	// them itself (a synchronous test send) without a worker taking them.
+	LeaseOwner string
+	LeaseUntil time.Time
+}
+
+// EventCreateResult is what EventCreate stored, or found stored.
+type EventCreateResult struct {
+	Event      *Event
+	Created    bool
+	Deliveries []*Delivery
+}
+
+// DeliveryClaimParams says how much to claim and for whom.
+type DeliveryClaimParams struct {
+	Owner       string // a unique id for the claiming engine
+	Now         time.Time
+	Lease       time.Duration
+	Limit       int
+	PerEndpoint int
+}
+
+// AttemptRecordParams is the outcome of one attempt.
+type AttemptRecordParams struct {
+	DeliveryID    string
+	Owner         string
+	Attempt       *Attempt
+	Status        string     // StatusDelivered, StatusRetrying or StatusFailed
+	NextAttemptAt *time.Time // with StatusRetrying
+	Body          []byte     // the bytes sent, stored on the first attempt
+	Now           time.Time
+}
+
+// MatchEventType reports whether an endpoint with these filters receives an
+// event of type typ: "*" matches every type, "a.*" every type under "a.",
+// anything else only itself.
+func MatchEventType(filters []string, typ string) bool {
+	for _, f := range filters {
+		switch {
+		case f == "*" || f == typ:
+			return true
+		case strings.HasSuffix(f, ".*") && strings.HasPrefix(typ, f[:len(f)-1]):
+			return true
+		}
+	}
+	return false
+}
+
+// EventHash is the fingerprint of an event's content that decides whether a
+// re-post with the same id is the same event: its type and canonical data.
+func EventHash(typ string, data []byte) string {
+	h := sha256.New()
+	h.Write([]byte(typ))
+	h.Write([]byte{'\n'})
+	h.Write(data)
+	return hex.EncodeToString(h.Sum(nil))
+}
