@@ -8,7 +8,7 @@
 //
 // A receiver of the default Standard Webhooks format writes:
 //
-//	v, err := verify.NewStandard(os.Getenv("WEBHOOK_SECRET"))
+//	v, err := verify.NewStandard([]string{os.Getenv("WEBHOOK_SECRET")})
 //	if err != nil {
 //		log.Fatal(err)
 //	}
@@ -17,11 +17,13 @@
 // and handler reads the body, which is the exact bytes that were verified.
 // For another format, pass its "signature" object to New:
 //
-//	v, err := verify.New(verify.Config{Scheme: verify.Timestamped, Header: "X-Acme-Signature"}, secret)
+//	v, err := verify.New(verify.Config{Scheme: verify.Timestamped, Header: "X-Acme-Signature"},
+//		[]string{secret}, verify.WithTolerance(10*time.Minute))
 //
-// During a secret rotation pass both secrets: a request verifies when any
-// one of its signatures matches any one of the secrets. Errors wrap the
-// sentinel values (ErrMissingHeader, ErrMalformedHeader, ErrBadSignature,
-// ErrTimestampTooOld, ErrTimestampTooNew, ...) so that errors.Is tells them
-// apart. Signatures are compared in constant time.
+// During a secret rotation pass both secrets, []string{newSecret, oldSecret}:
+// a request verifies when any one of its signatures matches any one of the
+// secrets. Errors wrap the sentinel values (ErrMissingHeader,
+// ErrMalformedHeader, ErrBadSignature, ErrTimestampTooOld, ErrTimestampTooNew,
+// ...) so that errors.Is tells them apart. Signatures are compared in
+// constant time.
 package verify

@@ -102,6 +102,7 @@ func FuzzParseTimestamped(f *testing.F) {
 func FuzzParseBodySignature(f *testing.F) {
 	f.Add("sha256=5da44edd81a294661165692a1ce08c11728607e04812c60b1e9390748e8bc1c9", "sha256=", false)
 	f.Add("XaRO3YGilGYRZWkqHOCMEXKGB+BIEsYLHpOQdI6Lwck=", "", true)
+	f.Add("XaRO3YGilGYRZWkqHOCMEXKGB+BIEs\nYLHpOQdI6Lwck=", "", true)
 	f.Add("sha256=", "sha256=", false)
 	f.Add("", "", true)
 	f.Add("sha1=abc", "sha256=", false)

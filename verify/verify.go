@@ -592,7 +592,7 @@ func parseBodySignature(value, prefix string, b64 bool) ([]byte, error) {
 		decode, encoding = base64.StdEncoding.Strict().DecodeString, "base64"
 	}
 	b, err := decode(rest)
-	if err != nil {
+	if err != nil || strings.ContainsAny(rest, "\r\n") { // the base64 decoder skips these
 		return nil, fmt.Errorf("signature is not %s", encoding)
 	}
 	if len(b) == 0 {

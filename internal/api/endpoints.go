@@ -324,6 +324,7 @@ func (s *Server) endpointFormat(ctx context.Context, name string) (*format.Forma
 // checkEndpoint adds the faults of an endpoint about to be stored. The URL
 // check can resolve the host, so it runs only when the URL is new.
 func (s *Server) checkEndpoint(ctx context.Context, fe *fields, e *store.Endpoint, f *format.Format, checkURL bool) {
+	fe.text("body.description", e.Description)
 	checkEventFilters(fe, "body.events", e.Events)
 	checkHeaders(fe, "body.headers", e.Headers, f.Signature().HeaderNames())
 	if e.RateLimit < 0 {

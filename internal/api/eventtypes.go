@@ -96,6 +96,10 @@ func (s *Server) putEventType(ctx context.Context, in *eventTypePutInput) (*even
 	if !validEventType(in.Name) {
 		return nil, herald.Invalid("path.name", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", maxEventTypeLen)
 	}
+	var fe fields
+	if fe.text("body.description", in.Body.Description); fe.err() != nil {
+		return nil, fe.err()
+	}
 	schema := bytes.TrimSpace(in.Body.Schema)
 	if string(schema) == "null" {
 		schema = nil

@@ -40,8 +40,8 @@ func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	if len(key) > maxIdempotencyKeyLen {
-		s.writeError(ctx, herald.Invalid("header.Idempotency-Key", "must be at most %d characters", maxIdempotencyKeyLen))
+	if len(key) > maxIdempotencyKeyLen || !printableASCII(key) {
+		s.writeError(ctx, herald.Invalid("header.Idempotency-Key", "must be 1 to %d printable ASCII characters", maxIdempotencyKeyLen))
 		return
 	}
 	u := ctx.URL()
@@ -67,7 +67,7 @@ func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 
-	rc := &recordingContext{Context: ctx}
+	rc := &recordingContext{innerContext: ctx}
 	next(rc)
 	if rc.status < 200 || rc.status > 299 {
 		return
@@ -82,23 +82,36 @@ func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 	}
 }
 
+// innerContext lets recordingContext embed a huma.Context: embedded as
+// huma.Context the field would be named Context and hide the method.
+type innerContext huma.Context
+
 // recordingContext keeps a copy of the status and body written through it.
 type recordingContext struct {
-	huma.Context
+	innerContext
 	status int
 	body   bytes.Buffer
 }
 
 func (c *recordingContext) SetStatus(code int) {
 	c.status = code
-	c.Context.SetStatus(code)
+	c.innerContext.SetStatus(code)
 }
 
 func (c *recordingContext) Status() int { return c.status }
 
 func (c *recordingContext) BodyWriter() io.Writer {
-	return io.MultiWriter(c.Context.BodyWriter(), &c.body)
+	return io.MultiWriter(c.innerContext.BodyWriter(), &c.body)
 }
 
 // Unwrap lets humago.Unwrap reach the request beneath.
-func (c *recordingContext) Unwrap() huma.Context { return c.Context }
+func (c *recordingContext) Unwrap() huma.Context { return c.innerContext }
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

@@ -19,6 +19,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
@@ -192,9 +193,24 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+	// Path and query values reach the store as text; PostgreSQL refuses
+	// invalid UTF-8 and NUL, and no id or filter holds control characters.
+	if !cleanText(r.URL.Path) {
+		writeProblem(w, newProblem(http.StatusNotFound, "no route for this path"))
+		return
+	}
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
 		writeProblem(w, newProblem(http.StatusBadRequest, "malformed query string: "+err.Error()))
 		return
+	}
+	for k, vs := range query {
+		for _, v := range append(vs, k) {
+			if !cleanText(v) {
+				writeProblem(w, newProblem(http.StatusBadRequest, "malformed query string: invalid UTF-8 or control characters"))
+				return
+			}
+		}
 	}
 
 	if r.Body != nil && r.Body != http.NoBody {
@@ -248,6 +264,16 @@ func (s *Server) serveUnrouted(w http.ResponseWriter, r *http.Request, h http.Ha
 		w.WriteHeader(rec.Code)
 		w.Write(rec.Body.Bytes())
 	}
+}
+
+// cleanText reports whether s is valid UTF-8 without control characters.
+func cleanText(s string) bool {
+	for _, r := range s {
+		if r == utf8.RuneError || r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func hasBodyMethod(m string) bool {

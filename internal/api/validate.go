@@ -51,6 +51,14 @@ func (f *fields) addErr(loc string, err error) {
 	f.add(loc, "%s", err.Error())
 }
 
+// text refuses NUL in free text (names, descriptions): PostgreSQL text
+// cannot hold it, and it is never meant.
+func (f *fields) text(loc, s string) {
+	if strings.ContainsRune(s, 0) {
+		f.add(loc, "must not contain NUL characters")
+	}
+}
+
 func (f fields) err() error {
 	if len(f) == 0 {
 		return nil

@@ -37,6 +37,10 @@ type Config struct {
 	MaxBodyBytes             int64
 	Workers                  int
 	PerEndpoint              int
+	// Lease is how long a claimed delivery stays this node's before another
+	// node may take it (crash recovery time); it must exceed the longest
+	// format timeout.
+	Lease time.Duration
 	// Out is where --dev prints the admin key and the URL (stdout).
 	Out io.Writer
 	// Ready, when set, receives the address the server listens on once it
@@ -112,6 +116,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		Client:      delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: cfg.AllowPrivateDestinations}),
 		Workers:     cfg.Workers,
 		PerEndpoint: cfg.PerEndpoint,
+		Lease:       cfg.Lease,
 	})
 	srv := api.New(&api.Config{
 		Store: st, Formats: formats, Tester: engine, Logger: log,

@@ -203,6 +203,16 @@ func compileTemplate(raw []byte) (*template, error) {
 	if err != nil {
 		return nil, herald.Invalid("", "is not valid JSON: %v", err)
 	}
+	if v.Kind == jsonstyle.String {
+		// A template may also be given as JSON text in a string, as it is
+		// kept in a file or copied from documentation.
+		if v, err = jsonstyle.ParseString(v.Text); err != nil {
+			return nil, herald.Invalid("", "is a string that is not a JSON template: %v", err)
+		}
+	}
+	if v.Kind != jsonstyle.Object && v.Kind != jsonstyle.Array {
+		return nil, herald.Invalid("", "must be a JSON object (the envelope), or a string holding one")
+	}
 	var fields []herald.FieldError
 	t := compileNode(v, "", &fields)
 	if len(fields) > 0 {

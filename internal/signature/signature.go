@@ -278,8 +278,8 @@ func Sign(c *Config, secrets []string, msgID string, ts time.Time, body []byte) 
 
 	switch scheme {
 	case StandardWebhooks:
-		if msgID == "" {
-			return nil, errors.New("sign: standard-webhooks needs a message id")
+		if err := checkMsgID(msgID); err != nil {
+			return nil, fmt.Errorf("sign: %w", err)
 		}
 		sigs := make([]string, len(keys))
 		for i, k := range keys {
@@ -313,6 +313,25 @@ func Sign(c *Config, secrets []string, msgID string, ts time.Time, body []byte) 
 		h.Set(c.Header, hex.EncodeToString(mac(keys[0], body, dot, bunix)))
 	}
 	return h, nil
+}
+
+// checkMsgID refuses a message id that cannot travel in the webhook-id
+// header exactly as signed: an empty one, one with control characters (the
+// HTTP client would refuse the request) or with blanks at either end (the
+// receiver's HTTP stack would strip them and sign something else).
+func checkMsgID(id string) error {
+	if id == "" {
+		return errors.New("standard-webhooks needs a message id")
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < 0x20 || id[i] == 0x7f {
+			return fmt.Errorf("message id %q has a control character", id)
+		}
+	}
+	if strings.TrimSpace(id) != id {
+		return fmt.Errorf("message id %q starts or ends with a blank", id)
+	}
+	return nil
 }
 
 // mac is HMAC-SHA256 of the parts written one after another.
@@ -366,8 +385,9 @@ func ValidateSecret(scheme, secret string) error {
 		if !ok {
 			return herald.Invalid("secret", "must start with %q for the %s scheme", secretPrefix, StandardWebhooks)
 		}
+		// The decoder skips \r and \n; a secret is one line, so refuse them.
 		k, err := base64.StdEncoding.Strict().DecodeString(rest)
-		if err != nil {
+		if err != nil || strings.ContainsAny(rest, "\r\n") {
 			return herald.Invalid("secret", "must be %q followed by standard base64 (with padding)", secretPrefix)
 		}
 		if len(k) < minStandardKeyBytes || len(k) > maxStandardKeyBytes {

@@ -18,7 +18,7 @@ import (
 func (s *Store) Listen(ctx context.Context) (<-chan struct{}, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	stopWithStore := context.AfterFunc(s.lifetime, cancel)
-	conn, err := s.listenConn(ctx)
+	conn, schema, err := s.listenConn(ctx)
 	if err != nil {
 		stopWithStore()
 		cancel()
@@ -31,34 +31,43 @@ func (s *Store) Listen(ctx context.Context) (<-chan struct{}, error) {
 		defer stopWithStore()
 		defer cancel()
 		defer close(ch)
-		s.listenLoop(ctx, conn, ch)
+		s.listenLoop(ctx, conn, schema, ch)
 	}()
 	return ch, nil
 }
 
-func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, error) {
+// listenConn connects, listens, and returns the schema whose notifications
+// concern this Store.
+func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, string, error) {
 	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return nil, fmt.Errorf("postgres: listen: %w", err)
+		return nil, "", fmt.Errorf("postgres: listen: %w", err)
+	}
+	var schema string
+	if err := conn.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
+		conn.Close(context.Background())
+		return nil, "", fmt.Errorf("postgres: listen: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
 		conn.Close(context.Background())
-		return nil, fmt.Errorf("postgres: listen: %w", err)
+		return nil, "", fmt.Errorf("postgres: listen: %w", err)
 	}
-	return conn, nil
+	return conn, schema, nil
 }
 
 // listenLoop forwards notifications until ctx ends, reconnecting with
 // backoff when the connection fails.
-func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, ch chan<- struct{}) {
+func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, schema string, ch chan<- struct{}) {
 	const minBackoff, maxBackoff = 100 * time.Millisecond, 5 * time.Second
 	backoff := minBackoff
 	for {
 		if conn != nil {
-			_, err := conn.WaitForNotification(ctx)
+			n, err := conn.WaitForNotification(ctx)
 			if err == nil {
 				backoff = minBackoff
-				wake(ch)
+				if n.Payload == schema {
+					wake(ch)
+				}
 				continue
 			}
 			conn.Close(context.Background())
@@ -73,7 +82,7 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, ch chan<- struct
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, maxBackoff)
-		c, err := s.listenConn(ctx)
+		c, _, err := s.listenConn(ctx)
 		if err != nil {
 			continue
 		}

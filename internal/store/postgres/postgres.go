@@ -35,8 +35,9 @@ const (
 )
 
 // notifyChannel is the LISTEN/NOTIFY channel that says new due work was
-// committed. Channels are per database, not per schema, so installs sharing
-// a database wake each other spuriously; a wake-up only makes a worker look.
+// committed. Channels are per database, not per schema, so the payload names
+// the schema and listeners ignore other schemas' notifications (several
+// installs, or parallel tests, in one database).
 const notifyChannel = "herald_deliveries"
 
 // Store is a store.Store on PostgreSQL.
@@ -155,7 +156,7 @@ func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
 // notify wakes the workers of every node once the transaction commits.
 // PostgreSQL folds identical notifications of one transaction into one.
 func notify(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, coalesce(current_schema(), ''))`, notifyChannel); err != nil {
 		return fmt.Errorf("notify workers: %w", err)
 	}
 	return nil

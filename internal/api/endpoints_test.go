@@ -1,0 +1,416 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/dbtest"
+)
+
+func TestEndpoints_CreateDefaultsAndSecretShownOnce(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+
+		r := admin.post("/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://example.com/hook"})
+		want(t, r, http.StatusCreated)
+		got := r.obj(t)
+		epID, _ := got["id"].(string)
+		secret, _ := got["secret"].(string)
+		switch {
+		case !strings.HasPrefix(epID, "ep_"):
+			t.Fatalf("id %q, want ep_...", epID)
+		case !strings.HasPrefix(secret, "whsec_"):
+			t.Fatalf("secret %q, want a generated whsec_ secret", secret)
+		case got["status"] != "active" || got["enabled"] != true:
+			t.Fatalf("status %v enabled %v, want active and true", got["status"], got["enabled"])
+		case got["format"] != "standard-webhooks":
+			t.Fatalf("format %v, want the default standard-webhooks", got["format"])
+		case len(got["events"].([]any)) != 1 || got["events"].([]any)[0] != "*":
+			t.Fatalf("events %v, want [*]", got["events"])
+		case got["rate_limit"] != float64(0) || got["created_at"] == nil || got["headers"] == nil || got["metadata"] == nil:
+			t.Fatalf("missing fields: %s", r.Body)
+		}
+
+		r = admin.get("/api/v1/tenants/acme/endpoints/" + epID)
+		want(t, r, http.StatusOK)
+		if strings.Contains(string(r.Body), secret) || r.obj(t)["secret"] != nil {
+			t.Fatalf("GET shows the secret: %s", r.Body)
+		}
+		r = admin.get("/api/v1/tenants/acme/endpoints")
+		want(t, r, http.StatusOK)
+		if strings.Contains(string(r.Body), secret) || len(r.list(t)) != 1 {
+			t.Fatalf("list shows the secret or not one endpoint: %s", r.Body)
+		}
+		if strings.Contains(h.logs.String(), secret) {
+			t.Fatalf("the log holds the secret")
+		}
+
+		// Every field given is kept.
+		r = admin.post("/api/v1/tenants/acme/endpoints", `{
+			"url": "http://example.org:8443/in?x=1", "events": ["user.created", "project.*"], "description": "main",
+			"secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "enabled": false, "headers": {"X-Team": "red"},
+			"rate_limit": 5, "metadata": {"n": 1.50}}`)
+		want(t, r, http.StatusCreated)
+		got = r.obj(t)
+		if got["secret"] != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" || got["status"] != "disabled" || got["rate_limit"] != float64(5) ||
+			got["description"] != "main" || got["headers"].(map[string]any)["X-Team"] != "red" || got["url"] != "http://example.org:8443/in?x=1" {
+			t.Fatalf("created %s", r.Body)
+		}
+		if !strings.Contains(string(r.Body), `"n":1.50`) {
+			t.Fatalf("metadata number rewritten: %s", r.Body)
+		}
+	})
+}
+
+func TestEndpoints_InvalidInput(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		want(t, admin.put("/api/v1/formats/body-sig", `{"signature": {"scheme": "body", "header": "X-Sig"}}`), http.StatusCreated)
+		for _, tc := range []struct {
+			body string
+			loc  string
+		}{
+			{`{}`, "body.url"},
+			{`{"url": ""}`, "body.url"},
+			{`{"url": "example.com/hook"}`, "body.url"},
+			{`{"url": "/hook"}`, "body.url"},
+			{`{"url": "ftp://example.com/hook"}`, "body.url"},
+			{`{"url": "javascript:alert(1)"}`, "body.url"},
+			{`{"url": "https://user:pass@example.com/"}`, "body.url"},
+			{`{"url": "https://user@example.com/"}`, "body.url"},
+			{`{"url": "https://example.com/#frag"}`, "body.url"},
+			{`{"url": "https:///nohost"}`, "body.url"},
+			{`{"url": "https://example.com:0/"}`, "body.url"},
+			{`{"url": "https://example.com:99999/"}`, "body.url"},
+			{`{"url": "https://exa mple.com/"}`, "body.url"},
+			{`{"url": "https://example.com/` + strings.Repeat("a", 2048) + `"}`, "body.url"},
+			{`{"url": 5}`, "body.url"},
+			{`{"url": "https://example.com/", "events": []}`, "body.events"},
+			{`{"url": "https://example.com/", "events": ["a..b"]}`, "body.events[0]"},
+			{`{"url": "https://example.com/", "events": ["ok", "*.a"]}`, "body.events[1]"},
+			{`{"url": "https://example.com/", "events": ["a.*.b"]}`, "body.events[0]"},
+			{`{"url": "https://example.com/", "events": ["user created"]}`, "body.events[0]"},
+			{`{"url": "https://example.com/", "events": "*"}`, "body.events"},
+			{`{"url": "https://example.com/", "rate_limit": -1}`, "body.rate_limit"},
+			{`{"url": "https://example.com/", "rate_limit": 1.5}`, "body.rate_limit"},
+			{`{"url": "https://example.com/", "rate_limit": 1e300}`, "body.rate_limit"},
+			{`{"url": "https://example.com/", "format": "nope"}`, "body.format"},
+			{`{"url": "https://example.com/", "secret": "plain-secret"}`, "body.secret"},
+			{`{"url": "https://example.com/", "secret": "whsec_c2hvcnQ="}`, "body.secret"},
+			{`{"url": "https://example.com/", "format": "body-sig", "secret": "short"}`, "body.secret"},
+			{`{"url": "https://example.com/", "headers": {"Content-Type": "text/plain"}}`, "body.headers.Content-Type"},
+			{`{"url": "https://example.com/", "headers": {"webhook-signature": "v1,forged"}}`, "body.headers.webhook-signature"},
+			{`{"url": "https://example.com/", "format": "body-sig", "headers": {"x-sig": "forged"}}`, "body.headers.x-sig"},
+			{`{"url": "https://example.com/", "headers": {"X-Bad": "a\r\nInjected: yes"}}`, "body.headers.X-Bad"},
+			{`{"url": "https://example.com/", "headers": {"Bad Name": "x"}}`, "body.headers"},
+			{`{"url": "https://example.com/", "metadata": [1]}`, "body.metadata"},
+			{`{"url": "https://example.com/", "enabled": "yes"}`, "body.enabled"},
+			{`{"url": "https://example.com/", "status": "active"}`, "body.status"},
+		} {
+			r := admin.post("/api/v1/tenants/acme/endpoints", tc.body)
+			if r.Code != http.StatusUnprocessableEntity {
+				t.Errorf("POST %s: got %d, want 422: %s", tc.body, r.Code, r.Body)
+				continue
+			}
+			wantProblem(t, r, http.StatusUnprocessableEntity, tc.loc)
+		}
+		// A secret of the user's own, valid for its scheme.
+		r := admin.post("/api/v1/tenants/acme/endpoints", `{"url": "https://example.com/", "format": "body-sig", "secret": "your_webhook_secret"}`)
+		want(t, r, http.StatusCreated)
+		if r.str(t, "secret") != "your_webhook_secret" {
+			t.Fatalf("user secret not kept: %s", r.Body)
+		}
+		// A generated secret for a non-standard-webhooks format too.
+		r = admin.post("/api/v1/tenants/acme/endpoints", `{"url": "https://example.com/", "format": "body-sig"}`)
+		want(t, r, http.StatusCreated)
+		if !strings.HasPrefix(r.str(t, "secret"), "whsec_") {
+			t.Fatalf("no generated secret: %s", r.Body)
+		}
+		wantProblem(t, admin.post("/api/v1/tenants/nobody/endpoints", `{"url": "https://example.com/"}`), http.StatusNotFound, "")
+	})
+}
+
+func TestEndpoints_InternalDestinations(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		internal := []string{
+			"http://127.0.0.1/", "http://127.8.9.1:8080/x", "http://10.0.0.1/", "http://172.16.5.4/", "http://192.168.1.1/",
+			"http://169.254.169.254/latest/meta-data", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[fc00::1]/",
+			"http://[fd12:3456::1]/", "http://[fe80::1%25eth0]/", "http://100.64.0.1/", "http://224.0.0.1/", "http://0.0.0.0/",
+			"http://[::]/", "http://localhost/", "http://LOCALHOST:8080/", "http://localhost./", "http://api.localhost/",
+			"http://2130706433/", "http://0x7f000001/", "http://127.1/", "http://0177.0.0.1/", "http://255.255.255.255/",
+		}
+		for _, u := range internal {
+			r := admin.post("/api/v1/tenants/acme/endpoints", map[string]any{"url": u})
+			if r.Code != http.StatusUnprocessableEntity {
+				t.Errorf("POST url %s: got %d, want 422: %s", u, r.Code, r.Body)
+				continue
+			}
+			wantProblem(t, r, http.StatusUnprocessableEntity, "body.url")
+		}
+		for _, u := range []string{"https://example.com/", "http://93.184.215.14/", "https://[2606:4700::1111]/", "https://localhost.example.com/"} {
+			want(t, admin.post("/api/v1/tenants/acme/endpoints", map[string]any{"url": u}), http.StatusCreated)
+		}
+		// PATCH checks too.
+		ep := h.endpoint(t, "acme", map[string]any{})
+		wantProblem(t, admin.patch("/api/v1/tenants/acme/endpoints/"+ep["id"].(string), map[string]any{"url": "http://10.1.2.3/"}),
+			http.StatusUnprocessableEntity, "body.url")
+	})
+}
+
+func TestEndpoints_PrivateDestinationsAllowedAndCheckURL(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st, func(c *Config) { c.AllowPrivateDestinations = true })
+		h.tenantWithKey(t, "acme")
+		want(t, h.as(h.admin).post("/api/v1/tenants/acme/endpoints", map[string]any{"url": "http://127.0.0.1:9000/"}), http.StatusCreated)
+		wantProblem(t, h.as(h.admin).post("/api/v1/tenants/acme/endpoints", map[string]any{"url": "ftp://127.0.0.1/"}), http.StatusUnprocessableEntity, "body.url")
+
+		var checked []string
+		h2 := newHarness(t, st, func(c *Config) {
+			c.CheckURL = func(_ context.Context, raw string) error {
+				checked = append(checked, raw)
+				if strings.Contains(raw, "internal.example") {
+					return errors.New("internal.example resolves to 10.0.0.7, an internal address")
+				}
+				return nil
+			}
+		})
+		wantProblem(t, h2.as(h2.admin).post("/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://internal.example/"}), http.StatusUnprocessableEntity, "body.url")
+		want(t, h2.as(h2.admin).post("/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://public.example/"}), http.StatusCreated)
+		if len(checked) != 2 {
+			t.Fatalf("CheckURL saw %v, want both URLs", checked)
+		}
+		// A ValidationError from CheckURL keeps its message.
+		h3 := newHarness(t, st, func(c *Config) {
+			c.CheckURL = func(context.Context, string) error { return herald.Invalid("", "resolves nowhere") }
+		})
+		r := h3.as(h3.admin).post("/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://x.example/"})
+		wantProblem(t, r, http.StatusUnprocessableEntity, "body.url")
+		if !strings.Contains(string(r.Body), "resolves nowhere") {
+			t.Fatalf("CheckURL message lost: %s", r.Body)
+		}
+	})
+}
+
+func TestEndpoints_PatchChangesOnlyGivenFields(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{"events": []string{"a.*"}, "description": "d", "headers": map[string]string{"X-A": "1"}, "rate_limit": 3})
+		path := "/api/v1/tenants/acme/endpoints/" + ep["id"].(string)
+
+		r := admin.patch(path, map[string]any{"enabled": false})
+		want(t, r, http.StatusOK)
+		got := r.obj(t)
+		if got["status"] != "disabled" || got["description"] != "d" || got["rate_limit"] != float64(3) ||
+			got["events"].([]any)[0] != "a.*" || got["headers"].(map[string]any)["X-A"] != "1" || got["url"] != ep["url"] {
+			t.Fatalf("after disabling: %s", r.Body)
+		}
+		if got["secret"] != nil {
+			t.Fatalf("PATCH shows the secret: %s", r.Body)
+		}
+		r = admin.patch(path, map[string]any{"url": "https://example.net/new", "events": []string{"*"}, "headers": map[string]string{}, "rate_limit": 0})
+		want(t, r, http.StatusOK)
+		got = r.obj(t)
+		if got["url"] != "https://example.net/new" || got["events"].([]any)[0] != "*" || len(got["headers"].(map[string]any)) != 0 ||
+			got["rate_limit"] != float64(0) || got["status"] != "disabled" || got["description"] != "d" {
+			t.Fatalf("after the second patch: %s", r.Body)
+		}
+		stored, err := st.EndpointGet(t.Context(), "acme", ep["id"].(string))
+		if err != nil || stored.Secret != ep["secret"] {
+			t.Fatalf("stored secret changed by PATCH: %v", err)
+		}
+
+		// A format whose scheme the secret does not suit.
+		want(t, admin.put("/api/v1/formats/body-sig", `{"signature": {"scheme": "body", "header": "X-Sig"}}`), http.StatusCreated)
+		other := h.endpoint(t, "acme", map[string]any{"format": "body-sig", "secret": "plain_secret_1"})
+		wantProblem(t, admin.patch("/api/v1/tenants/acme/endpoints/"+other["id"].(string), map[string]any{"format": "standard-webhooks"}),
+			http.StatusUnprocessableEntity, "body.format")
+		// The generated whsec_ secret suits every scheme.
+		want(t, admin.patch(path, map[string]any{"format": "body-sig"}), http.StatusOK)
+
+		for body, loc := range map[string]string{
+			`{"url": "ftp://x.example/"}`: "body.url",
+			`{"events": []}`:              "body.events",
+			`{"rate_limit": -5}`:          "body.rate_limit",
+			`{"format": "nope"}`:          "body.format",
+			`{"secret": "whsec_x"}`:       "body.secret",
+			`{"id": "ep_other"}`:          "body.id",
+		} {
+			wantProblem(t, admin.patch(path, body), http.StatusUnprocessableEntity, loc)
+		}
+		wantProblem(t, admin.patch("/api/v1/tenants/acme/endpoints/ep_nope", `{}`), http.StatusNotFound, "")
+		want(t, admin.delete(path), http.StatusNoContent)
+		wantProblem(t, admin.get(path), http.StatusNotFound, "")
+	})
+}
+
+func TestEndpoints_RotateSecret(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		h := newHarness(t, st, func(c *Config) { c.Now = func() time.Time { return now } })
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{})
+		epID := ep["id"].(string)
+		path := "/api/v1/tenants/acme/endpoints/" + epID + "/rotate-secret"
+		old := ep["secret"].(string)
+
+		// Default grace: 24h for standard-webhooks.
+		r := admin.post(path, nil)
+		want(t, r, http.StatusOK)
+		newSecret := r.str(t, "secret")
+		if !strings.HasPrefix(newSecret, "whsec_") || newSecret == old {
+			t.Fatalf("rotated secret %q, want a new whsec_ secret", newSecret)
+		}
+		if r.str(t, "previous_secret_expires_at") != "2026-01-03T03:04:05Z" {
+			t.Fatalf("previous secret expires %v, want 24h from now", r.obj(t)["previous_secret_expires_at"])
+		}
+		stored, _ := st.EndpointGet(t.Context(), "acme", epID)
+		if stored.Secret != newSecret || stored.PreviousSecret != old || stored.PreviousSecretExpiresAt == nil ||
+			!stored.PreviousSecretExpiresAt.Equal(now.Add(24*time.Hour)) {
+			t.Fatalf("stored after rotation: secret %v previous %v expires %v", stored.Secret == newSecret, stored.PreviousSecret == old, stored.PreviousSecretExpiresAt)
+		}
+
+		// An immediate rotation, with the user's own secret.
+		r = admin.post(path, map[string]any{"grace": "0s", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+		want(t, r, http.StatusOK)
+		if r.str(t, "secret") != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" || r.obj(t)["previous_secret_expires_at"] != nil {
+			t.Fatalf("immediate rotation: %s", r.Body)
+		}
+		stored, _ = st.EndpointGet(t.Context(), "acme", epID)
+		if stored.PreviousSecret != "" || stored.PreviousSecretExpiresAt != nil {
+			t.Fatalf("immediate rotation kept a previous secret")
+		}
+
+		r = admin.post(path, map[string]any{"grace": "1h30m"})
+		want(t, r, http.StatusOK)
+		if r.str(t, "previous_secret_expires_at") != "2026-01-02T04:34:05Z" {
+			t.Fatalf("grace 1h30m: %s", r.Body)
+		}
+
+		for body, loc := range map[string]string{
+			`{"grace": "8d"}`:           "body.grace",
+			`{"grace": "169h"}`:         "body.grace",
+			`{"grace": "-1h"}`:          "body.grace",
+			`{"grace": "soon"}`:         "body.grace",
+			`{"grace": 5}`:              "body.grace",
+			`{"secret": "not-whsec"}`:   "body.secret",
+			`{"grace": "1h", "x": true}`: "body.x",
+		} {
+			wantProblem(t, admin.post(path, body), http.StatusUnprocessableEntity, loc)
+		}
+		wantProblem(t, admin.post("/api/v1/tenants/acme/endpoints/ep_nope/rotate-secret", nil), http.StatusNotFound, "")
+
+		// A scheme with room for one signature: no grace by default, and a
+		// grace asked for is refused with the reason.
+		want(t, admin.put("/api/v1/formats/body-sig", `{"signature": {"scheme": "body", "header": "X-Sig"}}`), http.StatusCreated)
+		one := h.endpoint(t, "acme", map[string]any{"format": "body-sig"})
+		onePath := "/api/v1/tenants/acme/endpoints/" + one["id"].(string) + "/rotate-secret"
+		r = admin.post(onePath, map[string]any{"grace": "1h"})
+		wantProblem(t, r, http.StatusUnprocessableEntity, "body.grace")
+		if !strings.Contains(string(r.Body), "one signature") {
+			t.Fatalf("refusal does not explain why: %s", r.Body)
+		}
+		r = admin.post(onePath, nil)
+		want(t, r, http.StatusOK)
+		if r.obj(t)["previous_secret_expires_at"] != nil {
+			t.Fatalf("rotation of a one-signature scheme kept the old secret: %s", r.Body)
+		}
+		want(t, admin.post(onePath, map[string]any{"grace": "0s", "secret": "my-own-secret"}), http.StatusOK)
+	})
+}
+
+func TestEndpoints_TestWithoutTesterIs503(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{})
+		wantProblem(t, h.as(h.admin).post("/api/v1/tenants/acme/endpoints/"+ep["id"].(string)+"/test", nil), http.StatusServiceUnavailable, "")
+	})
+}
+
+func TestEndpoints_Replay(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{})
+		epID := ep["id"].(string)
+		since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+
+		want(t, admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
+		want(t, admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
+		failed := failDue(t, st, 1)
+
+		path := "/api/v1/tenants/acme/endpoints/" + epID + "/replay"
+		r := admin.post(path, map[string]any{"since": since})
+		want(t, r, http.StatusAccepted)
+		if n := r.obj(t)["queued"]; n != float64(1) {
+			t.Fatalf("queued %v, want 1 (one failed delivery)", n)
+		}
+		d, _ := st.DeliveryGet(t.Context(), "acme", failed[0])
+		if d.Status != store.StatusPending {
+			t.Fatalf("replayed delivery is %s, want pending", d.Status)
+		}
+		// A window that holds nothing.
+		r = admin.post(path, map[string]any{"since": "2001-01-01T00:00:00Z", "until": "2001-01-02T00:00:00Z"})
+		want(t, r, http.StatusAccepted)
+		if n := r.obj(t)["queued"]; n != float64(0) {
+			t.Fatalf("queued %v for an empty window, want 0", n)
+		}
+		wantProblem(t, admin.post(path, map[string]any{}), http.StatusUnprocessableEntity, "body.since")
+		wantProblem(t, admin.post(path, map[string]any{"since": "yesterday"}), http.StatusUnprocessableEntity, "body.since")
+		wantProblem(t, admin.post(path, map[string]any{"since": "2001-01-02T00:00:00Z", "until": "2001-01-01T00:00:00Z"}), http.StatusUnprocessableEntity, "body.until")
+		wantProblem(t, admin.post("/api/v1/tenants/acme/endpoints/ep_nope/replay", map[string]any{"since": since}), http.StatusNotFound, "")
+	})
+}
+
+// failDue claims up to n due deliveries and records a final failure for
+// each, as a worker would after its last attempt, and returns their ids.
+func failDue(t *testing.T, st store.Store, n int) []string {
+	t.Helper()
+	ctx := t.Context()
+	now := time.Now()
+	claimed, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "test", Now: now, Lease: time.Minute, Limit: n, PerEndpoint: n})
+	if err != nil || len(claimed) != n {
+		t.Fatalf("claimed %d deliveries (%v), want %d", len(claimed), err, n)
+	}
+	var ids []string
+	for _, c := range claimed {
+		_, err := st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+			DeliveryID: c.Delivery.ID, Owner: "test", Status: store.StatusFailed, Now: now, Body: []byte(`{}`),
+			Attempt: &store.Attempt{
+				ID: id.New(id.Attempt), DeliveryID: c.Delivery.ID, Number: 1, StartedAt: now,
+				DurationMS: 12, ResponseCode: 500, ResponseBody: "boom",
+			},
+		})
+		if err != nil {
+			t.Fatalf("record failed attempt: %v", err)
+		}
+		ids = append(ids, c.Delivery.ID)
+	}
+	return ids
+}

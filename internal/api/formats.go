@@ -1,0 +1,222 @@
+package api
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var formatNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// formatDefinition documents the format object (wire-formats.md) for the
+// OpenAPI document and lets huma refuse unknown members and wrong types with
+// the same 422 as every other body. The format package does the real
+// validation, from the raw body.
+type formatDefinition struct {
+	Name      string `json:"name,omitempty" example:"acme-v1" doc:"Defaults to the name in the path, which it must match."`
+	Signature *struct {
+		Scheme          string  `json:"scheme,omitempty" enum:"standard-webhooks,timestamped,body,body-then-timestamp"`
+		Header          string  `json:"header,omitempty" example:"X-Acme-Signature"`
+		TimestampHeader string  `json:"timestamp_header,omitempty"`
+		Prefix          *string `json:"prefix,omitempty" doc:"body scheme: written before the signature; default sha256="`
+		Encoding        string  `json:"encoding,omitempty" enum:"hex,base64"`
+	} `json:"signature,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty" doc:"The envelope template: any JSON value, with {{placeholders}} in strings."`
+	JSON    string            `json:"json,omitempty" enum:"compact,python"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Retry   *struct {
+		Schedule []string `json:"schedule,omitempty" example:"[\"1s\",\"5s\",\"25s\"]"`
+		On       string   `json:"on,omitempty" enum:"non-2xx,5xx"`
+	} `json:"retry,omitempty"`
+	Timeout          string `json:"timeout,omitempty" example:"30s"`
+	TestEventType    string `json:"test_event_type,omitempty" example:"webhook.test"`
+	FailureEventType string `json:"failure_event_type,omitempty" example:"webhook.delivery_failed"`
+}
+
+// formatObject is a format definition in an answer: the JSON the format
+// package wrote, every default filled in, ready to be PUT again.
+type formatObject json.RawMessage
+
+// Schema documents the object as the format definition.
+func (formatObject) Schema(r huma.Registry) *huma.Schema {
+	return r.Schema(reflect.TypeFor[formatDefinition](), true, "FormatDefinition")
+}
+
+// MarshalJSON writes the definition as it is.
+func (o formatObject) MarshalJSON() ([]byte, error) { return o, nil }
+
+type formatPath struct {
+	Name string `path:"name" maxLength:"64" doc:"Format name."`
+}
+
+type formatPutInput struct {
+	formatPath
+	Body    formatDefinition
+	RawBody []byte
+}
+
+type formatOutput struct {
+	Status int
+	Body   formatObject
+}
+
+func (s *Server) registerFormats() {
+	const base = "/api/v1/formats"
+	tags := []string{"Formats"}
+	register(s, huma.Operation{
+		OperationID: "put-format", Method: http.MethodPut, Path: base + "/{name}", Tags: tags,
+		Summary: "Create or replace a format", Description: "Answers 201 when it was created, 200 when it was replaced. Built-in formats cannot be replaced.",
+		Errors:    []int{http.StatusConflict},
+		Responses: map[string]*huma.Response{"201": {Description: "Created"}},
+	}, scopeAdmin, s.putFormat)
+	register(s, huma.Operation{
+		OperationID: "list-formats", Method: http.MethodGet, Path: base, Tags: tags,
+		Summary: "List formats, the built-in ones included",
+	}, scopeAnyKey, s.listFormats)
+	register(s, huma.Operation{
+		OperationID: "get-format", Method: http.MethodGet, Path: base + "/{name}", Tags: tags,
+		Summary: "Get a format", Errors: []int{http.StatusNotFound},
+	}, scopeAnyKey, func(ctx context.Context, in *formatPath) (*formatOutput, error) {
+		f, err := s.formats.Get(ctx, in.Name)
+		if err != nil {
+			return nil, missing(err, "format", in.Name)
+		}
+		return &formatOutput{Status: http.StatusOK, Body: formatObject(f.Definition())}, nil
+	})
+	register(s, huma.Operation{
+		OperationID: "delete-format", Method: http.MethodDelete, Path: base + "/{name}", Tags: tags,
+		Summary: "Delete a format", Description: "A format that an endpoint uses, or a built-in one, cannot be deleted (409).",
+		DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound, http.StatusConflict},
+	}, scopeAdmin, s.deleteFormat)
+
+	// The body is read as raw bytes too, which makes huma document it as
+	// binary; document the format object instead.
+	put := s.api.OpenAPI().Paths[base+"/{name}"].Put
+	put.RequestBody.Content = map[string]*huma.MediaType{"application/json": {
+		Schema: s.api.OpenAPI().Components.Schemas.Schema(reflect.TypeFor[formatDefinition](), true, "FormatDefinition"),
+	}}
+	copyResponse(s.api.OpenAPI(), base+"/{name}", http.MethodPut, "200", "201")
+}
+
+func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutput, error) {
+	if !formatNameRE.MatchString(in.Name) {
+		return nil, herald.Invalid("path.name", "must be 1 to 64 of A-Z a-z 0-9 _ . -")
+	}
+	if _, ok := format.Builtin(in.Name); ok {
+		return nil, conflict("format %s is built in and cannot be replaced; PUT your format under another name", in.Name)
+	}
+	if in.Body.Name != "" && in.Body.Name != in.Name {
+		return nil, herald.Invalid("body.name", "is %q but the path says %q; they must match", in.Body.Name, in.Name)
+	}
+	// The name may be left out of the body: put the path's in.
+	var members map[string]json.RawMessage
+	if err := json.Unmarshal(in.RawBody, &members); err != nil {
+		return nil, herald.Invalid("body", "must be a JSON object")
+	}
+	members["name"], _ = json.Marshal(in.Name)
+	def, err := json.Marshal(members)
+	if err != nil {
+		return nil, err
+	}
+	f, err := format.Parse(def)
+	if err != nil {
+		var fe fields
+		fe.addErr("body", err)
+		return nil, fe.err()
+	}
+	created, err := s.formats.Put(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := &formatOutput{Status: http.StatusOK, Body: formatObject(f.Definition())}
+	if created {
+		out.Status = http.StatusCreated
+	}
+	return out, nil
+}
+
+func (s *Server) deleteFormat(ctx context.Context, in *formatPath) (*struct{}, error) {
+	if _, ok := format.Builtin(in.Name); ok {
+		return nil, conflict("format %s is built in and cannot be deleted", in.Name)
+	}
+	err := s.st.FormatDelete(ctx, in.Name)
+	s.formats.Invalidate(in.Name)
+	switch {
+	case isConflict(err):
+		return nil, conflict("format %s is used by at least one endpoint; move those endpoints to another format first", in.Name)
+	case err != nil:
+		return nil, missing(err, "format", in.Name)
+	}
+	return nil, nil
+}
+
+// formatRow is one format in the list: built-ins first in the catalog, so
+// they sort last (oldest) in the newest-first list.
+type formatRow struct {
+	name    string
+	created time.Time
+	def     json.RawMessage
+}
+
+func (r *formatRow) Cursor() string { return store.EncodeCursor(r.created, r.name) }
+
+// listFormats pages through the built-in and stored formats in memory:
+// there are few, and the store lists them whole.
+func (s *Server) listFormats(ctx context.Context, in *listInput) (*pageOutput[formatObject], error) {
+	var rows []*formatRow
+	for _, f := range format.Builtins() {
+		rows = append(rows, &formatRow{name: f.Name, def: f.Definition()})
+	}
+	stored, err := s.st.FormatList(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range stored {
+		if _, ok := format.Builtin(f.Name); !ok {
+			// Cursors hold microseconds; compare at that precision.
+			created := time.UnixMicro(f.CreatedAt.UnixMicro()).UTC()
+			rows = append(rows, &formatRow{name: f.Name, created: created, def: f.Definition})
+		}
+	}
+	slices.SortFunc(rows, func(a, b *formatRow) int {
+		return cmp.Or(b.created.Compare(a.created), cmp.Compare(b.name, a.name))
+	})
+	if in.Cursor != "" {
+		at, name, err := store.DecodeCursor(in.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		i := slices.IndexFunc(rows, func(r *formatRow) bool {
+			c := cmp.Or(r.created.Compare(at), cmp.Compare(r.name, name))
+			return c < 0
+		})
+		if i < 0 {
+			i = len(rows)
+		}
+		rows = rows[i:]
+	}
+	if len(rows) > in.Limit+1 {
+		rows = rows[:in.Limit+1]
+	}
+	return pageOf(rows, in.Limit, func(r *formatRow) formatObject { return formatObject(compactJSON(r.def)) }), nil
+}
+
+func compactJSON(b []byte) []byte {
+	var buf bytes.Buffer
+	if json.Compact(&buf, b) != nil {
+		return b
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,187 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// tenant is a customer that receives webhooks, as the API shows it.
+type tenant struct {
+	ID        string     `json:"id" example:"acme"`
+	Name      string     `json:"name" example:"Acme Inc"`
+	Metadata  jsonObject `json:"metadata"`
+	CreatedAt time.Time  `json:"created_at"`
+	UpdatedAt time.Time  `json:"updated_at"`
+}
+
+func tenantFrom(t *store.Tenant) tenant {
+	return tenant{ID: t.ID, Name: t.Name, Metadata: metadata(t.Metadata), CreatedAt: t.CreatedAt.UTC(), UpdatedAt: t.UpdatedAt.UTC()}
+}
+
+type tenantOutput struct {
+	Body tenant
+}
+
+type tenantPath struct {
+	Tenant string `path:"tenant" doc:"Tenant id."`
+}
+
+type tenantCreateInput struct {
+	Body struct {
+		ID       string     `json:"id" maxLength:"64" example:"acme" doc:"Your id for the tenant: 1 to 64 of A-Z a-z 0-9 _ . -"`
+		Name     string     `json:"name,omitempty" maxLength:"256" example:"Acme Inc"`
+		Metadata jsonObject `json:"metadata,omitempty"`
+	}
+}
+
+type tenantPatchInput struct {
+	tenantPath
+	Body struct {
+		Name     *string    `json:"name,omitempty" maxLength:"256"`
+		Metadata jsonObject `json:"metadata,omitempty" doc:"Replaces the metadata."`
+	}
+}
+
+// apiKey is a tenant key, shown in full only in the answer that creates it.
+type apiKey struct {
+	ID        string    `json:"id" example:"key_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	Key       string    `json:"key" doc:"The key itself; it is shown only here."`
+	Name      string    `json:"name"`
+	TenantID  string    `json:"tenant_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+type keyCreateInput struct {
+	tenantPath
+	Body *struct {
+		Name string `json:"name,omitempty" maxLength:"256" doc:"What the key is for."`
+	}
+}
+
+type keyOutput struct {
+	Body apiKey
+}
+
+func (s *Server) registerTenants() {
+	const base = "/api/v1/tenants"
+	tags := []string{"Tenants"}
+	register(s, huma.Operation{
+		OperationID: "create-tenant", Method: http.MethodPost, Path: base, Tags: tags,
+		Summary: "Create a tenant", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+	}, scopeAdmin, s.createTenant)
+	register(s, huma.Operation{
+		OperationID: "list-tenants", Method: http.MethodGet, Path: base, Tags: tags,
+		Summary: "List tenants",
+	}, scopeAdmin, func(ctx context.Context, in *listInput) (*pageOutput[tenant], error) {
+		p, err := in.params()
+		if err != nil {
+			return nil, err
+		}
+		rows, err := s.st.TenantList(ctx, &p)
+		if err != nil {
+			return nil, err
+		}
+		return pageOf(rows, in.Limit, tenantFrom), nil
+	})
+	register(s, huma.Operation{
+		OperationID: "get-tenant", Method: http.MethodGet, Path: base + "/{tenant}", Tags: tags,
+		Summary: "Get a tenant", Errors: []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *tenantPath) (*tenantOutput, error) {
+		t, err := s.st.TenantGet(ctx, in.Tenant)
+		if err != nil {
+			return nil, missing(err, "tenant", in.Tenant)
+		}
+		return &tenantOutput{Body: tenantFrom(t)}, nil
+	})
+	register(s, huma.Operation{
+		OperationID: "update-tenant", Method: http.MethodPatch, Path: base + "/{tenant}", Tags: tags,
+		Summary: "Change a tenant", Description: "Only the fields given change.", Errors: []int{http.StatusNotFound},
+	}, scopeTenantAdmin, s.updateTenant)
+	register(s, huma.Operation{
+		OperationID: "delete-tenant", Method: http.MethodDelete, Path: base + "/{tenant}", Tags: tags,
+		Summary: "Delete a tenant and everything it owns", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
+	}, scopeTenantAdmin, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
+		return nil, missing(s.st.TenantDelete(ctx, in.Tenant), "tenant", in.Tenant)
+	})
+	register(s, huma.Operation{
+		OperationID: "create-tenant-key", Method: http.MethodPost, Path: base + "/{tenant}/keys", Tags: tags,
+		Summary:     "Create a tenant key",
+		Description: "A tenant key may read its tenant and use everything under /api/v1/tenants/{tenant}/ except creating keys, and read formats and event types.",
+		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
+	}, scopeTenantAdmin, s.createKey)
+}
+
+func (s *Server) createTenant(ctx context.Context, in *tenantCreateInput) (*tenantOutput, error) {
+	b := &in.Body
+	var fe fields
+	if !tenantIDRE.MatchString(b.ID) {
+		fe.add("body.id", "must be 1 to 64 of A-Z a-z 0-9 _ . -")
+	}
+	fe.text("body.name", b.Name)
+	meta, err := b.Metadata.compact()
+	if err != nil {
+		fe.add("body.metadata", "must be a JSON object")
+	}
+	if err := fe.err(); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	t, err := s.st.TenantCreate(ctx, &store.Tenant{ID: b.ID, Name: b.Name, Metadata: meta, CreatedAt: now, UpdatedAt: now})
+	if isConflict(err) {
+		return nil, conflict("tenant %s already exists", b.ID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &tenantOutput{Body: tenantFrom(t)}, nil
+}
+
+func (s *Server) updateTenant(ctx context.Context, in *tenantPatchInput) (*tenantOutput, error) {
+	t, err := s.st.TenantGet(ctx, in.Tenant)
+	if err != nil {
+		return nil, missing(err, "tenant", in.Tenant)
+	}
+	if in.Body.Name != nil {
+		var fe fields
+		if fe.text("body.name", *in.Body.Name); fe.err() != nil {
+			return nil, fe.err()
+		}
+		t.Name = *in.Body.Name
+	}
+	if in.Body.Metadata != nil {
+		if t.Metadata, err = in.Body.Metadata.compact(); err != nil {
+			return nil, herald.Invalid("body.metadata", "must be a JSON object")
+		}
+	}
+	t.UpdatedAt = s.now()
+	t, err = s.st.TenantUpdate(ctx, t)
+	if err != nil {
+		return nil, missing(err, "tenant", in.Tenant)
+	}
+	return &tenantOutput{Body: tenantFrom(t)}, nil
+}
+
+func (s *Server) createKey(ctx context.Context, in *keyCreateInput) (*keyOutput, error) {
+	name := ""
+	if in.Body != nil {
+		name = in.Body.Name
+	}
+	var fe fields
+	if fe.text("body.name", name); fe.err() != nil {
+		return nil, fe.err()
+	}
+	now := s.now()
+	key := NewKey()
+	k, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), TenantID: in.Tenant, Name: name, Hash: HashKey(key), CreatedAt: now})
+	if err != nil {
+		return nil, err
+	}
+	return &keyOutput{Body: apiKey{ID: k.ID, Key: key, Name: k.Name, TenantID: k.TenantID, CreatedAt: k.CreatedAt.UTC()}}, nil
+}

@@ -1,0 +1,603 @@
+package storetest
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func testDeliveryGetList(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkTenant(t, st, "other")
+	ep1 := mkEndpoint(t, st, "acme")
+	ep2 := mkEndpoint(t, st, "acme")
+	mkEndpoint(t, st, "other")
+	var all []*store.Delivery
+	var events []string
+	for i := range 3 {
+		res := mkEvent(t, st, "acme", "user.created", t0.Add(time.Duration(i)*time.Second))
+		all = append(all, res.Deliveries...)
+		events = append(events, res.Event.ID)
+	}
+	mkEvent(t, st, "other", "user.created", t0)
+	// Fail what ep1 got at t0, deliver the rest that was due then.
+	for _, c := range claim(t, st, "w", t0, 10, 10) {
+		status := store.StatusDelivered
+		if c.Delivery.EndpointID == ep1.ID {
+			status = store.StatusFailed
+		}
+		record(t, st, "w", c.Delivery.ID, status, t0, nil)
+	}
+	cur := map[string]*store.Delivery{}
+	for _, d := range all {
+		cur[d.ID] = must(t, st.DeliveryGet(ctx, "acme", d.ID))
+	}
+	newestFirst := func(keep func(d *store.Delivery) bool) []string {
+		var ds []*store.Delivery
+		for _, d := range cur {
+			if keep(d) {
+				ds = append(ds, d)
+			}
+		}
+		slices.SortFunc(ds, func(a, b *store.Delivery) int {
+			return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), strings.Compare(b.ID, a.ID))
+		})
+		return ids(ds, func(d *store.Delivery) string { return d.ID })
+	}
+
+	for _, tc := range []struct {
+		name string
+		p    store.DeliveryListParams
+		keep func(d *store.Delivery) bool
+	}{
+		{"all", store.DeliveryListParams{}, func(*store.Delivery) bool { return true }},
+		{"failed", store.DeliveryListParams{Status: store.StatusFailed}, func(d *store.Delivery) bool { return d.Status == store.StatusFailed }},
+		{"pending", store.DeliveryListParams{Status: store.StatusPending}, func(d *store.Delivery) bool { return d.Status == store.StatusPending }},
+		{"ep2", store.DeliveryListParams{EndpointID: ep2.ID}, func(d *store.Delivery) bool { return d.EndpointID == ep2.ID }},
+		{"event 1", store.DeliveryListParams{EventID: events[1]}, func(d *store.Delivery) bool { return d.EventID == events[1] }},
+		{"ep1 pending of event 2", store.DeliveryListParams{EndpointID: ep1.ID, Status: store.StatusPending, EventID: events[2]},
+			func(d *store.Delivery) bool {
+				return d.EndpointID == ep1.ID && d.Status == store.StatusPending && d.EventID == events[2]
+			}},
+	} {
+		want := newestFirst(tc.keep)
+		if len(want) == 0 {
+			t.Fatalf("%s: the fixture has no such delivery", tc.name)
+		}
+		got, _ := walk(t, 2, func(c string) ([]*store.Delivery, error) {
+			p := tc.p
+			p.Limit, p.Cursor = 2, c
+			return st.DeliveryList(ctx, "acme", &p)
+		})
+		wantIDs(t, "deliveries "+tc.name, ids(got, func(d *store.Delivery) string { return d.ID }), want)
+		for _, d := range got {
+			if d.Status != cur[d.ID].Status || d.Attempts != cur[d.ID].Attempts {
+				t.Errorf("listed %+v, want as DeliveryGet has it %+v", d, cur[d.ID])
+			}
+		}
+	}
+	_, err := st.DeliveryList(ctx, "acme", &store.DeliveryListParams{ListParams: store.ListParams{Cursor: "AQAAAAAAAAAA"}})
+	wantBadCursor(t, "DeliveryList", err)
+
+	d := all[0]
+	byID := must(t, st.DeliveryGetByID(ctx, d.ID))
+	if byID.ID != d.ID || byID.TenantID != "acme" || byID.EventType != "user.created" {
+		t.Errorf("DeliveryGetByID = %+v", byID)
+	}
+	_, err = st.DeliveryGet(ctx, "acme", "dlv_missing")
+	wantErr(t, err, store.ErrNotFound, "DeliveryGet of a missing delivery")
+	_, err = st.DeliveryGetByID(ctx, "dlv_missing")
+	wantErr(t, err, store.ErrNotFound, "DeliveryGetByID of a missing delivery")
+	if atts := must(t, st.DeliveryAttempts(ctx, "dlv_missing")); len(atts) != 0 {
+		t.Errorf("attempts of a missing delivery: %v, want none", atts)
+	}
+}
+
+func testClaimBasic(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	ep := mkEndpoint(t, st, "acme", func(e *store.Endpoint) {
+		e.Headers = map[string]string{"X-A": "1"}
+		e.Format = "custom-1"
+	})
+	ev := mkEvent(t, st, "acme", "user.created", t0)
+
+	if got := claim(t, st, "w", t0.Add(-time.Microsecond), 10, 10); len(got) != 0 {
+		t.Fatalf("claimed %v before it was due", deliveryIDs(got))
+	}
+	got := claim(t, st, "w", t0, 10, 10)
+	if len(got) != 1 {
+		t.Fatalf("claimed %d deliveries, want the 1 due", len(got))
+	}
+	c := got[0]
+	if c.Delivery.ID != ev.Deliveries[0].ID || c.Delivery.Status != store.StatusDelivering ||
+		c.Delivery.Attempts != 0 || c.Delivery.NextAttemptAt != nil {
+		t.Errorf("claimed delivery %+v, want %s delivering, no attempts, no next attempt", c.Delivery, ev.Deliveries[0].ID)
+	}
+	if c.Event.ID != ev.Event.ID || c.Event.Type != "user.created" || string(c.Event.Data) != `{"n":1}` || c.Event.TraceID == "" {
+		t.Errorf("claimed Event %+v, want the event", c.Event)
+	}
+	sameEndpoint(t, "claimed Endpoint", c.Endpoint, ep)
+	if c.Body != nil {
+		t.Errorf("Body before any attempt = %q, want nil", c.Body)
+	}
+	sameTime(t, "LeaseUntil", c.LeaseUntil, us(t0.Add(time.Minute)))
+
+	d := must(t, st.DeliveryGet(ctx, "acme", c.Delivery.ID))
+	if d.Status != store.StatusDelivering || d.NextAttemptAt != nil {
+		t.Errorf("stored delivery after claim %+v, want delivering with no next attempt", d)
+	}
+	if again := claim(t, st, "w2", t0.Add(time.Second), 10, 10); len(again) != 0 {
+		t.Errorf("a second claim took %v, leased already", deliveryIDs(again))
+	}
+}
+
+func testClaimOldestFirstAndLimit(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	var eps []*store.Endpoint
+	for range 3 {
+		eps = append(eps, mkEndpoint(t, st, "acme", filters("none")))
+	}
+	send := func(ep *store.Endpoint, at time.Time) string {
+		res := must(t, st.EventCreate(ctx, &store.EventCreateParams{
+			Event: newEvent("acme", "", "x", "{}"), EndpointIDs: []string{ep.ID}, Now: at,
+		}))
+		return res.Deliveries[0].ID
+	}
+	third := send(eps[0], t0.Add(3*time.Second))
+	first := send(eps[1], t0.Add(1*time.Second))
+	second := send(eps[2], t0.Add(2*time.Second))
+	send(eps[0], t0.Add(time.Hour)) // not due
+
+	got := claim(t, st, "w", t0.Add(10*time.Second), 2, 10)
+	wantIDs(t, "first claim, oldest due first, limit 2", deliveryIDs(got), []string{first, second})
+	got = claim(t, st, "w", t0.Add(10*time.Second), 2, 10)
+	wantIDs(t, "second claim", deliveryIDs(got), []string{third})
+}
+
+func testClaimCapsPerEndpoint(t *testing.T, st store.Store) {
+	mkTenant(t, st, "acme")
+	a := mkEndpoint(t, st, "acme", filters("a"))
+	b := mkEndpoint(t, st, "acme", filters("b"))
+	for i := range 5 {
+		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	mkEvent(t, st, "acme", "b", t0)
+	now := t0.Add(time.Second)
+
+	got := claim(t, st, "w1", now, 10, 2)
+	if n := countBy(got, byEndpoint); n[a.ID] != 2 || n[b.ID] != 1 {
+		t.Fatalf("claim with cap 2: %v per endpoint, want 2 of a's and b's 1", n)
+	}
+	// The leases w1 holds count against the cap for every claimer.
+	if more := claim(t, st, "w2", now, 10, 2); len(more) != 0 {
+		t.Fatalf("claim with a's cap full: got %v, want nothing", countBy(more, byEndpoint))
+	}
+	if more := claim(t, st, "w2", now, 10, 3); len(more) != 1 || more[0].Delivery.EndpointID != a.ID {
+		t.Fatalf("claim with cap 3 and 2 leases held: got %v, want 1 of a's", countBy(more, byEndpoint))
+	}
+	// Recording frees a slot.
+	record(t, st, "w1", got[0].Delivery.ID, store.StatusDelivered, now, nil)
+	if more := claim(t, st, "w2", now, 10, 3); len(more) != 1 || more[0].Delivery.EndpointID != a.ID {
+		t.Fatalf("claim after one attempt was recorded: got %v, want 1 more of a's", countBy(more, byEndpoint))
+	}
+	// Expired leases stop counting: at now+lease all three of a's in-flight
+	// leases have run out, and only the cap limits the new claim.
+	later := now.Add(time.Minute)
+	if more := claim(t, st, "w3", later, 10, 2); countBy(more, byEndpoint)[a.ID] != 2 {
+		t.Fatalf("claim once every lease expired: got %v, want 2 of a's (the cap)", countBy(more, byEndpoint))
+	}
+}
+
+func testClaimBacklogDoesNotStarve(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	busy := mkEndpoint(t, st, "acme", filters("busy"))
+	quiet := mkEndpoint(t, st, "acme", filters("quiet"))
+	// A backlog of 500 older deliveries at one endpoint...
+	for i := range 500 {
+		must(t, st.EventCreate(ctx, &store.EventCreateParams{
+			Event: newEvent("acme", "", "busy", "{}"), Now: t0.Add(time.Duration(i) * time.Millisecond),
+		}))
+	}
+	// ...must not hide one newer delivery at another.
+	want := mkEvent(t, st, "acme", "quiet", t0.Add(time.Hour)).Deliveries[0].ID
+	now := t0.Add(2 * time.Hour)
+	got := claim(t, st, "w", now, 10, 3)
+	n := countBy(got, byEndpoint)
+	if n[busy.ID] != 3 || n[quiet.ID] != 1 {
+		t.Fatalf("claim of 10 with cap 3: %v per endpoint, want 3 of the backlog and the quiet endpoint's 1", n)
+	}
+	if !slices.Contains(deliveryIDs(got), want) {
+		t.Errorf("claim did not take the quiet endpoint's delivery %s", want)
+	}
+	// The backlog's oldest go first.
+	if got[0].Delivery.EndpointID != busy.ID {
+		t.Errorf("first claimed is %s's, want the oldest, the backlog's", got[0].Delivery.EndpointID)
+	}
+}
+
+func testClaimSkipsDisabled(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	ep := mkEndpoint(t, st, "acme")
+	ev := mkEvent(t, st, "acme", "user.created", t0)
+	ep.Enabled = false
+	must(t, st.EndpointUpdate(ctx, ep))
+	if got := claim(t, st, "w", t0.Add(time.Hour), 10, 10); len(got) != 0 {
+		t.Fatalf("claimed %v at a disabled endpoint", deliveryIDs(got))
+	}
+	_, err := st.DeliveryNextDue(ctx)
+	wantErr(t, err, store.ErrNotFound, "NextDue with only a disabled endpoint's delivery")
+
+	ep.Enabled = true
+	must(t, st.EndpointUpdate(ctx, ep))
+	got := claim(t, st, "w", t0.Add(time.Hour), 10, 10)
+	wantIDs(t, "claimed once re-enabled", deliveryIDs(got), []string{ev.Deliveries[0].ID})
+}
+
+func testClaimExpiredLease(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+
+	wantIDs(t, "w1's claim", deliveryIDs(claim(t, st, "w1", t0, 10, 10)), []string{id})
+	if got := claim(t, st, "w2", t0.Add(59*time.Second), 10, 10); len(got) != 0 {
+		t.Fatalf("w2 claimed %v while w1's lease runs", deliveryIDs(got))
+	}
+	next := must(t, st.DeliveryNextDue(ctx))
+	sameTime(t, "NextDue while leased (the lease expiry)", next, us(t0.Add(time.Minute)))
+
+	got := claim(t, st, "w2", t0.Add(time.Minute), 10, 10)
+	wantIDs(t, "w2's claim once the lease expired", deliveryIDs(got), []string{id})
+	sameTime(t, "w2's LeaseUntil", got[0].LeaseUntil, us(t0.Add(2*time.Minute)))
+
+	_, err := st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+		DeliveryID: id, Owner: "w1", Status: store.StatusDelivered, Now: t0.Add(time.Minute),
+		Attempt: &store.Attempt{StartedAt: t0, ResponseCode: 200},
+	})
+	wantErr(t, err, store.ErrLeaseLost, "w1 recording after losing the lease")
+	att := record(t, st, "w2", id, store.StatusDelivered, t0.Add(time.Minute), nil)
+	if att.Number != 1 {
+		t.Errorf("w2's attempt number %d, want 1 (w1's late attempt was not recorded)", att.Number)
+	}
+}
+
+func testClaimBadParams(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	good := store.DeliveryClaimParams{Owner: "w", Now: t0, Lease: time.Minute, Limit: 1, PerEndpoint: 1}
+	for name, mod := range map[string]func(p *store.DeliveryClaimParams){
+		"no owner":   func(p *store.DeliveryClaimParams) { p.Owner = "" },
+		"no lease":   func(p *store.DeliveryClaimParams) { p.Lease = 0 },
+		"no limit":   func(p *store.DeliveryClaimParams) { p.Limit = 0 },
+		"no per-cap": func(p *store.DeliveryClaimParams) { p.PerEndpoint = 0 },
+	} {
+		p := good
+		mod(&p)
+		if _, err := st.DeliveryClaimDue(ctx, &p); err == nil {
+			t.Errorf("claim with %s: no error, want one", name)
+		}
+	}
+	if _, err := st.DeliveryClaimDue(ctx, &good); err != nil {
+		t.Errorf("claim with good params on an empty store: %v", err)
+	}
+}
+
+func testRecordAttempt(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+	claim(t, st, "w", t0, 1, 1)
+
+	retryAt := t0.Add(10 * time.Second)
+	a1 := must(t, st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+		DeliveryID: id, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: &retryAt, Now: t0.Add(time.Second),
+		Attempt: &store.Attempt{StartedAt: t0, DurationMS: 1500, ResponseCode: 503, ResponseBody: "busy \x00\xff", Error: "status 503"},
+	}))
+	if !strings.HasPrefix(a1.ID, "att_") || a1.DeliveryID != id || a1.Number != 1 {
+		t.Errorf("first attempt %+v, want an att_ id, this delivery, number 1", a1)
+	}
+	d := must(t, st.DeliveryGet(ctx, "acme", id))
+	if d.Status != store.StatusRetrying || d.Attempts != 1 || d.SeriesAttempts != 1 || d.LastStatusCode != 503 || d.LastError != "status 503" {
+		t.Errorf("after a retrying attempt: %+v, want retrying, 1 attempt, last 503 with its error", d)
+	}
+	sameTimePtr(t, "NextAttemptAt", d.NextAttemptAt, ptr(us(retryAt)))
+	sameTime(t, "UpdatedAt", d.UpdatedAt, us(t0.Add(time.Second)))
+
+	if got := claim(t, st, "w", retryAt.Add(-time.Microsecond), 1, 1); len(got) != 0 {
+		t.Fatalf("claimed a retry before its time: %v", deliveryIDs(got))
+	}
+	got := claim(t, st, "w", retryAt, 1, 1)
+	if len(got) != 1 || got[0].Delivery.Attempts != 1 || got[0].Delivery.SeriesAttempts != 1 {
+		t.Fatalf("claim at the retry time: %v, want the delivery with its 1 attempt", got)
+	}
+	a2 := must(t, st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+		DeliveryID: id, Owner: "w", Status: store.StatusFailed, Now: retryAt,
+		Attempt: &store.Attempt{StartedAt: retryAt, DurationMS: 30000, Error: "timeout"},
+	}))
+	if a2.Number != 2 {
+		t.Errorf("second attempt number %d, want 2", a2.Number)
+	}
+	d = must(t, st.DeliveryGet(ctx, "acme", id))
+	if d.Status != store.StatusFailed || d.Attempts != 2 || d.NextAttemptAt != nil || d.LastStatusCode != 0 || d.LastError != "timeout" {
+		t.Errorf("after a failed attempt: %+v, want failed, 2 attempts, no next attempt, no code, the error", d)
+	}
+	if got := claim(t, st, "w", retryAt.Add(time.Hour), 1, 1); len(got) != 0 {
+		t.Errorf("claimed a failed delivery: %v", deliveryIDs(got))
+	}
+
+	atts := must(t, st.DeliveryAttempts(ctx, id))
+	if len(atts) != 2 {
+		t.Fatalf("DeliveryAttempts: %d, want 2", len(atts))
+	}
+	if atts[0].ID != a1.ID || atts[0].Number != 1 || atts[0].DurationMS != 1500 || atts[0].ResponseCode != 503 || atts[0].Error != "status 503" {
+		t.Errorf("first stored attempt %+v, want %+v", atts[0], a1)
+	}
+	if !strings.HasPrefix(atts[0].ResponseBody, "busy ") {
+		t.Errorf("stored response body %q, want it to start with the receiver's text", atts[0].ResponseBody)
+	}
+	sameTime(t, "first attempt StartedAt", atts[0].StartedAt, us(t0))
+	if atts[1].ID != a2.ID || atts[1].Number != 2 || atts[1].Error != "timeout" {
+		t.Errorf("second stored attempt %+v, want %+v", atts[1], a2)
+	}
+
+	// A retried delivery starts a new series but keeps counting attempts.
+	must(t, st.DeliveryRetry(ctx, "acme", id, t0.Add(2*time.Hour)))
+	claim(t, st, "w", t0.Add(2*time.Hour), 1, 1)
+	a3 := record(t, st, "w", id, store.StatusDelivered, t0.Add(2*time.Hour), nil)
+	d = must(t, st.DeliveryGet(ctx, "acme", id))
+	if a3.Number != 3 || d.Attempts != 3 || d.SeriesAttempts != 1 || d.Status != store.StatusDelivered || d.NextAttemptAt != nil {
+		t.Errorf("after the retried series: attempt %d, delivery %+v; want attempt 3, 3 in all, 1 in the series, delivered", a3.Number, d)
+	}
+}
+
+func testRecordAttemptFenced(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+	params := func(owner, status string) *store.AttemptRecordParams {
+		return &store.AttemptRecordParams{DeliveryID: id, Owner: owner, Status: status, Now: t0,
+			Attempt: &store.Attempt{StartedAt: t0, ResponseCode: 200}}
+	}
+	_, err := st.DeliveryRecordAttempt(ctx, params("w", store.StatusDelivered))
+	wantErr(t, err, store.ErrLeaseLost, "recording an unclaimed delivery")
+
+	claim(t, st, "w", t0, 1, 1)
+	_, err = st.DeliveryRecordAttempt(ctx, params("intruder", store.StatusDelivered))
+	wantErr(t, err, store.ErrLeaseLost, "recording another owner's lease")
+	for _, bad := range []string{store.StatusPending, store.StatusDelivering, "done"} {
+		if _, err := st.DeliveryRecordAttempt(ctx, params("w", bad)); err == nil {
+			t.Errorf("recording outcome %q: no error, want one", bad)
+		}
+	}
+	if _, err := st.DeliveryRecordAttempt(ctx, params("w", store.StatusRetrying)); err == nil {
+		t.Error("recording retrying with no next attempt time: no error, want one")
+	}
+	_, err = st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{DeliveryID: "dlv_missing", Owner: "w",
+		Status: store.StatusDelivered, Attempt: &store.Attempt{StartedAt: t0}})
+	wantErr(t, err, store.ErrNotFound, "recording a missing delivery")
+
+	if d := must(t, st.DeliveryGet(ctx, "acme", id)); d.Attempts != 0 || d.Status != store.StatusDelivering {
+		t.Fatalf("after refused records: %+v, want untouched", d)
+	}
+	record(t, st, "w", id, store.StatusDelivered, t0, nil)
+	_, err = st.DeliveryRecordAttempt(ctx, params("w", store.StatusDelivered))
+	wantErr(t, err, store.ErrLeaseLost, "recording twice on one lease")
+	if atts := must(t, st.DeliveryAttempts(ctx, id)); len(atts) != 1 {
+		t.Errorf("%d attempts stored, want 1", len(atts))
+	}
+}
+
+func testRecordAttemptBodyStoredOnce(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+	now := t0
+	attempt := func(body string, wantBody []byte) {
+		t.Helper()
+		got := claim(t, st, "w", now, 1, 1)
+		if len(got) != 1 {
+			t.Fatalf("claim at %v: %d deliveries, want 1", now, len(got))
+		}
+		if string(got[0].Body) != string(wantBody) || (wantBody == nil) != (got[0].Body == nil) {
+			t.Fatalf("claimed Body = %q, want %q", got[0].Body, wantBody)
+		}
+		next := now.Add(time.Second)
+		must(t, st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+			DeliveryID: id, Owner: "w", Status: store.StatusRetrying, NextAttemptAt: &next, Now: now,
+			Attempt: &store.Attempt{StartedAt: now, ResponseCode: 500}, Body: []byte(body),
+		}))
+		now = next
+	}
+	attempt(`{"first":1}`, nil)
+	attempt(`{"second":2}`, []byte(`{"first":1}`))
+	attempt(`{"third":3}`, []byte(`{"first":1}`))
+}
+
+func testRelease(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+	claim(t, st, "w", t0, 1, 1)
+
+	wantErr(t, st.DeliveryRelease(ctx, id, "intruder", t0), store.ErrLeaseLost, "releasing another owner's lease")
+	wantErr(t, st.DeliveryRelease(ctx, "dlv_missing", "w", t0), store.ErrNotFound, "releasing a missing delivery")
+
+	back := t0.Add(5 * time.Second)
+	if err := st.DeliveryRelease(ctx, id, "w", back); err != nil {
+		t.Fatalf("DeliveryRelease: %v", err)
+	}
+	d := must(t, st.DeliveryGet(ctx, "acme", id))
+	if d.Status != store.StatusPending || d.Attempts != 0 {
+		t.Errorf("released before any attempt: %+v, want pending with no attempts", d)
+	}
+	sameTimePtr(t, "NextAttemptAt after release", d.NextAttemptAt, ptr(us(back)))
+	if got := claim(t, st, "w", back.Add(-time.Microsecond), 1, 1); len(got) != 0 {
+		t.Fatal("claimed a released delivery before the time given")
+	}
+	claim(t, st, "w", back, 1, 1)
+	next := back.Add(time.Second)
+	record(t, st, "w", id, store.StatusRetrying, back, &next)
+	claim(t, st, "w", next, 1, 1)
+	if err := st.DeliveryRelease(ctx, id, "w", next); err != nil {
+		t.Fatalf("DeliveryRelease: %v", err)
+	}
+	if d := must(t, st.DeliveryGet(ctx, "acme", id)); d.Status != store.StatusRetrying || d.Attempts != 1 {
+		t.Errorf("released after an attempt: %+v, want retrying with its 1 attempt", d)
+	}
+	wantErr(t, st.DeliveryRelease(ctx, id, "w", next), store.ErrLeaseLost, "releasing twice")
+}
+
+func testRetry(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkTenant(t, st, "other")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+
+	_, err := st.DeliveryRetry(ctx, "acme", id, t0)
+	wantErr(t, err, store.ErrConflict, "retrying a pending delivery")
+	claim(t, st, "w", t0, 1, 1)
+	_, err = st.DeliveryRetry(ctx, "acme", id, t0)
+	wantErr(t, err, store.ErrConflict, "retrying a delivering delivery")
+	next := t0.Add(time.Second)
+	record(t, st, "w", id, store.StatusRetrying, t0, &next)
+	_, err = st.DeliveryRetry(ctx, "acme", id, t0)
+	wantErr(t, err, store.ErrConflict, "retrying a retrying delivery")
+	claim(t, st, "w", next, 1, 1)
+	record(t, st, "w", id, store.StatusFailed, next, nil)
+
+	_, err = st.DeliveryRetry(ctx, "other", id, t0)
+	wantErr(t, err, store.ErrNotFound, "another tenant retrying the delivery")
+	_, err = st.DeliveryRetry(ctx, "acme", "dlv_missing", t0)
+	wantErr(t, err, store.ErrNotFound, "retrying a missing delivery")
+
+	at := t0.Add(time.Hour)
+	d := must(t, st.DeliveryRetry(ctx, "acme", id, at))
+	if d.Status != store.StatusPending || d.SeriesAttempts != 0 || d.Attempts != 2 {
+		t.Errorf("retried delivery %+v, want pending, a new series, 2 attempts kept", d)
+	}
+	sameTimePtr(t, "NextAttemptAt of a retry", d.NextAttemptAt, ptr(us(at)))
+	got := claim(t, st, "w", at, 1, 1)
+	wantIDs(t, "claimed after retry", deliveryIDs(got), []string{id})
+	record(t, st, "w", id, store.StatusDelivered, at, nil)
+	// A delivered delivery can be sent again too.
+	if d := must(t, st.DeliveryRetry(ctx, "acme", id, at)); d.Status != store.StatusPending {
+		t.Errorf("retried delivered delivery status %q, want pending", d.Status)
+	}
+}
+
+func testReplay(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	ep1 := mkEndpoint(t, st, "acme", filters("none"))
+	ep2 := mkEndpoint(t, st, "acme", filters("none"))
+	send := func(ep *store.Endpoint, at time.Time) string {
+		return must(t, st.EventCreate(ctx, &store.EventCreateParams{
+			Event: newEvent("acme", "", "x", "{}"), EndpointIDs: []string{ep.ID}, Now: at,
+		})).Deliveries[0].ID
+	}
+	h := time.Hour
+	before := send(ep1, t0)            // failed, before the window
+	inside := send(ep1, t0.Add(h))     // failed, in the window
+	delivered := send(ep1, t0.Add(h))  // delivered, in the window
+	atUntil := send(ep1, t0.Add(2*h))  // failed, at until: outside
+	otherEP := send(ep2, t0.Add(h))    // failed, other endpoint
+	pending := send(ep1, t0.Add(90*time.Minute)) // still pending, in the window
+	now := t0.Add(3 * h)
+	for _, c := range claim(t, st, "w", t0.Add(2*h), 10, 10) {
+		if c.Delivery.ID == pending {
+			if err := st.DeliveryRelease(ctx, pending, "w", t0.Add(100*h)); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		status := store.StatusFailed
+		if c.Delivery.ID == delivered {
+			status = store.StatusDelivered
+		}
+		record(t, st, "w", c.Delivery.ID, status, t0.Add(2*h), nil)
+	}
+
+	n := must(t, st.DeliveryReplay(ctx, "acme", ep1.ID, t0.Add(h), t0.Add(2*h), now))
+	if n != 1 {
+		t.Errorf("replayed %d, want 1 (only the failed delivery of ep1 in the window)", n)
+	}
+	status := func(id string) string { return must(t, st.DeliveryGet(ctx, "acme", id)).Status }
+	for id, want := range map[string]string{
+		before: store.StatusFailed, inside: store.StatusPending, delivered: store.StatusDelivered,
+		atUntil: store.StatusFailed, otherEP: store.StatusFailed, pending: store.StatusPending,
+	} {
+		if got := status(id); got != want {
+			t.Errorf("after replay %s is %s, want %s", id, got, want)
+		}
+	}
+	d := must(t, st.DeliveryGet(ctx, "acme", inside))
+	if d.SeriesAttempts != 0 || d.Attempts != 1 {
+		t.Errorf("replayed delivery %+v, want a new series with its 1 attempt kept", d)
+	}
+	sameTimePtr(t, "replayed NextAttemptAt", d.NextAttemptAt, ptr(us(now)))
+
+	// No upper bound: everything failed since the start.
+	n = must(t, st.DeliveryReplay(ctx, "acme", ep1.ID, t0, time.Time{}, now))
+	if n != 2 {
+		t.Errorf("replay with no until: %d, want 2 (before and atUntil)", n)
+	}
+	_, err := st.DeliveryReplay(ctx, "acme", "ep_missing", t0, now, now)
+	wantErr(t, err, store.ErrNotFound, "replaying a missing endpoint")
+	if n := must(t, st.DeliveryReplay(ctx, "acme", ep2.ID, now, now.Add(h), now)); n != 0 {
+		t.Errorf("replay of an empty window: %d, want 0", n)
+	}
+}
+
+func testNextDue(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	_, err := st.DeliveryNextDue(ctx)
+	wantErr(t, err, store.ErrNotFound, "NextDue on an empty store")
+	mkTenant(t, st, "acme")
+	ep := mkEndpoint(t, st, "acme", filters("none"))
+	off := mkEndpoint(t, st, "acme", filters("none"), disabled)
+	send := func(e *store.Endpoint, at time.Time) string {
+		return must(t, st.EventCreate(ctx, &store.EventCreateParams{
+			Event: newEvent("acme", "", "x", "{}"), EndpointIDs: []string{e.ID}, Now: at,
+		})).Deliveries[0].ID
+	}
+	send(off, t0) // a disabled endpoint's: never claimable, never due
+	id := send(ep, t0.Add(5*time.Second))
+	sameTime(t, "NextDue with one pending", must(t, st.DeliveryNextDue(ctx)), us(t0.Add(5*time.Second)))
+
+	claim(t, st, "w", t0.Add(5*time.Second), 1, 1)
+	sameTime(t, "NextDue while leased", must(t, st.DeliveryNextDue(ctx)), us(t0.Add(5*time.Second+time.Minute)))
+
+	next := t0.Add(time.Hour)
+	record(t, st, "w", id, store.StatusRetrying, t0.Add(6*time.Second), &next)
+	sameTime(t, "NextDue while retrying", must(t, st.DeliveryNextDue(ctx)), us(next))
+
+	claim(t, st, "w", next, 1, 1)
+	record(t, st, "w", id, store.StatusDelivered, next, nil)
+	_, err = st.DeliveryNextDue(ctx)
+	wantErr(t, err, store.ErrNotFound, "NextDue once everything is delivered")
+}
+
+func testTimesUTC(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	zone := time.FixedZone("UTC+5:30", 5*3600+1800)
+	local := time.Date(2031, 5, 6, 12, 38, 9, 987654321, zone)
+	got := must(t, st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "x", CreatedAt: local}))
+	sameTime(t, "CreatedAt given in +05:30", got.CreatedAt, local.Truncate(time.Microsecond))
+	if got.CreatedAt.Nanosecond()%1000 != 0 {
+		t.Errorf("CreatedAt %v has sub-microsecond digits", got.CreatedAt)
+	}
+	sameTime(t, "CreatedAt read back", must(t, st.TenantGet(ctx, "acme")).CreatedAt, local.Truncate(time.Microsecond))
+}

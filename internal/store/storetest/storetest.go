@@ -1,0 +1,328 @@
+// Package storetest is the behaviour every store.Store driver must have,
+// as one test suite: each driver's TestStore calls Run with a way to open a
+// fresh database. It owns the definition of "correct" for the store; the
+// drivers own only how.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Options gives Run what some behaviours need beyond one store.
+type Options struct {
+	// OpenNodes opens n Stores on one fresh database, as n Herald nodes (or
+	// processes) would, migrated when migrate is set. Required.
+	OpenNodes func(t *testing.T, n int, migrate bool) []store.Store
+	// SharedListen says that Listen on one Store hears commits made through
+	// another Store on the same database (PostgreSQL NOTIFY). SQLite's
+	// signal is in-process, per Store.
+	SharedListen bool
+}
+
+// Run runs the whole suite, one parallel subtest per behaviour. open returns
+// a fresh, migrated, empty store that is closed when the test ends.
+func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
+	if opts.OpenNodes == nil {
+		t.Fatal("storetest.Run: Options.OpenNodes is required")
+	}
+	type test struct {
+		name string
+		fn   func(t *testing.T, st store.Store)
+	}
+	single := []test{
+		{"Ping", testPing},
+		{"MigrateAgain", testMigrateAgain},
+		{"TenantCreateGet", testTenantCreateGet},
+		{"TenantUpdate", testTenantUpdate},
+		{"TenantListPages", testTenantListPages},
+		{"TenantDeleteCascades", testTenantDeleteCascades},
+		{"Keys", testKeys},
+		{"Formats", testFormats},
+		{"FormatDeleteInUse", testFormatDeleteInUse},
+		{"EventTypes", testEventTypes},
+		{"EndpointCreateGet", testEndpointCreateGet},
+		{"EndpointUpdate", testEndpointUpdate},
+		{"EndpointListPages", testEndpointListPages},
+		{"EndpointTenantIsolation", testEndpointTenantIsolation},
+		{"EndpointDeleteCascades", testEndpointDeleteCascades},
+		{"EventCreateMatchesFilters", testEventCreateMatchesFilters},
+		{"EventCreateExplicitEndpoints", testEventCreateExplicitEndpoints},
+		{"EventCreateLeased", testEventCreateLeased},
+		{"EventCreateIdempotent", testEventCreateIdempotent},
+		{"EventCreateConcurrentDuplicates", testEventCreateConcurrentDuplicates},
+		{"EventCreateKeepsDataBytes", testEventCreateKeepsDataBytes},
+		{"EventCreateMissingTenant", testEventCreateMissingTenant},
+		{"EventGetList", testEventGetList},
+		{"DeliveryGetList", testDeliveryGetList},
+		{"DeliveryClaimDue_Basic", testClaimBasic},
+		{"DeliveryClaimDue_OldestFirstAndLimit", testClaimOldestFirstAndLimit},
+		{"DeliveryClaimDue_CapsPerEndpoint", testClaimCapsPerEndpoint},
+		{"DeliveryClaimDue_BacklogDoesNotStarve", testClaimBacklogDoesNotStarve},
+		{"DeliveryClaimDue_SkipsDisabled", testClaimSkipsDisabled},
+		{"DeliveryClaimDue_ExpiredLease", testClaimExpiredLease},
+		{"DeliveryClaimDue_Concurrent", testClaimConcurrent},
+		{"DeliveryClaimDue_BadParams", testClaimBadParams},
+		{"DeliveryRecordAttempt", testRecordAttempt},
+		{"DeliveryRecordAttempt_Fenced", testRecordAttemptFenced},
+		{"DeliveryRecordAttempt_BodyStoredOnce", testRecordAttemptBodyStoredOnce},
+		{"DeliveryRelease", testRelease},
+		{"DeliveryRetry", testRetry},
+		{"DeliveryReplay", testReplay},
+		{"DeliveryNextDue", testNextDue},
+		{"Listen_WakesOnDueWork", testListenWakes},
+		{"Listen_ClosesWithContext", testListenCloses},
+		{"Idempotency", testIdempotency},
+		{"TimesAreUTCMicroseconds", testTimesUTC},
+	}
+	for _, tc := range single {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, open(t))
+		})
+	}
+
+	nodes := []struct {
+		name string
+		fn   func(t *testing.T, open func(t *testing.T, n int, migrate bool) []store.Store)
+	}{
+		{"Nodes_MigrateConcurrently", testMigrateConcurrently},
+		{"Nodes_ClaimConcurrently", testClaimConcurrentNodes},
+		{"Nodes_CapAcrossNodes", testCapAcrossNodes},
+		{"Nodes_EventCreateConcurrentDuplicates", testEventCreateDuplicatesAcrossNodes},
+	}
+	for _, tc := range nodes {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, opts.OpenNodes)
+		})
+	}
+	if opts.SharedListen {
+		t.Run("Nodes_ListenHearsOtherNode", func(t *testing.T) {
+			t.Parallel()
+			testListenAcrossNodes(t, opts.OpenNodes)
+		})
+	}
+}
+
+// t0 is the suite's fake "now": far from the real clock, and with
+// nanoseconds that a store must truncate to microseconds.
+var t0 = time.Date(2031, 5, 6, 7, 8, 9, 123456789, time.UTC)
+
+// us is t as a store returns it.
+func us(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+func must[T any](t *testing.T, v T, err error) T {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("unexpected error: %v", err)
+	}
+	return v
+}
+
+func wantErr(t *testing.T, err, kind error, what string) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("%s: got error %v, want %v", what, err, kind)
+	}
+}
+
+func sameTime(t *testing.T, what string, got, want time.Time) {
+	t.Helper()
+	if !got.Equal(want) || got.Location() != time.UTC {
+		t.Errorf("%s = %v, want %v in UTC", what, got, want)
+	}
+}
+
+func sameTimePtr(t *testing.T, what string, got, want *time.Time) {
+	t.Helper()
+	switch {
+	case got == nil && want == nil:
+	case got == nil || want == nil:
+		t.Errorf("%s = %v, want %v", what, got, want)
+	default:
+		sameTime(t, what, *got, *want)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// mkTenant creates a tenant named id.
+func mkTenant(t *testing.T, st store.Store, id string) *store.Tenant {
+	t.Helper()
+	return must(t, st.TenantCreate(ctxT(t), &store.Tenant{ID: id, Name: "Tenant " + id}))
+}
+
+// mkEndpoint creates an enabled endpoint receiving every event, changed by
+// mods first.
+func mkEndpoint(t *testing.T, st store.Store, tenantID string, mods ...func(*store.Endpoint)) *store.Endpoint {
+	t.Helper()
+	e := &store.Endpoint{
+		TenantID: tenantID,
+		URL:      "https://example.com/hook",
+		Events:   []string{"*"},
+		Secret:   "whsec_test",
+		Enabled:  true,
+	}
+	for _, m := range mods {
+		m(e)
+	}
+	return must(t, st.EndpointCreate(ctxT(t), e))
+}
+
+func filters(f ...string) func(*store.Endpoint) {
+	return func(e *store.Endpoint) { e.Events = f }
+}
+
+func disabled(e *store.Endpoint) { e.Enabled = false }
+
+// mkEvent posts an event of type typ at now and returns what was stored.
+func mkEvent(t *testing.T, st store.Store, tenantID, typ string, now time.Time) *store.EventCreateResult {
+	t.Helper()
+	return must(t, st.EventCreate(ctxT(t), &store.EventCreateParams{
+		Event: newEvent(tenantID, "", typ, `{"n":1}`),
+		Now:   now,
+	}))
+}
+
+func newEvent(tenantID, id, typ, data string) *store.Event {
+	return &store.Event{
+		TenantID: tenantID,
+		ID:       id,
+		Type:     typ,
+		Data:     json.RawMessage(data),
+		Hash:     "hash:" + typ + ":" + data,
+		TraceID:  "0123456789abcdef0123456789abcdef",
+		Source:   store.SourceAPI,
+	}
+}
+
+// claim claims with the given limits and a one-minute lease.
+func claim(t *testing.T, st store.Store, owner string, now time.Time, limit, perEndpoint int) []*store.Claimed {
+	t.Helper()
+	return must(t, st.DeliveryClaimDue(ctxT(t), &store.DeliveryClaimParams{
+		Owner: owner, Now: now, Lease: time.Minute, Limit: limit, PerEndpoint: perEndpoint,
+	}))
+}
+
+// record records one attempt of a claimed delivery.
+func record(t *testing.T, st store.Store, owner, deliveryID, status string, now time.Time, next *time.Time) *store.Attempt {
+	t.Helper()
+	return must(t, st.DeliveryRecordAttempt(ctxT(t), &store.AttemptRecordParams{
+		DeliveryID:    deliveryID,
+		Owner:         owner,
+		Attempt:       &store.Attempt{StartedAt: now, DurationMS: 12, ResponseCode: 200, ResponseBody: "ok"},
+		Status:        status,
+		NextAttemptAt: next,
+		Body:          []byte(`{"sent":true}`),
+		Now:           now,
+	}))
+}
+
+func deliveryIDs(cs []*store.Claimed) []string {
+	out := make([]string, len(cs))
+	for i, c := range cs {
+		out[i] = c.Delivery.ID
+	}
+	return out
+}
+
+func countBy(cs []*store.Claimed, key func(*store.Claimed) string) map[string]int {
+	m := map[string]int{}
+	for _, c := range cs {
+		m[key(c)]++
+	}
+	return m
+}
+
+func byEndpoint(c *store.Claimed) string { return c.Delivery.EndpointID }
+
+// walk reads every page of a list through store.Page and returns the rows
+// in order and how many pages it took.
+func walk[T store.Cursored](t *testing.T, limit int, list func(cursor string) ([]T, error)) (all []T, pages int) {
+	t.Helper()
+	cursor := ""
+	for {
+		rows, err := list(cursor)
+		if err != nil {
+			t.Fatalf("list page %d: %v", pages+1, err)
+		}
+		if len(rows) > limit+1 {
+			t.Fatalf("list page %d returned %d rows, want at most limit+1 = %d", pages+1, len(rows), limit+1)
+		}
+		page, next := store.Page(rows, limit)
+		all = append(all, page...)
+		pages++
+		if next == "" {
+			return all, pages
+		}
+		if pages > 1000 {
+			t.Fatal("list never ends")
+		}
+		cursor = next
+	}
+}
+
+// wantBadCursor checks that a list rejects a cursor it did not make.
+func wantBadCursor(t *testing.T, what string, err error) {
+	t.Helper()
+	var ve *herald.ValidationError
+	if !errors.As(err, &ve) || len(ve.Fields) == 0 || ve.Fields[0].Location != "query.cursor" {
+		t.Fatalf("%s with a bad cursor: got %v, want a ValidationError at query.cursor", what, err)
+	}
+}
+
+func wantIDs(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("%s = %v, want %v", what, got, want)
+	}
+}
+
+func ids[T any](rows []T, id func(T) string) []string {
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = id(r)
+	}
+	return out
+}
+
+func tenantName(i int) string { return fmt.Sprintf("tenant-%02d", i) }
+
+// waitWake waits for a value on ch.
+func waitWake(t *testing.T, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case _, ok := <-ch:
+		if !ok {
+			t.Fatalf("%s: Listen channel closed, want a wake-up", what)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no wake-up within 10s", what)
+	}
+}
+
+// drain empties ch of wake-ups already sent.
+func drain(ch <-chan struct{}) {
+	for {
+		select {
+		case <-ch:
+		case <-time.After(50 * time.Millisecond):
+			return
+		}
+	}
+}

@@ -1,0 +1,293 @@
+package storetest
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+func testPing(t *testing.T, st store.Store) {
+	if err := st.Ping(ctxT(t)); err != nil {
+		t.Fatalf("Ping = %v, want nil", err)
+	}
+}
+
+func testMigrateAgain(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatalf("second Migrate = %v, want nil", err)
+	}
+	if _, err := st.TenantGet(ctx, "acme"); err != nil {
+		t.Fatalf("tenant after a second Migrate: %v, want it kept", err)
+	}
+}
+
+func testTenantCreateGet(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	in := &store.Tenant{ID: "acme", Name: "Acme Inc", Metadata: json.RawMessage(`{"plan":"pro","seats":12}`), CreatedAt: t0}
+	got := must(t, st.TenantCreate(ctx, in))
+	if got.ID != "acme" || got.Name != "Acme Inc" || string(got.Metadata) != `{"plan":"pro","seats":12}` {
+		t.Errorf("TenantCreate returned %+v, want the tenant given", got)
+	}
+	sameTime(t, "CreatedAt", got.CreatedAt, us(t0))
+	sameTime(t, "UpdatedAt", got.UpdatedAt, us(t0))
+
+	read := must(t, st.TenantGet(ctx, "acme"))
+	if !reflect.DeepEqual(read, got) {
+		t.Errorf("TenantGet = %+v, want what TenantCreate returned %+v", read, got)
+	}
+
+	_, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "again"})
+	wantErr(t, err, store.ErrConflict, "TenantCreate with a taken id")
+
+	_, err = st.TenantGet(ctx, "nobody")
+	wantErr(t, err, store.ErrNotFound, "TenantGet of a missing tenant")
+
+	bare := must(t, st.TenantCreate(ctx, &store.Tenant{ID: "bare", Name: "Bare"}))
+	if string(bare.Metadata) != "{}" {
+		t.Errorf("Metadata of a tenant created without any = %s, want {}", bare.Metadata)
+	}
+	if bare.CreatedAt.IsZero() || bare.CreatedAt.Location() != time.UTC {
+		t.Errorf("CreatedAt of a tenant created without one = %v, want the store's now in UTC", bare.CreatedAt)
+	}
+}
+
+func testTenantUpdate(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	must(t, st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme", CreatedAt: t0}))
+	later := t0.Add(time.Hour)
+	got := must(t, st.TenantUpdate(ctx, &store.Tenant{ID: "acme", Name: "Acme 2", Metadata: json.RawMessage(`{"a":1}`), UpdatedAt: later}))
+	if got.Name != "Acme 2" || string(got.Metadata) != `{"a":1}` {
+		t.Errorf("TenantUpdate returned %+v, want the new name and metadata", got)
+	}
+	sameTime(t, "CreatedAt after update", got.CreatedAt, us(t0))
+	sameTime(t, "UpdatedAt after update", got.UpdatedAt, us(later))
+	if read := must(t, st.TenantGet(ctx, "acme")); !reflect.DeepEqual(read, got) {
+		t.Errorf("TenantGet after update = %+v, want %+v", read, got)
+	}
+	_, err := st.TenantUpdate(ctx, &store.Tenant{ID: "nobody", Name: "x"})
+	wantErr(t, err, store.ErrNotFound, "TenantUpdate of a missing tenant")
+}
+
+func testTenantListPages(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	// Seven tenants; two pairs share a creation time, so the id must break
+	// the tie for paging to be exact.
+	var want []string
+	for i := range 7 {
+		at := t0.Add(time.Duration(i/2) * time.Second)
+		must(t, st.TenantCreate(ctx, &store.Tenant{ID: tenantName(i), Name: "t", CreatedAt: at}))
+		want = append([]string{tenantName(i)}, want...)
+	}
+	for _, limit := range []int{1, 2, 3, 7, 50} {
+		all, pages := walk(t, limit, func(c string) ([]*store.Tenant, error) {
+			return st.TenantList(ctx, &store.ListParams{Limit: limit, Cursor: c})
+		})
+		wantIDs(t, "tenants, newest first", ids(all, func(x *store.Tenant) string { return x.ID }), want)
+		if wantPages := (7 + limit - 1) / limit; pages != wantPages {
+			t.Errorf("limit %d: %d pages, want %d", limit, pages, wantPages)
+		}
+	}
+	first := must(t, st.TenantList(ctx, &store.ListParams{}))
+	if len(first) != 7 {
+		t.Errorf("TenantList with limit 0 returned %d tenants, want all 7 (the default page is 50)", len(first))
+	}
+	_, err := st.TenantList(ctx, &store.ListParams{Limit: 2, Cursor: "garbage!"})
+	wantBadCursor(t, "TenantList", err)
+}
+
+func testTenantDeleteCascades(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	build := func(tenantID string) (key *store.Key, ep *store.Endpoint, ev *store.EventCreateResult) {
+		mkTenant(t, st, tenantID)
+		key = must(t, st.KeyCreate(ctx, &store.Key{TenantID: tenantID, Name: "k", Hash: "hash-" + tenantID}))
+		ep = mkEndpoint(t, st, tenantID)
+		ev = mkEvent(t, st, tenantID, "user.created", t0)
+		if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: key.ID, Key: "k1", RequestHash: "h", Status: 202, Body: []byte("{}")}); err != nil {
+			t.Fatal(err)
+		}
+		return key, ep, ev
+	}
+	keyA, epA, evA := build("a")
+	keyB, epB, evB := build("b")
+	for _, c := range claim(t, st, "w", t0, 10, 10) {
+		record(t, st, "w", c.Delivery.ID, store.StatusDelivered, t0, nil)
+	}
+
+	if err := st.TenantDelete(ctx, "a"); err != nil {
+		t.Fatalf("TenantDelete: %v", err)
+	}
+	_, err := st.TenantGet(ctx, "a")
+	wantErr(t, err, store.ErrNotFound, "TenantGet after delete")
+	_, err = st.KeyGetByHash(ctx, keyA.Hash)
+	wantErr(t, err, store.ErrNotFound, "the deleted tenant's key")
+	_, err = st.EndpointGet(ctx, "a", epA.ID)
+	wantErr(t, err, store.ErrNotFound, "the deleted tenant's endpoint")
+	_, err = st.EventGet(ctx, "a", evA.Event.ID)
+	wantErr(t, err, store.ErrNotFound, "the deleted tenant's event")
+	_, err = st.DeliveryGetByID(ctx, evA.Deliveries[0].ID)
+	wantErr(t, err, store.ErrNotFound, "the deleted tenant's delivery")
+	if atts := must(t, st.DeliveryAttempts(ctx, evA.Deliveries[0].ID)); len(atts) != 0 {
+		t.Errorf("attempts of the deleted tenant's delivery: %d left, want 0", len(atts))
+	}
+	_, err = st.IdempotencyGet(ctx, keyA.ID, "k1")
+	wantErr(t, err, store.ErrNotFound, "the deleted tenant's idempotency record")
+
+	// The other tenant keeps everything.
+	must(t, st.TenantGet(ctx, "b"))
+	must(t, st.KeyGetByHash(ctx, keyB.Hash))
+	must(t, st.EndpointGet(ctx, "b", epB.ID))
+	must(t, st.EventGet(ctx, "b", evB.Event.ID))
+	must(t, st.DeliveryGetByID(ctx, evB.Deliveries[0].ID))
+	if atts := must(t, st.DeliveryAttempts(ctx, evB.Deliveries[0].ID)); len(atts) != 1 {
+		t.Errorf("attempts of the other tenant's delivery: %d, want 1", len(atts))
+	}
+	must(t, st.IdempotencyGet(ctx, keyB.ID, "k1"))
+
+	wantErr(t, st.TenantDelete(ctx, "a"), store.ErrNotFound, "TenantDelete of a deleted tenant")
+}
+
+func testKeys(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	if ok := must(t, st.KeyAdminExists(ctx)); ok {
+		t.Fatal("KeyAdminExists on an empty store = true, want false")
+	}
+	mkTenant(t, st, "acme")
+	tk := must(t, st.KeyCreate(ctx, &store.Key{TenantID: "acme", Name: "ci", Hash: "h-tenant", CreatedAt: t0}))
+	if len(tk.ID) < 5 || tk.ID[:4] != "key_" || tk.TenantID != "acme" || tk.Name != "ci" || tk.Hash != "h-tenant" {
+		t.Errorf("KeyCreate returned %+v, want a key_ id and the fields given", tk)
+	}
+	sameTime(t, "key CreatedAt", tk.CreatedAt, us(t0))
+	if ok := must(t, st.KeyAdminExists(ctx)); ok {
+		t.Fatal("KeyAdminExists with only a tenant key = true, want false")
+	}
+	ak := must(t, st.KeyCreate(ctx, &store.Key{Name: "root", Hash: "h-admin"}))
+	if ak.TenantID != "" {
+		t.Errorf("admin key TenantID = %q, want empty", ak.TenantID)
+	}
+	if ok := must(t, st.KeyAdminExists(ctx)); !ok {
+		t.Fatal("KeyAdminExists with an admin key = false, want true")
+	}
+	if got := must(t, st.KeyGetByHash(ctx, "h-tenant")); !reflect.DeepEqual(got, tk) {
+		t.Errorf("KeyGetByHash = %+v, want %+v", got, tk)
+	}
+	if got := must(t, st.KeyGetByHash(ctx, "h-admin")); !reflect.DeepEqual(got, ak) {
+		t.Errorf("KeyGetByHash(admin) = %+v, want %+v", got, ak)
+	}
+	_, err := st.KeyGetByHash(ctx, "h-none")
+	wantErr(t, err, store.ErrNotFound, "KeyGetByHash of an unknown hash")
+	_, err = st.KeyCreate(ctx, &store.Key{TenantID: "acme", Name: "dup", Hash: "h-tenant"})
+	wantErr(t, err, store.ErrConflict, "KeyCreate with a stored hash")
+	_, err = st.KeyCreate(ctx, &store.Key{TenantID: "ghost", Name: "x", Hash: "h-ghost"})
+	wantErr(t, err, store.ErrNotFound, "KeyCreate for a missing tenant")
+}
+
+func testFormats(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	def1 := json.RawMessage(`{"body":{"b":1,"a":2}}`)
+	created := must(t, st.FormatPut(ctx, &store.Format{Name: "slack", Definition: def1, UpdatedAt: t0}))
+	if !created {
+		t.Error("first FormatPut: created = false, want true")
+	}
+	got := must(t, st.FormatGet(ctx, "slack"))
+	if got.Name != "slack" || string(got.Definition) != string(def1) {
+		t.Errorf("FormatGet = %+v, want definition %s kept byte for byte", got, def1)
+	}
+	sameTime(t, "format CreatedAt", got.CreatedAt, us(t0))
+
+	def2 := json.RawMessage(`{"body":{}}`)
+	created = must(t, st.FormatPut(ctx, &store.Format{Name: "slack", Definition: def2, UpdatedAt: t0.Add(time.Minute)}))
+	if created {
+		t.Error("second FormatPut: created = true, want false")
+	}
+	got = must(t, st.FormatGet(ctx, "slack"))
+	if string(got.Definition) != string(def2) {
+		t.Errorf("definition after replace = %s, want %s", got.Definition, def2)
+	}
+	sameTime(t, "CreatedAt after replace", got.CreatedAt, us(t0))
+	sameTime(t, "UpdatedAt after replace", got.UpdatedAt, us(t0.Add(time.Minute)))
+
+	must(t, st.FormatPut(ctx, &store.Format{Name: "acme-v1", Definition: def2}))
+	list := must(t, st.FormatList(ctx))
+	wantIDs(t, "FormatList", ids(list, func(f *store.Format) string { return f.Name }), []string{"acme-v1", "slack"})
+
+	if err := st.FormatDelete(ctx, "slack"); err != nil {
+		t.Fatalf("FormatDelete: %v", err)
+	}
+	_, err := st.FormatGet(ctx, "slack")
+	wantErr(t, err, store.ErrNotFound, "FormatGet after delete")
+	wantErr(t, st.FormatDelete(ctx, "slack"), store.ErrNotFound, "FormatDelete of a missing format")
+}
+
+func testFormatDeleteInUse(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	must(t, st.FormatPut(ctx, &store.Format{Name: "mine", Definition: json.RawMessage(`{}`)}))
+	mkTenant(t, st, "acme")
+	ep := mkEndpoint(t, st, "acme", func(e *store.Endpoint) { e.Format = "mine" })
+	wantErr(t, st.FormatDelete(ctx, "mine"), store.ErrConflict, "FormatDelete of a format an endpoint uses")
+	must(t, st.FormatGet(ctx, "mine"))
+
+	ep.Format = ""
+	must(t, st.EndpointUpdate(ctx, ep))
+	if err := st.FormatDelete(ctx, "mine"); err != nil {
+		t.Fatalf("FormatDelete once no endpoint uses it: %v", err)
+	}
+}
+
+func testEventTypes(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	schema := json.RawMessage(`{"type":"object","required":["id"]}`)
+	got := must(t, st.EventTypePut(ctx, &store.EventType{Name: "user.created", Description: "A user signed up", Schema: schema, UpdatedAt: t0}))
+	if got.Name != "user.created" || got.Description != "A user signed up" || string(got.Schema) != string(schema) || got.Archived {
+		t.Errorf("EventTypePut returned %+v, want the type given", got)
+	}
+	sameTime(t, "event type CreatedAt", got.CreatedAt, us(t0))
+	if read := must(t, st.EventTypeGet(ctx, "user.created")); !reflect.DeepEqual(read, got) {
+		t.Errorf("EventTypeGet = %+v, want %+v", read, got)
+	}
+
+	upd := must(t, st.EventTypePut(ctx, &store.EventType{Name: "user.created", Description: "new", Archived: true, UpdatedAt: t0.Add(time.Hour)}))
+	if upd.Schema != nil || !upd.Archived || upd.Description != "new" {
+		t.Errorf("replaced event type = %+v, want no schema, archived, the new description", upd)
+	}
+	sameTime(t, "CreatedAt after replace", upd.CreatedAt, us(t0))
+	sameTime(t, "UpdatedAt after replace", upd.UpdatedAt, us(t0.Add(time.Hour)))
+
+	_, err := st.EventTypeGet(ctx, "user.deleted")
+	wantErr(t, err, store.ErrNotFound, "EventTypeGet of a missing type")
+
+	for i, n := range []string{"a.one", "a.two", "b.one"} {
+		must(t, st.EventTypePut(ctx, &store.EventType{Name: n, UpdatedAt: t0.Add(time.Duration(i+1) * time.Second)}))
+	}
+	all, _ := walk(t, 2, func(c string) ([]*store.EventType, error) {
+		return st.EventTypeList(ctx, &store.ListParams{Limit: 2, Cursor: c})
+	})
+	wantIDs(t, "event types, newest first", ids(all, func(e *store.EventType) string { return e.Name }),
+		[]string{"b.one", "a.two", "a.one", "user.created"})
+	_, err = st.EventTypeList(ctx, &store.ListParams{Cursor: "%%%"})
+	wantBadCursor(t, "EventTypeList", err)
+}
+
+func testIdempotency(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	_, err := st.IdempotencyGet(ctx, "key_1", "abc")
+	wantErr(t, err, store.ErrNotFound, "IdempotencyGet of nothing")
+	rec := &store.IdempotencyRecord{Scope: "key_1", Key: "abc", RequestHash: "rh", Status: 201, Body: []byte(`{"id":"ep_1"}`), CreatedAt: t0}
+	if err := st.IdempotencyPut(ctx, rec); err != nil {
+		t.Fatalf("IdempotencyPut: %v", err)
+	}
+	got := must(t, st.IdempotencyGet(ctx, "key_1", "abc"))
+	if got.Scope != rec.Scope || got.Key != rec.Key || got.RequestHash != "rh" || got.Status != 201 || string(got.Body) != string(rec.Body) {
+		t.Errorf("IdempotencyGet = %+v, want %+v", got, rec)
+	}
+	sameTime(t, "record CreatedAt", got.CreatedAt, us(t0))
+	wantErr(t, st.IdempotencyPut(ctx, rec), store.ErrConflict, "IdempotencyPut of a stored key")
+	// The same key under another scope (another caller) is another record.
+	if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: "key_2", Key: "abc", RequestHash: "x", Status: 200}); err != nil {
+		t.Fatalf("IdempotencyPut under another scope: %v", err)
+	}
+}
