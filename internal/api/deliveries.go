@@ -89,22 +89,21 @@ type deliveryPath struct {
 	Delivery string `path:"delivery" doc:"Delivery id (dlv_...)."`
 }
 
-type deliveryStatusFilter struct {
-	Status string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
-}
-
 type deliveryListInput struct {
-	Tenant string `path:"tenant" doc:"Tenant id."`
-	listInput
-	deliveryStatusFilter
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Limit    int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor   string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Status   string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
 	Endpoint string `query:"endpoint" maxLength:"128" doc:"Only deliveries to this endpoint."`
 	Event    string `query:"event" maxLength:"128" doc:"Only deliveries of this event."`
 }
 
 type endpointDeliveriesInput struct {
-	endpointPath
-	listInput
-	deliveryStatusFilter
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
+	Limit    int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor   string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Status   string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
 }
 
 type deliveryOutput struct {
@@ -122,7 +121,7 @@ func (s *Server) registerDeliveries() {
 		OperationID: "list-deliveries", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List deliveries", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *deliveryListInput) (*pageOutput[delivery], error) {
-		return s.listDeliveries(ctx, in.Tenant, &in.listInput,
+		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor,
 			&store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint, EventID: in.Event})
 	})
 	register(s, huma.Operation{
@@ -168,8 +167,8 @@ func (s *Server) retryDelivery(ctx context.Context, in *deliveryPath) (*delivery
 	return &deliveryOutput{Body: deliveryFrom(d)}, nil
 }
 
-func (s *Server) listDeliveries(ctx context.Context, tenant string, li *listInput, p *store.DeliveryListParams) (*pageOutput[delivery], error) {
-	lp, err := li.params()
+func (s *Server) listDeliveries(ctx context.Context, tenant string, limit int, cursor string, p *store.DeliveryListParams) (*pageOutput[delivery], error) {
+	lp, err := listParams(limit, cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -178,5 +177,5 @@ func (s *Server) listDeliveries(ctx context.Context, tenant string, li *listInpu
 	if err != nil {
 		return nil, err
 	}
-	return pageOf(rows, li.Limit, deliveryFrom), nil
+	return pageOf(rows, limit, deliveryFrom), nil
 }

@@ -49,11 +49,11 @@ func TestDeliveries_GetListRetry(t *testing.T) {
 
 		// Filters.
 		for query, n := range map[string]int{
-			"?status=failed":           2,
-			"?status=pending":          0,
-			"?endpoint=" + epA:         1,
-			"?event=" + evID:           2,
-			"?event=evt_other":         0,
+			"?status=failed":                      2,
+			"?status=pending":                     0,
+			"?endpoint=" + epA:                    1,
+			"?event=" + evID:                      2,
+			"?event=evt_other":                    0,
 			"?endpoint=" + epB + "&status=failed": 1,
 		} {
 			r := admin.get("/api/v1/tenants/acme/deliveries" + query)

@@ -27,7 +27,7 @@ type endpoint struct {
 	TenantID    string            `json:"tenant_id"`
 	URL         string            `json:"url" example:"https://example.com/webhooks"`
 	Description string            `json:"description"`
-	Events      []string          `json:"events" example:"[\"user.created\",\"project.*\"]"`
+	Events      []string          `json:"events" nullable:"false" example:"[\"user.created\",\"project.*\"]"`
 	Format      string            `json:"format" example:"standard-webhooks"`
 	Enabled     bool              `json:"enabled"`
 	Status      string            `json:"status" enum:"active,disabled"`
@@ -105,18 +105,21 @@ type endpointPatch struct {
 }
 
 type endpointPatchInput struct {
-	endpointPath
-	Body endpointPatch
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
+	Body     endpointPatch
 }
 
 type endpointListInput struct {
 	Tenant string `path:"tenant" doc:"Tenant id."`
-	listInput
+	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
 }
 
 type rotateInput struct {
-	endpointPath
-	Body *struct {
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
+	Body     *struct {
 		Grace  string `json:"grace,omitempty" example:"24h" doc:"How long the old secret keeps signing too: 0s to 168h; default 24h, or 0s for schemes with room for one signature."`
 		Secret string `json:"secret,omitempty" maxLength:"256" doc:"The new secret; generated when absent."`
 	}
@@ -127,8 +130,9 @@ type testOutput struct {
 }
 
 type replayInput struct {
-	endpointPath
-	Body struct {
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
+	Body     struct {
 		Since time.Time  `json:"since" doc:"Replay failed deliveries created at or after this time."`
 		Until *time.Time `json:"until,omitempty" doc:"... and before this time; default now."`
 	}
@@ -151,7 +155,7 @@ func (s *Server) registerEndpoints() {
 		OperationID: "list-endpoints", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List endpoints", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointListInput) (*pageOutput[endpoint], error) {
-		p, err := in.params()
+		p, err := listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -166,7 +170,7 @@ func (s *Server) registerEndpoints() {
 		OperationID: "get-endpoint", Method: http.MethodGet, Path: base + "/{endpoint}", Tags: tags,
 		Summary: "Get an endpoint", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointPath) (*endpointOutput, error) {
-		e, err := s.getEndpoint(ctx, in)
+		e, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint)
 		if err != nil {
 			return nil, err
 		}
@@ -203,16 +207,16 @@ func (s *Server) registerEndpoints() {
 		OperationID: "list-endpoint-deliveries", Method: http.MethodGet, Path: base + "/{endpoint}/deliveries", Tags: tags,
 		Summary: "List an endpoint's deliveries", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointDeliveriesInput) (*pageOutput[delivery], error) {
-		if _, err := s.getEndpoint(ctx, &in.endpointPath); err != nil {
+		if _, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint); err != nil {
 			return nil, err
 		}
-		return s.listDeliveries(ctx, in.Tenant, &in.listInput, &store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint})
+		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint})
 	})
 }
 
-func (s *Server) getEndpoint(ctx context.Context, in *endpointPath) (*store.Endpoint, error) {
-	e, err := s.st.EndpointGet(ctx, in.Tenant, in.Endpoint)
-	return e, missing(err, "endpoint", in.Endpoint)
+func (s *Server) getEndpoint(ctx context.Context, tenant, endpointID string) (*store.Endpoint, error) {
+	e, err := s.st.EndpointGet(ctx, tenant, endpointID)
+	return e, missing(err, "endpoint", endpointID)
 }
 
 func (s *Server) createEndpoint(ctx context.Context, in *endpointCreateInput) (*endpointOutput, error) {
@@ -251,7 +255,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *endpointCreateInput) (*
 }
 
 func (s *Server) updateEndpoint(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
-	e, err := s.getEndpoint(ctx, &in.endpointPath)
+	e, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +342,7 @@ func (s *Server) checkEndpoint(ctx context.Context, fe *fields, e *store.Endpoin
 }
 
 func (s *Server) rotateSecret(ctx context.Context, in *rotateInput) (*endpointOutput, error) {
-	e, err := s.getEndpoint(ctx, &in.endpointPath)
+	e, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +396,7 @@ func (s *Server) testEndpoint(ctx context.Context, in *endpointPath) (*testOutpu
 	if s.cfg.Tester == nil {
 		return nil, newProblem(http.StatusServiceUnavailable, "test sends are not available on this server")
 	}
-	if _, err := s.getEndpoint(ctx, in); err != nil {
+	if _, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint); err != nil {
 		return nil, err
 	}
 	res, err := s.cfg.Tester.Test(ctx, in.Tenant, in.Endpoint)
@@ -403,7 +407,7 @@ func (s *Server) testEndpoint(ctx context.Context, in *endpointPath) (*testOutpu
 }
 
 func (s *Server) replayEndpoint(ctx context.Context, in *replayInput) (*replayOutput, error) {
-	if _, err := s.getEndpoint(ctx, &in.endpointPath); err != nil {
+	if _, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint); err != nil {
 		return nil, err
 	}
 	now := s.now()

@@ -3,12 +3,16 @@ package api
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald"
+	engine "github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
@@ -310,12 +314,12 @@ func TestEndpoints_RotateSecret(t *testing.T) {
 		}
 
 		for body, loc := range map[string]string{
-			`{"grace": "8d"}`:           "body.grace",
-			`{"grace": "169h"}`:         "body.grace",
-			`{"grace": "-1h"}`:          "body.grace",
-			`{"grace": "soon"}`:         "body.grace",
-			`{"grace": 5}`:              "body.grace",
-			`{"secret": "not-whsec"}`:   "body.secret",
+			`{"grace": "8d"}`:            "body.grace",
+			`{"grace": "169h"}`:          "body.grace",
+			`{"grace": "-1h"}`:           "body.grace",
+			`{"grace": "soon"}`:          "body.grace",
+			`{"grace": 5}`:               "body.grace",
+			`{"secret": "not-whsec"}`:    "body.secret",
 			`{"grace": "1h", "x": true}`: "body.x",
 		} {
 			wantProblem(t, admin.post(path, body), http.StatusUnprocessableEntity, loc)
@@ -413,4 +417,72 @@ func failDue(t *testing.T, st store.Store, n int) []string {
 		ids = append(ids, c.Delivery.ID)
 	}
 	return ids
+}
+
+// sendingTester is a tiny real sender: it posts a test body to the
+// endpoint's URL and reports the answer, as the delivery engine does.
+type sendingTester struct{ st store.Store }
+
+func (s *sendingTester) Test(ctx context.Context, tenantID, endpointID string) (*engine.TestResult, error) {
+	ep, err := s.st.EndpointGet(ctx, tenantID, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, strings.NewReader(`{"type":"webhook.test"}`))
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	res := &engine.TestResult{DeliveryID: id.New(id.Delivery), Status: store.StatusFailed}
+	resp, err := http.DefaultClient.Do(req)
+	res.DurationMS = time.Since(start).Milliseconds()
+	if err != nil {
+		res.Error = err.Error()
+		return res, nil
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	res.ResponseCode, res.ResponseBody = resp.StatusCode, string(body)
+	if resp.StatusCode < 300 {
+		res.Status = store.StatusDelivered
+	}
+	return res, nil
+}
+
+func TestEndpoints_TestSendsNow(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		var got atomic.Int32
+		receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if got.Add(1) == 1 {
+				w.WriteHeader(http.StatusNoContent)
+				return
+			}
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, "receiver broke")
+		}))
+		defer receiver.Close()
+		h := newHarness(t, st, func(c *Config) {
+			c.AllowPrivateDestinations = true
+			c.Tester = &sendingTester{st: st}
+		})
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{"url": receiver.URL + "/hook"})
+		path := "/api/v1/tenants/acme/endpoints/" + ep["id"].(string) + "/test"
+
+		r := h.as(h.admin).post(path, nil)
+		want(t, r, http.StatusOK)
+		if res := r.obj(t); res["status"] != "delivered" || res["response_code"] != float64(204) || !strings.HasPrefix(res["delivery_id"].(string), "dlv_") {
+			t.Fatalf("first test send: %s, want delivered with 204", r.Body)
+		}
+		r = h.as(h.admin).post(path, nil)
+		want(t, r, http.StatusOK)
+		if res := r.obj(t); res["status"] != "failed" || res["response_code"] != float64(500) || res["response_body"] != "receiver broke" {
+			t.Fatalf("second test send: %s, want failed with 500 and the receiver's body", r.Body)
+		}
+		if got.Load() != 2 {
+			t.Fatalf("receiver got %d requests, want 2", got.Load())
+		}
+		wantProblem(t, h.as(h.admin).post("/api/v1/tenants/acme/endpoints/ep_nope/test", nil), http.StatusNotFound, "")
+	})
 }

@@ -127,8 +127,9 @@ func validationProblem(ve *herald.ValidationError) *huma.ErrorModel {
 
 // finishProblem is applied to every problem before it is written, huma's
 // own included: values echoed from the request are dropped (they can hold
-// secrets and can be a megabyte long), and a 5xx huma raised without going
-// through problem is logged and given a request id.
+// secrets and can be a megabyte long), a 500 huma raised without going
+// through problem is logged and made an internal error, and every 5xx gets
+// the request id.
 func (s *Server) finishProblem(ctx context.Context, p *huma.ErrorModel) {
 	if p.Type == "" {
 		p.Type = problemType
@@ -136,9 +137,22 @@ func (s *Server) finishProblem(ctx context.Context, p *huma.ErrorModel) {
 	for _, d := range p.Errors {
 		if d != nil {
 			d.Value = nil
+			locateMissing(d)
 		}
 	}
-	if p.Status >= 500 && p.Instance == "" {
+	// huma says only "validation failed"; name the first field, as our own
+	// validation errors do.
+	if p.Detail == "validation failed" && len(p.Errors) > 0 && p.Errors[0] != nil {
+		d := p.Errors[0]
+		p.Detail = strings.TrimPrefix(d.Location+": ", ": ") + d.Message
+		if n := len(p.Errors) - 1; n > 0 {
+			p.Detail += fmt.Sprintf(" (and %d more)", n)
+		}
+	}
+	if p.Status > 500 && p.Instance == "" {
+		p.Instance = "urn:herald:request:" + requestID(ctx)
+	}
+	if p.Status == 500 && p.Instance == "" {
 		reqID := requestID(ctx)
 		msgs := make([]string, 0, len(p.Errors))
 		for _, d := range p.Errors {
@@ -148,6 +162,17 @@ func (s *Server) finishProblem(ctx context.Context, p *huma.ErrorModel) {
 		}
 		s.log.Error("server error", "request_id", reqID, "status", p.Status, "detail", p.Detail, "errors", msgs)
 		*p = *internalError(reqID)
+	}
+}
+
+// locateMissing moves huma's "expected required property x to be present"
+// at the parent object to the missing member itself, so every field error
+// is located at the field it names.
+func locateMissing(d *huma.ErrorDetail) {
+	name, ok := strings.CutPrefix(d.Message, "expected required property ")
+	if name, ok2 := strings.CutSuffix(name, " to be present"); ok && ok2 && name != "" {
+		d.Location += "." + name
+		d.Message = "is required"
 	}
 }
 

@@ -63,14 +63,17 @@ type eventPath struct {
 
 type eventListInput struct {
 	Tenant string `path:"tenant" doc:"Tenant id."`
-	listInput
-	Type string `query:"type" maxLength:"128" doc:"Only events of this type."`
+	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Type   string `query:"type" maxLength:"128" doc:"Only events of this type."`
 }
 
 type eventDeliveriesInput struct {
-	eventPath
-	listInput
-	deliveryStatusFilter
+	Tenant string `path:"tenant" doc:"Tenant id."`
+	Event  string `path:"event" doc:"Event id."`
+	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Status string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
 }
 
 type eventOutput struct {
@@ -82,8 +85,8 @@ func (s *Server) registerEvents() {
 	tags := []string{"Events"}
 	register(s, huma.Operation{
 		OperationID: "create-event", Method: http.MethodPost, Path: base, Tags: tags,
-		Summary:     "Send an event",
-		Description: "Answers once the event and its deliveries are durably stored. Reusing an id answers 200 with the stored event when type and data match, 409 when they do not.",
+		Summary:       "Send an event",
+		Description:   "Answers once the event and its deliveries are durably stored. Reusing an id answers 200 with the stored event when type and data match, 409 when they do not.",
 		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict},
 		Responses: map[string]*huma.Response{
 			"200": {Description: "The id was already used for this event; nothing new was stored."},
@@ -97,7 +100,7 @@ func (s *Server) registerEvents() {
 		if in.Type != "" && !validEventType(in.Type) {
 			return nil, herald.Invalid("query.type", "is not an event type name")
 		}
-		p, err := in.params()
+		p, err := listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -124,7 +127,7 @@ func (s *Server) registerEvents() {
 		if _, err := s.st.EventGet(ctx, in.Tenant, in.Event); err != nil {
 			return nil, missing(err, "event", in.Event)
 		}
-		return s.listDeliveries(ctx, in.Tenant, &in.listInput, &store.DeliveryListParams{Status: in.Status, EventID: in.Event})
+		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{Status: in.Status, EventID: in.Event})
 	})
 }
 

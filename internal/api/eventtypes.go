@@ -44,7 +44,7 @@ type eventTypePath struct {
 }
 
 type eventTypePutInput struct {
-	eventTypePath
+	Name string `path:"name" maxLength:"128" doc:"Event type name, dot-hierarchical: user.created, v1.case.completed."`
 	Body struct {
 		Description string          `json:"description,omitempty" maxLength:"1024"`
 		Schema      json.RawMessage `json:"schema,omitempty" doc:"A JSON Schema for the events' data."`
@@ -69,7 +69,7 @@ func (s *Server) registerEventTypes() {
 		OperationID: "list-event-types", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List the event catalog",
 	}, scopeAnyKey, func(ctx context.Context, in *listInput) (*pageOutput[eventType], error) {
-		p, err := in.params()
+		p, err := listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}

@@ -62,7 +62,7 @@ type formatPath struct {
 }
 
 type formatPutInput struct {
-	formatPath
+	Name    string `path:"name" maxLength:"64" doc:"Format name."`
 	Body    formatDefinition
 	RawBody []byte
 }

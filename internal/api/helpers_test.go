@@ -20,7 +20,7 @@ import (
 
 // harness is a real Server over a real store, driven through its handler.
 type harness struct {
-	t     *testing.T
+	t     testing.TB
 	st    store.Store
 	srv   *Server
 	admin string // an admin key
@@ -45,7 +45,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func newHarness(t *testing.T, st store.Store, configure ...func(*Config)) *harness {
+func newHarness(t testing.TB, st store.Store, configure ...func(*Config)) *harness {
 	t.Helper()
 	h := &harness{t: t, st: st, admin: NewKey(), logs: &syncBuffer{}}
 	ctx := context.Background()
@@ -61,6 +61,11 @@ func newHarness(t *testing.T, st store.Store, configure ...func(*Config)) *harne
 		c(cfg)
 	}
 	h.srv = New(cfg)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("server log:\n%s", h.logs.String())
+		}
+	})
 	return h
 }
 
@@ -76,7 +81,7 @@ func (r *response) String() string {
 }
 
 // obj decodes the body as a JSON object.
-func (r *response) obj(t *testing.T) map[string]any {
+func (r *response) obj(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(r.Body, &m); err != nil {
@@ -86,14 +91,14 @@ func (r *response) obj(t *testing.T) map[string]any {
 }
 
 // str returns a top-level string member of the body.
-func (r *response) str(t *testing.T, key string) string {
+func (r *response) str(t testing.TB, key string) string {
 	t.Helper()
 	s, _ := r.obj(t)[key].(string)
 	return s
 }
 
 // list returns the data array of a list answer.
-func (r *response) list(t *testing.T) []map[string]any {
+func (r *response) list(t testing.TB) []map[string]any {
 	t.Helper()
 	var p struct {
 		Data       []map[string]any `json:"data"`
@@ -181,7 +186,7 @@ func (c *client) delete(path string) *response {
 }
 
 // want fails unless the answer has status code.
-func want(t *testing.T, r *response, code int) {
+func want(t testing.TB, r *response, code int) {
 	t.Helper()
 	if r.Code != code {
 		t.Fatalf("got %d, want %d: %s", r.Code, code, r.Body)
@@ -190,7 +195,7 @@ func want(t *testing.T, r *response, code int) {
 
 // wantProblem fails unless the answer is a problem with this status and,
 // when loc is not "", a field error at loc.
-func wantProblem(t *testing.T, r *response, code int, loc string) {
+func wantProblem(t testing.TB, r *response, code int, loc string) {
 	t.Helper()
 	want(t, r, code)
 	checkProblem(t, r)
@@ -210,7 +215,7 @@ func wantProblem(t *testing.T, r *response, code int, loc string) {
 }
 
 // checkProblem fails unless r is RFC 9457 problem details.
-func checkProblem(t *testing.T, r *response) {
+func checkProblem(t testing.TB, r *response) {
 	t.Helper()
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/problem+json") {
 		t.Fatalf("content type %q, want application/problem+json: %s", ct, r.Body)
@@ -239,7 +244,7 @@ func checkProblem(t *testing.T, r *response) {
 }
 
 // tenantWithKey creates a tenant and a key for it.
-func (h *harness) tenantWithKey(t *testing.T, tenantID string) string {
+func (h *harness) tenantWithKey(t testing.TB, tenantID string) string {
 	t.Helper()
 	admin := h.as(h.admin)
 	want(t, admin.post("/api/v1/tenants", map[string]any{"id": tenantID, "name": tenantID}), http.StatusCreated)
@@ -249,7 +254,7 @@ func (h *harness) tenantWithKey(t *testing.T, tenantID string) string {
 }
 
 // endpoint creates an endpoint and returns its answer.
-func (h *harness) endpoint(t *testing.T, tenantID string, body map[string]any) map[string]any {
+func (h *harness) endpoint(t testing.TB, tenantID string, body map[string]any) map[string]any {
 	t.Helper()
 	if body["url"] == nil {
 		body["url"] = "https://example.com/hook"

@@ -4,21 +4,23 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// listInput is the query of every list.
+// listInput is the query of a list with no other parameters. Inputs with
+// more repeat its fields rather than embed it: huma reads parameters only
+// from exported embedded types.
 type listInput struct {
 	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
 	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
 }
 
-// params checks the cursor here, so a bad one is the client's 422 whatever
-// the list.
-func (in *listInput) params() (store.ListParams, error) {
-	if in.Cursor != "" {
-		if _, _, err := store.DecodeCursor(in.Cursor); err != nil {
+// listParams checks the cursor here, so a bad one is the client's 422
+// whatever the list.
+func listParams(limit int, cursor string) (store.ListParams, error) {
+	if cursor != "" {
+		if _, _, err := store.DecodeCursor(cursor); err != nil {
 			return store.ListParams{}, err
 		}
 	}
-	return store.ListParams{Limit: in.Limit, Cursor: in.Cursor}, nil
+	return store.ListParams{Limit: limit, Cursor: cursor}, nil
 }
 
 // page is a list's answer: newest first, and the cursor of the next page or

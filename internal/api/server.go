@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"runtime/debug"
@@ -40,7 +39,10 @@ type Tester interface {
 
 // Config wires a Server. Store and Formats are required.
 type Config struct {
-	Store   store.Store
+	// Store keeps everything.
+	Store store.Store
+	// Formats finds wire formats; PUT and DELETE on formats go through it
+	// so its cache stays current on this node.
 	Formats *format.Catalog
 	// Tester sends test events; nil makes the test route answer 503.
 	Tester Tester
@@ -107,6 +109,7 @@ func New(cfg *Config) *Server {
 		securityScheme: {Type: "http", Scheme: "bearer", Description: "An admin key, or a tenant key created with POST /api/v1/tenants/{tenant}/keys."},
 	}
 	hc.Transformers = []huma.Transformer{s.transformError}
+	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	s.api = humago.New(&recordingMux{ServeMux: s.mux, patterns: &s.patterns}, hc)
 	s.api.UseMiddleware(s.authenticate, s.idempotency)
 
@@ -249,22 +252,33 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // details, and passes anything else it does (a redirect to a clean path)
 // through.
 func (s *Server) serveUnrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
-	rec := httptest.NewRecorder()
+	rec := &capture{header: http.Header{}, code: http.StatusOK}
 	h.ServeHTTP(rec, r)
-	switch rec.Code {
+	switch rec.code {
 	case http.StatusNotFound:
 		writeProblem(w, newProblem(http.StatusNotFound, fmt.Sprintf("no route for %s %s", r.Method, r.URL.Path)))
 	case http.StatusMethodNotAllowed:
-		w.Header().Set("Allow", rec.Header().Get("Allow"))
+		w.Header().Set("Allow", rec.header.Get("Allow"))
 		writeProblem(w, newProblem(http.StatusMethodNotAllowed, fmt.Sprintf("%s is not allowed on %s", r.Method, r.URL.Path)))
 	default:
-		for k, v := range rec.Header() {
+		for k, v := range rec.header {
 			w.Header()[k] = v
 		}
-		w.WriteHeader(rec.Code)
-		w.Write(rec.Body.Bytes())
+		w.WriteHeader(rec.code)
+		w.Write(rec.body.Bytes())
 	}
 }
+
+// capture is a ResponseWriter that keeps what the mux's own handlers write.
+type capture struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (c *capture) Header() http.Header         { return c.header }
+func (c *capture) Write(b []byte) (int, error) { return c.body.Write(b) }
+func (c *capture) WriteHeader(code int)        { c.code = code }
 
 // cleanText reports whether s is valid UTF-8 without control characters.
 func cleanText(s string) bool {
@@ -311,6 +325,13 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 	if _, ok := reflect.TypeFor[I]().FieldByName("Limit"); ok {
 		op.Errors = append(op.Errors, http.StatusUnprocessableEntity)
 	}
+	if op.Method == http.MethodPost && sc != scopePublic {
+		op.Parameters = append(op.Parameters, &huma.Param{
+			Name: "Idempotency-Key", In: "header",
+			Description: "A repeat of this request with the same key and body answers as the first did, and does nothing more.",
+			Schema:      &huma.Schema{Type: huma.TypeString, MaxLength: ptr(maxIdempotencyKeyLen)},
+		})
+	}
 	// serveHTTP has already read the body within Config.MaxBodyBytes.
 	op.MaxBodyBytes = -1
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
@@ -321,3 +342,5 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 		return out, nil
 	})
 }
+
+func ptr[T any](v T) *T { return &v }

@@ -42,8 +42,8 @@ type tenantCreateInput struct {
 }
 
 type tenantPatchInput struct {
-	tenantPath
-	Body struct {
+	Tenant string `path:"tenant" doc:"Tenant id."`
+	Body   struct {
 		Name     *string    `json:"name,omitempty" maxLength:"256"`
 		Metadata jsonObject `json:"metadata,omitempty" doc:"Replaces the metadata."`
 	}
@@ -59,8 +59,8 @@ type apiKey struct {
 }
 
 type keyCreateInput struct {
-	tenantPath
-	Body *struct {
+	Tenant string `path:"tenant" doc:"Tenant id."`
+	Body   *struct {
 		Name string `json:"name,omitempty" maxLength:"256" doc:"What the key is for."`
 	}
 }
@@ -80,7 +80,7 @@ func (s *Server) registerTenants() {
 		OperationID: "list-tenants", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List tenants",
 	}, scopeAdmin, func(ctx context.Context, in *listInput) (*pageOutput[tenant], error) {
-		p, err := in.params()
+		p, err := listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -112,8 +112,8 @@ func (s *Server) registerTenants() {
 	})
 	register(s, huma.Operation{
 		OperationID: "create-tenant-key", Method: http.MethodPost, Path: base + "/{tenant}/keys", Tags: tags,
-		Summary:     "Create a tenant key",
-		Description: "A tenant key may read its tenant and use everything under /api/v1/tenants/{tenant}/ except creating keys, and read formats and event types.",
+		Summary:       "Create a tenant key",
+		Description:   "A tenant key may read its tenant and use everything under /api/v1/tenants/{tenant}/ except creating keys, and read formats and event types.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
 	}, scopeTenantAdmin, s.createKey)
 }

@@ -44,7 +44,11 @@ func (f *fields) add(loc, format string, args ...any) {
 // is not a ValidationError.
 func (f *fields) addErr(loc string, err error) {
 	var ve *herald.ValidationError
-	if errors.As(err, &ve) {
+	switch {
+	case errors.As(err, &ve) && loc == "":
+		*f = append(*f, ve.Fields...)
+		return
+	case errors.As(err, &ve):
 		*f = append(*f, ve.Prefix(loc).Fields...)
 		return
 	}

@@ -131,8 +131,8 @@ func call(t *testing.T, method, url, key string, body any, out any) (int, error)
 // and checks that every event that got a 202 reached every endpoint.
 func TestServe_SIGKILLedTwiceLosesNoAcknowledgedEvent(t *testing.T) {
 	t.Parallel()
-	dbs := map[string]func(t *testing.T) string{
-		"sqlite": func(t *testing.T) string { return "sqlite:" + filepath.Join(t.TempDir(), "herald.db") },
+	dbs := map[string]func(t testing.TB) string{
+		"sqlite": func(t testing.TB) string { return "sqlite:" + filepath.Join(t.TempDir(), "herald.db") },
 	}
 	if os.Getenv("HERALD_TEST_DATABASE_URL") != "" {
 		dbs["postgres"] = dbtest.PostgresURL

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"crypto/rand"
+	crand "crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -88,7 +88,7 @@ func NewEngine(cfg Config) *Engine {
 	if cfg.Owner == "" {
 		host, _ := os.Hostname()
 		var b [4]byte
-		_, _ = rand.Read(b[:])
+		_, _ = crand.Read(b[:])
 		cfg.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 	}
 	return &Engine{

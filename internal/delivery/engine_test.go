@@ -21,7 +21,6 @@ import (
 	"github.com/heraldhq/herald/internal/signature"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
-	"github.com/heraldhq/herald/internal/store/postgres"
 )
 
 // receiver is a real HTTP server standing in for a customer's endpoint.
@@ -611,7 +610,7 @@ func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
 func TestEngine_TwoEnginesShareOnePostgres(t *testing.T) {
 	t.Parallel()
 	url := dbtest.PostgresURL(t)
-	st1, st2 := openPostgres(t, url), openPostgres(t, url)
+	st1, st2 := dbtest.OpenPostgres(t, url, true), dbtest.OpenPostgres(t, url, true)
 	b1 := setup(t, st1)
 	formats2 := format.NewCatalog(st2, "")
 	var mu sync.Mutex
@@ -664,17 +663,4 @@ func TestEngine_TwoEnginesShareOnePostgres(t *testing.T) {
 			t.Errorf("%s received %d times, want once", k, n)
 		}
 	}
-}
-
-func openPostgres(t *testing.T, url string) store.Store {
-	t.Helper()
-	st, err := postgres.Open(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return st
 }

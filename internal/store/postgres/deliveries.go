@@ -133,22 +133,26 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*sto
 // every due row would return the same thousand rows of one backlogged,
 // capped endpoint on every claim and never reach anyone else's.
 const claimSQL = `
-WITH room AS (
+WITH room AS MATERIALIZED (
     -- Enabled endpoints with due work, and how many more leases each may
     -- take: the cap minus the unexpired leases it holds already.
-    SELECT e.id, $5 - (
-            SELECT count(*) FROM deliveries l
-            WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
-        ) AS free
-    FROM endpoints e
-    WHERE e.enabled
-      AND EXISTS (
-            SELECT 1 FROM deliveries d
-            WHERE d.endpoint_id = e.id
-              AND d.status IN ('pending', 'retrying', 'delivering')
-              AND d.next_attempt_at <= $1)
+    SELECT id, free
+    FROM (
+        SELECT e.id, $5 - (
+                SELECT count(*) FROM deliveries l
+                WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
+            ) AS free
+        FROM endpoints e
+        WHERE e.enabled
+          AND EXISTS (
+                SELECT 1 FROM deliveries d
+                WHERE d.endpoint_id = e.id
+                  AND d.status IN ('pending', 'retrying', 'delivering')
+                  AND d.next_attempt_at <= $1)
+    ) r
+    WHERE free > 0
 ),
-picked AS (
+candidates AS (
     SELECT c.id, c.next_attempt_at AS due
     FROM room
     CROSS JOIN LATERAL (
@@ -159,13 +163,21 @@ picked AS (
           AND d.next_attempt_at <= $1
         ORDER BY d.next_attempt_at, d.id
         LIMIT room.free
-        -- A row being recorded or retried right now is skipped, not waited
-        -- for; a row changed since this statement began is re-checked.
-        FOR UPDATE SKIP LOCKED
     ) c
-    WHERE room.free > 0
     ORDER BY c.next_attempt_at, c.id
     LIMIT $4
+),
+picked AS (
+    -- Lock only the rows taken. One being recorded or released right now
+    -- is skipped, not waited for (the next claim finds it if it is still
+    -- due); one changed since this statement began is checked again
+    -- against the conditions before it is locked.
+    SELECT d.id, candidates.due
+    FROM deliveries d
+    JOIN candidates ON candidates.id = d.id
+    WHERE d.status IN ('pending', 'retrying', 'delivering')
+      AND d.next_attempt_at <= $1
+    FOR UPDATE OF d SKIP LOCKED
 ),
 claimed AS (
     UPDATE deliveries d

@@ -20,8 +20,8 @@ const endpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep
 
 // endpointRow scans endpointCols, alone or as part of a wider row.
 type endpointRow struct {
-	e                        store.Endpoint
-	events, headers, meta    string
+	e                       store.Endpoint
+	events, headers, meta   string
 	previousSecretExpiresAt *time.Time
 }
 

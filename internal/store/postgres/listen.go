@@ -45,11 +45,11 @@ func (s *Store) listenConn(ctx context.Context) (*pgx.Conn, string, error) {
 	}
 	var schema string
 	if err := conn.QueryRow(ctx, `SELECT coalesce(current_schema(), '')`).Scan(&schema); err != nil {
-		conn.Close(context.Background())
+		closeConn(conn)
 		return nil, "", fmt.Errorf("postgres: listen: %w", err)
 	}
 	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		conn.Close(context.Background())
+		closeConn(conn)
 		return nil, "", fmt.Errorf("postgres: listen: %w", err)
 	}
 	return conn, schema, nil
@@ -70,7 +70,7 @@ func (s *Store) listenLoop(ctx context.Context, conn *pgx.Conn, schema string, c
 				}
 				continue
 			}
-			conn.Close(context.Background())
+			closeConn(conn)
 			conn = nil
 		}
 		if ctx.Err() != nil {

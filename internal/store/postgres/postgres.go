@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"database/sql"
 	"embed"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
-	"github.com/pressly/goose/v3/lock"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -82,51 +80,37 @@ func Open(url string, opts ...Option) (*Store, error) {
 	return &Store{pool: pool, now: time.Now, lifetime: lifetime, stop: stop}, nil
 }
 
-// Pool returns the connection pool, for tests and tools that need raw SQL.
-func (s *Store) Pool() *pgxpool.Pool { return s.pool }
-
 // Migrate applies the embedded migrations with goose. Nodes starting at
 // once take turns on an advisory lock, so each migration runs exactly once.
 func (s *Store) Migrate(ctx context.Context) error {
+	// The lock is held on a connection of its own for the whole of Up:
+	// goose's session locker covers only part of it (Up first checks for
+	// pending migrations unlocked, so two nodes race to create the version
+	// table), its Postgres locker polls every 5 seconds, and its key is
+	// database-wide where ours is per schema, so installs (or parallel
+	// tests) in other schemas do not wait for each other.
+	lockConn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("postgres: migrate: %w", err)
+	}
+	// Closing the session releases the lock, whatever happens below.
+	defer closeConn(lockConn)
+	if _, err := lockConn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))`, lockMigrate); err != nil {
+		return fmt.Errorf("postgres: migrate: take the migration lock: %w", err)
+	}
+
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
-		goose.WithSessionLocker(schemaLocker{}),
-		goose.WithDisableGlobalRegistry(true),
-	)
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
 		return fmt.Errorf("postgres: migrations: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("postgres: migrate: %w", err)
-	}
-	return nil
-}
-
-// schemaLocker is goose's session lock as a blocking pg_advisory_lock keyed
-// by schema. goose's own Postgres locker polls every 5 seconds with a
-// database-wide key, which makes a second node (or a parallel test on
-// another schema) wait seconds for nothing.
-type schemaLocker struct{}
-
-var _ lock.SessionLocker = schemaLocker{}
-
-func (schemaLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))`, lockMigrate)
-	if err != nil {
-		return fmt.Errorf("take the migration lock: %w", err)
-	}
-	return nil
-}
-
-func (schemaLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
-	_, err := conn.ExecContext(ctx, `SELECT pg_advisory_unlock($1, hashtext(coalesce(current_schema(), '')))`, lockMigrate)
-	if err != nil {
-		return fmt.Errorf("release the migration lock: %w", err)
 	}
 	return nil
 }
@@ -145,6 +129,14 @@ func (s *Store) Close() error {
 	s.wg.Wait()
 	s.pool.Close()
 	return nil
+}
+
+// closeConn closes a connection of our own, without waiting long on a
+// network that may be gone.
+func closeConn(c *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c.Close(ctx)
 }
 
 // tx runs fn in a transaction (READ COMMITTED), committing when it returns

@@ -357,7 +357,7 @@ func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, 
 			UPDATE deliveries AS d SET status = 'pending', series_attempts = 0,
 				next_attempt_at = ?3, updated_at = ?3
 			WHERE d.tenant_id = ?1 AND d.id = ?2 AND d.status IN ('delivered', 'failed')
-			RETURNING `+deliveryCols, tenantID, deliveryID, us(now)))
+			RETURNING `+returning(deliveryCols), tenantID, deliveryID, us(now)))
 		if errors.Is(err, sql.ErrNoRows) {
 			cur, err := getDelivery(ctx, tx, `d.tenant_id = ?1 AND d.id = ?2`, tenantID, deliveryID)
 			if err != nil {

@@ -91,7 +91,7 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 			secret, previous_secret, previous_secret_expires_at, enabled,
 			headers, rate_limit, metadata, created_at, updated_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
-		RETURNING `+endpointCols,
+		RETURNING `+returning(endpointCols),
 		epID, e.TenantID, e.URL, e.Description, events, e.Format,
 		e.Secret, e.PreviousSecret, usPtr(e.PreviousSecretExpiresAt), e.Enabled,
 		headers, e.RateLimit, jsonObject(e.Metadata), us(created)))
@@ -157,7 +157,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 				secret = ?7, previous_secret = ?8, previous_secret_expires_at = ?9, enabled = ?10,
 				headers = ?11, rate_limit = ?12, metadata = ?13, updated_at = ?14
 			WHERE tenant_id = ?1 AND id = ?2
-			RETURNING `+endpointCols,
+			RETURNING `+returning(endpointCols),
 			e.TenantID, e.ID, e.URL, e.Description, events, e.Format,
 			e.Secret, e.PreviousSecret, usPtr(e.PreviousSecretExpiresAt), e.Enabled,
 			headers, e.RateLimit, jsonObject(e.Metadata), us(s.orNow(e.UpdatedAt))))

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"runtime"
 	"strings"
 	"sync"
@@ -64,6 +65,11 @@ func Open(path string) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, 0) {
 		return nil, fmt.Errorf("sqlite: bad database path %q", path)
 	}
+	if path == ":memory:" {
+		// Every connection would get a database of its own, and a Store has
+		// several.
+		return nil, fmt.Errorf("sqlite: in-memory databases are not supported, give a file path")
+	}
 	// A file: URI, so a path containing '?' cannot be misread as options.
 	name := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	// busy_timeout covers the locks other processes (herald migrate, a
@@ -99,10 +105,25 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("sqlite: migrate: %w", err)
+	// SQLite has no advisory lock to take turns on, so two processes
+	// migrating one file at once can both decide that a migration is due.
+	// Each migration runs in its own IMMEDIATE transaction, so the loser
+	// fails cleanly ("table already exists") and rolls back; trying again,
+	// it finds the migration recorded and has nothing left to do.
+	for attempt := 1; ; attempt++ {
+		_, err = p.Up(ctx)
+		if err == nil {
+			return nil
+		}
+		if attempt == 5 {
+			return fmt.Errorf("sqlite: migrate: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("sqlite: migrate: %w", errors.Join(err, ctx.Err()))
+		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
+		}
 	}
-	return nil
 }
 
 // Ping checks that the file can be read.
@@ -117,8 +138,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes both pools. Listen channels close when their contexts end.
+// Close closes the Listen channels and both pools.
 func (s *Store) Close() error {
+	s.closeListeners()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -200,6 +222,15 @@ func (s *Store) orNow(t time.Time) time.Time {
 	}
 	return ts(t)
 }
+
+// returning is a column list for a RETURNING clause, which in SQLite may
+// not qualify columns with the table's alias: "ep.id, ep.url" becomes
+// "id, url".
+func returning(cols string) string {
+	return qualifier.ReplaceAllString(cols, "")
+}
+
+var qualifier = regexp.MustCompile(`\b[a-z]+\.`)
 
 // nullString is NULL for "".
 func nullString(v string) any {

@@ -127,7 +127,7 @@ func testMigrateConcurrently(t *testing.T, open func(t *testing.T, n int, migrat
 		}
 	}
 	mkTenant(t, stores[0], "acme")
-	must(t, stores[2].TenantGet(ctx, "acme"))
+	do(stores[2].TenantGet(ctx, "acme")).must(t)
 }
 
 // listenOnce opens a fresh Listen, runs op, and waits for the wake-up. A
@@ -166,20 +166,20 @@ func testListenWakes(t *testing.T, st store.Store) {
 	claim(t, st, "w", t0, 1, 1)
 	record(t, st, "w", id, store.StatusFailed, t0, nil)
 	listenOnce(t, st, st, "DeliveryRetry", func(st store.Store) {
-		must(t, st.DeliveryRetry(ctx, "acme", id, t0))
+		do(st.DeliveryRetry(ctx, "acme", id, t0)).must(t)
 	})
 
 	claim(t, st, "w", t0, 1, 1)
 	record(t, st, "w", id, store.StatusFailed, t0, nil)
 	listenOnce(t, st, st, "DeliveryReplay", func(st store.Store) {
-		must(t, st.DeliveryReplay(ctx, "acme", ep.ID, t0.Add(-time.Hour), t0.Add(time.Hour), t0))
+		do(st.DeliveryReplay(ctx, "acme", ep.ID, t0.Add(-time.Hour), t0.Add(time.Hour), t0)).must(t)
 	})
 
 	ep.Enabled = false
-	must(t, st.EndpointUpdate(ctx, ep))
+	do(st.EndpointUpdate(ctx, ep)).must(t)
 	listenOnce(t, st, st, "EndpointUpdate enabling", func(st store.Store) {
 		ep.Enabled = true
-		must(t, st.EndpointUpdate(ctx, ep))
+		do(st.EndpointUpdate(ctx, ep)).must(t)
 	})
 }
 
@@ -199,6 +199,32 @@ func testListenCloses(t *testing.T, st store.Store) {
 			}
 		case <-deadline:
 			t.Fatal("Listen channel still open 10s after its context ended")
+		}
+	}
+}
+
+// Closing the store ends its listeners even while their contexts live (and
+// a second Close, as a deferred one would be, is harmless).
+func testListenClosesWithStore(t *testing.T, st store.Store) {
+	ch, err := st.Listen(ctxT(t))
+	if err != nil {
+		t.Fatalf("Listen: %v", err)
+	}
+	if err := st.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				if err := st.Close(); err != nil {
+					t.Errorf("second Close: %v, want nil", err)
+				}
+				return
+			}
+		case <-deadline:
+			t.Fatal("Listen channel still open 10s after the store closed")
 		}
 	}
 }

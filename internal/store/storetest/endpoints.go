@@ -45,7 +45,7 @@ func testEndpointCreateGet(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	mkTenant(t, st, "acme")
 	in := fullEndpoint("acme")
-	got := must(t, st.EndpointCreate(ctx, in))
+	got := do(st.EndpointCreate(ctx, in)).must(t)
 	if !strings.HasPrefix(got.ID, "ep_") {
 		t.Errorf("endpoint id %q, want an ep_ id", got.ID)
 	}
@@ -55,12 +55,12 @@ func testEndpointCreateGet(t *testing.T, st store.Store) {
 	sameEndpoint(t, "EndpointCreate", got, &want)
 	sameTime(t, "endpoint CreatedAt", got.CreatedAt, us(t0))
 
-	read := must(t, st.EndpointGet(ctx, "acme", got.ID))
+	read := do(st.EndpointGet(ctx, "acme", got.ID)).must(t)
 	sameEndpoint(t, "EndpointGet", read, &want)
 	sameTime(t, "endpoint CreatedAt read back", read.CreatedAt, us(t0))
 
 	// Empty optional fields come back empty, not null.
-	bare := must(t, st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://x.example", Events: []string{"*"}}))
+	bare := do(st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://x.example", Events: []string{"*"}})).must(t)
 	if bare.Headers == nil || len(bare.Headers) != 0 || string(bare.Metadata) != "{}" || bare.PreviousSecretExpiresAt != nil || bare.Enabled {
 		t.Errorf("bare endpoint = %+v, want empty headers, {} metadata, no expiry, disabled", bare)
 	}
@@ -74,7 +74,7 @@ func testEndpointCreateGet(t *testing.T, st store.Store) {
 func testEndpointUpdate(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	mkTenant(t, st, "acme")
-	ep := must(t, st.EndpointCreate(ctx, fullEndpoint("acme")))
+	ep := do(st.EndpointCreate(ctx, fullEndpoint("acme"))).must(t)
 	ep.URL = "https://new.example/h"
 	ep.Description = ""
 	ep.Events = []string{"*"}
@@ -87,11 +87,11 @@ func testEndpointUpdate(t *testing.T, st store.Store) {
 	ep.RateLimit = 0
 	ep.Metadata = json.RawMessage(`{"v":2}`)
 	ep.UpdatedAt = t0.Add(time.Hour)
-	got := must(t, st.EndpointUpdate(ctx, ep))
+	got := do(st.EndpointUpdate(ctx, ep)).must(t)
 	sameEndpoint(t, "EndpointUpdate", got, ep)
 	sameTime(t, "CreatedAt after update", got.CreatedAt, us(t0))
 	sameTime(t, "UpdatedAt after update", got.UpdatedAt, us(t0.Add(time.Hour)))
-	sameEndpoint(t, "EndpointGet after update", must(t, st.EndpointGet(ctx, "acme", ep.ID)), ep)
+	sameEndpoint(t, "EndpointGet after update", do(st.EndpointGet(ctx, "acme", ep.ID)).must(t), ep)
 
 	missing := *ep
 	missing.ID = "ep_missing"
@@ -135,7 +135,7 @@ func testEndpointTenantIsolation(t *testing.T, st store.Store) {
 	_, err = st.EndpointUpdate(ctx, &stolen)
 	wantErr(t, err, store.ErrNotFound, "tenant b updating a's endpoint")
 	wantErr(t, st.EndpointDelete(ctx, "b", epA.ID), store.ErrNotFound, "tenant b deleting a's endpoint")
-	if list := must(t, st.EndpointList(ctx, "b", &store.ListParams{})); len(list) != 0 {
+	if list := do(st.EndpointList(ctx, "b", &store.ListParams{})).must(t); len(list) != 0 {
 		t.Errorf("tenant b lists %d endpoints, want none of a's", len(list))
 	}
 	_, err = st.EventGet(ctx, "b", ev.Event.ID)
@@ -147,7 +147,7 @@ func testEndpointTenantIsolation(t *testing.T, st store.Store) {
 	_, err = st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("b", "", "x", "{}"), EndpointIDs: []string{epA.ID}, Now: t0})
 	wantErr(t, err, store.ErrNotFound, "tenant b sending to a's endpoint")
 
-	if got := must(t, st.EndpointGet(ctx, "a", epA.ID)); got.URL != epA.URL {
+	if got := do(st.EndpointGet(ctx, "a", epA.ID)).must(t); got.URL != epA.URL {
 		t.Errorf("a's endpoint URL = %q after b's attempts, want %q", got.URL, epA.URL)
 	}
 }
@@ -171,7 +171,7 @@ func testEndpointDeleteCascades(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "EndpointGet after delete")
 	for _, d := range ev.Deliveries {
 		_, err := st.DeliveryGetByID(ctx, d.ID)
-		atts := must(t, st.DeliveryAttempts(ctx, d.ID))
+		atts := do(st.DeliveryAttempts(ctx, d.ID)).must(t)
 		if d.EndpointID == ep1.ID {
 			wantErr(t, err, store.ErrNotFound, "delivery of the deleted endpoint")
 			if len(atts) != 0 {
@@ -183,6 +183,6 @@ func testEndpointDeleteCascades(t *testing.T, st store.Store) {
 			}
 		}
 	}
-	must(t, st.EventGet(ctx, "acme", ev.Event.ID))
+	do(st.EventGet(ctx, "acme", ev.Event.ID)).must(t)
 	wantErr(t, st.EndpointDelete(ctx, "acme", ep1.ID), store.ErrNotFound, "EndpointDelete twice")
 }

@@ -32,10 +32,10 @@ func testEventCreateMatchesFilters(t *testing.T, st store.Store) {
 	users := mkEndpoint(t, st, "acme", filters("user.*"))
 	exact := mkEndpoint(t, st, "acme", filters("order.paid", "user.created"))
 	orders := mkEndpoint(t, st, "acme", filters("order.*"))
-	prefix := mkEndpoint(t, st, "acme", filters("user"))      // not a wildcard: matches only "user"
-	mkEndpoint(t, st, "acme", filters("*"), disabled)         // disabled: no delivery
-	mkEndpoint(t, st, "other", filters("*"))                  // another tenant's
-	mkEndpoint(t, st, "acme", filters("user.created.v2.*"))   // deeper hierarchy
+	prefix := mkEndpoint(t, st, "acme", filters("user"))         // not a wildcard: matches only "user"
+	mkEndpoint(t, st, "acme", filters("*"), disabled)            // disabled: no delivery
+	mkEndpoint(t, st, "other", filters("*"))                     // another tenant's
+	mkEndpoint(t, st, "acme", filters("user.created.v2.*"))      // deeper hierarchy
 	deep := mkEndpoint(t, st, "acme", filters("user.created.*")) // matches user.created.v2 only
 
 	for _, tc := range []struct {
@@ -48,7 +48,7 @@ func testEventCreateMatchesFilters(t *testing.T, st store.Store) {
 		{"user.created.v2", sorted(all.ID, users.ID, deep.ID)},
 		{"invoice.sent", sorted(all.ID)},
 	} {
-		res := must(t, st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "", tc.typ, `{}`), Now: t0}))
+		res := do(st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "", tc.typ, `{}`), Now: t0})).must(t)
 		if !res.Created {
 			t.Errorf("%s: Created = false for a new event", tc.typ)
 		}
@@ -60,7 +60,7 @@ func testEventCreateMatchesFilters(t *testing.T, st store.Store) {
 			}
 			sameTimePtr(t, "new delivery NextAttemptAt", d.NextAttemptAt, ptr(us(t0)))
 			sameTime(t, "new delivery CreatedAt", d.CreatedAt, us(t0))
-			read := must(t, st.DeliveryGet(ctx, "acme", d.ID))
+			read := do(st.DeliveryGet(ctx, "acme", d.ID)).must(t)
 			if !reflect.DeepEqual(read, d) {
 				t.Errorf("%s: DeliveryGet = %+v, want what EventCreate returned %+v", tc.typ, read, d)
 			}
@@ -77,11 +77,11 @@ func testEventCreateExplicitEndpoints(t *testing.T, st store.Store) {
 	mkEndpoint(t, st, "acme") // matches, but not named
 	foreign := mkEndpoint(t, st, "other")
 
-	res := must(t, st.EventCreate(ctx, &store.EventCreateParams{
+	res := do(st.EventCreate(ctx, &store.EventCreateParams{
 		Event:       newEvent("acme", "", "webhook.test", `{}`),
 		EndpointIDs: []string{on.ID, off.ID, on.ID},
 		Now:         t0,
-	}))
+	})).must(t)
 	wantIDs(t, "explicit endpoints, enabled or not, filters ignored", endpointsOf(res.Deliveries), sorted(on.ID, off.ID))
 
 	_, err := st.EventCreate(ctx, &store.EventCreateParams{
@@ -91,9 +91,9 @@ func testEventCreateExplicitEndpoints(t *testing.T, st store.Store) {
 	})
 	wantErr(t, err, store.ErrNotFound, "EventCreate naming another tenant's endpoint")
 
-	empty := must(t, st.EventCreate(ctx, &store.EventCreateParams{
+	empty := do(st.EventCreate(ctx, &store.EventCreateParams{
 		Event: newEvent("acme", "", "webhook.test", `{}`), EndpointIDs: []string{}, Now: t0,
-	}))
+	})).must(t)
 	if len(empty.Deliveries) != 0 {
 		t.Errorf("EventCreate with an empty, non-nil endpoint list made %d deliveries, want 0", len(empty.Deliveries))
 	}
@@ -104,13 +104,13 @@ func testEventCreateLeased(t *testing.T, st store.Store) {
 	mkTenant(t, st, "acme")
 	ep := mkEndpoint(t, st, "acme")
 	until := t0.Add(30 * time.Second)
-	res := must(t, st.EventCreate(ctx, &store.EventCreateParams{
+	res := do(st.EventCreate(ctx, &store.EventCreateParams{
 		Event:       newEvent("acme", "", "webhook.test", `{}`),
 		EndpointIDs: []string{ep.ID},
 		Now:         t0,
 		LeaseOwner:  "api-sync",
 		LeaseUntil:  until,
-	}))
+	})).must(t)
 	d := res.Deliveries[0]
 	if d.Status != store.StatusDelivering {
 		t.Fatalf("leased delivery status %q, want delivering", d.Status)
@@ -122,15 +122,15 @@ func testEventCreateLeased(t *testing.T, st store.Store) {
 	if att.Number != 1 {
 		t.Errorf("attempt number %d, want 1", att.Number)
 	}
-	if got := must(t, st.DeliveryGet(ctx, "acme", d.ID)); got.Status != store.StatusDelivered {
+	if got := do(st.DeliveryGet(ctx, "acme", d.ID)).must(t); got.Status != store.StatusDelivered {
 		t.Errorf("status after the caller recorded = %q, want delivered", got.Status)
 	}
 
 	// Had the caller died, the delivery is due again when its lease ends.
-	res2 := must(t, st.EventCreate(ctx, &store.EventCreateParams{
+	res2 := do(st.EventCreate(ctx, &store.EventCreateParams{
 		Event: newEvent("acme", "", "webhook.test", `{}`), EndpointIDs: []string{ep.ID},
 		Now: t0, LeaseOwner: "api-sync", LeaseUntil: until,
-	}))
+	})).must(t)
 	got := claim(t, st, "worker", until, 10, 10)
 	wantIDs(t, "claimed after the sync lease expired", deliveryIDs(got), []string{res2.Deliveries[0].ID})
 }
@@ -143,14 +143,14 @@ func testEventCreateIdempotent(t *testing.T, st store.Store) {
 	mkEndpoint(t, st, "acme", filters("user.*"))
 	mkEndpoint(t, st, "other")
 
-	first := must(t, st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "order-42", "user.created", `{"a":1}`), Now: t0}))
+	first := do(st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "order-42", "user.created", `{"a":1}`), Now: t0})).must(t)
 	if !first.Created || first.Event.ID != "order-42" || len(first.Deliveries) != 2 {
 		t.Fatalf("first post: %+v, want created with the producer's id and 2 deliveries", first)
 	}
 	// An endpoint added later must not get a delivery from a re-post.
 	mkEndpoint(t, st, "acme")
 
-	again := must(t, st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "order-42", "user.created", `{"a":1}`), Now: t0.Add(time.Minute)}))
+	again := do(st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "order-42", "user.created", `{"a":1}`), Now: t0.Add(time.Minute)})).must(t)
 	if again.Created {
 		t.Error("re-post: Created = true, want false")
 	}
@@ -164,12 +164,12 @@ func testEventCreateIdempotent(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrConflict, "the same id with different content")
 
 	// Ids are per tenant: another tenant may use the same one.
-	other := must(t, st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("other", "order-42", "user.created", `{"z":0}`), Now: t0}))
+	other := do(st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("other", "order-42", "user.created", `{"z":0}`), Now: t0})).must(t)
 	if !other.Created {
 		t.Error("another tenant's event with the same id: Created = false, want true")
 	}
 
-	list := must(t, st.DeliveryList(ctx, "acme", &store.DeliveryListParams{EventID: "order-42"}))
+	list := do(st.DeliveryList(ctx, "acme", &store.DeliveryListParams{EventID: "order-42"})).must(t)
 	if len(list) != 2 {
 		t.Errorf("deliveries of order-42 after re-posts: %d, want 2", len(list))
 	}
@@ -226,7 +226,7 @@ func concurrentDuplicates(t *testing.T, stores []store.Store) {
 	if created != 1 {
 		t.Errorf("%d of %d concurrent posts created the event, want exactly 1", created, n)
 	}
-	list := must(t, st.DeliveryList(ctx, "acme", &store.DeliveryListParams{}))
+	list := do(st.DeliveryList(ctx, "acme", &store.DeliveryListParams{})).must(t)
 	if len(list) != 2 || len(deliveries) != 2 {
 		t.Errorf("stored %d deliveries (results show %d), want 2", len(list), len(deliveries))
 	}
@@ -239,11 +239,11 @@ func testEventCreateKeepsDataBytes(t *testing.T, st store.Store) {
 	// Key order, number spelling and escapes must survive exactly: these are
 	// the bytes that get signed.
 	data := `{"z":1,"a":1.0e2,"big":12345678901234567890123,"s":"\u00e9\u2028<>&","n":null,"f":-0.0}`
-	res := must(t, st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "", "user.created", data), Now: t0}))
+	res := do(st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "", "user.created", data), Now: t0})).must(t)
 	if !strings.HasPrefix(res.Event.ID, "evt_") {
 		t.Errorf("generated event id %q, want an evt_ id", res.Event.ID)
 	}
-	got := must(t, st.EventGet(ctx, "acme", res.Event.ID))
+	got := do(st.EventGet(ctx, "acme", res.Event.ID)).must(t)
 	if string(got.Data) != data {
 		t.Errorf("stored data\n got %s\nwant %s", got.Data, data)
 	}
@@ -276,10 +276,10 @@ func testEventGetList(t *testing.T, st store.Store) {
 		if i%2 == 1 {
 			typ = "order.paid"
 		}
-		res := must(t, st.EventCreate(ctx, &store.EventCreateParams{
+		res := do(st.EventCreate(ctx, &store.EventCreateParams{
 			Event: newEvent("acme", fmt.Sprintf("e%d", i), typ, `{}`),
 			Now:   t0.Add(time.Duration(i/2) * time.Second), // pairs share a time
-		}))
+		})).must(t)
 		all = append([]string{res.Event.ID}, all...)
 		if typ == "user.created" {
 			users = append([]string{res.Event.ID}, users...)
@@ -303,7 +303,7 @@ func testEventGetList(t *testing.T, st store.Store) {
 	wantBadCursor(t, "EventList", err)
 	_, err = st.EventGet(ctx, "acme", "nope")
 	wantErr(t, err, store.ErrNotFound, "EventGet of a missing event")
-	if e := must(t, st.EventGet(ctx, "acme", "e0")); string(e.Data) != "{}" || e.Type != "user.created" {
+	if e := do(st.EventGet(ctx, "acme", "e0")).must(t); string(e.Data) != "{}" || e.Type != "user.created" {
 		t.Errorf("EventGet(e0) = %+v", e)
 	}
 }

@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"DeliveryNextDue", testNextDue},
 		{"Listen_WakesOnDueWork", testListenWakes},
 		{"Listen_ClosesWithContext", testListenCloses},
+		{"Listen_ClosesWithStore", testListenClosesWithStore},
 		{"Idempotency", testIdempotency},
 		{"TimesAreUTCMicroseconds", testTimesUTC},
 	}
@@ -126,12 +127,22 @@ func ctxT(t *testing.T) context.Context {
 	return ctx
 }
 
-func must[T any](t *testing.T, v T, err error) T {
+// result carries a call's two results to must, so a call reads
+// do(st.TenantGet(ctx, id)).must(t).
+type result[T any] struct {
+	v   T
+	err error
+}
+
+func do[T any](v T, err error) result[T] { return result[T]{v, err} }
+
+// must fails the test on an error and returns the value otherwise.
+func (r result[T]) must(t *testing.T) T {
 	t.Helper()
-	if err != nil {
-		t.Fatalf("unexpected error: %v", err)
+	if r.err != nil {
+		t.Fatalf("unexpected error: %v", r.err)
 	}
-	return v
+	return r.v
 }
 
 func wantErr(t *testing.T, err, kind error, what string) {
@@ -164,7 +175,7 @@ func ptr[T any](v T) *T { return &v }
 // mkTenant creates a tenant named id.
 func mkTenant(t *testing.T, st store.Store, id string) *store.Tenant {
 	t.Helper()
-	return must(t, st.TenantCreate(ctxT(t), &store.Tenant{ID: id, Name: "Tenant " + id}))
+	return do(st.TenantCreate(ctxT(t), &store.Tenant{ID: id, Name: "Tenant " + id})).must(t)
 }
 
 // mkEndpoint creates an enabled endpoint receiving every event, changed by
@@ -181,7 +192,7 @@ func mkEndpoint(t *testing.T, st store.Store, tenantID string, mods ...func(*sto
 	for _, m := range mods {
 		m(e)
 	}
-	return must(t, st.EndpointCreate(ctxT(t), e))
+	return do(st.EndpointCreate(ctxT(t), e)).must(t)
 }
 
 func filters(f ...string) func(*store.Endpoint) {
@@ -193,10 +204,10 @@ func disabled(e *store.Endpoint) { e.Enabled = false }
 // mkEvent posts an event of type typ at now and returns what was stored.
 func mkEvent(t *testing.T, st store.Store, tenantID, typ string, now time.Time) *store.EventCreateResult {
 	t.Helper()
-	return must(t, st.EventCreate(ctxT(t), &store.EventCreateParams{
+	return do(st.EventCreate(ctxT(t), &store.EventCreateParams{
 		Event: newEvent(tenantID, "", typ, `{"n":1}`),
 		Now:   now,
-	}))
+	})).must(t)
 }
 
 func newEvent(tenantID, id, typ, data string) *store.Event {
@@ -214,15 +225,15 @@ func newEvent(tenantID, id, typ, data string) *store.Event {
 // claim claims with the given limits and a one-minute lease.
 func claim(t *testing.T, st store.Store, owner string, now time.Time, limit, perEndpoint int) []*store.Claimed {
 	t.Helper()
-	return must(t, st.DeliveryClaimDue(ctxT(t), &store.DeliveryClaimParams{
+	return do(st.DeliveryClaimDue(ctxT(t), &store.DeliveryClaimParams{
 		Owner: owner, Now: now, Lease: time.Minute, Limit: limit, PerEndpoint: perEndpoint,
-	}))
+	})).must(t)
 }
 
 // record records one attempt of a claimed delivery.
 func record(t *testing.T, st store.Store, owner, deliveryID, status string, now time.Time, next *time.Time) *store.Attempt {
 	t.Helper()
-	return must(t, st.DeliveryRecordAttempt(ctxT(t), &store.AttemptRecordParams{
+	return do(st.DeliveryRecordAttempt(ctxT(t), &store.AttemptRecordParams{
 		DeliveryID:    deliveryID,
 		Owner:         owner,
 		Attempt:       &store.Attempt{StartedAt: now, DurationMS: 12, ResponseCode: 200, ResponseBody: "ok"},
@@ -230,7 +241,7 @@ func record(t *testing.T, st store.Store, owner, deliveryID, status string, now 
 		NextAttemptAt: next,
 		Body:          []byte(`{"sent":true}`),
 		Now:           now,
-	}))
+	})).must(t)
 }
 
 func deliveryIDs(cs []*store.Claimed) []string {

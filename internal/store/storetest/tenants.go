@@ -29,14 +29,14 @@ func testMigrateAgain(t *testing.T, st store.Store) {
 func testTenantCreateGet(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	in := &store.Tenant{ID: "acme", Name: "Acme Inc", Metadata: json.RawMessage(`{"plan":"pro","seats":12}`), CreatedAt: t0}
-	got := must(t, st.TenantCreate(ctx, in))
+	got := do(st.TenantCreate(ctx, in)).must(t)
 	if got.ID != "acme" || got.Name != "Acme Inc" || string(got.Metadata) != `{"plan":"pro","seats":12}` {
 		t.Errorf("TenantCreate returned %+v, want the tenant given", got)
 	}
 	sameTime(t, "CreatedAt", got.CreatedAt, us(t0))
 	sameTime(t, "UpdatedAt", got.UpdatedAt, us(t0))
 
-	read := must(t, st.TenantGet(ctx, "acme"))
+	read := do(st.TenantGet(ctx, "acme")).must(t)
 	if !reflect.DeepEqual(read, got) {
 		t.Errorf("TenantGet = %+v, want what TenantCreate returned %+v", read, got)
 	}
@@ -47,7 +47,7 @@ func testTenantCreateGet(t *testing.T, st store.Store) {
 	_, err = st.TenantGet(ctx, "nobody")
 	wantErr(t, err, store.ErrNotFound, "TenantGet of a missing tenant")
 
-	bare := must(t, st.TenantCreate(ctx, &store.Tenant{ID: "bare", Name: "Bare"}))
+	bare := do(st.TenantCreate(ctx, &store.Tenant{ID: "bare", Name: "Bare"})).must(t)
 	if string(bare.Metadata) != "{}" {
 		t.Errorf("Metadata of a tenant created without any = %s, want {}", bare.Metadata)
 	}
@@ -58,15 +58,15 @@ func testTenantCreateGet(t *testing.T, st store.Store) {
 
 func testTenantUpdate(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
-	must(t, st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme", CreatedAt: t0}))
+	do(st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme", CreatedAt: t0})).must(t)
 	later := t0.Add(time.Hour)
-	got := must(t, st.TenantUpdate(ctx, &store.Tenant{ID: "acme", Name: "Acme 2", Metadata: json.RawMessage(`{"a":1}`), UpdatedAt: later}))
+	got := do(st.TenantUpdate(ctx, &store.Tenant{ID: "acme", Name: "Acme 2", Metadata: json.RawMessage(`{"a":1}`), UpdatedAt: later})).must(t)
 	if got.Name != "Acme 2" || string(got.Metadata) != `{"a":1}` {
 		t.Errorf("TenantUpdate returned %+v, want the new name and metadata", got)
 	}
 	sameTime(t, "CreatedAt after update", got.CreatedAt, us(t0))
 	sameTime(t, "UpdatedAt after update", got.UpdatedAt, us(later))
-	if read := must(t, st.TenantGet(ctx, "acme")); !reflect.DeepEqual(read, got) {
+	if read := do(st.TenantGet(ctx, "acme")).must(t); !reflect.DeepEqual(read, got) {
 		t.Errorf("TenantGet after update = %+v, want %+v", read, got)
 	}
 	_, err := st.TenantUpdate(ctx, &store.Tenant{ID: "nobody", Name: "x"})
@@ -80,7 +80,7 @@ func testTenantListPages(t *testing.T, st store.Store) {
 	var want []string
 	for i := range 7 {
 		at := t0.Add(time.Duration(i/2) * time.Second)
-		must(t, st.TenantCreate(ctx, &store.Tenant{ID: tenantName(i), Name: "t", CreatedAt: at}))
+		do(st.TenantCreate(ctx, &store.Tenant{ID: tenantName(i), Name: "t", CreatedAt: at})).must(t)
 		want = append([]string{tenantName(i)}, want...)
 	}
 	for _, limit := range []int{1, 2, 3, 7, 50} {
@@ -92,7 +92,7 @@ func testTenantListPages(t *testing.T, st store.Store) {
 			t.Errorf("limit %d: %d pages, want %d", limit, pages, wantPages)
 		}
 	}
-	first := must(t, st.TenantList(ctx, &store.ListParams{}))
+	first := do(st.TenantList(ctx, &store.ListParams{})).must(t)
 	if len(first) != 7 {
 		t.Errorf("TenantList with limit 0 returned %d tenants, want all 7 (the default page is 50)", len(first))
 	}
@@ -104,7 +104,7 @@ func testTenantDeleteCascades(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	build := func(tenantID string) (key *store.Key, ep *store.Endpoint, ev *store.EventCreateResult) {
 		mkTenant(t, st, tenantID)
-		key = must(t, st.KeyCreate(ctx, &store.Key{TenantID: tenantID, Name: "k", Hash: "hash-" + tenantID}))
+		key = do(st.KeyCreate(ctx, &store.Key{TenantID: tenantID, Name: "k", Hash: "hash-" + tenantID})).must(t)
 		ep = mkEndpoint(t, st, tenantID)
 		ev = mkEvent(t, st, tenantID, "user.created", t0)
 		if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: key.ID, Key: "k1", RequestHash: "h", Status: 202, Body: []byte("{}")}); err != nil {
@@ -131,51 +131,51 @@ func testTenantDeleteCascades(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "the deleted tenant's event")
 	_, err = st.DeliveryGetByID(ctx, evA.Deliveries[0].ID)
 	wantErr(t, err, store.ErrNotFound, "the deleted tenant's delivery")
-	if atts := must(t, st.DeliveryAttempts(ctx, evA.Deliveries[0].ID)); len(atts) != 0 {
+	if atts := do(st.DeliveryAttempts(ctx, evA.Deliveries[0].ID)).must(t); len(atts) != 0 {
 		t.Errorf("attempts of the deleted tenant's delivery: %d left, want 0", len(atts))
 	}
 	_, err = st.IdempotencyGet(ctx, keyA.ID, "k1")
 	wantErr(t, err, store.ErrNotFound, "the deleted tenant's idempotency record")
 
 	// The other tenant keeps everything.
-	must(t, st.TenantGet(ctx, "b"))
-	must(t, st.KeyGetByHash(ctx, keyB.Hash))
-	must(t, st.EndpointGet(ctx, "b", epB.ID))
-	must(t, st.EventGet(ctx, "b", evB.Event.ID))
-	must(t, st.DeliveryGetByID(ctx, evB.Deliveries[0].ID))
-	if atts := must(t, st.DeliveryAttempts(ctx, evB.Deliveries[0].ID)); len(atts) != 1 {
+	do(st.TenantGet(ctx, "b")).must(t)
+	do(st.KeyGetByHash(ctx, keyB.Hash)).must(t)
+	do(st.EndpointGet(ctx, "b", epB.ID)).must(t)
+	do(st.EventGet(ctx, "b", evB.Event.ID)).must(t)
+	do(st.DeliveryGetByID(ctx, evB.Deliveries[0].ID)).must(t)
+	if atts := do(st.DeliveryAttempts(ctx, evB.Deliveries[0].ID)).must(t); len(atts) != 1 {
 		t.Errorf("attempts of the other tenant's delivery: %d, want 1", len(atts))
 	}
-	must(t, st.IdempotencyGet(ctx, keyB.ID, "k1"))
+	do(st.IdempotencyGet(ctx, keyB.ID, "k1")).must(t)
 
 	wantErr(t, st.TenantDelete(ctx, "a"), store.ErrNotFound, "TenantDelete of a deleted tenant")
 }
 
 func testKeys(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
-	if ok := must(t, st.KeyAdminExists(ctx)); ok {
+	if ok := do(st.KeyAdminExists(ctx)).must(t); ok {
 		t.Fatal("KeyAdminExists on an empty store = true, want false")
 	}
 	mkTenant(t, st, "acme")
-	tk := must(t, st.KeyCreate(ctx, &store.Key{TenantID: "acme", Name: "ci", Hash: "h-tenant", CreatedAt: t0}))
+	tk := do(st.KeyCreate(ctx, &store.Key{TenantID: "acme", Name: "ci", Hash: "h-tenant", CreatedAt: t0})).must(t)
 	if len(tk.ID) < 5 || tk.ID[:4] != "key_" || tk.TenantID != "acme" || tk.Name != "ci" || tk.Hash != "h-tenant" {
 		t.Errorf("KeyCreate returned %+v, want a key_ id and the fields given", tk)
 	}
 	sameTime(t, "key CreatedAt", tk.CreatedAt, us(t0))
-	if ok := must(t, st.KeyAdminExists(ctx)); ok {
+	if ok := do(st.KeyAdminExists(ctx)).must(t); ok {
 		t.Fatal("KeyAdminExists with only a tenant key = true, want false")
 	}
-	ak := must(t, st.KeyCreate(ctx, &store.Key{Name: "root", Hash: "h-admin"}))
+	ak := do(st.KeyCreate(ctx, &store.Key{Name: "root", Hash: "h-admin"})).must(t)
 	if ak.TenantID != "" {
 		t.Errorf("admin key TenantID = %q, want empty", ak.TenantID)
 	}
-	if ok := must(t, st.KeyAdminExists(ctx)); !ok {
+	if ok := do(st.KeyAdminExists(ctx)).must(t); !ok {
 		t.Fatal("KeyAdminExists with an admin key = false, want true")
 	}
-	if got := must(t, st.KeyGetByHash(ctx, "h-tenant")); !reflect.DeepEqual(got, tk) {
+	if got := do(st.KeyGetByHash(ctx, "h-tenant")).must(t); !reflect.DeepEqual(got, tk) {
 		t.Errorf("KeyGetByHash = %+v, want %+v", got, tk)
 	}
-	if got := must(t, st.KeyGetByHash(ctx, "h-admin")); !reflect.DeepEqual(got, ak) {
+	if got := do(st.KeyGetByHash(ctx, "h-admin")).must(t); !reflect.DeepEqual(got, ak) {
 		t.Errorf("KeyGetByHash(admin) = %+v, want %+v", got, ak)
 	}
 	_, err := st.KeyGetByHash(ctx, "h-none")
@@ -189,30 +189,30 @@ func testKeys(t *testing.T, st store.Store) {
 func testFormats(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	def1 := json.RawMessage(`{"body":{"b":1,"a":2}}`)
-	created := must(t, st.FormatPut(ctx, &store.Format{Name: "slack", Definition: def1, UpdatedAt: t0}))
+	created := do(st.FormatPut(ctx, &store.Format{Name: "slack", Definition: def1, UpdatedAt: t0})).must(t)
 	if !created {
 		t.Error("first FormatPut: created = false, want true")
 	}
-	got := must(t, st.FormatGet(ctx, "slack"))
+	got := do(st.FormatGet(ctx, "slack")).must(t)
 	if got.Name != "slack" || string(got.Definition) != string(def1) {
 		t.Errorf("FormatGet = %+v, want definition %s kept byte for byte", got, def1)
 	}
 	sameTime(t, "format CreatedAt", got.CreatedAt, us(t0))
 
 	def2 := json.RawMessage(`{"body":{}}`)
-	created = must(t, st.FormatPut(ctx, &store.Format{Name: "slack", Definition: def2, UpdatedAt: t0.Add(time.Minute)}))
+	created = do(st.FormatPut(ctx, &store.Format{Name: "slack", Definition: def2, UpdatedAt: t0.Add(time.Minute)})).must(t)
 	if created {
 		t.Error("second FormatPut: created = true, want false")
 	}
-	got = must(t, st.FormatGet(ctx, "slack"))
+	got = do(st.FormatGet(ctx, "slack")).must(t)
 	if string(got.Definition) != string(def2) {
 		t.Errorf("definition after replace = %s, want %s", got.Definition, def2)
 	}
 	sameTime(t, "CreatedAt after replace", got.CreatedAt, us(t0))
 	sameTime(t, "UpdatedAt after replace", got.UpdatedAt, us(t0.Add(time.Minute)))
 
-	must(t, st.FormatPut(ctx, &store.Format{Name: "acme-v1", Definition: def2}))
-	list := must(t, st.FormatList(ctx))
+	do(st.FormatPut(ctx, &store.Format{Name: "acme-v1", Definition: def2})).must(t)
+	list := do(st.FormatList(ctx)).must(t)
 	wantIDs(t, "FormatList", ids(list, func(f *store.Format) string { return f.Name }), []string{"acme-v1", "slack"})
 
 	if err := st.FormatDelete(ctx, "slack"); err != nil {
@@ -225,14 +225,14 @@ func testFormats(t *testing.T, st store.Store) {
 
 func testFormatDeleteInUse(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
-	must(t, st.FormatPut(ctx, &store.Format{Name: "mine", Definition: json.RawMessage(`{}`)}))
+	do(st.FormatPut(ctx, &store.Format{Name: "mine", Definition: json.RawMessage(`{}`)})).must(t)
 	mkTenant(t, st, "acme")
 	ep := mkEndpoint(t, st, "acme", func(e *store.Endpoint) { e.Format = "mine" })
 	wantErr(t, st.FormatDelete(ctx, "mine"), store.ErrConflict, "FormatDelete of a format an endpoint uses")
-	must(t, st.FormatGet(ctx, "mine"))
+	do(st.FormatGet(ctx, "mine")).must(t)
 
 	ep.Format = ""
-	must(t, st.EndpointUpdate(ctx, ep))
+	do(st.EndpointUpdate(ctx, ep)).must(t)
 	if err := st.FormatDelete(ctx, "mine"); err != nil {
 		t.Fatalf("FormatDelete once no endpoint uses it: %v", err)
 	}
@@ -241,16 +241,16 @@ func testFormatDeleteInUse(t *testing.T, st store.Store) {
 func testEventTypes(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	schema := json.RawMessage(`{"type":"object","required":["id"]}`)
-	got := must(t, st.EventTypePut(ctx, &store.EventType{Name: "user.created", Description: "A user signed up", Schema: schema, UpdatedAt: t0}))
+	got := do(st.EventTypePut(ctx, &store.EventType{Name: "user.created", Description: "A user signed up", Schema: schema, UpdatedAt: t0})).must(t)
 	if got.Name != "user.created" || got.Description != "A user signed up" || string(got.Schema) != string(schema) || got.Archived {
 		t.Errorf("EventTypePut returned %+v, want the type given", got)
 	}
 	sameTime(t, "event type CreatedAt", got.CreatedAt, us(t0))
-	if read := must(t, st.EventTypeGet(ctx, "user.created")); !reflect.DeepEqual(read, got) {
+	if read := do(st.EventTypeGet(ctx, "user.created")).must(t); !reflect.DeepEqual(read, got) {
 		t.Errorf("EventTypeGet = %+v, want %+v", read, got)
 	}
 
-	upd := must(t, st.EventTypePut(ctx, &store.EventType{Name: "user.created", Description: "new", Archived: true, UpdatedAt: t0.Add(time.Hour)}))
+	upd := do(st.EventTypePut(ctx, &store.EventType{Name: "user.created", Description: "new", Archived: true, UpdatedAt: t0.Add(time.Hour)})).must(t)
 	if upd.Schema != nil || !upd.Archived || upd.Description != "new" {
 		t.Errorf("replaced event type = %+v, want no schema, archived, the new description", upd)
 	}
@@ -261,7 +261,7 @@ func testEventTypes(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "EventTypeGet of a missing type")
 
 	for i, n := range []string{"a.one", "a.two", "b.one"} {
-		must(t, st.EventTypePut(ctx, &store.EventType{Name: n, UpdatedAt: t0.Add(time.Duration(i+1) * time.Second)}))
+		do(st.EventTypePut(ctx, &store.EventType{Name: n, UpdatedAt: t0.Add(time.Duration(i+1) * time.Second)})).must(t)
 	}
 	all, _ := walk(t, 2, func(c string) ([]*store.EventType, error) {
 		return st.EventTypeList(ctx, &store.ListParams{Limit: 2, Cursor: c})
@@ -280,7 +280,7 @@ func testIdempotency(t *testing.T, st store.Store) {
 	if err := st.IdempotencyPut(ctx, rec); err != nil {
 		t.Fatalf("IdempotencyPut: %v", err)
 	}
-	got := must(t, st.IdempotencyGet(ctx, "key_1", "abc"))
+	got := do(st.IdempotencyGet(ctx, "key_1", "abc")).must(t)
 	if got.Scope != rec.Scope || got.Key != rec.Key || got.RequestHash != "rh" || got.Status != 201 || string(got.Body) != string(rec.Body) {
 		t.Errorf("IdempotencyGet = %+v, want %+v", got, rec)
 	}

@@ -107,6 +107,9 @@ CREATE TABLE deliveries (
 -- The claim: due rows of one endpoint, oldest first (the LATERAL per endpoint).
 CREATE INDEX deliveries_due_endpoint ON deliveries (endpoint_id, next_attempt_at, id)
     WHERE status IN ('pending', 'retrying', 'delivering');
+-- The claim's in-flight count: an endpoint's unexpired leases.
+CREATE INDEX deliveries_leased ON deliveries (endpoint_id, lease_expires_at)
+    WHERE status = 'delivering';
 -- NextDue: the earliest due row of all.
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at)
     WHERE status IN ('pending', 'retrying', 'delivering');

@@ -1,0 +1,280 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"code.dny.dev/ssrf"
+	"github.com/spf13/cobra"
+
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/signature"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// userAgent is what the delivery engine sends unless a format sets one.
+const userAgent = "Herald-Webhooks/1.0"
+
+// maxShownResponse bounds the response body send-test prints, as Herald's
+// attempt log keeps 4 KiB.
+const maxShownResponse = 4 << 10
+
+var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+
+func sendTestCmd(stdout io.Writer) *cobra.Command {
+	var (
+		sf           sigFlags
+		target       string
+		secret       string
+		typ          string
+		dataFile     string
+		allowPrivate bool
+		timeout      time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "send-test --url URL [--secret SECRET] [--format NAME|FILE] [--type TYPE] [--data FILE]",
+		Short: "Send one signed test delivery to a receiver, exactly as Herald would",
+		Long: `Send one delivery to a receiver: the event rendered with the format and
+signed exactly as the Herald server does, then print the request sent and
+the receiver's answer. Exits 0 when the receiver answers 2xx, 1 otherwise.
+
+The secret is --secret, else $` + SecretEnv + `, else a new one, printed so that
+the receiver can be given it. Internal addresses (loopback, private ranges)
+are refused unless --allow-private-destinations, as the server refuses them.`,
+		Example: `  herald send-test --url https://example.com/webhooks --secret whsec_...
+  herald send-test --url http://127.0.0.1:3000/webhooks --allow-private-destinations \
+    --format formats.yaml#acme-v1 --type user.created --data user.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			sf.load(cmd.Flags())
+			ctx := cmd.Context()
+			if target == "" {
+				return errors.New("--url is required")
+			}
+			if err := delivery.CheckURL(ctx, target, "--url", allowPrivate, nil); err != nil {
+				if strings.Contains(err.Error(), delivery.ErrPrivateDestination.Error()) {
+					return fmt.Errorf("--url %s: %v, which the server refuses too; give --allow-private-destinations to send to it", target, delivery.ErrPrivateDestination)
+				}
+				return err
+			}
+			f, src, err := sf.fullFormat(ctx)
+			if err != nil {
+				return err
+			}
+			scheme := f.Signature().SchemeName()
+			secretNote := ""
+			switch {
+			case secret != "":
+			case os.Getenv(SecretEnv) != "":
+				secret, secretNote = os.Getenv(SecretEnv), "from $"+SecretEnv
+			default:
+				secret, secretNote = signature.GenerateSecret(), "generated: give it to the receiver"
+			}
+			if err := signature.ValidateSecret(scheme, secret); err != nil {
+				return fmt.Errorf("--secret: %w", err)
+			}
+			if typ == "" {
+				typ = f.TestEventType()
+			}
+			if !eventTypeRE.MatchString(typ) {
+				return fmt.Errorf("--type %q: want an event type name such as user.created", typ)
+			}
+			var data []byte
+			if dataFile != "" {
+				if data, err = readPayload(cmd.InOrStdin(), dataFile); err != nil {
+					return fmt.Errorf("--data: %w", err)
+				}
+			}
+			out, err := buildDelivery(f, []string{secret}, typ, data, time.Now())
+			if err != nil {
+				return err
+			}
+			if timeout == 0 {
+				timeout = f.Timeout()
+			}
+			fmt.Fprintf(stdout, "format:   %s (%s)\n", f.Name, src)
+			if secretNote != "" {
+				fmt.Fprintf(stdout, "secret:   %s (%s)\n", secret, secretNote)
+			}
+			fmt.Fprintf(stdout, "event:    %s %s (delivery %s, endpoint %s)\n\n", typ, out.EventID, out.DeliveryID, out.EndpointID)
+			client := delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: allowPrivate})
+			res, err := out.send(ctx, client, target, timeout)
+			printRequest(stdout, target, out)
+			if err != nil {
+				return err
+			}
+			printResponse(stdout, res)
+			if res.code < 200 || res.code > 299 {
+				return fmt.Errorf("the receiver answered %s", res.status)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&target, "url", "", "the receiver's URL")
+	f.StringVar(&secret, "secret", "", "the endpoint secret to sign with (default $"+SecretEnv+", else a new one, printed)")
+	f.StringVar(&typ, "type", "", "event type (default the format's test event type, webhook.test)")
+	f.StringVar(&dataFile, "data", "", "file holding the event's data, a JSON object; - for standard input (default a small test object)")
+	f.BoolVar(&allowPrivate, "allow-private-destinations", false, "allow loopback, private and other internal addresses")
+	f.DurationVar(&timeout, "timeout", 0, "how long to wait for the answer (default the format's timeout)")
+	sf.register(f)
+	return cmd
+}
+
+// outgoing is one delivery ready to send: what Herald's delivery engine
+// would put on the wire for its first attempt.
+type outgoing struct {
+	EventID    string
+	DeliveryID string
+	EndpointID string
+	Body       []byte
+	Header     http.Header
+}
+
+// buildDelivery makes an event of type typ with data (nil for the test
+// event's data), renders it with f and signs it with secrets at now, as the
+// delivery engine does.
+func buildDelivery(f *format.Format, secrets []string, typ string, data []byte, now time.Time) (*outgoing, error) {
+	out := &outgoing{
+		EventID:    id.NewAt(id.Event, now),
+		DeliveryID: id.NewAt(id.Delivery, now),
+		EndpointID: id.NewAt(id.Endpoint, now),
+	}
+	if data == nil {
+		data = fmt.Appendf(nil, `{"endpoint_id":%q,"message":"This is a test event from herald send-test. If you can read this, your endpoint receives webhooks."}`, out.EndpointID)
+	}
+	v, err := jsonstyle.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("--data: %w", err)
+	}
+	if v.Kind != jsonstyle.Object {
+		return nil, errors.New("--data: must be a JSON object, as an event's data is")
+	}
+	canonical := jsonstyle.Marshal(v, jsonstyle.Compact)
+	ev := &store.Event{
+		TenantID: "herald-cli", ID: out.EventID, Type: typ, Data: canonical,
+		TraceID: newTraceID(), Source: store.SourceTest, CreatedAt: now,
+	}
+	ev.Hash = store.EventHash(ev.Type, ev.Data)
+	in, err := format.NewInput(ev, out.DeliveryID, out.EndpointID)
+	if err != nil {
+		return nil, err
+	}
+	in.Timestamp, in.Attempt = now, 1
+	out.Body = f.RenderBody(in)
+	h := http.Header{}
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", userAgent)
+	for k, vs := range f.RenderHeaders(in) {
+		h[k] = vs
+	}
+	sig, err := signature.Sign(f.Signature(), secrets, ev.ID, now, out.Body)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range sig {
+		h[k] = vs
+	}
+	out.Header = h
+	return out, nil
+}
+
+func newTraceID() string {
+	var b [16]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return hex.EncodeToString(b[:])
+}
+
+// response is what the receiver answered.
+type response struct {
+	code     int
+	status   string
+	header   http.Header
+	body     []byte
+	more     bool // the body was longer than what was kept
+	duration time.Duration
+}
+
+// send POSTs the delivery to target and reads at most maxShownResponse
+// bytes of the answer.
+func (o *outgoing) send(ctx context.Context, client *http.Client, target string, timeout time.Duration) (*response, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(o.Body))
+	if err != nil {
+		return nil, fmt.Errorf("--url: %w", err)
+	}
+	req.Header = o.Header.Clone()
+	started := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("no answer within %v", timeout)
+		}
+		if errors.Is(err, ssrf.ErrProhibitedIP) {
+			return nil, fmt.Errorf("send: %s resolves to %v; give --allow-private-destinations to send to it: %w", target, delivery.ErrPrivateDestination, err)
+		}
+		return nil, fmt.Errorf("send: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxShownResponse+1))
+	res := &response{code: resp.StatusCode, status: resp.Status, header: resp.Header, duration: time.Since(started)}
+	if err != nil {
+		return nil, fmt.Errorf("read the answer: %w", err)
+	}
+	if len(body) > maxShownResponse {
+		body, res.more = body[:maxShownResponse], true
+	}
+	res.body = body
+	return res, nil
+}
+
+func printRequest(w io.Writer, target string, o *outgoing) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "> POST %s\n", target)
+	writeHeaders(&b, "> ", o.Header)
+	fmt.Fprintf(&b, ">\n%s\n\n", o.Body)
+	_, _ = io.WriteString(w, b.String())
+}
+
+func printResponse(w io.Writer, r *response) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "< %s (%v)\n", r.status, r.duration.Round(time.Millisecond))
+	writeHeaders(&b, "< ", r.header)
+	fmt.Fprintf(&b, "<\n%s", r.body)
+	if r.more {
+		fmt.Fprintf(&b, "\n... (cut at %d bytes)", maxShownResponse)
+	}
+	if len(r.body) > 0 && !bytes.HasSuffix(r.body, []byte("\n")) {
+		b.WriteString("\n")
+	}
+	_, _ = io.WriteString(w, b.String())
+}
+
+// writeHeaders writes headers sorted by name, one value a line.
+func writeHeaders(b *strings.Builder, prefix string, h http.Header) {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		for _, v := range h[k] {
+			fmt.Fprintf(b, "%s%s: %s\n", prefix, k, v)
+		}
+	}
+}

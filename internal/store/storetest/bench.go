@@ -1,0 +1,135 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Bench measures the delivery queue of a driver. open returns a fresh,
+// migrated store closed when the benchmark ends.
+//
+//   - ClaimRecord1000: 1000 due deliveries over 10 endpoints, drained by 4
+//     workers that claim 50 at a time and record each one delivered.
+//     Reports deliveries/s and the mean latency of a claim and a record.
+//   - ClaimWithBacklog: one claim (and release) while another endpoint holds
+//     a backlog of 5000 due deliveries and is at its cap: what every claim
+//     pays for a stuck endpoint.
+func Bench(b *testing.B, open func(b *testing.B) store.Store) {
+	b.Run("ClaimRecord1000", func(b *testing.B) { benchClaimRecord(b, open) })
+	b.Run("ClaimWithBacklog", func(b *testing.B) { benchClaimWithBacklog(b, open) })
+}
+
+func benchSetup(b *testing.B, st store.Store, endpoints, events int, typ string) {
+	b.Helper()
+	ctx := context.Background()
+	if _, err := st.TenantGet(ctx, "bench"); err != nil {
+		if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "bench", Name: "bench"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for range endpoints {
+		if _, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "bench", URL: "https://x", Events: []string{typ}, Enabled: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range events {
+		_, err := st.EventCreate(ctx, &store.EventCreateParams{
+			Event: newEvent("bench", "", typ, `{"i":1}`),
+			Now:   t0.Add(time.Duration(i) * time.Microsecond),
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func benchClaimRecord(b *testing.B, open func(b *testing.B) store.Store) {
+	const endpoints, events, workers, batch = 10, 100, 4, 50
+	var claims, records, claimNS, recordNS atomic.Int64
+	var total time.Duration
+	for i := range b.N {
+		b.StopTimer()
+		st := open(b)
+		benchSetup(b, st, endpoints, events, "bench")
+		ctx := context.Background()
+		now := t0.Add(time.Hour)
+		b.StartTimer()
+		start := time.Now()
+		var wg sync.WaitGroup
+		for w := range workers {
+			owner := fmt.Sprintf("w%d", w)
+			wg.Go(func() {
+				for {
+					t := time.Now()
+					got, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
+						Owner: owner, Now: now, Lease: time.Minute, Limit: batch, PerEndpoint: 100,
+					})
+					claimNS.Add(int64(time.Since(t)))
+					claims.Add(1)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					if len(got) == 0 {
+						return
+					}
+					for _, c := range got {
+						t := time.Now()
+						_, err := st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+							DeliveryID: c.Delivery.ID, Owner: owner, Status: store.StatusDelivered, Now: now,
+							Attempt: &store.Attempt{StartedAt: now, DurationMS: 5, ResponseCode: 200, ResponseBody: "ok"},
+							Body:    []byte(`{"i":1}`),
+						})
+						recordNS.Add(int64(time.Since(t)))
+						records.Add(1)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+		total += time.Since(start)
+		b.StopTimer()
+		if n := records.Load(); n != int64((i+1)*endpoints*events) {
+			b.Fatalf("recorded %d deliveries, want %d", n, (i+1)*endpoints*events)
+		}
+	}
+	n := float64(records.Load())
+	b.ReportMetric(n/total.Seconds(), "deliveries/s")
+	b.ReportMetric(float64(claimNS.Load())/float64(claims.Load())/1e3, "µs/claim")
+	b.ReportMetric(float64(recordNS.Load())/n/1e3, "µs/record")
+}
+
+func benchClaimWithBacklog(b *testing.B, open func(b *testing.B) store.Store) {
+	const backlog, cap = 5000, 5
+	st := open(b)
+	ctx := context.Background()
+	benchSetup(b, st, 1, backlog, "stuck")
+	now := t0.Add(time.Hour)
+	// The stuck endpoint is at its cap: every claim must look past its
+	// backlog.
+	got, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "stuck", Now: now, Lease: time.Hour, Limit: cap, PerEndpoint: cap})
+	if err != nil || len(got) != cap {
+		b.Fatalf("filling the stuck endpoint's cap: %d claimed, %v; want %d", len(got), err, cap)
+	}
+	benchSetup(b, st, 1, 1, "healthy")
+	b.ResetTimer()
+	for range b.N {
+		got, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "w", Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: cap})
+		if err != nil || len(got) != 1 {
+			b.Fatalf("claim: %d claimed, %v; want the healthy endpoint's 1", len(got), err)
+		}
+		if err := st.DeliveryRelease(ctx, got[0].Delivery.ID, "w", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
