@@ -55,7 +55,7 @@ type Definition struct {
 
 // RetryDefinition is the format object's "retry".
 type RetryDefinition struct {
-	Schedule []string `json:"schedule,omitempty"`
+	Schedule []string `json:"schedule"`
 	On       string   `json:"on,omitempty"`
 }
 

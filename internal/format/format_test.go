@@ -181,8 +181,13 @@ func TestParse_FillsDefaults(t *testing.T) {
 	if string(again.Definition()) != string(f.Definition()) {
 		t.Errorf("definition does not round-trip:\n%s\n%s", f.Definition(), again.Definition())
 	}
-	if empty := mustParse(t, `{"name":"none","retry":{"schedule":[]}}`); len(empty.Schedule()) != 0 {
+	empty := mustParse(t, `{"name":"none","retry":{"schedule":[]}}`)
+	if len(empty.Schedule()) != 0 {
 		t.Errorf("an empty schedule means one attempt only, got %v", empty.Schedule())
+	}
+	// ... and stays empty once stored and read back.
+	if again := mustParse(t, string(empty.Definition())); len(again.Schedule()) != 0 {
+		t.Errorf("an empty schedule came back from its definition as %v (%s)", again.Schedule(), empty.Definition())
 	}
 }
 
