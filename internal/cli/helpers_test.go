@@ -75,9 +75,9 @@ func testSecret(t *testing.T) string {
 	return signature.GenerateSecret()
 }
 
-// delivery renders and signs one delivery in f's format, as the server
+// signedDelivery renders and signs one delivery in f's format, as the server
 // would.
-func delivery(t *testing.T, f *format.Format, secrets []string, typ, data string, at time.Time) *outgoing {
+func signedDelivery(t *testing.T, f *format.Format, secrets []string, typ, data string, at time.Time) *outgoing {
 	t.Helper()
 	var d []byte
 	if data != "" {

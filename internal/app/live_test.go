@@ -1,0 +1,92 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"testing"
+
+	"github.com/heraldhq/herald/internal/app"
+)
+
+// live is a Herald server running in-process on a real port, with the
+// engine, over a real database.
+type live struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+const liveAdminKey = "hk_live_admin_key_0123456789abcdefghij"
+
+func startLive(t *testing.T, dbURL string) *live {
+	t.Helper()
+	if dbURL == "" {
+		dbURL = "sqlite:" + filepath.Join(t.TempDir(), "herald.db")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, &app.Config{
+			Addr: "127.0.0.1:0", DatabaseURL: dbURL, AdminKey: liveAdminKey,
+			AllowPrivateDestinations: true, Ready: ready,
+		}, slog.New(slog.DiscardHandler))
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("server: %v", err)
+		}
+	})
+	select {
+	case addr := <-ready:
+		return &live{t: t, base: "http://" + addr, key: liveAdminKey}
+	case err := <-done:
+		t.Fatalf("server did not start: %v", err)
+	}
+	return nil
+}
+
+// do makes an API call and returns the status and the decoded JSON answer.
+func (l *live) do(method, path string, body any) (int, map[string]any) {
+	l.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, l.base+path, rd)
+	req.Header.Set("Authorization", "Bearer "+l.key)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(raw) > 0 {
+		_ = json.Unmarshal(raw, &out)
+	}
+	return resp.StatusCode, out
+}
+
+// must is do that fails the test unless the status is want.
+func (l *live) must(want int, method, path string, body any) map[string]any {
+	l.t.Helper()
+	code, out := l.do(method, path, body)
+	if code != want {
+		l.t.Fatalf("%s %s: got %d, want %d: %v", method, path, code, want, out)
+	}
+	return out
+}
