@@ -81,7 +81,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body the API accepts")
 	f.IntVar(&cfg.Workers, "workers", 32, "attempts in flight at once on this node")
 	f.IntVar(&cfg.PerEndpoint, "per-endpoint", 8, "attempts in flight at once per endpoint, across all nodes")
-	f.DurationVar(&cfg.Lease, "lease", 3*time.Minute, "how long a claimed delivery is held before another node may take it again; must exceed the longest format timeout")
+	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

@@ -42,8 +42,10 @@ type Config struct {
 	Workers int
 	// PerEndpoint caps in-flight attempts per endpoint across all nodes.
 	PerEndpoint int
-	// Lease is how long a claimed delivery stays ours; it must exceed the
-	// longest format timeout, after which another node may claim it again.
+	// Lease is how long a claimed delivery stays ours without a heartbeat.
+	// In-flight leases are extended every Lease/3, so a live engine keeps
+	// its deliveries however long the format's timeout, and a crashed
+	// engine's deliveries are taken again by another within Lease.
 	Lease time.Duration
 	// PollInterval is the fallback wake-up when no notification comes.
 	PollInterval time.Duration
@@ -66,13 +68,16 @@ type Engine struct {
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
+
+	inflightMu sync.Mutex
+	inflight   map[string]struct{} // deliveries this engine is attempting
 }
 
 // NewEngine wires an engine; it does no I/O.
 func NewEngine(cfg Config) *Engine {
 	cfg.Workers = cmp.Or(cfg.Workers, 32)
 	cfg.PerEndpoint = cmp.Or(cfg.PerEndpoint, 8)
-	cfg.Lease = cmp.Or(cfg.Lease, 3*time.Minute)
+	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)
 	cfg.UserAgent = cmp.Or(cfg.UserAgent, "Herald-Webhooks/1.0")
@@ -93,7 +98,7 @@ func NewEngine(cfg Config) *Engine {
 	}
 	return &Engine{
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, owner: cfg.Owner,
-		limiters: map[string]*rate.Limiter{},
+		limiters: map[string]*rate.Limiter{}, inflight: map[string]struct{}{},
 	}
 }
 
@@ -111,6 +116,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Attempts run on their own context, so a shutdown can let them finish.
 	sendCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
 	defer cutOff()
+	go e.heartbeat(sendCtx)
 
 	var wg sync.WaitGroup
 	done := make(chan struct{}, e.cfg.Workers)
@@ -184,6 +190,44 @@ func (e *Engine) shutdown(wg *sync.WaitGroup, cutOff context.CancelFunc) error {
 	return nil
 }
 
+// heartbeat extends the leases of the attempts in flight until ctx ends.
+func (e *Engine) heartbeat(ctx context.Context) {
+	t := time.NewTicker(e.cfg.Lease / 3)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		e.inflightMu.Lock()
+		ids := make([]string, 0, len(e.inflight))
+		for id := range e.inflight {
+			ids = append(ids, id)
+		}
+		e.inflightMu.Unlock()
+		if len(ids) == 0 {
+			continue
+		}
+		if _, err := e.st.DeliveryExtendLeases(ctx, e.owner, ids, e.now().Add(e.cfg.Lease)); err != nil && ctx.Err() == nil {
+			// The attempts go on; if a lease runs out meanwhile, another
+			// engine may send again (at least once) and our record is fenced.
+			e.log.Warn("extend leases", "err", err, "deliveries", len(ids))
+		}
+	}
+}
+
+func (e *Engine) track(id string) func() {
+	e.inflightMu.Lock()
+	e.inflight[id] = struct{}{}
+	e.inflightMu.Unlock()
+	return func() {
+		e.inflightMu.Lock()
+		delete(e.inflight, id)
+		e.inflightMu.Unlock()
+	}
+}
+
 // attempt makes one attempt of a claimed delivery and records it. With
 // single, the attempt is the delivery's only one (a test send): it ends
 // delivered or failed.
@@ -191,6 +235,7 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *st
 	d, ep, ev := c.Delivery, c.Endpoint, c.Event
 	log := e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)
 	bg := context.WithoutCancel(ctx)
+	defer e.track(d.ID)()
 
 	f, err := e.cfg.Formats.Get(ctx, ep.Format)
 	if err != nil {

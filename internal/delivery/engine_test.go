@@ -664,3 +664,30 @@ func TestEngine_TwoEnginesShareOnePostgres(t *testing.T) {
 		}
 	}
 }
+
+// TestEngine_HeartbeatKeepsALongAttempt: an attempt that runs longer than
+// the lease keeps its delivery, because the engine renews the lease; a
+// second engine on the same store does not send it again.
+func TestEngine_HeartbeatKeepsALongAttempt(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st, func(c *delivery.Config) { c.Lease = 3 * time.Second })
+	b.putFormat(t, `{"name":"slow","timeout":"20s","retry":{"schedule":[]}}`)
+	rc := newReceiver(t)
+	rc.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
+		time.Sleep(6 * time.Second)
+		w.WriteHeader(200)
+	})
+	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "slow" })
+	b.run(t)
+	other := &bundle{st: st, formats: b.formats, tenant: b.tenant, engine: delivery.NewEngine(delivery.Config{
+		Store: st, Formats: b.formats, Client: delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
+		PollInterval: 100 * time.Millisecond, Lease: 3 * time.Second,
+	})}
+	other.run(t)
+	res := b.send(t, "a", `{}`)
+	b.waitStatus(t, res.Deliveries[0].ID, store.StatusDelivered, 20*time.Second)
+	if n := len(rc.got()); n != 1 {
+		t.Errorf("receiver got %d requests, want 1: the lease must outlive a 6s attempt with a 3s lease", n)
+	}
+}

@@ -121,6 +121,11 @@ type Store interface {
 	// DeliveryRelease hands a leased delivery back unattempted (shutdown),
 	// due again at p.NextAttemptAt, if the lease is still p.Owner's.
 	DeliveryRelease(ctx context.Context, id, owner string, next time.Time) error
+	// DeliveryExtendLeases pushes the leases this owner still holds on ids
+	// out to until (a heartbeat for attempts in flight), and returns how many
+	// it still held. Short leases kept alive this way let a crashed node's
+	// deliveries be taken again quickly, whatever the format's timeout.
+	DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// DeliveryRetry starts a new attempt series for a delivered or failed
 	// delivery: status pending, series attempts 0, due now. A delivery that
 	// is still pending, retrying or delivering gives ErrConflict.

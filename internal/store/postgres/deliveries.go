@@ -452,3 +452,19 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
 	}
 	return ts(at), nil
 }
+
+// DeliveryExtendLeases is the heartbeat for attempts in flight.
+func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// A delivering row's next_attempt_at mirrors its lease expiry.
+	tag, err := s.pool.Exec(ctx, `
+		UPDATE deliveries SET lease_expires_at = $3, next_attempt_at = $3
+		WHERE id = ANY($2) AND lease_owner = $1 AND status = 'delivering'`,
+		owner, ids, ts(until))
+	if err != nil {
+		return 0, dbErr(err, "extend leases")
+	}
+	return int(tag.RowsAffected()), nil
+}

@@ -437,3 +437,31 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
 	}
 	return fromUS(at), nil
 }
+
+// DeliveryExtendLeases is the heartbeat for attempts in flight.
+func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return 0, fmt.Errorf("extend leases: %w", err)
+	}
+	var n int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		// A delivering row's next_attempt_at mirrors its lease expiry.
+		res, err := tx.ExecContext(ctx, `
+			UPDATE deliveries SET lease_expires_at = ?3, next_attempt_at = ?3
+			WHERE id IN (SELECT value FROM json_each(?2)) AND lease_owner = ?1 AND status = 'delivering'`,
+			owner, string(list), us(until))
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, dbErr(err, "extend leases")
+	}
+	return int(n), nil
+}

@@ -606,3 +606,30 @@ func testTimesUTC(t *testing.T, st store.Store) {
 	}
 	sameTime(t, "CreatedAt read back", do(st.TenantGet(ctx, "acme")).must(t).CreatedAt, local.Truncate(time.Microsecond))
 }
+
+func testExtendLeases(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+	wantIDs(t, "w1's claim", deliveryIDs(claim(t, st, "w1", t0, 10, 10)), []string{id})
+
+	if n := do(st.DeliveryExtendLeases(ctx, "w2", []string{id}, t0.Add(5*time.Minute))).must(t); n != 0 {
+		t.Errorf("w2 extended %d leases it does not hold, want 0", n)
+	}
+	if n := do(st.DeliveryExtendLeases(ctx, "w1", []string{id, "dlv_missing"}, t0.Add(5*time.Minute))).must(t); n != 1 {
+		t.Errorf("w1 extended %d leases, want 1", n)
+	}
+	if n := do(st.DeliveryExtendLeases(ctx, "w1", nil, t0.Add(5*time.Minute))).must(t); n != 0 {
+		t.Errorf("extending no ids extended %d", n)
+	}
+	// The original lease (1 minute) has run out, the extended one has not.
+	if got := claim(t, st, "w2", t0.Add(2*time.Minute), 10, 10); len(got) != 0 {
+		t.Fatalf("w2 claimed %v while w1's extended lease runs", deliveryIDs(got))
+	}
+	sameTime(t, "NextDue with the extended lease", do(st.DeliveryNextDue(ctx)).must(t), us(t0.Add(5*time.Minute)))
+	record(t, st, "w1", id, store.StatusDelivered, t0.Add(2*time.Minute), nil)
+	if n := do(st.DeliveryExtendLeases(ctx, "w1", []string{id}, t0.Add(9*time.Minute))).must(t); n != 0 {
+		t.Errorf("extended %d leases of a delivered delivery, want 0", n)
+	}
+}

@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"DeliveryRecordAttempt_Fenced", testRecordAttemptFenced},
 		{"DeliveryRecordAttempt_BodyStoredOnce", testRecordAttemptBodyStoredOnce},
 		{"DeliveryRelease", testRelease},
+		{"DeliveryExtendLeases", testExtendLeases},
 		{"DeliveryRetry", testRetry},
 		{"DeliveryReplay", testReplay},
 		{"DeliveryNextDue", testNextDue},

@@ -34,7 +34,7 @@ app.post('/webhooks', express.raw({ type: 'application/json', limit: '1mb' }), (
   }
   let event;
   try {
-    event = wh.verify(JSON.stringify(JSON.parse(req.body)), req.headers);
+    event = wh.verify(req.body, req.headers);
   } catch (err) {
     console.log(`webhook rejected: ${err.message}`);
     return res.status(401).json({ error: 'invalid signature' });
