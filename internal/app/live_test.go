@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/app"
@@ -89,4 +91,43 @@ func (l *live) must(want int, method, path string, body any) map[string]any {
 		l.t.Fatalf("%s %s: got %d, want %d: %v", method, path, code, want, out)
 	}
 	return out
+}
+
+// TestServe_LoadsFormatsFile: --formats loads definitions at start.
+func TestServe_LoadsFormatsFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "formats.yaml")
+	if err := os.WriteFile(path, []byte("name: from-file\nsignature:\n  scheme: body\n  header: X-Sig\nretry:\n  schedule: [1s]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, &app.Config{
+			Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h.db"), AdminKey: liveAdminKey,
+			FormatsFile: path, Ready: ready,
+		}, slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+	var l *live
+	select {
+	case addr := <-ready:
+		l = &live{t: t, base: "http://" + addr, key: liveAdminKey}
+	case err := <-done:
+		t.Fatalf("server: %v", err)
+	}
+	f := l.must(http.StatusOK, "GET", "/api/v1/formats/from-file", nil)
+	if sig := f["signature"].(map[string]any); sig["scheme"] != "body" || sig["header"] != "X-Sig" {
+		t.Errorf("loaded format = %v", f)
+	}
+
+	// A bad file stops the server from starting, with the field named.
+	bad := filepath.Join(dir, "bad.json")
+	_ = os.WriteFile(bad, []byte(`{"name":"x","retry":{"schedule":["soon"]}}`), 0o600)
+	err := app.Run(context.Background(), &app.Config{Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h2.db"), FormatsFile: bad}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "retry.schedule[0]") {
+		t.Errorf("bad formats file: err = %v, want one naming retry.schedule[0]", err)
+	}
 }

@@ -73,6 +73,8 @@ that answer goes back to the sender. Point a Herald endpoint (started with
 				var opts []verify.Option
 				if cfg.Scheme != verify.Body {
 					opts = append(opts, verify.WithTolerance(tolerance))
+				} else if cmd.Flags().Changed("tolerance") {
+					return errors.New("--tolerance: the body scheme carries no timestamp to check")
 				}
 				if l.v, err = verify.New(cfg, secrets, opts...); err != nil {
 					return err

@@ -98,19 +98,17 @@ func (s *sigFlags) signatureConfig(ctx context.Context) (verify.Config, string, 
 	if s.format != "" && s.schemeGiven() {
 		return verify.Config{}, "", errors.New("give --format or --scheme (with its header flags), not both")
 	}
-	if s.format != "" && s.server != "" {
-		if _, ok := format.Builtin(s.format); !ok {
-			var obj struct {
-				Signature verify.Config `json:"signature"`
-			}
-			if err := fetchFormat(ctx, s.server, s.key, s.format, &obj); err != nil {
-				return verify.Config{}, "", err
-			}
-			if obj.Signature.Scheme == "" {
-				obj.Signature.Scheme = verify.StandardWebhooks
-			}
-			return obj.Signature, fmt.Sprintf("format %s from %s", s.format, s.server), nil
+	if s.format != "" && s.server != "" && !isLocalFormat(s.format) {
+		var obj struct {
+			Signature verify.Config `json:"signature"`
 		}
+		if err := fetchFormat(ctx, s.server, s.key, s.format, &obj); err != nil {
+			return verify.Config{}, "", err
+		}
+		if obj.Signature.Scheme == "" {
+			obj.Signature.Scheme = verify.StandardWebhooks
+		}
+		return obj.Signature, fmt.Sprintf("format %s from %s", s.format, s.server), nil
 	}
 	f, src, err := s.localFormat()
 	if err != nil {
@@ -126,18 +124,16 @@ func (s *sigFlags) fullFormat(ctx context.Context) (*format.Format, string, erro
 	if s.format != "" && s.schemeGiven() {
 		return nil, "", errors.New("give --format or --scheme (with its header flags), not both")
 	}
-	if s.format != "" && s.server != "" {
-		if _, ok := format.Builtin(s.format); !ok {
-			var def json.RawMessage
-			if err := fetchFormat(ctx, s.server, s.key, s.format, &def); err != nil {
-				return nil, "", err
-			}
-			f, err := format.Parse(def)
-			if err != nil {
-				return nil, "", fmt.Errorf("format %s from %s: %w", s.format, s.server, err)
-			}
-			return f, fmt.Sprintf("format %s from %s", s.format, s.server), nil
+	if s.format != "" && s.server != "" && !isLocalFormat(s.format) {
+		var def json.RawMessage
+		if err := fetchFormat(ctx, s.server, s.key, s.format, &def); err != nil {
+			return nil, "", err
 		}
+		f, err := format.Parse(def)
+		if err != nil {
+			return nil, "", fmt.Errorf("format %s from %s: %w", s.format, s.server, err)
+		}
+		return f, fmt.Sprintf("format %s from %s", s.format, s.server), nil
 	}
 	return s.localFormat()
 }
@@ -164,6 +160,23 @@ func (s *sigFlags) localFormat() (*format.Format, string, error) {
 		return nil, "", err
 	}
 	return f, fmt.Sprintf("format %s from %s", f.Name, s.format), nil
+}
+
+// isLocalFormat reports whether --format names a built-in format or a file
+// (FILE or FILE#name) rather than a format on a server.
+func isLocalFormat(arg string) bool {
+	if _, ok := format.Builtin(arg); ok {
+		return true
+	}
+	if _, err := os.Stat(arg); err == nil {
+		return true
+	}
+	p, _, ok := strings.Cut(arg, "#")
+	if !ok {
+		return false
+	}
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // formatFile loads the one format of a file, or with "FILE#name" the named

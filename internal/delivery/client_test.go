@@ -1,0 +1,56 @@
+package delivery_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/delivery"
+)
+
+func TestCheckURL(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		url          string
+		allowPrivate bool
+		ok           bool
+	}{
+		{"https://93.184.216.34/hook", false, true},
+		{"http://93.184.216.34:8080/hook?x=1", false, true},
+		{"https://[2606:4700::1111]/", false, true},
+		{"http://127.0.0.1/", false, false},
+		{"http://127.0.0.1:9000/", true, true},
+		{"http://localhost:3000/", false, false},
+		{"http://app.localhost/", false, false},
+		{"http://10.0.0.1/", false, false},
+		{"http://172.16.5.4/", false, false},
+		{"http://192.168.1.1/", false, false},
+		{"http://169.254.169.254/latest/meta-data/", false, false},
+		{"http://100.64.0.1/", false, false},
+		{"http://224.0.0.1/", false, false},
+		{"http://0.0.0.0/", false, false},
+		{"http://[::1]/", false, false},
+		{"http://[fc00::1]/", false, false},
+		{"http://[fe80::1]/", false, false},
+		{"http://[::ffff:127.0.0.1]/", false, false},
+		{"ftp://93.184.216.34/", false, false},
+		{"https://user:pass@93.184.216.34/", false, false},
+		{"https://93.184.216.34/#frag", false, false},
+		{"/relative", true, false},
+		{"https://", true, false},
+		{"not a url", true, false},
+	}
+	for _, tt := range tests {
+		err := delivery.CheckURL(context.Background(), tt.url, "body.url", tt.allowPrivate, nil)
+		if tt.ok && err != nil {
+			t.Errorf("CheckURL(%q, allowPrivate=%v) = %v, want ok", tt.url, tt.allowPrivate, err)
+		}
+		if !tt.ok {
+			var ve *herald.ValidationError
+			if !errors.As(err, &ve) || ve.Fields[0].Location != "body.url" {
+				t.Errorf("CheckURL(%q, allowPrivate=%v) = %v, want a ValidationError at body.url", tt.url, tt.allowPrivate, err)
+			}
+		}
+	}
+}
