@@ -88,9 +88,6 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	}
 
 	formats := format.NewCatalog(st, cfg.DefaultFormat)
-	if _, err := formats.Get(ctx, ""); err != nil {
-		return fmt.Errorf("default format %q: %w", formats.DefaultName(), err)
-	}
 	if cfg.FormatsFile != "" {
 		fs, err := format.LoadFile(cfg.FormatsFile)
 		if err != nil {
@@ -102,6 +99,11 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 			}
 			log.Info("format loaded", "name", f.Name, "file", cfg.FormatsFile)
 		}
+	}
+
+	// The default may be one the formats file just defined.
+	if _, err := formats.Get(ctx, ""); err != nil {
+		return fmt.Errorf("default format %q: %w", formats.DefaultName(), err)
 	}
 
 	adminKey, err := bootstrapAdminKey(ctx, st, cfg)

@@ -107,7 +107,7 @@ func TestServe_LoadsFormatsFile(t *testing.T) {
 	go func() {
 		done <- app.Run(ctx, &app.Config{
 			Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h.db"), AdminKey: liveAdminKey,
-			FormatsFile: path, Ready: ready,
+			FormatsFile: path, DefaultFormat: "from-file", Ready: ready,
 		}, slog.New(slog.DiscardHandler))
 	}()
 	defer func() { cancel(); <-done }()
@@ -122,11 +122,22 @@ func TestServe_LoadsFormatsFile(t *testing.T) {
 	if sig := f["signature"].(map[string]any); sig["scheme"] != "body" || sig["header"] != "X-Sig" {
 		t.Errorf("loaded format = %v", f)
 	}
+	// It is the default (--default-format): an endpoint that names none uses it.
+	l.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]any{"id": "acme"})
+	ep := l.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://93.184.216.34/hook"})
+	if ep["format"] != "from-file" {
+		t.Errorf("endpoint format = %v, want the default from-file", ep["format"])
+	}
+	// An unknown default format stops the server from starting.
+	err := app.Run(context.Background(), &app.Config{Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h3.db"), DefaultFormat: "nope"}, slog.New(slog.DiscardHandler))
+	if err == nil || !strings.Contains(err.Error(), "nope") {
+		t.Errorf("unknown default format: err = %v", err)
+	}
 
 	// A bad file stops the server from starting, with the field named.
 	bad := filepath.Join(dir, "bad.json")
 	_ = os.WriteFile(bad, []byte(`{"name":"x","retry":{"schedule":["soon"]}}`), 0o600)
-	err := app.Run(context.Background(), &app.Config{Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h2.db"), FormatsFile: bad}, slog.New(slog.DiscardHandler))
+	err = app.Run(context.Background(), &app.Config{Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h2.db"), FormatsFile: bad}, slog.New(slog.DiscardHandler))
 	if err == nil || !strings.Contains(err.Error(), "retry.schedule[0]") {
 		t.Errorf("bad formats file: err = %v, want one naming retry.schedule[0]", err)
 	}

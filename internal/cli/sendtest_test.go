@@ -280,3 +280,26 @@ func TestSendTest_Timeout(t *testing.T) {
 		t.Errorf("send-test took %v, want about 300ms", d)
 	}
 }
+
+// --format NAME --server renders with the whole format read from the server.
+func TestSendTest_FormatFromServer(t *testing.T) {
+	t.Parallel()
+	sc := schemeCases(t)[1] // timestamped
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/formats/ts" || r.Header.Get("Authorization") != "Bearer hk_test" {
+			http.Error(w, `{"detail":"no"}`, http.StatusNotFound)
+			return
+		}
+		w.Write(sc.f.Definition())
+	}))
+	defer api.Close()
+	rc := newReceiver(t, verifierFor(t, sc, sc.secret), http.StatusOK, "")
+	out, _, err := herald(t, nil, "send-test", "--url", rc.URL, "--secret", sc.secret, "--allow-private-destinations",
+		"--format", "ts", "--server", api.URL, "--key", "hk_test")
+	if err != nil {
+		t.Fatalf("send-test with the format from the server: %v\n%s", err, out)
+	}
+	if _, h, verr := rc.got(t, 1); verr != nil || h.Get("X-Acme-Signature") == "" {
+		t.Errorf("the receiver got X-Acme-Signature %q and verified it with %v, want the timestamped signature verified", h.Get("X-Acme-Signature"), verr)
+	}
+}

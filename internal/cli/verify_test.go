@@ -267,6 +267,10 @@ func TestVerify_FormatFromServerAndFile(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify with --format FILE#ts: %v\n%s", err, out)
 	}
+	// A file is a file even when a server is given.
+	if out, _, err := herald(t, nil, append(base, "--format", file+"#ts", "--server", srv.URL, "--key", "wrong")...); err != nil {
+		t.Fatalf("verify with --format FILE#ts and --server: %v\n%s", err, out)
+	}
 	_, _, err = herald(t, nil, append(base, "--format", file)...)
 	if err == nil || !strings.Contains(err.Error(), "holds 2 formats (gh, ts)") {
 		t.Errorf("verify with a file of two formats and no #name: %v, want an error naming them", err)

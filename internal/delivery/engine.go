@@ -238,8 +238,15 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *st
 	defer e.track(d.ID)()
 
 	f, err := e.cfg.Formats.Get(ctx, ep.Format)
-	if err != nil {
-		return e.finish(bg, c, log, nil, &outcome{err: fmt.Sprintf("format %q: %v", ep.Format, err)}, nil, true)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return e.finish(bg, c, log, nil, &outcome{err: fmt.Sprintf("format %q no longer exists", ep.Format)}, nil, true)
+	case err != nil:
+		// The database is not answering: hand the delivery back for later
+		// rather than count a failure that is not the receiver's.
+		log.Warn("load format", "err", err)
+		e.releaseAt(bg, c, log, e.now().Add(e.cfg.PollInterval))
+		return nil
 	}
 	in, err := format.NewInput(ev, d.ID, ep.ID)
 	if err != nil {
@@ -422,7 +429,11 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 }
 
 func (e *Engine) release(ctx context.Context, c *store.Claimed, log *slog.Logger) {
-	if err := e.st.DeliveryRelease(ctx, c.Delivery.ID, e.owner, e.now()); err != nil {
+	e.releaseAt(ctx, c, log, e.now())
+}
+
+func (e *Engine) releaseAt(ctx context.Context, c *store.Claimed, log *slog.Logger, next time.Time) {
+	if err := e.st.DeliveryRelease(ctx, c.Delivery.ID, e.owner, next); err != nil {
 		log.Warn("hand back delivery", "err", err)
 	}
 }
