@@ -20,36 +20,54 @@ import (
 )
 
 // BenchmarkDelivery measures the whole path on one machine: events posted
-// over HTTP to a running server (API, store, engine), delivered signed to a
-// local receiver. It reports deliveries per second and the p50/p99 latency
+// over HTTP to a running server (API, store, engine), delivered signed to
+// local receivers. It reports deliveries per second and the p50/p99 latency
 // from the moment the event's POST was sent until the receiver had it.
-// b.N is the number of events; each goes to one endpoint.
+// b.N is the number of events.
+//
+//   - saturated/N-endpoints: 8 clients post as fast as they can; each event
+//     fans out to N endpoints. Throughput; latency includes queueing.
+//   - paced-200/s: events posted at 200 a second to one endpoint, well below
+//     capacity: the latency a single event sees.
 //
 //	go test ./internal/app -run '^$' -bench Delivery -benchtime 3000x
 func BenchmarkDelivery(b *testing.B) {
-	b.Run("sqlite", func(b *testing.B) {
-		benchDelivery(b, "sqlite:"+filepath.Join(b.TempDir(), "bench.db"))
-	})
-	b.Run("postgres", func(b *testing.B) {
-		if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
-			b.Skip("HERALD_TEST_DATABASE_URL is unset")
-		}
-		benchDelivery(b, dbtest.PostgresURL(b))
-	})
+	dbs := []struct {
+		name string
+		url  func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
+		{"postgres", func(b *testing.B) string {
+			if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
+				b.Skip("HERALD_TEST_DATABASE_URL is unset")
+			}
+			return dbtest.PostgresURL(b)
+		}},
+	}
+	for _, db := range dbs {
+		b.Run(db.name+"/saturated/1-endpoint", func(b *testing.B) { benchDelivery(b, db.url(b), 1, 0) })
+		b.Run(db.name+"/saturated/4-endpoints", func(b *testing.B) { benchDelivery(b, db.url(b), 4, 0) })
+		b.Run(db.name+"/paced-200/s", func(b *testing.B) { benchDelivery(b, db.url(b), 1, 200) })
+	}
 }
 
-func benchDelivery(b *testing.B, dbURL string) {
+// benchDelivery posts b.N events, each to endpoints endpoints, at perSecond
+// events a second (0: as fast as 8 clients can).
+func benchDelivery(b *testing.B, dbURL string, endpoints, perSecond int) {
 	const adminKey = "hk_bench_admin_key_0123456789abcdef"
 	var mu sync.Mutex
-	arrived := map[string]time.Time{}
+	arrived := map[string]time.Time{} // path + webhook-id -> when
+	last := map[string]time.Time{}    // webhook-id -> last arrival over all endpoints
 	all := make(chan struct{})
-	want := b.N
+	want := b.N * endpoints
 	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		now := time.Now()
+		id := r.Header.Get("webhook-id")
 		mu.Lock()
-		if _, dup := arrived[r.Header.Get("webhook-id")]; !dup {
-			arrived[r.Header.Get("webhook-id")] = now
+		if _, dup := arrived[r.URL.Path+id]; !dup {
+			arrived[r.URL.Path+id] = now
+			last[id] = now
 			if len(arrived) == want {
 				close(all)
 			}
@@ -96,8 +114,10 @@ func benchDelivery(b *testing.B, dbURL string) {
 	if err := post("/api/v1/tenants", `{"id":"bench","name":"Bench"}`); err != nil {
 		b.Fatal(err)
 	}
-	if err := post("/api/v1/tenants/bench/endpoints", `{"url":"`+rc.URL+`/hook","events":["*"]}`); err != nil {
-		b.Fatal(err)
+	for i := range endpoints {
+		if err := post("/api/v1/tenants/bench/endpoints", fmt.Sprintf(`{"url":"%s/hook%d","events":["*"]}`, rc.URL, i)); err != nil {
+			b.Fatal(err)
+		}
 	}
 
 	sent := make([]time.Time, b.N)
@@ -110,6 +130,9 @@ func benchDelivery(b *testing.B, dbURL string) {
 		go func() {
 			defer wg.Done()
 			for i := p; i < b.N; i += posters {
+				if perSecond > 0 {
+					time.Sleep(time.Until(start.Add(time.Duration(i) * time.Second / time.Duration(perSecond))))
+				}
 				sent[i] = time.Now()
 				body := fmt.Sprintf(`{"id":"e%d","type":"bench.event","data":{"n":%d,"name":"benchmark payload"}}`, i, i)
 				if err := post("/api/v1/tenants/bench/events", body); err != nil {
@@ -123,7 +146,7 @@ func benchDelivery(b *testing.B, dbURL string) {
 	select {
 	case <-all:
 	case <-time.After(5 * time.Minute):
-		b.Fatalf("only %d of %d deliveries arrived", len(arrived), b.N)
+		b.Fatalf("only %d of %d deliveries arrived", len(arrived), want)
 	}
 	elapsed := time.Since(start)
 	b.StopTimer()
@@ -131,11 +154,11 @@ func benchDelivery(b *testing.B, dbURL string) {
 	lat := make([]time.Duration, 0, b.N)
 	mu.Lock()
 	for i := range b.N {
-		lat = append(lat, arrived[fmt.Sprintf("e%d", i)].Sub(sent[i]))
+		lat = append(lat, last[fmt.Sprintf("e%d", i)].Sub(sent[i]))
 	}
 	mu.Unlock()
 	slices.Sort(lat)
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+	b.ReportMetric(float64(want)/elapsed.Seconds(), "deliveries/s")
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
