@@ -49,7 +49,7 @@ func listenCmd(stdout, stderr io.Writer) *cobra.Command {
 it: the time, the method and path, whether the signature is valid (or why
 not), the headers and the JSON body. A verified delivery is answered 200,
 another 401. Without a secret (--secret, or $` + SecretEnv + `) deliveries are
-printed as unverified and answered 200.
+printed as unverified and answered 200 (or relayed, with --forward-to).
 
 With --forward-to, each verified delivery is relayed to your own handler
 with its original headers and raw body, the handler's answer is printed, and

@@ -129,27 +129,38 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*sto
 // anyone else's. The writer's IMMEDIATE transaction makes the in-flight
 // count exact and keeps two claimers from picking the same rows.
 const claimPickSQL = `
-WITH busy AS (
-    -- Unexpired leases per endpoint.
-    SELECT endpoint_id, count(*) AS n
-    FROM deliveries
-    WHERE status = 'delivering' AND lease_expires_at > ?1
-    GROUP BY endpoint_id
+WITH room AS (
+    -- Endpoints with due work, and how many more leases each may take.
+    SELECT e.id AS endpoint_id,
+        ?3 - (SELECT count(*) FROM deliveries l
+              WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > ?1) AS n
+    FROM endpoints e
+    WHERE e.enabled AND EXISTS (
+        SELECT 1 FROM deliveries d
+        WHERE d.endpoint_id = e.id
+          AND d.status IN ('pending', 'retrying', 'delivering')
+          AND d.next_attempt_at <= ?1)
 ),
-ranked AS (
+candidates AS (
+    -- At most cap rows per endpoint, read from the (endpoint, due) index:
+    -- a backlog of thousands at one endpoint costs a probe, not a scan.
     SELECT d.id, d.endpoint_id, d.next_attempt_at,
         row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
-    FROM deliveries d
-    JOIN endpoints e ON e.id = d.endpoint_id
-    WHERE d.status IN ('pending', 'retrying', 'delivering')
-      AND d.next_attempt_at <= ?1
-      AND e.enabled
+    FROM room r
+    JOIN deliveries d ON d.id IN (
+        SELECT d2.id FROM deliveries d2
+        WHERE d2.endpoint_id = r.endpoint_id
+          AND d2.status IN ('pending', 'retrying', 'delivering')
+          AND d2.next_attempt_at <= ?1
+        ORDER BY d2.next_attempt_at, d2.id
+        LIMIT ?3)
+    WHERE r.n > 0
 )
-SELECT r.id
-FROM ranked r
-LEFT JOIN busy b ON b.endpoint_id = r.endpoint_id
-WHERE r.rn <= ?3 - coalesce(b.n, 0)
-ORDER BY r.next_attempt_at, r.id
+SELECT c.id
+FROM candidates c
+JOIN room r ON r.endpoint_id = c.endpoint_id
+WHERE c.rn <= r.n
+ORDER BY c.next_attempt_at, c.id
 LIMIT ?2`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
