@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -228,7 +229,8 @@ func runtimeBinary(t *testing.T, name string) string {
 }
 
 // nodeModules returns the node_modules directory .ci/setup installs the
-// starters' npm packages into, and fails the test when they are missing.
+// starters' npm packages into. When they are missing it fails the test in CI
+// (CI=true) and skips it elsewhere.
 func nodeModules(t *testing.T) string {
 	t.Helper()
 	cache, err := os.UserCacheDir()
@@ -238,7 +240,13 @@ func nodeModules(t *testing.T) string {
 	dir := filepath.Join(cache, "herald-ci", "node", "node_modules")
 	for _, pkg := range []string{"standardwebhooks", "express"} {
 		if _, err := os.Stat(filepath.Join(dir, pkg, "package.json")); err != nil {
-			t.Fatalf("node is installed but the npm package %s is not in %s: run .ci/setup (CI runs it before the tests)", pkg, dir)
+			msg := fmt.Sprintf("node is installed but the npm package %s is not in %s: run .ci/setup", pkg, dir)
+			// CI runs .ci/setup first, so there a missing package is a
+			// failure; on a newcomer's machine `go test ./...` must pass.
+			if os.Getenv("CI") == "" {
+				t.Skip(msg)
+			}
+			t.Fatal(msg)
 		}
 	}
 	return dir
