@@ -227,3 +227,68 @@ func testCrashes(t *testing.T, dbURL string) {
 	}
 	t.Logf("%d events acknowledged across two SIGKILLs, all delivered to %d endpoints", len(acked), len(paths))
 }
+
+// TestServe_SIGTERMFinishesInFlightAttempts: a graceful stop lets the
+// attempt in flight finish and be recorded, then exits 0.
+func TestServe_SIGTERMFinishesInFlightAttempts(t *testing.T) {
+	t.Parallel()
+	const adminKey = "hk_test_admin_key_for_sigterm_test_0123456789"
+	inFlight := make(chan struct{}, 1)
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		select {
+		case inFlight <- struct{}{}:
+		default:
+		}
+		time.Sleep(time.Second)
+		w.WriteHeader(200)
+	}))
+	defer rc.Close()
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "herald.db")
+	srv := startServer(t, dbURL, adminKey)
+	if _, err := call(t, "POST", srv.url+"/api/v1/tenants", adminKey, map[string]any{"id": "acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(t, "POST", srv.url+"/api/v1/tenants/acme/endpoints", adminKey, map[string]any{"url": rc.URL}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var ev struct {
+		ID string `json:"id"`
+	}
+	if _, err := call(t, "POST", srv.url+"/api/v1/tenants/acme/events", adminKey, map[string]any{"type": "a.b", "data": map[string]any{}}, &ev); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-inFlight:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the delivery never reached the receiver")
+	}
+	if err := srv.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- srv.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			log, _ := os.ReadFile(srv.logPath)
+			t.Fatalf("herald exited with %v after SIGTERM; log:\n%s", err, log)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("herald did not exit within 15s of SIGTERM")
+	}
+
+	srv.start()
+	var list struct {
+		Data []struct {
+			Status   string `json:"status"`
+			Attempts int    `json:"attempt_count"`
+		} `json:"data"`
+	}
+	if _, err := call(t, "GET", srv.url+"/api/v1/tenants/acme/events/"+ev.ID+"/deliveries", adminKey, nil, &list); err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Data) != 1 || list.Data[0].Status != "delivered" || list.Data[0].Attempts != 1 {
+		t.Errorf("after SIGTERM the delivery is %+v, want delivered after its one attempt finished", list.Data)
+	}
+}
