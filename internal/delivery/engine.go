@@ -446,7 +446,9 @@ func (e *Engine) limiter(ep *store.Endpoint) *rate.Limiter {
 	defer e.limitersMu.Unlock()
 	l := e.limiters[ep.ID]
 	if l == nil || int(l.Limit()) != ep.RateLimit {
-		l = rate.NewLimiter(rate.Limit(ep.RateLimit), ep.RateLimit)
+		// A burst of 1 spaces attempts evenly: a bucket of N would allow up
+		// to 2N-1 in one second, and the promise is at most N a second.
+		l = rate.NewLimiter(rate.Limit(ep.RateLimit), 1)
 		e.limiters[ep.ID] = l
 	}
 	return l

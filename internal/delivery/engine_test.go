@@ -691,3 +691,30 @@ func TestEngine_HeartbeatKeepsALongAttempt(t *testing.T) {
 		t.Errorf("receiver got %d requests, want 1: the lease must outlive a 6s attempt with a 3s lease", n)
 	}
 }
+
+// TestEngine_RateLimitSpacesAttempts: an endpoint with rate_limit 5 gets at
+// most 5 attempts in any second (one every 200ms).
+func TestEngine_RateLimitSpacesAttempts(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st)
+	rc := newReceiver(t)
+	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.RateLimit = 5 })
+	b.run(t)
+	var ids []string
+	for range 15 {
+		ids = append(ids, b.send(t, "a", `{}`).Deliveries[0].ID)
+	}
+	for _, id := range ids {
+		b.waitStatus(t, id, store.StatusDelivered, 20*time.Second)
+	}
+	got := rc.got()
+	if span := got[len(got)-1].at.Sub(got[0].at); span < 1800*time.Millisecond {
+		t.Errorf("15 deliveries at 5/s arrived within %s, want at least ~2s", span)
+	}
+	for i := 5; i < len(got); i++ {
+		if w := got[i].at.Sub(got[i-5].at); w < 750*time.Millisecond { // 1s apart, with room for scheduling noise
+			t.Errorf("requests %d..%d arrived within %s: more than 5 in a second", i-5, i, w)
+		}
+	}
+}
