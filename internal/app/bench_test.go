@@ -27,10 +27,11 @@ import (
 //
 //   - saturated/N-endpoints: 8 clients post as fast as they can; each event
 //     fans out to N endpoints. Throughput; latency includes queueing.
+//
 //   - paced-200/s: events posted at 200 a second to one endpoint, well below
 //     capacity: the latency a single event sees.
 //
-//	go test ./internal/app -run '^$' -bench Delivery -benchtime 3000x
+//     go test ./internal/app -run '^$' -bench Delivery -benchtime 3000x
 func BenchmarkDelivery(b *testing.B) {
 	dbs := []struct {
 		name string

@@ -8,7 +8,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -36,7 +35,7 @@ func (r *deliveryRow) value() *store.Delivery {
 		d.NextAttemptAt = nil
 	}
 	d.NextAttemptAt = tsPtr(d.NextAttemptAt)
-	d.CreatedAt, d.UpdatedAt = ts(d.CreatedAt), ts(d.UpdatedAt)
+	d.CreatedAt, d.UpdatedAt = store.Timestamp(d.CreatedAt), store.Timestamp(d.UpdatedAt)
 	return &d
 }
 
@@ -48,7 +47,7 @@ func scanDelivery(row pgx.Row) (*store.Delivery, error) {
 	return r.value(), nil
 }
 
-func (s *Store) getDelivery(ctx context.Context, q querier, where string, args ...any) (*store.Delivery, error) {
+func getDelivery(ctx context.Context, q querier, where string, args ...any) (*store.Delivery, error) {
 	d, err := scanDelivery(q.QueryRow(ctx, `SELECT `+deliveryCols+` FROM deliveries d WHERE `+where, args...))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("delivery %q: %w", args[len(args)-1], store.ErrNotFound)
@@ -61,12 +60,12 @@ func (s *Store) getDelivery(ctx context.Context, q querier, where string, args .
 
 // DeliveryGet loads one of the tenant's deliveries.
 func (s *Store) DeliveryGet(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
-	return s.getDelivery(ctx, s.pool, `d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
+	return getDelivery(ctx, s.pool, `d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
 }
 
 // DeliveryGetByID loads a delivery of any tenant.
 func (s *Store) DeliveryGetByID(ctx context.Context, deliveryID string) (*store.Delivery, error) {
-	return s.getDelivery(ctx, s.pool, `d.id = $1`, deliveryID)
+	return getDelivery(ctx, s.pool, `d.id = $1`, deliveryID)
 }
 
 // DeliveryList pages through the tenant's deliveries, newest first, with
@@ -87,10 +86,7 @@ func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.Deli
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err, "list deliveries")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Delivery, error) { return scanDelivery(r) })
+	out, err := collect(rows, err, scanDelivery)
 	if err != nil {
 		return nil, dbErr(err, "list deliveries")
 	}
@@ -102,10 +98,7 @@ const attemptCols = `id, delivery_id, number, started_at, duration_ms, response_
 // DeliveryAttempts lists a delivery's attempts, oldest first.
 func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*store.Attempt, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, deliveryID)
-	if err != nil {
-		return nil, dbErr(err, "list attempts")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Attempt, error) {
+	out, err := collect(rows, err, func(r pgx.Row) (*store.Attempt, error) {
 		var a store.Attempt
 		var body []byte
 		if err := r.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &a.DurationMS,
@@ -113,7 +106,7 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*sto
 			return nil, err
 		}
 		a.ResponseBody = string(body)
-		a.StartedAt = ts(a.StartedAt)
+		a.StartedAt = store.Timestamp(a.StartedAt)
 		return &a, nil
 	})
 	if err != nil {
@@ -195,11 +188,11 @@ ORDER BY d.due, d.id`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	if p.Owner == "" || p.Lease <= 0 || p.Limit <= 0 || p.PerEndpoint <= 0 {
-		return nil, fmt.Errorf("claim due deliveries: owner, lease, limit and per-endpoint cap must all be set (got %+v)", *p)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
-	now := ts(p.Now)
-	until := ts(p.Now.Add(p.Lease))
+	now := store.Timestamp(p.Now)
+	until := store.Timestamp(p.Now.Add(p.Lease))
 	var out []*store.Claimed
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// Claimers take turns (claims take milliseconds): the in-flight count
@@ -209,10 +202,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			return err
 		}
 		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint)
-		if err != nil {
-			return err
-		}
-		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Claimed, error) {
+		out, err = collect(rows, err, func(r pgx.Row) (*store.Claimed, error) {
 			var dr deliveryRow
 			var er eventRow
 			var epr endpointRow
@@ -228,7 +218,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 				return nil, err
 			}
 			c.Delivery, c.Event, c.Endpoint = dr.value(), er.value(), ep
-			c.LeaseUntil = ts(c.LeaseUntil)
+			c.LeaseUntil = store.Timestamp(c.LeaseUntil)
 			return c, nil
 		})
 		return err
@@ -242,19 +232,14 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 // DeliveryRecordAttempt stores an attempt and moves the delivery on, fenced
 // by the lease; see store.Store.
 func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecordParams) (*store.Attempt, error) {
-	if err := checkOutcome(p); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	var next *time.Time
 	if p.Status == store.StatusRetrying {
 		next = tsPtr(p.NextAttemptAt)
 	}
-	a := *p.Attempt
-	a.DeliveryID = p.DeliveryID
-	a.StartedAt = ts(a.StartedAt)
-	if a.ID == "" {
-		a.ID = id.NewAt(id.Attempt, s.orNow(a.StartedAt))
-	}
+	a := p.NewAttempt(s.now())
 	a.Error = cleanText(a.Error)
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// The fence: only the lease holder may record. If the lease ran out
@@ -299,21 +284,6 @@ func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecor
 	return &a, nil
 }
 
-// checkOutcome rejects outcomes the engine must never ask for.
-func checkOutcome(p *store.AttemptRecordParams) error {
-	switch {
-	case p.Attempt == nil:
-		return fmt.Errorf("record attempt of delivery %q: no attempt given", p.DeliveryID)
-	case p.Owner == "":
-		return fmt.Errorf("record attempt of delivery %q: no lease owner given", p.DeliveryID)
-	case p.Status == store.StatusRetrying && p.NextAttemptAt == nil:
-		return fmt.Errorf("record attempt of delivery %q: retrying without a next attempt time", p.DeliveryID)
-	case p.Status != store.StatusDelivered && p.Status != store.StatusRetrying && p.Status != store.StatusFailed:
-		return fmt.Errorf("record attempt of delivery %q: status %q is not an attempt outcome", p.DeliveryID, p.Status)
-	}
-	return nil
-}
-
 // leaseLost tells why a fenced update matched nothing: the delivery is gone,
 // or its lease is not the caller's.
 func leaseLost(ctx context.Context, q querier, deliveryID string) error {
@@ -340,7 +310,7 @@ func (s *Store) DeliveryRelease(ctx context.Context, deliveryID, owner string, n
 				lease_expires_at = NULL,
 				updated_at = $4
 			WHERE id = $1 AND status = 'delivering' AND lease_owner = $2`,
-			deliveryID, owner, ts(next), ts(s.now()))
+			deliveryID, owner, store.Timestamp(next), store.Timestamp(s.now()))
 		if err != nil {
 			return err
 		}
@@ -360,7 +330,7 @@ func (s *Store) DeliveryRelease(ctx context.Context, deliveryID, owner string, n
 
 // DeliveryRetry starts a new attempt series for a finished delivery.
 func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, now time.Time) (*store.Delivery, error) {
-	now = ts(now)
+	now = store.Timestamp(now)
 	var out *store.Delivery
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var err error
@@ -370,7 +340,7 @@ func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, 
 			WHERE d.tenant_id = $1 AND d.id = $2 AND d.status IN ('delivered', 'failed')
 			RETURNING `+deliveryCols, tenantID, deliveryID, now))
 		if errors.Is(err, pgx.ErrNoRows) {
-			cur, err := s.getDelivery(ctx, tx, `d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
+			cur, err := getDelivery(ctx, tx, `d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
 			if err != nil {
 				return err
 			}
@@ -393,7 +363,7 @@ func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, 
 // DeliveryReplay starts a new series for the endpoint's failed deliveries
 // created in [since, until); a zero until means no upper bound.
 func (s *Store) DeliveryReplay(ctx context.Context, tenantID, endpointID string, since, until, now time.Time) (int, error) {
-	now = ts(now)
+	now = store.Timestamp(now)
 	var n int
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var exists bool
@@ -407,10 +377,10 @@ func (s *Store) DeliveryReplay(ctx context.Context, tenantID, endpointID string,
 		q := `UPDATE deliveries SET status = 'pending', series_attempts = 0,
 				next_attempt_at = $4, updated_at = $4
 			WHERE endpoint_id = $2 AND tenant_id = $1 AND status = 'failed' AND created_at >= $3`
-		args := []any{tenantID, endpointID, ts(since), now}
+		args := []any{tenantID, endpointID, store.Timestamp(since), now}
 		if !until.IsZero() {
 			q += ` AND created_at < $5`
-			args = append(args, ts(until))
+			args = append(args, store.Timestamp(until))
 		}
 		tag, err := tx.Exec(ctx, q, args...)
 		if err != nil {
@@ -450,7 +420,7 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, dbErr(err, "next due delivery")
 	}
-	return ts(at), nil
+	return store.Timestamp(at), nil
 }
 
 // DeliveryExtendLeases is the heartbeat for attempts in flight.
@@ -462,7 +432,7 @@ func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []st
 	tag, err := s.pool.Exec(ctx, `
 		UPDATE deliveries SET lease_expires_at = $3, next_attempt_at = $3
 		WHERE id = ANY($2) AND lease_owner = $1 AND status = 'delivering'`,
-		owner, ids, ts(until))
+		owner, ids, store.Timestamp(until))
 	if err != nil {
 		return 0, dbErr(err, "extend leases")
 	}

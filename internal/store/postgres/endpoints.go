@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -21,28 +20,24 @@ const endpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep
 // endpointRow scans endpointCols, alone or as part of a wider row.
 type endpointRow struct {
 	e                       store.Endpoint
-	events, headers, meta   string
+	cols                    store.EndpointJSON
 	previousSecretExpiresAt *time.Time
 }
 
 func (r *endpointRow) dest() []any {
 	e := &r.e
-	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &r.events, &e.Format,
+	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &r.cols.Events, &e.Format,
 		&e.Secret, &e.PreviousSecret, &r.previousSecretExpiresAt, &e.Enabled,
-		&r.headers, &e.RateLimit, &r.meta, &e.CreatedAt, &e.UpdatedAt}
+		&r.cols.Headers, &e.RateLimit, &r.cols.Metadata, &e.CreatedAt, &e.UpdatedAt}
 }
 
 func (r *endpointRow) value() (*store.Endpoint, error) {
 	e := r.e
-	if err := json.Unmarshal([]byte(r.events), &e.Events); err != nil {
-		return nil, fmt.Errorf("endpoint %s: events column: %w", e.ID, err)
+	if err := r.cols.Decode(&e); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal([]byte(r.headers), &e.Headers); err != nil {
-		return nil, fmt.Errorf("endpoint %s: headers column: %w", e.ID, err)
-	}
-	e.Metadata = json.RawMessage(r.meta)
 	e.PreviousSecretExpiresAt = tsPtr(r.previousSecretExpiresAt)
-	e.CreatedAt, e.UpdatedAt = ts(e.CreatedAt), ts(e.UpdatedAt)
+	e.CreatedAt, e.UpdatedAt = store.Timestamp(e.CreatedAt), store.Timestamp(e.UpdatedAt)
 	return &e, nil
 }
 
@@ -52,28 +47,6 @@ func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
 		return nil, err
 	}
 	return r.value()
-}
-
-// endpointJSON encodes the JSON columns of e; nil filters and headers are
-// stored as empty ones.
-func endpointJSON(e *store.Endpoint) (events, headers string, err error) {
-	filters := e.Events
-	if filters == nil {
-		filters = []string{}
-	}
-	hdr := e.Headers
-	if hdr == nil {
-		hdr = map[string]string{}
-	}
-	b1, err := json.Marshal(filters)
-	if err != nil {
-		return "", "", err
-	}
-	b2, err := json.Marshal(hdr)
-	if err != nil {
-		return "", "", err
-	}
-	return string(b1), string(b2), nil
 }
 
 // shareFormat share-locks the stored format an endpoint names, if any, so
@@ -88,18 +61,16 @@ func shareFormat(ctx context.Context, tx pgx.Tx, name string) error {
 
 // EndpointCreate stores a new endpoint, with a new ep_ id unless e has one.
 func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
-	events, headers, err := endpointJSON(e)
-	if err != nil {
-		return nil, fmt.Errorf("create endpoint: %w", err)
-	}
+	cols := store.NewEndpointJSON(e)
 	created := s.orNow(e.CreatedAt)
 	epID := e.ID
 	if epID == "" {
 		epID = id.NewAt(id.Endpoint, created)
 	}
 	var out *store.Endpoint
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		if err := shareFormat(ctx, tx, e.Format); err != nil {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
+		err := shareFormat(ctx, tx, e.Format)
+		if err != nil {
 			return err
 		}
 		out, err = scanEndpoint(tx.QueryRow(ctx, `
@@ -108,9 +79,9 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 				headers, rate_limit, metadata, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
 			RETURNING `+endpointCols,
-			epID, e.TenantID, e.URL, e.Description, events, e.Format,
+			epID, e.TenantID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
-			headers, e.RateLimit, jsonObject(e.Metadata), created))
+			cols.Headers, e.RateLimit, cols.Metadata, created))
 		return err
 	})
 	switch pgCode(err) {
@@ -145,10 +116,7 @@ func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.List
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err, "list endpoints")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Endpoint, error) { return scanEndpoint(r) })
+	out, err := collect(rows, err, scanEndpoint)
 	if err != nil {
 		return nil, dbErr(err, "list endpoints")
 	}
@@ -158,12 +126,9 @@ func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.List
 // EndpointUpdate writes every mutable field of e. Enabling an endpoint
 // wakes the workers: its deliveries may have been waiting.
 func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
-	events, headers, err := endpointJSON(e)
-	if err != nil {
-		return nil, fmt.Errorf("update endpoint: %w", err)
-	}
+	cols := store.NewEndpointJSON(e)
 	var out *store.Endpoint
-	err = s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.tx(ctx, func(tx pgx.Tx) error {
 		var wasEnabled bool
 		err := tx.QueryRow(ctx, `SELECT enabled FROM endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
 			e.TenantID, e.ID).Scan(&wasEnabled)
@@ -182,9 +147,9 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 				headers = $11, rate_limit = $12, metadata = $13, updated_at = $14
 			WHERE tenant_id = $1 AND id = $2
 			RETURNING `+endpointCols,
-			e.TenantID, e.ID, e.URL, e.Description, events, e.Format,
+			e.TenantID, e.ID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
-			headers, e.RateLimit, jsonObject(e.Metadata), s.orNow(e.UpdatedAt)))
+			cols.Headers, e.RateLimit, cols.Metadata, s.orNow(e.UpdatedAt)))
 		if err != nil {
 			return err
 		}

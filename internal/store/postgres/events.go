@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -30,7 +28,7 @@ func (r *eventRow) dest() []any {
 func (r *eventRow) value() *store.Event {
 	e := r.e
 	e.Data = r.data
-	e.CreatedAt = ts(e.CreatedAt)
+	e.CreatedAt = store.Timestamp(e.CreatedAt)
 	return &e
 }
 
@@ -46,18 +44,7 @@ func scanEvent(row pgx.Row) (*store.Event, error) {
 // store.Store.
 func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
 	now := s.orNow(p.Now)
-	ev := *p.Event
-	if ev.ID == "" {
-		ev.ID = id.NewAt(id.Event, now)
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = now
-	}
-	ev.CreatedAt = ts(ev.CreatedAt)
-	if ev.Data == nil {
-		ev.Data = []byte{}
-	}
-
+	ev := p.NewEvent(now)
 	var res *store.EventCreateResult
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		// ON CONFLICT DO NOTHING rather than a unique violation: a concurrent
@@ -84,36 +71,26 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 		if err != nil {
 			return err
 		}
-		res = &store.EventCreateResult{Event: &ev, Created: true}
-		if len(targets) == 0 {
+		dels, due := p.NewDeliveries(&ev, targets, now)
+		res = &store.EventCreateResult{Event: &ev, Created: true, Deliveries: dels}
+		if len(dels) == 0 {
 			return nil
 		}
-		status, next := store.StatusPending, &now
-		var owner *string
-		var leaseUntil *time.Time
-		due := now
-		if p.LeaseOwner != "" {
-			// Already leased to the caller; due again only if the lease runs
-			// out (see the deliveries table).
-			status, next, owner = store.StatusDelivering, nil, &p.LeaseOwner
-			lu := ts(p.LeaseUntil)
-			leaseUntil, due = &lu, lu
+		// One statement for all: the rows differ only in id and endpoint.
+		ids := make([]string, len(dels))
+		for i, d := range dels {
+			ids[i] = d.ID
 		}
-		ids := make([]string, len(targets))
-		for i, epID := range targets {
-			ids[i] = id.NewAt(id.Delivery, now)
-			res.Deliveries = append(res.Deliveries, &store.Delivery{
-				ID: ids[i], TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type,
-				EndpointID: epID, Status: status, NextAttemptAt: next,
-				CreatedAt: now, UpdatedAt: now,
-			})
+		var leaseUntil *time.Time
+		if p.LeaseOwner != "" {
+			leaseUntil = &due
 		}
 		_, err = tx.Exec(ctx, `
 			INSERT INTO deliveries (id, tenant_id, event_id, event_type, endpoint_id, status,
 				next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
 			SELECT n.id, $3, $4, $5, n.endpoint_id, $6, $7, $8, $9, $10, $10
 			FROM unnest($1::text[], $2::text[]) AS n (id, endpoint_id)`,
-			ids, targets, ev.TenantID, ev.ID, ev.Type, status, due, owner, leaseUntil, now)
+			ids, targets, ev.TenantID, ev.ID, ev.Type, dels[0].Status, due, nullString(p.LeaseOwner), leaseUntil, now)
 		if err != nil {
 			return dbErr(err, "insert deliveries")
 		}
@@ -138,10 +115,7 @@ func existingEvent(ctx context.Context, tx pgx.Tx, ev *store.Event) (*store.Even
 	}
 	rows, err := tx.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries d
 		WHERE d.tenant_id = $1 AND d.event_id = $2 ORDER BY d.id`, ev.TenantID, ev.ID)
-	if err != nil {
-		return nil, dbErr(err, "read the stored deliveries")
-	}
-	dels, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Delivery, error) { return scanDelivery(r) })
+	dels, err := collect(rows, err, scanDelivery)
 	if err != nil {
 		return nil, dbErr(err, "read the stored deliveries")
 	}
@@ -171,8 +145,7 @@ func eventTargets(ctx context.Context, tx pgx.Tx, ev *store.Event, endpointIDs [
 		}
 		return found, nil
 	}
-	// Filters are matched in Go with store.MatchEventType so both drivers
-	// agree exactly on what "a.*" means.
+	// Filters are matched in Go; see store.DecodeFilters.
 	rows, err := tx.Query(ctx, `SELECT id, events FROM endpoints WHERE tenant_id = $1 AND enabled
 		ORDER BY id FOR KEY SHARE`, ev.TenantID)
 	if err != nil {
@@ -181,9 +154,9 @@ func eventTargets(ctx context.Context, tx pgx.Tx, ev *store.Event, endpointIDs [
 	var targets []string
 	var epID, filters string
 	_, err = pgx.ForEachRow(rows, []any{&epID, &filters}, func() error {
-		var f []string
-		if err := json.Unmarshal([]byte(filters), &f); err != nil {
-			return fmt.Errorf("endpoint %s: events column: %w", epID, err)
+		f, err := store.DecodeFilters(epID, filters)
+		if err != nil {
+			return err
 		}
 		if store.MatchEventType(f, ev.Type) {
 			targets = append(targets, epID)
@@ -223,10 +196,7 @@ func (s *Store) EventList(ctx context.Context, tenantID string, p *store.EventLi
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err, "list events")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Event, error) { return scanEvent(r) })
+	out, err := collect(rows, err, scanEvent)
 	if err != nil {
 		return nil, dbErr(err, "list events")
 	}

@@ -161,6 +161,14 @@ type querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
+// collect scans every row of a query with scan; err is the query's.
+func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
+}
+
 // SQLSTATE codes the driver turns into store kinds.
 const (
 	codeUniqueViolation     = "23505"
@@ -188,24 +196,21 @@ func dbErr(err error, what string, args ...any) error {
 	return fmt.Errorf("%s: %w", what, err)
 }
 
-// ts is how every time is stored and returned: UTC, in microseconds, the
-// precision of timestamptz.
-func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
+// tsPtr is store.Timestamp of an optional time.
 func tsPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil
 	}
-	v := ts(*t)
+	v := store.Timestamp(*t)
 	return &v
 }
 
-// orNow is t, or the store's clock when t is zero.
+// orNow is t, or the store's clock when t is zero, in stored precision.
 func (s *Store) orNow(t time.Time) time.Time {
 	if t.IsZero() {
-		return ts(s.now())
+		return store.Timestamp(s.now())
 	}
-	return ts(t)
+	return store.Timestamp(t)
 }
 
 // nullString is NULL for "".
@@ -223,14 +228,6 @@ func cleanText(v string) string {
 		return v
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// jsonObject is raw, or {} when the caller gave nothing.
-func jsonObject(raw []byte) string {
-	if len(raw) == 0 {
-		return "{}"
-	}
-	return string(raw)
 }
 
 // page adds the cursor condition and the order and limit of a list to a

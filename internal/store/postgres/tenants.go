@@ -21,7 +21,7 @@ func scanTenant(row pgx.Row) (*store.Tenant, error) {
 		return nil, err
 	}
 	t.Metadata = json.RawMessage(meta)
-	t.CreatedAt, t.UpdatedAt = ts(t.CreatedAt), ts(t.UpdatedAt)
+	t.CreatedAt, t.UpdatedAt = store.Timestamp(t.CreatedAt), store.Timestamp(t.UpdatedAt)
 	return &t, nil
 }
 
@@ -32,7 +32,7 @@ func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenan
 		INSERT INTO tenants (id, name, metadata, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $4)
 		RETURNING `+tenantCols,
-		t.ID, t.Name, jsonObject(t.Metadata), created))
+		t.ID, t.Name, store.JSONObject(t.Metadata), created))
 	if pgCode(err) == codeUniqueViolation {
 		return nil, fmt.Errorf("tenant %q already exists: %w", t.ID, store.ErrConflict)
 	}
@@ -61,10 +61,7 @@ func (s *Store) TenantList(ctx context.Context, p *store.ListParams) ([]*store.T
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err, "list tenants")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Tenant, error) { return scanTenant(r) })
+	out, err := collect(rows, err, scanTenant)
 	if err != nil {
 		return nil, dbErr(err, "list tenants")
 	}
@@ -77,7 +74,7 @@ func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenan
 		UPDATE tenants SET name = $2, metadata = $3, updated_at = $4
 		WHERE id = $1
 		RETURNING `+tenantCols,
-		t.ID, t.Name, jsonObject(t.Metadata), s.orNow(t.UpdatedAt)))
+		t.ID, t.Name, store.JSONObject(t.Metadata), s.orNow(t.UpdatedAt)))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("tenant %q: %w", t.ID, store.ErrNotFound)
 	}
@@ -116,7 +113,7 @@ func scanKey(row pgx.Row) (*store.Key, error) {
 	if err := row.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &k.CreatedAt); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = ts(k.CreatedAt)
+	k.CreatedAt = store.Timestamp(k.CreatedAt)
 	return &k, nil
 }
 
@@ -175,7 +172,7 @@ func scanFormat(row pgx.Row) (*store.Format, error) {
 		return nil, err
 	}
 	f.Definition = json.RawMessage(def)
-	f.CreatedAt, f.UpdatedAt = ts(f.CreatedAt), ts(f.UpdatedAt)
+	f.CreatedAt, f.UpdatedAt = store.Timestamp(f.CreatedAt), store.Timestamp(f.UpdatedAt)
 	return &f, nil
 }
 
@@ -218,10 +215,7 @@ func (s *Store) FormatGet(ctx context.Context, name string) (*store.Format, erro
 // FormatList returns every stored format by name.
 func (s *Store) FormatList(ctx context.Context) ([]*store.Format, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+formatCols+` FROM formats ORDER BY name`)
-	if err != nil {
-		return nil, dbErr(err, "list formats")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.Format, error) { return scanFormat(r) })
+	out, err := collect(rows, err, scanFormat)
 	if err != nil {
 		return nil, dbErr(err, "list formats")
 	}
@@ -267,7 +261,7 @@ func scanEventType(row pgx.Row) (*store.EventType, error) {
 	if schema != nil {
 		et.Schema = json.RawMessage(*schema)
 	}
-	et.CreatedAt, et.UpdatedAt = ts(et.CreatedAt), ts(et.UpdatedAt)
+	et.CreatedAt, et.UpdatedAt = store.Timestamp(et.CreatedAt), store.Timestamp(et.UpdatedAt)
 	return &et, nil
 }
 
@@ -315,10 +309,7 @@ func (s *Store) EventTypeList(ctx context.Context, p *store.ListParams) ([]*stor
 		return nil, err
 	}
 	rows, err := s.pool.Query(ctx, q, args...)
-	if err != nil {
-		return nil, dbErr(err, "list event types")
-	}
-	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*store.EventType, error) { return scanEventType(r) })
+	out, err := collect(rows, err, scanEventType)
 	if err != nil {
 		return nil, dbErr(err, "list event types")
 	}
@@ -338,7 +329,7 @@ func (s *Store) IdempotencyGet(ctx context.Context, scope, key string) (*store.I
 	if err != nil {
 		return nil, dbErr(err, "get idempotency key %q", key)
 	}
-	r.CreatedAt = ts(r.CreatedAt)
+	r.CreatedAt = store.Timestamp(r.CreatedAt)
 	return &r, nil
 }
 

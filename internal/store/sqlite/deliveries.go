@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -118,19 +117,22 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*sto
 	return out, nil
 }
 
-// claimPickSQL chooses what to lease. ?1 now, ?2 limit, ?3 per-endpoint cap.
+// claimPickSQL chooses what to lease, oldest due first. ?1 now, ?2 limit,
+// ?3 per-endpoint cap.
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
-// the timeout, while healthy endpoints waited behind it. And rank within
+// the timeout, while healthy endpoints waited behind it. And pick within
 // each endpoint before ordering and limiting over all of them: a plain
 // ORDER BY next_attempt_at LIMIT n over every due row would return the same
 // rows of one backlogged, capped endpoint on every claim and never reach
 // anyone else's. The writer's IMMEDIATE transaction makes the in-flight
 // count exact and keeps two claimers from picking the same rows.
 const claimPickSQL = `
-WITH room AS (
-    -- Endpoints with due work, and how many more leases each may take.
+WITH room AS MATERIALIZED (
+    -- Enabled endpoints with due work, and how many more leases each may
+    -- take: the cap minus the unexpired leases it holds already. Computed
+    -- once per endpoint (MATERIALIZED), not once per use of n below.
     SELECT e.id AS endpoint_id,
         ?3 - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > ?1) AS n
@@ -142,10 +144,13 @@ WITH room AS (
           AND d.next_attempt_at <= ?1)
 ),
 candidates AS (
-    -- At most cap rows per endpoint, read from the (endpoint, due) index:
-    -- a backlog of thousands at one endpoint costs a probe, not a scan.
-    SELECT d.id, d.endpoint_id, d.next_attempt_at,
-        row_number() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
+    -- The first cap due rows of each endpoint with room, read from the
+    -- (endpoint, due) index: a backlog of thousands at one endpoint costs a
+    -- probe, not a scan, and a full endpoint is not probed at all. SQLite
+    -- has no LATERAL, and a LIMIT may not name an outer column, so the
+    -- subquery takes cap rows and the rank keeps the first n of them.
+    SELECT d.id, d.next_attempt_at, r.n,
+        row_number() OVER (PARTITION BY r.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
     FROM room r
     JOIN deliveries d ON d.id IN (
         SELECT d2.id FROM deliveries d2
@@ -156,20 +161,19 @@ candidates AS (
         LIMIT ?3)
     WHERE r.n > 0
 )
-SELECT c.id
-FROM candidates c
-JOIN room r ON r.endpoint_id = c.endpoint_id
-WHERE c.rn <= r.n
-ORDER BY c.next_attempt_at, c.id
+SELECT id
+FROM candidates
+WHERE rn <= n
+ORDER BY next_attempt_at, id
 LIMIT ?2`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	if p.Owner == "" || p.Lease <= 0 || p.Limit <= 0 || p.PerEndpoint <= 0 {
-		return nil, fmt.Errorf("claim due deliveries: owner, lease, limit and per-endpoint cap must all be set (got %+v)", *p)
+	if err := p.Validate(); err != nil {
+		return nil, err
 	}
-	now := ts(p.Now)
-	until := ts(p.Now.Add(p.Lease))
+	now := store.Timestamp(p.Now)
+	until := store.Timestamp(p.Now.Add(p.Lease))
 	var out []*store.Claimed
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, claimPickSQL, us(now), p.Limit, p.PerEndpoint)
@@ -244,19 +248,14 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 // DeliveryRecordAttempt stores an attempt and moves the delivery on, fenced
 // by the lease; see store.Store.
 func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecordParams) (*store.Attempt, error) {
-	if err := checkOutcome(p); err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	var next any
 	if p.Status == store.StatusRetrying {
 		next = us(*p.NextAttemptAt)
 	}
-	a := *p.Attempt
-	a.DeliveryID = p.DeliveryID
-	a.StartedAt = ts(a.StartedAt)
-	if a.ID == "" {
-		a.ID = id.NewAt(id.Attempt, s.orNow(a.StartedAt))
-	}
+	a := p.NewAttempt(s.now())
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// The fence: only the lease holder may record. If the lease ran out
 		// and another worker claimed the delivery, lease_owner is theirs and
@@ -297,21 +296,6 @@ func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecor
 		return nil, dbErr(err, "record attempt of delivery %q", p.DeliveryID)
 	}
 	return &a, nil
-}
-
-// checkOutcome rejects outcomes the engine must never ask for.
-func checkOutcome(p *store.AttemptRecordParams) error {
-	switch {
-	case p.Attempt == nil:
-		return fmt.Errorf("record attempt of delivery %q: no attempt given", p.DeliveryID)
-	case p.Owner == "":
-		return fmt.Errorf("record attempt of delivery %q: no lease owner given", p.DeliveryID)
-	case p.Status == store.StatusRetrying && p.NextAttemptAt == nil:
-		return fmt.Errorf("record attempt of delivery %q: retrying without a next attempt time", p.DeliveryID)
-	case p.Status != store.StatusDelivered && p.Status != store.StatusRetrying && p.Status != store.StatusFailed:
-		return fmt.Errorf("record attempt of delivery %q: status %q is not an attempt outcome", p.DeliveryID, p.Status)
-	}
-	return nil
 }
 
 // leaseLost tells why a fenced update matched nothing: the delivery is gone,

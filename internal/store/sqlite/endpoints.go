@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -19,27 +18,23 @@ const endpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep
 // endpointRow scans endpointCols, alone or as part of a wider row.
 type endpointRow struct {
 	e                       store.Endpoint
-	events, headers, meta   string
+	cols                    store.EndpointJSON
 	previousSecretExpiresAt sql.NullInt64
 	created, updated        int64
 }
 
 func (r *endpointRow) dest() []any {
 	e := &r.e
-	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &r.events, &e.Format,
+	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &r.cols.Events, &e.Format,
 		&e.Secret, &e.PreviousSecret, &r.previousSecretExpiresAt, &e.Enabled,
-		&r.headers, &e.RateLimit, &r.meta, &r.created, &r.updated}
+		&r.cols.Headers, &e.RateLimit, &r.cols.Metadata, &r.created, &r.updated}
 }
 
 func (r *endpointRow) value() (*store.Endpoint, error) {
 	e := r.e
-	if err := json.Unmarshal([]byte(r.events), &e.Events); err != nil {
-		return nil, fmt.Errorf("endpoint %s: events column: %w", e.ID, err)
+	if err := r.cols.Decode(&e); err != nil {
+		return nil, err
 	}
-	if err := json.Unmarshal([]byte(r.headers), &e.Headers); err != nil {
-		return nil, fmt.Errorf("endpoint %s: headers column: %w", e.ID, err)
-	}
-	e.Metadata = json.RawMessage(r.meta)
 	e.PreviousSecretExpiresAt = fromNullUS(r.previousSecretExpiresAt)
 	e.CreatedAt, e.UpdatedAt = fromUS(r.created), fromUS(r.updated)
 	return &e, nil
@@ -53,34 +48,9 @@ func scanEndpoint(r row) (*store.Endpoint, error) {
 	return er.value()
 }
 
-// endpointJSON encodes the JSON columns of e; nil filters and headers are
-// stored as empty ones.
-func endpointJSON(e *store.Endpoint) (events, headers string, err error) {
-	filters := e.Events
-	if filters == nil {
-		filters = []string{}
-	}
-	hdr := e.Headers
-	if hdr == nil {
-		hdr = map[string]string{}
-	}
-	b1, err := json.Marshal(filters)
-	if err != nil {
-		return "", "", err
-	}
-	b2, err := json.Marshal(hdr)
-	if err != nil {
-		return "", "", err
-	}
-	return string(b1), string(b2), nil
-}
-
 // EndpointCreate stores a new endpoint, with a new ep_ id unless e has one.
 func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
-	events, headers, err := endpointJSON(e)
-	if err != nil {
-		return nil, fmt.Errorf("create endpoint: %w", err)
-	}
+	cols := store.NewEndpointJSON(e)
 	created := s.orNow(e.CreatedAt)
 	epID := e.ID
 	if epID == "" {
@@ -92,9 +62,9 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 			headers, rate_limit, metadata, created_at, updated_at)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?14)
 		RETURNING `+returning(endpointCols),
-		epID, e.TenantID, e.URL, e.Description, events, e.Format,
+		epID, e.TenantID, e.URL, e.Description, cols.Events, e.Format,
 		e.Secret, e.PreviousSecret, usPtr(e.PreviousSecretExpiresAt), e.Enabled,
-		headers, e.RateLimit, jsonObject(e.Metadata), us(created)))
+		cols.Headers, e.RateLimit, cols.Metadata, us(created)))
 	switch {
 	case isForeignKey(err):
 		return nil, fmt.Errorf("tenant %q: %w", e.TenantID, store.ErrNotFound)
@@ -136,13 +106,10 @@ func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.List
 // EndpointUpdate writes every mutable field of e. Enabling an endpoint
 // wakes the workers: its deliveries may have been waiting.
 func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
-	events, headers, err := endpointJSON(e)
-	if err != nil {
-		return nil, fmt.Errorf("update endpoint: %w", err)
-	}
+	cols := store.NewEndpointJSON(e)
 	var out *store.Endpoint
 	var enabled bool
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var wasEnabled bool
 		err := tx.QueryRowContext(ctx, `SELECT enabled FROM endpoints WHERE tenant_id = ?1 AND id = ?2`,
 			e.TenantID, e.ID).Scan(&wasEnabled)
@@ -158,9 +125,9 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 				headers = ?11, rate_limit = ?12, metadata = ?13, updated_at = ?14
 			WHERE tenant_id = ?1 AND id = ?2
 			RETURNING `+returning(endpointCols),
-			e.TenantID, e.ID, e.URL, e.Description, events, e.Format,
+			e.TenantID, e.ID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, usPtr(e.PreviousSecretExpiresAt), e.Enabled,
-			headers, e.RateLimit, jsonObject(e.Metadata), us(s.orNow(e.UpdatedAt))))
+			cols.Headers, e.RateLimit, cols.Metadata, us(s.orNow(e.UpdatedAt))))
 		enabled = err == nil && !wasEnabled && out.Enabled
 		return err
 	})

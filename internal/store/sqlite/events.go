@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -49,18 +48,7 @@ func scanEvent(r row) (*store.Event, error) {
 // posts of one id: the second finds the first's event.
 func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
 	now := s.orNow(p.Now)
-	ev := *p.Event
-	if ev.ID == "" {
-		ev.ID = id.NewAt(id.Event, now)
-	}
-	if ev.CreatedAt.IsZero() {
-		ev.CreatedAt = now
-	}
-	ev.CreatedAt = ts(ev.CreatedAt)
-	if ev.Data == nil {
-		ev.Data = json.RawMessage{}
-	}
-
+	ev := p.NewEvent(now)
 	var res *store.EventCreateResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		r, err := tx.ExecContext(ctx, `
@@ -83,22 +71,12 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 		if err != nil {
 			return err
 		}
-		res = &store.EventCreateResult{Event: &ev, Created: true}
-		status, next := store.StatusPending, &now
+		dels, due := p.NewDeliveries(&ev, targets, now)
 		var owner, leaseUntil any
-		due := now
 		if p.LeaseOwner != "" {
-			// Already leased to the caller; due again only if the lease runs
-			// out (see the deliveries table).
-			due = ts(p.LeaseUntil)
-			status, next, owner, leaseUntil = store.StatusDelivering, nil, p.LeaseOwner, us(due)
+			owner, leaseUntil = p.LeaseOwner, us(due)
 		}
-		for _, epID := range targets {
-			d := &store.Delivery{
-				ID: id.NewAt(id.Delivery, now), TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type,
-				EndpointID: epID, Status: status, NextAttemptAt: next,
-				CreatedAt: now, UpdatedAt: now,
-			}
+		for _, d := range dels {
 			_, err := tx.ExecContext(ctx, `
 				INSERT INTO deliveries (id, tenant_id, event_id, event_type, endpoint_id, status,
 					next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
@@ -108,8 +86,8 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 			if err != nil {
 				return dbErr(err, "insert delivery")
 			}
-			res.Deliveries = append(res.Deliveries, d)
 		}
+		res = &store.EventCreateResult{Event: &ev, Created: true, Deliveries: dels}
 		return nil
 	})
 	if err != nil {
@@ -160,8 +138,7 @@ func eventTargets(ctx context.Context, tx *sql.Tx, ev *store.Event, endpointIDs 
 		}
 		return want, nil
 	}
-	// Filters are matched in Go with store.MatchEventType so both drivers
-	// agree exactly on what "a.*" means.
+	// Filters are matched in Go; see store.DecodeFilters.
 	rows, err := tx.QueryContext(ctx, `SELECT id, events FROM endpoints WHERE tenant_id = ?1 AND enabled
 		ORDER BY id`, ev.TenantID)
 	if err != nil {
@@ -174,9 +151,9 @@ func eventTargets(ctx context.Context, tx *sql.Tx, ev *store.Event, endpointIDs 
 		if err := rows.Scan(&epID, &filters); err != nil {
 			return nil, dbErr(err, "find endpoints")
 		}
-		var f []string
-		if err := json.Unmarshal([]byte(filters), &f); err != nil {
-			return nil, fmt.Errorf("endpoint %s: events column: %w", epID, err)
+		f, err := store.DecodeFilters(epID, filters)
+		if err != nil {
+			return nil, err
 		}
 		if store.MatchEventType(f, ev.Type) {
 			targets = append(targets, epID)

@@ -3,9 +3,10 @@ package sqlite
 import "context"
 
 // Listen returns a channel that receives a value whenever this Store
-// commits new due work. It is closed when ctx ends or the Store closes. The signal is in-process: with SQLite there is one
-// node, and other processes writing the file (there should be none) are
-// found by the worker's next poll.
+// commits new due work. It is closed when ctx ends or the Store closes. The
+// signal is in-process: with SQLite there is one node, and other processes
+// writing the file (there should be none) are found by the worker's next
+// poll.
 func (s *Store) Listen(ctx context.Context) (<-chan struct{}, error) {
 	ch := make(chan struct{}, 1)
 	s.mu.Lock()

@@ -189,6 +189,7 @@ func isForeignKey(err error) bool {
 	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
 
+// dbErr wraps an unexpected database error with what was being done.
 func dbErr(err error, what string, args ...any) error {
 	return fmt.Errorf(what+": %w", append(args, err)...)
 }
@@ -213,14 +214,12 @@ func fromNullUS(v sql.NullInt64) *time.Time {
 	return &t
 }
 
-// ts is the time as it comes back from the database.
-func ts(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
+// orNow is t, or the store's clock when t is zero, in stored precision.
 func (s *Store) orNow(t time.Time) time.Time {
 	if t.IsZero() {
-		return ts(s.now())
+		return store.Timestamp(s.now())
 	}
-	return ts(t)
+	return store.Timestamp(t)
 }
 
 // returning is a column list for a RETURNING clause, which in SQLite may
@@ -247,13 +246,6 @@ func nullBytes(b []byte) any {
 		return nil
 	}
 	return b
-}
-
-func jsonObject(raw []byte) string {
-	if len(raw) == 0 {
-		return "{}"
-	}
-	return string(raw)
 }
 
 // page adds the cursor condition and the order and limit of a list to a

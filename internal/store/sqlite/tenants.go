@@ -51,7 +51,7 @@ func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenan
 		INSERT INTO tenants (id, name, metadata, created_at, updated_at)
 		VALUES (?1, ?2, ?3, ?4, ?4)
 		RETURNING `+tenantCols,
-		t.ID, t.Name, jsonObject(t.Metadata), us(s.orNow(t.CreatedAt))))
+		t.ID, t.Name, store.JSONObject(t.Metadata), us(s.orNow(t.CreatedAt))))
 	if isUnique(err) {
 		return nil, fmt.Errorf("tenant %q already exists: %w", t.ID, store.ErrConflict)
 	}
@@ -93,7 +93,7 @@ func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenan
 		UPDATE tenants SET name = ?2, metadata = ?3, updated_at = ?4
 		WHERE id = ?1
 		RETURNING `+tenantCols,
-		t.ID, t.Name, jsonObject(t.Metadata), us(s.orNow(t.UpdatedAt))))
+		t.ID, t.Name, store.JSONObject(t.Metadata), us(s.orNow(t.UpdatedAt))))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("tenant %q: %w", t.ID, store.ErrNotFound)
 	}

@@ -82,8 +82,8 @@ CREATE INDEX events_list_type ON events (tenant_id, type, created_at DESC, id DE
 -- deliveries is the queue. A row is due for a claim when its status is
 -- active (pending, retrying, delivering) and next_attempt_at has passed. For
 -- a delivering row next_attempt_at equals lease_expires_at: an expired lease
--- makes the row due again, so one partial index serves the claim, NextDue and
--- lease recovery alike.
+-- makes the row due again, so one condition, and the partial indexes on it
+-- below, serve the claim, NextDue and lease recovery alike.
 CREATE TABLE deliveries (
     id               text PRIMARY KEY,
     tenant_id        text NOT NULL,

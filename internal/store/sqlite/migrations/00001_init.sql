@@ -82,9 +82,10 @@ CREATE INDEX events_list_type ON events (tenant_id, type, created_at DESC, id DE
 -- deliveries is the queue. A row is due for a claim when its status is
 -- active (pending, retrying, delivering) and next_attempt_at has passed. For
 -- a delivering row next_attempt_at equals lease_expires_at: an expired lease
--- makes the row due again, so one partial index serves the claim, NextDue and
--- lease recovery alike. (SQLite uses a partial index only when the query
--- repeats its WHERE term, so queries spell it exactly as here.)
+-- makes the row due again, so one condition, and the partial indexes on it
+-- below, serve the claim, NextDue and lease recovery alike. (SQLite uses a
+-- partial index only when the query repeats its WHERE term, so queries spell
+-- it exactly as here.)
 CREATE TABLE deliveries (
     id               TEXT PRIMARY KEY,
     tenant_id        TEXT NOT NULL,
@@ -105,7 +106,8 @@ CREATE TABLE deliveries (
     updated_at       INTEGER NOT NULL,
     FOREIGN KEY (tenant_id, event_id) REFERENCES events (tenant_id, id) ON DELETE CASCADE
 ) STRICT;
--- The claim: due rows of each endpoint, oldest first.
+-- The claim: an endpoint's due rows, oldest first (whether it has any, and
+-- its first cap of them).
 CREATE INDEX deliveries_due_endpoint ON deliveries (endpoint_id, next_attempt_at, id)
     WHERE status IN ('pending', 'retrying', 'delivering');
 -- The claim's in-flight count: an endpoint's unexpired leases.
