@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/pflag"
+)
+
+func TestVersion(t *testing.T) {
+	t.Parallel()
+	out, _, err := herald(t, nil, "version")
+	if err != nil || !strings.HasPrefix(out, "herald ") {
+		t.Fatalf("version: %q, %v", out, err)
+	}
+}
+
+func TestMigrate_SQLite(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "m.db")
+	_, errOut, err := herald(t, nil, "migrate", "--database", "sqlite:"+path)
+	if err != nil || !strings.Contains(errOut, "migrations applied") {
+		t.Fatalf("migrate: %v, %q", err, errOut)
+	}
+	// Again: nothing to do, still fine.
+	if _, _, err := herald(t, nil, "migrate", "--database", "sqlite:"+path); err != nil {
+		t.Fatalf("second migrate: %v", err)
+	}
+	if _, _, err := herald(t, nil, "migrate", "--database", "mysql://nope"); err == nil {
+		t.Error("migrate with an unknown database URL: no error")
+	}
+}
+
+// TestApplyEnv: every serve flag has a HERALD_* twin; a flag given on the
+// command line wins; a bad value is an error that names the variable.
+func TestApplyEnv(t *testing.T) {
+	// Not parallel: it sets environment variables.
+	cmd := serveCmd(&syncBuffer{}, &syncBuffer{})
+	fs := cmd.Flags()
+	t.Setenv("HERALD_ADDR", "127.0.0.1:9999")
+	t.Setenv("HERALD_DATABASE_URL", "sqlite:from-env.db")
+	t.Setenv("HERALD_ALLOW_PRIVATE_DESTINATIONS", "true")
+	t.Setenv("HERALD_DEFAULT_FORMAT", "acme")
+	t.Setenv("HERALD_WORKERS", "7")
+	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyEnv(fs); err != nil {
+		t.Fatal(err)
+	}
+	for flag, want := range map[string]string{
+		"addr": "127.0.0.1:9999", "database": "sqlite:from-env.db", "allow-private-destinations": "true",
+		"default-format": "from-flag", "workers": "7",
+	} {
+		if got := fs.Lookup(flag).Value.String(); got != want {
+			t.Errorf("--%s = %q, want %q", flag, got, want)
+		}
+	}
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Usage == "" {
+			t.Errorf("--%s has no help text", f.Name)
+		}
+	})
+
+	bad := serveCmd(&syncBuffer{}, &syncBuffer{}).Flags()
+	t.Setenv("HERALD_DEV", "maybe")
+	if err := applyEnv(bad); err == nil || !strings.Contains(err.Error(), "HERALD_DEV") {
+		t.Errorf("HERALD_DEV=maybe: err = %v, want one naming the variable", err)
+	}
+}
+
+// TestServe_DevPrintsKeyAndURLAndStops runs `herald serve --dev` in process
+// and stops it as SIGINT would (its context ends).
+func TestServe_DevPrintsKeyAndURLAndStops(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	root := NewRoot(&out, &errOut)
+	root.SetArgs([]string{"serve", "--dev", "--addr", addr, "--database", "sqlite:" + filepath.Join(t.TempDir(), "h.db")})
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	if !waitFor(30*time.Second, func() bool { return strings.Contains(out.String(), "Admin key: hk_") }) {
+		cancel()
+		t.Fatalf("no admin key printed; stdout %q stderr %q", out.String(), errOut.String())
+	}
+	if !strings.Contains(out.String(), "http://"+addr) {
+		t.Errorf("stdout %q does not give the URL", out.String())
+	}
+	key := strings.Fields(out.String()[strings.Index(out.String(), "Admin key: ")+len("Admin key: "):])[0]
+	req, _ := http.NewRequest("GET", "http://"+addr+"/api/v1/tenants", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("the printed admin key gets %d, want 200", resp.StatusCode)
+	}
+	if !strings.Contains(errOut.String(), "level=INFO") {
+		t.Errorf("--dev logs as text; stderr %q", errOut.String())
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve returned %v after its context ended, want a clean stop", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}
