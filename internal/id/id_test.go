@@ -1,0 +1,34 @@
+package id_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/id"
+)
+
+func TestNew_PrefixedAndSortedByCreation(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for range 1000 {
+		ids = append(ids, id.New(id.Delivery))
+	}
+	for _, s := range ids {
+		if !strings.HasPrefix(s, "dlv_") || len(s) != len("dlv_")+26 {
+			t.Fatalf("id %q: want dlv_ and a 26-character ULID", s)
+		}
+	}
+	if !slices.IsSorted(ids) {
+		t.Error("ids made one after another do not sort in creation order")
+	}
+	if len(slices.Compact(slices.Clone(ids))) != len(ids) {
+		t.Error("duplicate ids")
+	}
+	early := id.NewAt(id.Event, time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC))
+	late := id.NewAt(id.Event, time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC))
+	if early >= late {
+		t.Errorf("NewAt(2020) = %s sorts after NewAt(2030) = %s", early, late)
+	}
+}
