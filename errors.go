@@ -19,6 +19,9 @@ var (
 	ErrForbidden = errors.New("forbidden")
 	// ErrUnauthorized is returned when no key or an unknown key is given.
 	ErrUnauthorized = errors.New("unauthorized")
+	// ErrUnavailable is returned when the database cannot be reached or is
+	// too busy to answer in time: the request may succeed if retried.
+	ErrUnavailable = errors.New("unavailable")
 )
 
 // FieldError says which input field is wrong and why. Location uses the

@@ -24,6 +24,7 @@ var statusOf = []struct {
 	{herald.ErrNotFound, http.StatusNotFound},
 	{herald.ErrConflict, http.StatusConflict},
 	{herald.ErrInvalid, http.StatusUnprocessableEntity},
+	{herald.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
 // problemType is the RFC 9457 "type" of every problem: the status says all.

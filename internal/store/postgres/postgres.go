@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -193,7 +194,30 @@ func dbErr(err error, what string, args ...any) error {
 	if c := pgCode(err); c == codeBadCharacter || c == codeUntranslatable {
 		return fmt.Errorf("%s: text contains a character that cannot be stored: %w", what, herald.ErrInvalid)
 	}
+	if unavailable(err) {
+		return fmt.Errorf("%s: %w: %w", what, herald.ErrUnavailable, err)
+	}
 	return fmt.Errorf("%s: %w", what, err)
+}
+
+// unavailable reports whether err means the database could not be reached
+// or did not answer in time, rather than refusing what was asked: a failed
+// connect, a broken connection, the server shutting down or out of
+// connections.
+func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	switch c := pgCode(err); {
+	case strings.HasPrefix(c, "08"), // connection exception
+		strings.HasPrefix(c, "57P"), // operator intervention: shutdown, crash recovery
+		c == "53300":                // too many connections
+		return true
+	}
+	return false
 }
 
 // tsPtr is store.Timestamp of an optional time.

@@ -17,6 +17,7 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -191,6 +192,12 @@ func isForeignKey(err error) bool {
 
 // dbErr wraps an unexpected database error with what was being done.
 func dbErr(err error, what string, args ...any) error {
+	var se *sqlite.Error
+	// SQLITE_BUSY and SQLITE_LOCKED past the busy timeout: another
+	// process holds the database; the request may succeed if retried.
+	if errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED) {
+		return fmt.Errorf(what+": %w: %w", append(args, herald.ErrUnavailable, err)...)
+	}
 	return fmt.Errorf(what+": %w", append(args, err)...)
 }
 
