@@ -292,3 +292,73 @@ func TestServe_SIGTERMFinishesInFlightAttempts(t *testing.T) {
 		t.Errorf("after SIGTERM the delivery is %+v, want delivered after its one attempt finished", list.Data)
 	}
 }
+
+// TestServe_TwoNodesOnePostgres_OneKilled: two herald processes share one
+// PostgreSQL; events are posted to both; one is SIGKILLed mid-stream and
+// never restarted; the survivor delivers everything that was acknowledged.
+func TestServe_TwoNodesOnePostgres_OneKilled(t *testing.T) {
+	t.Parallel()
+	if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
+		t.Skip("HERALD_TEST_DATABASE_URL is unset")
+	}
+	const adminKey = "hk_test_admin_key_for_two_nodes_0123456789"
+	dbURL := dbtest.PostgresURL(t)
+	var mu sync.Mutex
+	got := map[string]int{}
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		mu.Lock()
+		got[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		time.Sleep(3 * time.Millisecond)
+		w.WriteHeader(200)
+	}))
+	defer rc.Close()
+
+	a := startServer(t, dbURL, adminKey)
+	b := startServer(t, dbURL, adminKey)
+	if _, err := call(t, "POST", a.url+"/api/v1/tenants", adminKey, map[string]any{"id": "acme"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := call(t, "POST", b.url+"/api/v1/tenants/acme/endpoints", adminKey, map[string]any{"url": rc.URL}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var acked []string
+	killAt := time.AfterFunc(600*time.Millisecond, a.kill)
+	defer killAt.Stop()
+	deadline := time.Now().Add(1500 * time.Millisecond)
+	for i := 0; time.Now().Before(deadline); i++ {
+		node := a
+		if i%2 == 1 {
+			node = b
+		}
+		evID := fmt.Sprintf("n_%05d", i)
+		code, err := call(t, "POST", node.url+"/api/v1/tenants/acme/events", adminKey,
+			map[string]any{"id": evID, "type": "order.created", "data": map[string]any{"n": i}}, nil)
+		if err == nil && code == http.StatusAccepted {
+			acked = append(acked, evID)
+		}
+	}
+	if len(acked) < 20 {
+		t.Fatalf("only %d events acknowledged", len(acked))
+	}
+	wait := time.Now().Add(60 * time.Second)
+	for {
+		missing := 0
+		mu.Lock()
+		for _, id := range acked {
+			if got[id] == 0 {
+				missing++
+			}
+		}
+		mu.Unlock()
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(wait) {
+			t.Fatalf("%d of %d acknowledged events never arrived after one of two nodes was killed", missing, len(acked))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("%d events acknowledged by two nodes, one SIGKILLed; all delivered by the survivor", len(acked))
+}
