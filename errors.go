@@ -41,6 +41,7 @@ func Invalid(location, format string, args ...any) *ValidationError {
 	return &ValidationError{Fields: []FieldError{{Location: location, Message: fmt.Sprintf(format, args...)}}}
 }
 
+// Error returns the first field's location and message.
 func (e *ValidationError) Error() string {
 	if len(e.Fields) == 0 {
 		return "invalid input"

@@ -44,6 +44,7 @@ type SyntaxError struct {
 	Msg string
 }
 
+// Error says where the input is wrong and why.
 func (e *SyntaxError) Error() string {
 	if e.Path == "" {
 		return fmt.Sprintf("invalid JSON at byte %d: %s", e.Offset, e.Msg)

@@ -1,0 +1,3 @@
+// Package id makes Herald's object ids: a short type prefix and a ULID, so
+// ids sort by creation time ("ep_01JH...", "dlv_01JH...").
+package id
