@@ -141,9 +141,14 @@ func closeConn(c *pgx.Conn) {
 }
 
 // tx runs fn in a transaction (READ COMMITTED), committing when it returns
-// nil.
+// nil. A failure to reach the database, at begin, inside fn or at commit,
+// comes back marked herald.ErrUnavailable whatever fn wrapped it in.
 func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	return pgx.BeginFunc(ctx, s.pool, fn)
+	err := pgx.BeginFunc(ctx, s.pool, fn)
+	if err != nil && unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
+	}
+	return err
 }
 
 // notify wakes the workers of every node once the transaction commits.

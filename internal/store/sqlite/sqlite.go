@@ -150,12 +150,21 @@ func (s *Store) Close() error {
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return err
+		return markUnavailable(err)
 	}
 	if err := fn(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
+		return markUnavailable(errors.Join(err, ignoreDone(tx.Rollback())))
 	}
-	return tx.Commit()
+	return markUnavailable(tx.Commit())
+}
+
+// markUnavailable marks a transaction's busy failure herald.ErrUnavailable,
+// whatever fn wrapped it in.
+func markUnavailable(err error) error {
+	if err != nil && unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
+	}
+	return err
 }
 
 func ignoreDone(err error) error {
@@ -192,13 +201,18 @@ func isForeignKey(err error) bool {
 
 // dbErr wraps an unexpected database error with what was being done.
 func dbErr(err error, what string, args ...any) error {
-	var se *sqlite.Error
-	// SQLITE_BUSY and SQLITE_LOCKED past the busy timeout: another
-	// process holds the database; the request may succeed if retried.
-	if errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED) {
+	if unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
 		return fmt.Errorf(what+": %w: %w", append(args, herald.ErrUnavailable, err)...)
 	}
 	return fmt.Errorf(what+": %w", append(args, err)...)
+}
+
+// unavailable reports whether err is SQLITE_BUSY or SQLITE_LOCKED past the
+// busy timeout: another process holds the database, and the request may
+// succeed if retried.
+func unavailable(err error) bool {
+	var se *sqlite.Error
+	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
 }
 
 // Times are stored as unix microseconds; every time returned is UTC.
