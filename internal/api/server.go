@@ -22,6 +22,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"go.opentelemetry.io/otel/trace"
 
 	engine "github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
@@ -62,6 +63,9 @@ type Config struct {
 	// Ready reports whether the service can take traffic (/readyz); nil
 	// means pinging the store.
 	Ready func(ctx context.Context) error
+	// TracerProvider makes a server span of every request; nil or a no-op
+	// provider means no tracing, at no cost.
+	TracerProvider trace.TracerProvider
 }
 
 // Server is Herald's HTTP API.
@@ -122,6 +126,9 @@ func New(cfg *Config) *Server {
 	s.registerDeliveries()
 
 	s.handler = http.HandlerFunc(s.serveHTTP)
+	if tracer := newTracer(cfg.TracerProvider); tracer != nil {
+		s.handler = s.traceRequests(tracer, s.handler)
+	}
 	return s
 }
 

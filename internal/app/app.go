@@ -8,12 +8,21 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/delivery"
@@ -41,6 +50,16 @@ type Config struct {
 	// node may take it (crash recovery time); it must exceed the longest
 	// format timeout.
 	Lease time.Duration
+	// OTLPEndpoint, when set, sends traces over OTLP/HTTP to this collector
+	// URL (http://host:4318; /v1/traces is added unless the path already
+	// ends so). Without it the standard OTEL_EXPORTER_OTLP_ENDPOINT and
+	// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT variables turn tracing on; with
+	// none of them tracing is off.
+	OTLPEndpoint string
+	// TracerProvider, when set, is used instead of one made from
+	// OTLPEndpoint and the environment, and is not shut down by Run (tests
+	// pass an in-memory one).
+	TracerProvider trace.TracerProvider
 	// Out is where --dev prints the admin key and the URL (stdout).
 	Out io.Writer
 	// Ready, when set, receives the address the server listens on once it
@@ -111,14 +130,33 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 
+	tp := cfg.TracerProvider
+	if tp == nil {
+		var shutdown func(context.Context) error
+		tp, shutdown, err = newTracing(ctx, cfg.OTLPEndpoint, os.LookupEnv, log)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			// Flush the spans still buffered; a collector that does not
+			// answer holds the exit up for at most 5 seconds.
+			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := shutdown(flushCtx); err != nil {
+				log.Warn("flush traces", "err", err)
+			}
+		}()
+	}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine := delivery.NewEngine(delivery.Config{
 		Store: st, Formats: formats, Logger: log, Metrics: delivery.NewMetrics(reg),
-		Client:      delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: cfg.AllowPrivateDestinations}),
-		Workers:     cfg.Workers,
-		PerEndpoint: cfg.PerEndpoint,
-		Lease:       cfg.Lease,
+		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: cfg.AllowPrivateDestinations}),
+		Workers:        cfg.Workers,
+		PerEndpoint:    cfg.PerEndpoint,
+		Lease:          cfg.Lease,
+		TracerProvider: tp,
 	})
 	srv := api.New(&api.Config{
 		Store: st, Formats: formats, Tester: engine, Logger: log,
@@ -127,7 +165,8 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		CheckURL: func(ctx context.Context, raw string) error {
 			return delivery.CheckURL(ctx, raw, "body.url", cfg.AllowPrivateDestinations, nil)
 		},
-		Ready: st.Ping,
+		Ready:          st.Ping,
+		TracerProvider: tp,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -179,6 +218,62 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	<-engineDone
 	log.Info("stopped")
 	return runErr
+}
+
+// newTracing makes the tracer provider for `serve`. With an OTLP endpoint
+// (the flag, or OTEL_EXPORTER_OTLP_ENDPOINT or
+// OTEL_EXPORTER_OTLP_TRACES_ENDPOINT in the environment) it is an SDK
+// provider that batches spans to an OTLP/HTTP exporter, with service.name
+// "herald" (OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES may add to or
+// override it); shutdown flushes it. Without one it is a no-op provider and
+// no exporter exists.
+func newTracing(ctx context.Context, endpoint string, lookupEnv func(string) (string, bool), log *slog.Logger) (trace.TracerProvider, func(context.Context) error, error) {
+	var opts []otlptracehttp.Option
+	switch {
+	case endpoint != "":
+		u, err := tracesURL(endpoint)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+	case !envSet(lookupEnv, "OTEL_EXPORTER_OTLP_ENDPOINT") && !envSet(lookupEnv, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"):
+		return noop.NewTracerProvider(), func(context.Context) error { return nil }, nil
+	}
+	exp, err := otlptracehttp.New(ctx, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("otlp trace exporter: %w", err)
+	}
+	res, err := resource.New(ctx,
+		resource.WithAttributes(semconv.ServiceName("herald")),
+		resource.WithFromEnv(), resource.WithTelemetrySDK())
+	if err != nil {
+		return nil, nil, fmt.Errorf("trace resource: %w", err)
+	}
+	// Export failures (a collector that is down) are otel's to report
+	// through its one process-wide hook; send them to the log.
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) { log.Warn("tracing", "err", err) }))
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
+	log.Info("tracing on", "exporter", "otlp/http")
+	return tp, tp.Shutdown, nil
+}
+
+// tracesURL turns --otlp-endpoint, a collector's base URL as in
+// OTEL_EXPORTER_OTLP_ENDPOINT, into the URL spans are posted to.
+func tracesURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		return "", fmt.Errorf("otlp endpoint %q: want an http:// or https:// URL of an OTLP collector", raw)
+	}
+	if !strings.HasSuffix(u.Path, "/v1/traces") {
+		u.Path = strings.TrimSuffix(u.Path, "/") + "/v1/traces"
+	}
+	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
+	return u.String(), nil
+}
+
+func envSet(lookupEnv func(string) (string, bool), name string) bool {
+	v, _ := lookupEnv(name)
+	return strings.TrimSpace(v) != ""
 }
 
 // bootstrapAdminKey makes sure an admin key exists. A key given in the

@@ -82,6 +82,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.IntVar(&cfg.Workers, "workers", 32, "attempts in flight at once on this node")
 	f.IntVar(&cfg.PerEndpoint, "per-endpoint", 8, "attempts in flight at once per endpoint, across all nodes")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	return cmd
 }

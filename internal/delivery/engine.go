@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/heraldhq/herald/internal/format"
@@ -56,15 +57,19 @@ type Config struct {
 	Owner string
 	// UserAgent is sent unless the format sets one.
 	UserAgent string
+	// TracerProvider makes a client span of every attempt, in the trace of
+	// the attempt's event; nil or a no-op provider means no tracing.
+	TracerProvider trace.TracerProvider
 }
 
 // Engine claims due deliveries, sends them and records every attempt.
 type Engine struct {
-	cfg   Config
-	st    store.Store
-	log   *slog.Logger
-	now   func() time.Time
-	owner string
+	cfg    Config
+	st     store.Store
+	log    *slog.Logger
+	now    func() time.Time
+	owner  string
+	tracer trace.Tracer // nil: tracing is off
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
@@ -98,6 +103,7 @@ func NewEngine(cfg Config) *Engine {
 	}
 	return &Engine{
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, owner: cfg.Owner,
+		tracer:   newTracer(cfg.TracerProvider),
 		limiters: map[string]*rate.Limiter{}, inflight: map[string]struct{}{},
 	}
 }
@@ -234,6 +240,8 @@ func (e *Engine) track(id string) func() {
 func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *store.Attempt {
 	d, ep, ev := c.Delivery, c.Endpoint, c.Event
 	log := e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)
+	ctx, span := e.startSpan(ctx, c)
+	defer span.End()
 	bg := context.WithoutCancel(ctx)
 	defer e.track(d.ID)()
 
@@ -379,6 +387,7 @@ func (e *Engine) finish(ctx context.Context, c *store.Claimed, log *slog.Logger,
 	}
 
 	rec, err := e.st.DeliveryRecordAttempt(ctx, p)
+	e.traceOutcome(ctx, p.Status, out, err)
 	e.cfg.Metrics.observeAttempt(p.Status, out, c.Event.CreatedAt, now)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
@@ -433,6 +442,7 @@ func (e *Engine) release(ctx context.Context, c *store.Claimed, log *slog.Logger
 }
 
 func (e *Engine) releaseAt(ctx context.Context, c *store.Claimed, log *slog.Logger, next time.Time) {
+	e.traceHandedBack(ctx)
 	if err := e.st.DeliveryRelease(ctx, c.Delivery.ID, e.owner, next); err != nil {
 		log.Warn("hand back delivery", "err", err)
 	}
