@@ -291,6 +291,7 @@ type outcome struct {
 	body       string
 	err        string
 	retryAfter time.Duration
+	final      bool // a failure no retry can mend
 }
 
 func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, in *format.Input, body []byte) *outcome {
@@ -302,6 +303,7 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
 		out.err = "bad endpoint URL: " + err.Error()
+		out.final = true
 		return out
 	}
 	req.Header.Set("Content-Type", "application/json")
@@ -314,7 +316,10 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 	}
 	sig, err := signature.Sign(f.Signature(), e.secrets(f, ep), ev.ID, started, body)
 	if err != nil {
+		// The endpoint's secret does not suit its format's scheme (the
+		// format was changed under it): no retry can succeed.
 		out.err = "sign: " + err.Error()
+		out.final = true
 		return out
 	}
 	for k, v := range sig {
@@ -408,6 +413,9 @@ func (e *Engine) finish(ctx context.Context, c *store.Claimed, log *slog.Logger,
 
 // retryable reports whether the format's rules retry this outcome.
 func retryable(f *format.Format, out *outcome) bool {
+	if out.final {
+		return false
+	}
 	if out.code == 0 {
 		return true // timeout or connection error
 	}

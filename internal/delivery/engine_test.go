@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -716,5 +717,23 @@ func TestEngine_RateLimitSpacesAttempts(t *testing.T) {
 		if w := got[i].at.Sub(got[i-5].at); w < 750*time.Millisecond { // 1s apart, with room for scheduling noise
 			t.Errorf("requests %d..%d arrived within %s: more than 5 in a second", i-5, i, w)
 		}
+	}
+}
+
+// TestEngine_SecretThatDoesNotSuitTheSchemeFailsAtOnce: an endpoint whose
+// secret cannot key its format's scheme (a plain string under
+// standard-webhooks, after its format changed) fails without retries.
+func TestEngine_SecretThatDoesNotSuitTheSchemeFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	b := setup(t, st)
+	rc := newReceiver(t)
+	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Secret = "not-a-whsec-secret" })
+	b.run(t)
+	res := b.send(t, "a", `{}`)
+	d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
+	atts, _ := st.DeliveryAttempts(context.Background(), d.ID)
+	if len(atts) != 1 || !strings.HasPrefix(atts[0].Error, "sign:") || len(rc.got()) != 0 {
+		t.Errorf("attempts %+v, receiver got %d: want one failed attempt saying the secret cannot sign, nothing sent", atts, len(rc.got()))
 	}
 }
