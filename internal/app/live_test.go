@@ -142,3 +142,29 @@ func TestServe_LoadsFormatsFile(t *testing.T) {
 		t.Errorf("bad formats file: err = %v, want one naming retry.schedule[0]", err)
 	}
 }
+
+// TestServe_RefusesInternalDestinationsByDefault: without
+// --allow-private-destinations the running server refuses endpoints whose
+// URL is or names an internal address.
+func TestServe_RefusesInternalDestinationsByDefault(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, &app.Config{Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h.db"), AdminKey: liveAdminKey, Ready: ready},
+			slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+	l := &live{t: t, base: "http://" + <-ready, key: liveAdminKey}
+	l.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]any{"id": "acme"})
+	for _, u := range []string{"http://127.0.0.1:9000/", "http://localhost/", "http://169.254.169.254/latest/meta-data/", "http://10.1.2.3/", "http://[::1]/", "http://100.64.0.1/"} {
+		code, out := l.do("POST", "/api/v1/tenants/acme/endpoints", map[string]any{"url": u})
+		errs, _ := out["errors"].([]any)
+		if code != http.StatusUnprocessableEntity || len(errs) == 0 || errs[0].(map[string]any)["location"] != "body.url" {
+			t.Errorf("endpoint %s: %d %v, want 422 at body.url", u, code, out)
+		}
+	}
+	l.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://93.184.216.34/hooks"})
+}
