@@ -2,11 +2,13 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -17,18 +19,31 @@ import (
 // maxIdempotencyKeyLen bounds the Idempotency-Key header.
 const maxIdempotencyKeyLen = 255
 
+// idempotencyAbandonAfter is how long a key may stay reserved by a request
+// that has not answered before a repeat takes it as left behind by a crash
+// and runs the request again.
+const idempotencyAbandonAfter = time.Minute
+
+// idempotencyFinishTimeout bounds storing the answer (or freeing the key)
+// once the operation has run. That happens even when the client has gone:
+// otherwise its retry would find the key in progress until it is abandoned.
+const idempotencyFinishTimeout = 10 * time.Second
+
 // idempotency is the huma middleware behind the Idempotency-Key header on
-// POST: the first successful answer for (caller's key, Idempotency-Key) is
-// stored and replayed, without running the operation again, to a repeat
-// with the same method, path and body. A repeat with another request is
-// refused with 422 (as the IETF Idempotency-Key draft says), since the
-// client has mixed up two requests.
+// POST, as the IETF Idempotency-Key draft and Stripe have it. The first
+// request with a (caller's key, Idempotency-Key) reserves it in the store
+// before the operation runs; while it runs, a repeat is refused with 409 and
+// may retry later. A 2xx answer is stored under the key before it is sent,
+// and replayed, without running the operation again, to a repeat with the
+// same method, path and body. A repeat with another request is refused with
+// 422, since the client has mixed up two requests.
 //
-// Only 2xx answers are kept: after an error the client is expected to fix
-// the request and try again under the same key. Two identical requests that
-// arrive at the same moment may both run; the store's own uniqueness (event
-// ids, tenant ids) still keeps them from doubling the effect where it
-// matters.
+// Only 2xx answers are kept: after an error the key is freed, so the client
+// can fix the request and try again under the same key. A reservation that
+// is still in progress after idempotencyAbandonAfter was left by a crash (or
+// by a store that failed while freeing it), and the next repeat runs the
+// request again rather than let the key be blocked for ever; an operation
+// that really takes longer than that can therefore run twice.
 func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 	key := ctx.Header("Idempotency-Key")
 	if ctx.Method() != http.MethodPost || key == "" {
@@ -45,40 +60,129 @@ func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 		return
 	}
 	u := ctx.URL()
-	sum := sha256.New()
-	io.WriteString(sum, ctx.Method()+"\n"+u.EscapedPath()+"\n")
-	sum.Write(requestBody(ctx.Context()))
-	hash := hex.EncodeToString(sum.Sum(nil))
+	r := &store.IdempotencyRecord{
+		Scope: p.KeyID, Key: key,
+		RequestHash: idempotencyHash(ctx.Method(), u.EscapedPath(), requestBody(ctx.Context())),
+	}
+	if s.reserveIdempotencyKey(ctx, r) {
+		s.runReserved(ctx, r, next)
+	}
+}
 
-	rec, err := s.st.IdempotencyGet(ctx.Context(), p.KeyID, key)
+// idempotencyHash identifies a request for its Idempotency-Key: a repeat
+// must have the same method, path and body.
+func idempotencyHash(method, escapedPath string, body []byte) string {
+	sum := sha256.New()
+	io.WriteString(sum, method+"\n"+escapedPath+"\n")
+	sum.Write(body)
+	return hex.EncodeToString(sum.Sum(nil))
+}
+
+// errIdempotencyInProgress is the answer to a repeat that comes while the
+// first request with its key still runs.
+var errIdempotencyInProgress = conflict("a request with this Idempotency-Key is still in progress; retry later")
+
+// reserveIdempotencyKey reserves r's key for this request and reports
+// whether it did. When it did not, it has answered: with the stored answer,
+// 409 while another request holds the key, 422 for a key used for another
+// request, or the store's error.
+func (s *Server) reserveIdempotencyKey(ctx huma.Context, r *store.IdempotencyRecord) bool {
+	c := ctx.Context()
+	// Each turn either answers, reserves, or finds that the key changed
+	// hands since it looked (reserved, freed or abandoned by someone else).
+	// Three such changes in a row is a key in heavy contention: busy.
+	for range 3 {
+		rec, err := s.st.IdempotencyGet(c, r.Scope, r.Key)
+		switch {
+		case err == nil:
+			cutoff := store.Timestamp(s.now().Add(-idempotencyAbandonAfter))
+			if !rec.InProgress() || !rec.CreatedAt.Before(cutoff) {
+				s.answerIdempotent(ctx, rec, r.RequestHash)
+				return false
+			}
+			s.log.Warn("idempotency key reservation abandoned; running the request again",
+				"request_id", requestID(c), "key_id", r.Scope, "reserved_at", rec.CreatedAt)
+			// Only a reservation as old as this one is deleted: another
+			// request that found it too may already have made a fresh one.
+			if err := s.st.IdempotencyReleaseAbandoned(c, r.Scope, r.Key, cutoff); err != nil {
+				s.writeError(ctx, err)
+				return false
+			}
+		case !errors.Is(err, herald.ErrNotFound):
+			s.writeError(ctx, err)
+			return false
+		}
+		r.Status, r.Body, r.CreatedAt = 0, nil, s.now()
+		err = s.st.IdempotencyPut(c, r)
+		if err == nil {
+			return true
+		}
+		if !errors.Is(err, herald.ErrConflict) {
+			s.writeError(ctx, err)
+			return false
+		}
+	}
+	s.answerInProgress(ctx)
+	return false
+}
+
+// answerIdempotent answers a request whose key the store already holds in
+// rec, without running it.
+func (s *Server) answerIdempotent(ctx huma.Context, rec *store.IdempotencyRecord, hash string) {
 	switch {
-	case err == nil && rec.RequestHash != hash:
+	case rec.InProgress():
+		s.answerInProgress(ctx)
+	case rec.RequestHash != hash:
 		s.writeError(ctx, herald.Invalid("header.Idempotency-Key",
 			"this key was already used for a different request (method, path or body); use a new key for a new request"))
-		return
-	case err == nil:
+	default:
 		ctx.SetHeader("Content-Type", "application/json")
 		ctx.SetHeader("Idempotent-Replayed", "true")
 		ctx.SetStatus(rec.Status)
 		ctx.BodyWriter().Write(rec.Body)
-		return
-	case !errors.Is(err, herald.ErrNotFound):
-		s.writeError(ctx, err)
-		return
 	}
+}
+
+func (s *Server) answerInProgress(ctx huma.Context) {
+	ctx.SetHeader("Retry-After", "1")
+	s.writeError(ctx, errIdempotencyInProgress)
+}
+
+// runReserved runs the operation under r's reserved key and, before the
+// answer is sent, stores it if it is a 2xx or frees the key if it is not, so
+// that a client reading the answer never finds its key still in progress.
+func (s *Server) runReserved(ctx huma.Context, r *store.IdempotencyRecord, next func(huma.Context)) {
+	finish, cancel := context.WithTimeout(context.WithoutCancel(ctx.Context()), idempotencyFinishTimeout)
+	defer cancel()
+	ran := false
+	defer func() {
+		if !ran { // the operation panicked: free the key; the panic goes on up
+			s.releaseIdempotencyKey(finish, ctx, r)
+		}
+	}()
 
 	rc := &recordingContext{innerContext: ctx}
 	next(rc)
-	if rc.status < 200 || rc.status > 299 {
-		return
+	ran = true
+	if rc.status >= 200 && rc.status <= 299 {
+		r.Status, r.Body = rc.status, rc.body.Bytes()
+		if err := s.st.IdempotencyComplete(finish, r); err != nil {
+			// The operation succeeded and its answer goes out all the same.
+			// A repeat gets 409 until the reservation is abandoned, then
+			// runs the operation again, which is what a client without the
+			// header gets.
+			s.log.Error("store idempotency answer", "request_id", requestID(ctx.Context()), "error", err.Error())
+		}
+	} else {
+		s.releaseIdempotencyKey(finish, ctx, r)
 	}
-	err = s.st.IdempotencyPut(ctx.Context(), &store.IdempotencyRecord{
-		Scope: p.KeyID, Key: key, RequestHash: hash, Status: rc.status, Body: rc.body.Bytes(), CreatedAt: s.now(),
-	})
-	if err != nil && !errors.Is(err, herald.ErrConflict) {
-		// The operation succeeded and its answer is on its way; a repeat
-		// will run it again, which is what a client without the header gets.
-		s.log.Error("store idempotency record", "request_id", requestID(ctx.Context()), "error", err.Error())
+	rc.send()
+}
+
+func (s *Server) releaseIdempotencyKey(finish context.Context, ctx huma.Context, r *store.IdempotencyRecord) {
+	if err := s.st.IdempotencyRelease(finish, r.Scope, r.Key); err != nil {
+		// The key stays in progress until the reservation is abandoned.
+		s.log.Error("free idempotency key", "request_id", requestID(ctx.Context()), "error", err.Error())
 	}
 }
 
@@ -86,25 +190,33 @@ func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 // huma.Context the field would be named Context and hide the method.
 type innerContext huma.Context
 
-// recordingContext keeps a copy of the status and body written through it.
+// recordingContext holds back the status and body written through it until
+// send, so the answer can be stored before the client sees it. Headers go
+// straight through: the response has not started until send.
 type recordingContext struct {
 	innerContext
 	status int
 	body   bytes.Buffer
 }
 
-func (c *recordingContext) SetStatus(code int) {
-	c.status = code
-	c.innerContext.SetStatus(code)
-}
+func (c *recordingContext) SetStatus(code int) { c.status = code }
 
 func (c *recordingContext) Status() int { return c.status }
 
-func (c *recordingContext) BodyWriter() io.Writer {
-	return io.MultiWriter(c.innerContext.BodyWriter(), &c.body)
+func (c *recordingContext) BodyWriter() io.Writer { return &c.body }
+
+// send writes the answer held back.
+func (c *recordingContext) send() {
+	if c.status != 0 {
+		c.innerContext.SetStatus(c.status)
+	}
+	if c.body.Len() > 0 {
+		c.innerContext.BodyWriter().Write(c.body.Bytes())
+	}
 }
 
-// Unwrap lets humago.Unwrap reach the request beneath.
+// Unwrap lets humago.Unwrap reach the request beneath. What is written to
+// the ResponseWriter it returns bypasses the recording; no operation does.
 func (c *recordingContext) Unwrap() huma.Context { return c.innerContext }
 
 func printableASCII(s string) bool {

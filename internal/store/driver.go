@@ -43,6 +43,15 @@ func (p *AttemptRecordParams) Validate() error {
 	return nil
 }
 
+// ValidateComplete rejects completing a reservation without an answer:
+// Status 0 is what marks a key in progress.
+func (r *IdempotencyRecord) ValidateComplete() error {
+	if r.Status <= 0 {
+		return fmt.Errorf("complete idempotency key %q: status %d is not an answer", r.Key, r.Status)
+	}
+	return nil
+}
+
 // NewAttempt is the attempt p records, before the driver numbers it: a copy
 // of p.Attempt for p.DeliveryID, its start in stored precision, and, unless
 // it has an id, a new att_ id made at its start (at now if it has none).

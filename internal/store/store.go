@@ -144,9 +144,26 @@ type Store interface {
 	Listen(ctx context.Context) (<-chan struct{}, error)
 
 	// IdempotencyGet returns the stored answer for (scope, key) or ErrNotFound.
+	// A record with Status 0 is a reservation: the request is in progress.
 	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 	// IdempotencyPut stores an answer; ErrConflict when (scope, key) exists.
+	// With Status 0 it reserves the key for a request about to run, so that
+	// of two requests racing for one key exactly one gets to run it.
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
+	// IdempotencyComplete fills in the answer (Status, Body) of the
+	// reservation for (r.Scope, r.Key): ErrNotFound when there is none,
+	// ErrConflict when the record already holds an answer. r.Status must not
+	// be 0.
+	IdempotencyComplete(ctx context.Context, r *IdempotencyRecord) error
+	// IdempotencyRelease deletes the reservation for (scope, key) if it is
+	// still in progress, so the client may retry with the same key after an
+	// error. A completed record is kept; deleting nothing is not an error.
+	IdempotencyRelease(ctx context.Context, scope, key string) error
+	// IdempotencyReleaseAbandoned is IdempotencyRelease of a reservation
+	// created before before only: one left behind by a crash. Of several
+	// callers that found the same abandoned reservation, none can delete the
+	// fresh reservation another of them made in its place.
+	IdempotencyReleaseAbandoned(ctx context.Context, scope, key string, before time.Time) error
 }
 
 // Tenant is a customer that receives webhooks.
@@ -259,15 +276,21 @@ type Attempt struct {
 	Error        string
 }
 
-// IdempotencyRecord is the stored answer to a POST with an Idempotency-Key.
+// IdempotencyRecord is the stored answer to a POST with an Idempotency-Key,
+// or, while Status is 0, the reservation of the key by the request that is
+// running.
 type IdempotencyRecord struct {
 	Scope       string // who asked: a key id
 	Key         string
 	RequestHash string
-	Status      int
+	Status      int // the answer's HTTP status; 0 while in progress
 	Body        []byte
-	CreatedAt   time.Time
+	CreatedAt   time.Time // when the key was reserved (or the answer stored)
 }
+
+// InProgress reports whether r is a reservation: its request has not
+// answered yet.
+func (r *IdempotencyRecord) InProgress() bool { return r.Status == 0 }
 
 // ListParams pages through a list, newest first (creation time, then id or
 // name, descending). Cursor is opaque: "" for the first page, else the cursor

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -348,6 +349,67 @@ func (s *Store) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) 
 	}
 	if err != nil {
 		return dbErr(err, "put idempotency key %q", r.Key)
+	}
+	return nil
+}
+
+// IdempotencyComplete fills in the answer of the reservation for
+// (r.Scope, r.Key).
+func (s *Store) IdempotencyComplete(ctx context.Context, r *store.IdempotencyRecord) error {
+	if err := r.ValidateComplete(); err != nil {
+		return err
+	}
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	// One statement: the update, and what the row held before it (the
+	// outer query sees the snapshot the update started from).
+	var updated, found bool
+	var status int
+	err := s.pool.QueryRow(ctx, `
+		WITH u AS (
+			UPDATE idempotency_records SET status = $3, body = $4
+			WHERE scope = $1 AND key = $2 AND status = 0
+			RETURNING 1
+		)
+		SELECT EXISTS (SELECT 1 FROM u), r.status IS NOT NULL, coalesce(r.status, 0)
+		FROM (SELECT 1) AS one
+		LEFT JOIN idempotency_records r ON r.scope = $1 AND r.key = $2`,
+		r.Scope, r.Key, r.Status, body).Scan(&updated, &found, &status)
+	switch {
+	case err != nil:
+		return dbErr(err, "complete idempotency key %q", r.Key)
+	case updated:
+		return nil
+	case !found, status == 0:
+		// status 0 and not updated: released while the update waited.
+		return fmt.Errorf("idempotency key %q not reserved: %w", r.Key, store.ErrNotFound)
+	}
+	return fmt.Errorf("idempotency key %q already answered %d: %w", r.Key, status, store.ErrConflict)
+}
+
+// IdempotencyRelease deletes the reservation for (scope, key) if it is still
+// in progress.
+func (s *Store) IdempotencyRelease(ctx context.Context, scope, key string) error {
+	_, err := s.pool.Exec(ctx, `
+		DELETE FROM idempotency_records WHERE scope = $1 AND key = $2 AND status = 0`,
+		scope, key)
+	if err != nil {
+		return dbErr(err, "release idempotency key %q", key)
+	}
+	return nil
+}
+
+// IdempotencyReleaseAbandoned deletes the reservation for (scope, key) if it
+// is still in progress and was made before before.
+func (s *Store) IdempotencyReleaseAbandoned(ctx context.Context, scope, key string, before time.Time) error {
+	_, err := s.pool.Exec(ctx, `
+		DELETE FROM idempotency_records
+		WHERE scope = $1 AND key = $2 AND status = 0 AND created_at < $3`,
+		scope, key, store.Timestamp(before))
+	if err != nil {
+		return dbErr(err, "release abandoned idempotency key %q", key)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
@@ -370,6 +371,69 @@ func (s *Store) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) 
 	}
 	if err != nil {
 		return dbErr(err, "put idempotency key %q", r.Key)
+	}
+	return nil
+}
+
+// IdempotencyComplete fills in the answer of the reservation for
+// (r.Scope, r.Key).
+func (s *Store) IdempotencyComplete(ctx context.Context, r *store.IdempotencyRecord) error {
+	if err := r.ValidateComplete(); err != nil {
+		return err
+	}
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `
+			UPDATE idempotency_records SET status = ?3, body = ?4
+			WHERE scope = ?1 AND key = ?2 AND status = 0`,
+			r.Scope, r.Key, r.Status, body)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		var status int
+		err = tx.QueryRowContext(ctx, `SELECT status FROM idempotency_records WHERE scope = ?1 AND key = ?2`,
+			r.Scope, r.Key).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("idempotency key %q not reserved: %w", r.Key, store.ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("idempotency key %q already answered %d: %w", r.Key, status, store.ErrConflict)
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrConflict) {
+		return dbErr(err, "complete idempotency key %q", r.Key)
+	}
+	return err
+}
+
+// IdempotencyRelease deletes the reservation for (scope, key) if it is still
+// in progress.
+func (s *Store) IdempotencyRelease(ctx context.Context, scope, key string) error {
+	_, err := s.write.ExecContext(ctx, `
+		DELETE FROM idempotency_records WHERE scope = ?1 AND key = ?2 AND status = 0`,
+		scope, key)
+	if err != nil {
+		return dbErr(err, "release idempotency key %q", key)
+	}
+	return nil
+}
+
+// IdempotencyReleaseAbandoned deletes the reservation for (scope, key) if it
+// is still in progress and was made before before.
+func (s *Store) IdempotencyReleaseAbandoned(ctx context.Context, scope, key string, before time.Time) error {
+	_, err := s.write.ExecContext(ctx, `
+		DELETE FROM idempotency_records
+		WHERE scope = ?1 AND key = ?2 AND status = 0 AND created_at < ?3`,
+		scope, key, us(store.Timestamp(before)))
+	if err != nil {
+		return dbErr(err, "release abandoned idempotency key %q", key)
 	}
 	return nil
 }

@@ -79,6 +79,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Listen_ClosesWithContext", testListenCloses},
 		{"Listen_ClosesWithStore", testListenClosesWithStore},
 		{"Idempotency", testIdempotency},
+		{"Idempotency_ReserveComplete", testIdempotencyReserveComplete},
+		{"Idempotency_CompleteMissing", testIdempotencyCompleteMissing},
+		{"Idempotency_Release", testIdempotencyRelease},
+		{"Idempotency_ReleaseKeepsAnswers", testIdempotencyReleaseKeepsAnswers},
+		{"Idempotency_ReleaseAbandoned", testIdempotencyReleaseAbandoned},
+		{"Idempotency_TakeOverAbandoned", testIdempotencyTakeOverAbandoned},
 		{"TimesAreUTCMicroseconds", testTimesUTC},
 	}
 	for _, tc := range single {
