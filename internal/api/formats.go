@@ -15,6 +15,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/signature"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -136,6 +137,9 @@ func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutp
 		fe.addErr("body", err)
 		return nil, fe.err()
 	}
+	if err := s.checkSecretsSuit(ctx, f); err != nil {
+		return nil, err
+	}
 	created, err := s.formats.Put(ctx, f)
 	if err != nil {
 		return nil, err
@@ -219,4 +223,22 @@ func compactJSON(b []byte) []byte {
 		return b
 	}
 	return buf.Bytes()
+}
+
+// checkSecretsSuit refuses a replacement whose signature scheme cannot be
+// keyed by the secret of an endpoint already using the format (a plain
+// string secret under standard-webhooks, which needs whsec_ and base64):
+// every delivery to that endpoint would fail.
+func (s *Server) checkSecretsSuit(ctx context.Context, f *format.Format) error {
+	eps, err := s.st.EndpointListByFormat(ctx, f.Name)
+	if err != nil {
+		return err
+	}
+	for _, ep := range eps {
+		if signature.ValidateSecret(f.Scheme(), ep.Secret) != nil {
+			return conflict("endpoint %s of tenant %s uses format %s with a secret that cannot sign for scheme %s; rotate its secret first (a generated secret suits every scheme)",
+				ep.ID, ep.TenantID, f.Name, f.Scheme())
+		}
+	}
+	return nil
 }

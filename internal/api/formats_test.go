@@ -3,6 +3,7 @@ package api
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -122,5 +123,31 @@ func TestFormats_InUseCannotBeDeleted(t *testing.T) {
 		wantProblem(t, r, http.StatusConflict, "")
 		want(t, admin.delete("/api/v1/tenants/acme/endpoints/"+ep["id"].(string)), http.StatusNoContent)
 		want(t, admin.delete("/api/v1/formats/acme-v1"), http.StatusNoContent)
+	})
+}
+
+// TestFormats_ReplaceMustSuitEndpointSecrets: a format cannot be replaced
+// with a scheme its endpoints' secrets cannot sign for.
+func TestFormats_ReplaceMustSuitEndpointSecrets(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		plain := map[string]any{"name": "plain", "signature": map[string]any{"scheme": "body", "header": "X-Sig"}}
+		want(t, admin.put("/api/v1/formats/plain", plain), http.StatusCreated)
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{"format": "plain", "secret": "a-plain-shared-secret"})
+
+		toStandard := map[string]any{"name": "plain", "signature": map[string]any{"scheme": "standard-webhooks"}}
+		r := admin.put("/api/v1/formats/plain", toStandard)
+		wantProblem(t, r, http.StatusConflict, "")
+		if !strings.Contains(string(r.Body), ep["id"].(string)) {
+			t.Errorf("the 409 does not name the endpoint: %s", r.Body)
+		}
+		// Another scheme keyed by the secret's bytes is fine.
+		want(t, admin.put("/api/v1/formats/plain", map[string]any{"name": "plain", "signature": map[string]any{"scheme": "timestamped", "header": "X-Sig"}}), http.StatusOK)
+		// After a rotation to a generated secret, the switch is allowed.
+		want(t, admin.post("/api/v1/tenants/acme/endpoints/"+ep["id"].(string)+"/rotate-secret", map[string]any{"grace": "0s"}), http.StatusOK)
+		want(t, admin.put("/api/v1/formats/plain", toStandard), http.StatusOK)
 	})
 }

@@ -85,6 +85,9 @@ type Store interface {
 	// EndpointUpdate writes every mutable field of e (looked up by TenantID, ID).
 	EndpointUpdate(ctx context.Context, e *Endpoint) (*Endpoint, error)
 	EndpointDelete(ctx context.Context, tenantID, id string) error
+	// EndpointListByFormat lists every endpoint, of any tenant, that uses
+	// the named format, oldest first (to check them when the format changes).
+	EndpointListByFormat(ctx context.Context, format string) ([]*Endpoint, error)
 
 	// EventCreate stores the event and one pending delivery for every enabled
 	// endpoint of the tenant whose filter matches the type (or, when

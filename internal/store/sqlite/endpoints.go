@@ -155,3 +155,13 @@ func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string)
 	}
 	return nil
 }
+
+// EndpointListByFormat lists the endpoints of every tenant that use format.
+func (s *Store) EndpointListByFormat(ctx context.Context, format string) ([]*store.Endpoint, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints ep WHERE format = ?1 ORDER BY id`, format)
+	out, err := collect(rows, err, scanEndpoint)
+	if err != nil {
+		return nil, dbErr(err, "list endpoints of format %q", format)
+	}
+	return out, nil
+}

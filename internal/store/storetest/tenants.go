@@ -231,6 +231,21 @@ func testFormatDeleteInUse(t *testing.T, st store.Store) {
 	wantErr(t, st.FormatDelete(ctx, "mine"), store.ErrConflict, "FormatDelete of a format an endpoint uses")
 	do(st.FormatGet(ctx, "mine")).must(t)
 
+	// Every tenant's endpoints of that format, and only those.
+	mkTenant(t, st, "globex")
+	other := mkEndpoint(t, st, "globex", func(e *store.Endpoint) { e.Format = "mine" })
+	mkEndpoint(t, st, "globex")
+	users := do(st.EndpointListByFormat(ctx, "mine")).must(t)
+	if len(users) != 2 || users[0].ID != ep.ID || users[1].ID != other.ID || users[1].TenantID != "globex" || users[0].Secret != ep.Secret {
+		t.Errorf("EndpointListByFormat = %+v, want %s and %s, oldest first, with their secrets", users, ep.ID, other.ID)
+	}
+	if none := do(st.EndpointListByFormat(ctx, "unused")).must(t); len(none) != 0 {
+		t.Errorf("EndpointListByFormat of an unused format = %d endpoints", len(none))
+	}
+	if err := st.EndpointDelete(ctx, "globex", other.ID); err != nil {
+		t.Fatal(err)
+	}
+
 	ep.Format = ""
 	do(st.EndpointUpdate(ctx, ep)).must(t)
 	if err := st.FormatDelete(ctx, "mine"); err != nil {
