@@ -27,6 +27,10 @@ var statusOf = []struct {
 	{herald.ErrUnavailable, http.StatusServiceUnavailable},
 }
 
+// retryAfterUnavailable is the Retry-After of a 503: a database blip is
+// usually over within a second or two.
+const retryAfterUnavailable = "1"
+
 // problemType is the RFC 9457 "type" of every problem: the status says all.
 const problemType = "about:blank"
 
@@ -92,6 +96,9 @@ func (s *Server) problem(ctx context.Context, err error) *huma.ErrorModel {
 	for _, k := range statusOf {
 		if errors.Is(err, k.kind) {
 			detail := strings.ToLower(http.StatusText(k.status))
+			if k.kind == herald.ErrUnavailable {
+				detail = "the database is not answering; retry in a moment (nothing was stored unless a later request shows it)"
+			}
 			var ue *userError
 			if errors.As(err, &ue) {
 				detail = ue.msg
@@ -193,6 +200,9 @@ func (s *Server) writeError(ctx huma.Context, err error) {
 	s.finishProblem(ctx.Context(), p)
 	if p.Status == http.StatusUnauthorized {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald"`)
+	}
+	if p.Status == http.StatusServiceUnavailable {
+		ctx.SetHeader("Retry-After", retryAfterUnavailable)
 	}
 	ctx.SetHeader("Content-Type", "application/problem+json")
 	ctx.SetStatus(p.Status)

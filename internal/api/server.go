@@ -344,7 +344,11 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)
 		if err != nil {
-			return nil, s.problem(ctx, err)
+			p := s.problem(ctx, err)
+			if p.Status == http.StatusServiceUnavailable {
+				return nil, huma.ErrorWithHeaders(p, http.Header{"Retry-After": {retryAfterUnavailable}})
+			}
+			return nil, p
 		}
 		return out, nil
 	})

@@ -37,6 +37,9 @@ func TestDatabaseDown_Answers503(t *testing.T) {
 		if rec.Code != http.StatusServiceUnavailable {
 			t.Errorf("%s %s with the database down: %d %s, want 503", r.method, r.path, rec.Code, rec.Body)
 		}
+		if r.path != "/readyz" && rec.Header().Get("Retry-After") != "1" {
+			t.Errorf("%s %s: Retry-After %q, want 1", r.method, r.path, rec.Header().Get("Retry-After"))
+		}
 		if strings.Contains(rec.Body.String(), "127.0.0.1:1") || strings.Contains(rec.Body.String(), "dial") {
 			t.Errorf("%s %s: the answer shows internals: %s", r.method, r.path, rec.Body)
 		}
