@@ -15,6 +15,7 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
@@ -231,6 +232,13 @@ func TestEngine_DeliversSignedToEverySubscribedEndpoint(t *testing.T) {
 			}
 			if err := wh.Verify(got[0].body, got[0].header); err != nil {
 				t.Errorf("endpoint %q: Standard Webhooks library rejects the delivery: %v", filter, err)
+			}
+			sv, err := svix.NewWebhook(eps[filter].Secret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sv.Verify(got[0].body, got[0].header); err != nil {
+				t.Errorf("endpoint %q: Svix library rejects the delivery: %v", filter, err)
 			}
 			if got[0].header.Get("webhook-id") != res.Event.ID {
 				t.Errorf("webhook-id = %q, want the event id %q", got[0].header.Get("webhook-id"), res.Event.ID)
