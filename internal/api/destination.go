@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"net/url"
@@ -60,6 +61,11 @@ func (s *Server) checkURL(ctx context.Context, raw string) error {
 	}
 	if s.cfg.CheckURL != nil {
 		if err := s.cfg.CheckURL(ctx, raw); err != nil {
+			// A ValidationError that already names the field stays as it is.
+			var ve *herald.ValidationError
+			if errors.As(err, &ve) && len(ve.Fields) > 0 && ve.Fields[0].Location == urlLoc {
+				return err
+			}
 			var f fields
 			f.addErr(urlLoc, err)
 			return f.err()

@@ -73,6 +73,9 @@ func OpenStore(databaseURL string) (store.Store, error) {
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
 		return postgres.Open(databaseURL)
 	}
+	if !strings.HasPrefix(databaseURL, "sqlite:") && strings.Contains(databaseURL, "://") {
+		return nil, fmt.Errorf("database URL %q: Herald supports sqlite:PATH and postgres://... URLs", redactURL(databaseURL))
+	}
 	path, err := sqlite.PathFromURL(databaseURL)
 	if err != nil {
 		return nil, err

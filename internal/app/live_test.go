@@ -168,3 +168,27 @@ func TestServe_RefusesInternalDestinationsByDefault(t *testing.T) {
 	}
 	l.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/endpoints", map[string]any{"url": "https://93.184.216.34/hooks"})
 }
+
+// TestServe_NameResolvingToLoopbackIsRefused: a host name (not an address)
+// that resolves to an internal address is refused, with the field named once.
+func TestServe_NameResolvingToLoopbackIsRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- app.Run(ctx, &app.Config{Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(dir, "h.db"), AdminKey: liveAdminKey, Ready: ready},
+			slog.New(slog.DiscardHandler))
+	}()
+	defer func() { cancel(); <-done }()
+	l := &live{t: t, base: "http://" + <-ready, key: liveAdminKey}
+	l.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]any{"id": "acme"})
+	// "localhost." (with the root dot) resolves through the resolver, unlike
+	// the special-cased "localhost".
+	code, out := l.do("POST", "/api/v1/tenants/acme/endpoints", map[string]any{"url": "http://localhost.:9000/"})
+	errs, _ := out["errors"].([]any)
+	if code != http.StatusUnprocessableEntity || len(errs) != 1 || errs[0].(map[string]any)["location"] != "body.url" {
+		t.Fatalf("got %d %v, want one 422 error at body.url", code, out)
+	}
+}

@@ -38,6 +38,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "herald",
 		Short:         "Herald delivers webhooks: signed, retried, logged.",
+		Version:       version(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -92,6 +93,8 @@ func migrateCmd(stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Bring the database schema up to date and exit",
+		Long: "Bring the database schema up to date and exit (herald serve also does this at start).\n" +
+			"--database has the environment twin HERALD_DATABASE_URL.",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnv(cmd.Flags()); err != nil {
 				return err
@@ -121,10 +124,29 @@ func version() string {
 	if Version != "" {
 		return Version
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
 		return bi.Main.Version
 	}
-	return "dev"
+	// A build from a checkout: say which commit.
+	var rev, modified string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				modified = ", modified"
+			}
+		}
+	}
+	if rev == "" {
+		return "dev"
+	}
+	return fmt.Sprintf("dev (commit %.12s%s)", rev, modified)
 }
 
 // envNames maps flags whose environment twin is not HERALD_ + the flag name

@@ -93,7 +93,7 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 	}
 	host := u.Hostname()
 	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return herald.Invalid(loc, "%s: %v (start the server with --allow-private-destinations to allow it)", host, ErrPrivateDestination)
+		return herald.Invalid(loc, "%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", host)
 	}
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -114,7 +114,7 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 	}
 	for _, a := range addrs {
 		if err := guardian.SafeAddr(a.Unmap()); err != nil {
-			return herald.Invalid(loc, "%s resolves to %s: %v (start the server with --allow-private-destinations to allow it)", host, a, ErrPrivateDestination)
+			return herald.Invalid(loc, "%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a.Unmap())
 		}
 	}
 	return nil
