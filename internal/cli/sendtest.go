@@ -66,7 +66,7 @@ are refused unless --allow-private-destinations, as the server refuses them.`,
 				return errors.New("--url is required")
 			}
 			if err := delivery.CheckURL(ctx, target, "--url", allowPrivate, nil); err != nil {
-				if strings.Contains(err.Error(), delivery.ErrPrivateDestination.Error()) {
+				if errors.Is(err, delivery.ErrPrivateDestination) {
 					return fmt.Errorf("--url %s: %v, which the server refuses too; give --allow-private-destinations to send to it", target, delivery.ErrPrivateDestination)
 				}
 				return err

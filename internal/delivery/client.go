@@ -92,8 +92,8 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 		return nil
 	}
 	host := u.Hostname()
-	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
-		return herald.Invalid(loc, "%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", host)
+	if name := strings.TrimSuffix(strings.ToLower(host), "."); name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return privateDestination(herald.Invalid(loc, "%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", host))
 	}
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(host); err == nil {
@@ -114,11 +114,25 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 	}
 	for _, a := range addrs {
 		if err := guardian.SafeAddr(a.Unmap()); err != nil {
-			return herald.Invalid(loc, "%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a.Unmap())
+			return privateDestination(herald.Invalid(loc, "%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a.Unmap()))
 		}
 	}
 	return nil
 }
+
+// privateDestinationError is the ValidationError CheckURL gives for an
+// internal address; errors.Is also finds ErrPrivateDestination in it.
+type privateDestinationError struct{ *herald.ValidationError }
+
+func privateDestination(ve *herald.ValidationError) error { return privateDestinationError{ve} }
+
+// Is matches ErrPrivateDestination as well as ErrInvalid.
+func (e privateDestinationError) Is(target error) bool {
+	return target == ErrPrivateDestination || target == herald.ErrInvalid
+}
+
+// Unwrap gives the ValidationError, for errors.As.
+func (e privateDestinationError) Unwrap() error { return e.ValidationError }
 
 // describeError turns a transport error into a short message for the
 // attempt log.

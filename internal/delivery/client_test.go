@@ -20,6 +20,7 @@ func TestCheckURL(t *testing.T) {
 		{"http://93.184.216.34:8080/hook?x=1", false, true},
 		{"https://[2606:4700::1111]/", false, true},
 		{"http://127.0.0.1/", false, false},
+		{"http://localhost./", false, false},
 		{"http://127.0.0.1:9000/", true, true},
 		{"http://localhost:3000/", false, false},
 		{"http://app.localhost/", false, false},
@@ -48,9 +49,21 @@ func TestCheckURL(t *testing.T) {
 		}
 		if !tt.ok {
 			var ve *herald.ValidationError
-			if !errors.As(err, &ve) || ve.Fields[0].Location != "body.url" {
+			if !errors.As(err, &ve) || ve.Fields[0].Location != "body.url" || !errors.Is(err, herald.ErrInvalid) {
 				t.Errorf("CheckURL(%q, allowPrivate=%v) = %v, want a ValidationError at body.url", tt.url, tt.allowPrivate, err)
 			}
 		}
+	}
+}
+
+func TestCheckURL_InternalAddressIsErrPrivateDestination(t *testing.T) {
+	t.Parallel()
+	for _, u := range []string{"http://127.0.0.1/", "http://localhost/"} {
+		if err := delivery.CheckURL(context.Background(), u, "body.url", false, nil); !errors.Is(err, delivery.ErrPrivateDestination) {
+			t.Errorf("CheckURL(%q) = %v, want ErrPrivateDestination", u, err)
+		}
+	}
+	if err := delivery.CheckURL(context.Background(), "ftp://x/", "body.url", false, nil); errors.Is(err, delivery.ErrPrivateDestination) {
+		t.Errorf("a bad scheme is not a private destination: %v", err)
 	}
 }
