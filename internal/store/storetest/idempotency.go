@@ -188,7 +188,7 @@ func testIdempotencyTakeOverAbandoned(t *testing.T, st store.Store) {
 		t.Fatalf("%d callers reserved the key after it was abandoned, want exactly 1", won)
 	}
 	got := do(st.IdempotencyGet(ctx, "key_1", "k")).must(t)
-	if !got.InProgress() || got.CreatedAt.Before(now) {
+	if !got.InProgress() || got.CreatedAt.Before(us(now)) { // stored to the microsecond
 		t.Fatalf("after the take-over the key holds status %d made %v, want a fresh reservation (made at %v or later)", got.Status, got.CreatedAt, now)
 	}
 }
