@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ var ErrPrivateDestination = errors.New("destination is an internal address")
 // guardian refuses loopback, private, link-local (169.254.169.254 included),
 // CGNAT, multicast, unspecified and every other special-purpose range (the
 // IANA registries), on any port.
-var guardian = ssrf.New(ssrf.WithAnyPort())
+var guardian = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 
 // ClientConfig configures the outbound HTTP client.
 type ClientConfig struct {
@@ -66,13 +67,21 @@ func NewHTTPClient(cfg ClientConfig) *http.Client {
 	}
 }
 
-// CheckURL validates an endpoint URL: absolute http or https, a host, no user
-// info, no fragment, at most 2048 bytes; and unless allowPrivate, a host that
-// neither is nor resolves to an internal address. Errors are
-// *herald.ValidationError at location loc.
+// CheckURL validates an endpoint URL: absolute http or https, a host, a
+// valid port, no user info, fragment or white space, at most 2048 bytes; and
+// unless allowPrivate, a host that neither is nor resolves to an internal
+// address (loopback, private, link-local with 169.254.169.254, CGNAT,
+// multicast, unspecified, reserved, IPv6 outside global unicast), written in
+// any form a resolver accepts ("127.1", "0x7f000001", "2130706433",
+// "localhost."). Errors are *herald.ValidationError at location loc; a
+// refused internal address is also errors.Is ErrPrivateDestination. The
+// dialer checks the address again at connect time.
 func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver *net.Resolver) error {
 	if len(raw) > 2048 {
 		return herald.Invalid(loc, "must be at most 2048 characters")
+	}
+	if strings.ContainsAny(raw, " \t\r\n") {
+		return herald.Invalid(loc, "must not contain white space")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -80,23 +89,31 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return herald.Invalid(loc, "must be an http or https URL")
-	case u.Host == "" || u.Hostname() == "":
-		return herald.Invalid(loc, "must have a host")
+		return herald.Invalid(loc, "must be an absolute http:// or https:// URL")
+	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
+		return herald.Invalid(loc, "must have a host, as in https://example.com/webhooks")
 	case u.User != nil:
-		return herald.Invalid(loc, "must not contain user info (put credentials in the endpoint's headers)")
+		return herald.Invalid(loc, "must not contain a user name or password; put credentials in the endpoint's headers")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return herald.Invalid(loc, "must not contain a fragment")
+		return herald.Invalid(loc, "must not have a #fragment")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return herald.Invalid(loc, "has an invalid port %q", p)
+		}
 	}
 	if allowPrivate {
 		return nil
 	}
 	host := u.Hostname()
-	if name := strings.TrimSuffix(strings.ToLower(host), "."); name == "localhost" || strings.HasSuffix(name, ".localhost") {
-		return privateDestination(herald.Invalid(loc, "%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", host))
+	name := strings.TrimSuffix(strings.ToLower(host), ".")
+	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
+		return privateDestination(herald.Invalid(loc, "%s is this machine; Herald refuses internal destinations unless private destinations are allowed", host))
 	}
 	var addrs []netip.Addr
-	if ip, err := netip.ParseAddr(host); err == nil {
+	if ip, err := netip.ParseAddr(name); err == nil {
+		addrs = []netip.Addr{ip}
+	} else if ip, ok := parseLooseIPv4(name); ok {
 		addrs = []netip.Addr{ip}
 	} else {
 		if resolver == nil {
@@ -113,11 +130,54 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 		addrs = found
 	}
 	for _, a := range addrs {
-		if err := guardian.SafeAddr(a.Unmap()); err != nil {
-			return privateDestination(herald.Invalid(loc, "%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a.Unmap()))
+		a = a.Unmap().WithZone("")
+		if err := guardian.SafeAddr(a); err != nil {
+			if a.String() == name {
+				return privateDestination(herald.Invalid(loc, "%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", a))
+			}
+			return privateDestination(herald.Invalid(loc, "%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a))
 		}
 	}
 	return nil
+}
+
+// parseLooseIPv4 reads the IPv4 forms resolvers accept besides the dotted
+// quad (inet_aton: "127.1", "0x7f.0.0.1", "017700000001", "2130706433"), so
+// they cannot be used to slip an internal address past the check.
+func parseLooseIPv4(s string) (netip.Addr, bool) {
+	parts := strings.Split(s, ".")
+	if len(parts) > 4 {
+		return netip.Addr{}, false
+	}
+	vals := make([]uint64, len(parts))
+	for i, p := range parts {
+		base := 10
+		switch {
+		case len(p) > 2 && (p[:2] == "0x" || p[:2] == "0X"):
+			base, p = 16, p[2:]
+		case len(p) > 1 && p[0] == '0':
+			base, p = 8, p[1:]
+		}
+		v, err := strconv.ParseUint(p, base, 32)
+		if err != nil {
+			return netip.Addr{}, false
+		}
+		vals[i] = v
+	}
+	n := len(vals)
+	var ip uint64
+	for i, v := range vals[:n-1] {
+		if v > 255 {
+			return netip.Addr{}, false
+		}
+		ip |= v << (8 * (3 - i))
+	}
+	last := vals[n-1]
+	if last >= 1<<(8*(5-n)) {
+		return netip.Addr{}, false
+	}
+	ip |= last
+	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
 }
 
 // privateDestinationError is the ValidationError CheckURL gives for an
