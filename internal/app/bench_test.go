@@ -2,10 +2,8 @@ package app_test
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -78,23 +76,8 @@ func benchDelivery(b *testing.B, dbURL string, endpoints, perSecond int) {
 	}))
 	defer rc.Close()
 
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, &app.Config{
-			Addr: "127.0.0.1:0", DatabaseURL: dbURL, AdminKey: adminKey,
-			AllowPrivateDestinations: true, Ready: ready,
-		}, slog.New(slog.DiscardHandler))
-	}()
-	var base string
-	select {
-	case addr := <-ready:
-		base = "http://" + addr
-	case err := <-done:
-		b.Fatalf("server: %v", err)
-	}
-	defer func() { cancel(); <-done }()
+	srv, _ := runServer(b, &app.Config{DatabaseURL: dbURL, AdminKey: adminKey, AllowPrivateDestinations: true}, nil)
+	base := srv.base
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	post := func(path, body string) error {

@@ -47,23 +47,8 @@ func TestServe_PostgresBlipLosesNothing(t *testing.T) {
 			t.Logf("server log:\n%s", logw.String())
 		}
 	}()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- app.Run(ctx, &app.Config{
-			Addr: "127.0.0.1:0", DatabaseURL: dbURL, AdminKey: liveAdminKey,
-			AllowPrivateDestinations: true, Lease: 3 * time.Second, Ready: ready,
-		}, slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	}()
-	defer func() { cancel(); <-done }()
-	var l *live
-	select {
-	case addr := <-ready:
-		l = &live{t: t, base: "http://" + addr, key: liveAdminKey}
-	case err := <-done:
-		t.Fatalf("server: %v", err)
-	}
+	l, _ := runServer(t, &app.Config{DatabaseURL: dbURL, AllowPrivateDestinations: true, Lease: 3 * time.Second},
+		slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	l.must(http.StatusCreated, "POST", "/api/v1/tenants", map[string]any{"id": "acme"})
 	l.must(http.StatusCreated, "POST", "/api/v1/tenants/acme/endpoints", map[string]any{"url": rc.URL})
 

@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -27,31 +25,8 @@ import (
 // in) until the test ends; stop ends it early and returns Run's error.
 func startTraced(t *testing.T, cfg *app.Config) (l *live, stop func() error) {
 	t.Helper()
-	cfg.Addr, cfg.DatabaseURL, cfg.AdminKey = "127.0.0.1:0", "sqlite:"+filepath.Join(t.TempDir(), "herald.db"), liveAdminKey
 	cfg.AllowPrivateDestinations = true
-	ready := make(chan string, 1)
-	cfg.Ready = ready
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, slog.New(slog.DiscardHandler)) }()
-	var once sync.Once
-	var runErr error
-	stop = func() error {
-		once.Do(func() { cancel(); runErr = <-done })
-		return runErr
-	}
-	t.Cleanup(func() {
-		if err := stop(); err != nil {
-			t.Errorf("server: %v", err)
-		}
-	})
-	select {
-	case addr := <-ready:
-		return &live{t: t, base: "http://" + addr, key: liveAdminKey}, stop
-	case err := <-done:
-		t.Fatalf("server did not start: %v", err)
-	}
-	return nil, nil
+	return runServer(t, cfg, nil)
 }
 
 // postEvent posts an event with a traceparent and returns its trace id.

@@ -108,9 +108,6 @@ func NewEngine(cfg Config) *Engine {
 	}
 }
 
-// Owner is the id this engine's leases carry.
-func (e *Engine) Owner() string { return e.owner }
-
 // Run claims and sends deliveries until ctx ends, then stops claiming, lets
 // in-flight attempts finish for up to ShutdownGrace, hands back the ones
 // still running, and returns.
