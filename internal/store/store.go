@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 )
 
 // Error kinds the drivers return. They are the herald kinds, re-exported so
@@ -385,4 +386,28 @@ func EventHash(typ string, data []byte) string {
 	h.Write([]byte{'\n'})
 	h.Write(data)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Option configures a Store when a driver opens it.
+type Option func(*Options)
+
+// Options is what Options set; drivers read it with NewOptions.
+type Options struct {
+	// Clock is the store's time for every moment a caller leaves zero
+	// (a creation time, an attempt's record time). Default: the wall clock.
+	Clock clock.Clock
+}
+
+// WithClock makes the store read the time from c, so tests can run it on a
+// clock.Fake shared with the engine.
+func WithClock(c clock.Clock) Option { return func(o *Options) { o.Clock = c } }
+
+// NewOptions applies opts over the defaults.
+func NewOptions(opts ...Option) Options {
+	var o Options
+	for _, fn := range opts {
+		fn(&o)
+	}
+	o.Clock = clock.Or(o.Clock)
+	return o
 }

@@ -23,13 +23,13 @@ import (
 const EnvPostgres = "HERALD_TEST_DATABASE_URL"
 
 // Each runs fn as the subtests "sqlite" and "postgres" (the latter only when
-// HERALD_TEST_DATABASE_URL is set), each with a fresh migrated store. fn may
-// call t.Parallel.
-func Each(t *testing.T, fn func(t *testing.T, st store.Store)) {
+// HERALD_TEST_DATABASE_URL is set), each with a fresh migrated store opened
+// with opts (store.WithClock for a fake clock). fn may call t.Parallel.
+func Each(t *testing.T, fn func(t *testing.T, st store.Store), opts ...store.Option) {
 	t.Helper()
-	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t)) })
+	t.Run("sqlite", func(t *testing.T) { fn(t, SQLite(t, opts...)) })
 	if os.Getenv(EnvPostgres) != "" {
-		t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t)) })
+		t.Run("postgres", func(t *testing.T) { fn(t, Postgres(t, opts...)) })
 	}
 }
 
@@ -41,16 +41,16 @@ func SQLitePath(t testing.TB) string {
 }
 
 // SQLite returns a fresh migrated SQLite store, closed when the test ends.
-func SQLite(t testing.TB) store.Store {
+func SQLite(t testing.TB, opts ...store.Option) store.Store {
 	t.Helper()
-	return OpenSQLite(t, SQLitePath(t), true)
+	return OpenSQLite(t, SQLitePath(t), true, opts...)
 }
 
 // OpenSQLite opens a Store on the SQLite file at path, migrated if asked,
 // closed when the test ends.
-func OpenSQLite(t testing.TB, path string, migrate bool) *sqlite.Store {
+func OpenSQLite(t testing.TB, path string, migrate bool, opts ...store.Option) *sqlite.Store {
 	t.Helper()
-	st, err := sqlite.Open(path)
+	st, err := sqlite.Open(path, opts...)
 	if err != nil {
 		t.Fatalf("open sqlite %s: %v", path, err)
 	}
@@ -70,16 +70,16 @@ func OpenSQLite(t testing.TB, path string, migrate bool) *sqlite.Store {
 // Postgres returns a fresh migrated PostgreSQL store on a schema of its
 // own, closed (and the schema dropped) when the test ends. It skips the test
 // when HERALD_TEST_DATABASE_URL is unset.
-func Postgres(t testing.TB) store.Store {
+func Postgres(t testing.TB, opts ...store.Option) store.Store {
 	t.Helper()
-	return OpenPostgres(t, PostgresURL(t), true)
+	return OpenPostgres(t, PostgresURL(t), true, opts...)
 }
 
 // OpenPostgres opens a Store on url, migrated if asked, closed when the
 // test ends.
-func OpenPostgres(t testing.TB, url string, migrate bool) *postgres.Store {
+func OpenPostgres(t testing.TB, url string, migrate bool, opts ...store.Option) *postgres.Store {
 	t.Helper()
-	st, err := postgres.Open(url)
+	st, err := postgres.Open(url, opts...)
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}

@@ -53,32 +53,20 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
-// Option adjusts how Open configures the connection pool.
-type Option func(*pgxpool.Config)
-
-// WithMaxConns caps the connection pool (the default is pgxpool's: the
-// larger of 4 and the number of CPUs, or pool_max_conns in the URL).
-func WithMaxConns(n int32) Option {
-	return func(c *pgxpool.Config) { c.MaxConns = n }
-}
-
 // Open returns a Store for a postgres:// URL. It does no I/O: the pool
 // connects on first use, and Migrate is normally that first use. Runtime
 // parameters in the URL (search_path=myschema) are sent on every connection.
-func Open(url string, opts ...Option) (*Store, error) {
+func Open(url string, opts ...store.Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: parse database url: %w", err)
-	}
-	for _, o := range opts {
-		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
 	lifetime, stop := context.WithCancel(context.Background())
-	return &Store{pool: pool, now: time.Now, lifetime: lifetime, stop: stop}, nil
+	return &Store{pool: pool, now: store.NewOptions(opts...).Clock.Now, lifetime: lifetime, stop: stop}, nil
 }
 
 // Migrate applies the embedded migrations with goose. Nodes starting at

@@ -62,7 +62,7 @@ func PathFromURL(u string) (string, error) {
 
 // Open returns a Store for the SQLite file at path, created on first use.
 // It does no I/O: the first query (normally Migrate) opens the file.
-func Open(path string) (*Store, error) {
+func Open(path string, opts ...store.Option) (*Store, error) {
 	if path == "" || strings.ContainsRune(path, 0) {
 		return nil, fmt.Errorf("sqlite: bad database path %q", path)
 	}
@@ -92,7 +92,7 @@ func Open(path string) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{write: write, read: read, now: time.Now, listeners: map[chan struct{}]struct{}{}}, nil
+	return &Store{write: write, read: read, now: store.NewOptions(opts...).Clock.Now, listeners: map[chan struct{}]struct{}{}}, nil
 }
 
 // Migrate applies the embedded migrations with goose, on the writer
