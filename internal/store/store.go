@@ -102,8 +102,6 @@ type Store interface {
 	EventList(ctx context.Context, tenantID string, p *EventListParams) ([]*Event, error)
 
 	DeliveryGet(ctx context.Context, tenantID, id string) (*Delivery, error)
-	// DeliveryGetByID loads a delivery with no tenant scope, for the engine.
-	DeliveryGetByID(ctx context.Context, id string) (*Delivery, error)
 	DeliveryList(ctx context.Context, tenantID string, p *DeliveryListParams) ([]*Delivery, error)
 	// DeliveryAttempts lists a delivery's attempts, oldest first.
 	DeliveryAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)

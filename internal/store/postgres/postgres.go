@@ -3,23 +3,18 @@ package postgres
 import (
 	"context"
 	"embed"
-	"errors"
 	"fmt"
 	"io/fs"
-	"net"
-	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 
-	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -42,7 +37,11 @@ const notifyChannel = "herald_deliveries"
 // Store is a store.Store on PostgreSQL.
 type Store struct {
 	pool *pgxpool.Pool
-	now  func() time.Time
+
+	// Store is every method written once over the driver; this package
+	// adds the connections, migrations, Listen and the claim.
+	*sqlstore.Store
+	db sqlstore.Driver
 
 	// lifetime ends at Close and stops the Listen goroutines, which hold
 	// connections of their own.
@@ -66,7 +65,10 @@ func Open(url string, opts ...store.Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
 	lifetime, stop := context.WithCancel(context.Background())
-	return &Store{pool: pool, now: store.NewOptions(opts...).Clock.Now, lifetime: lifetime, stop: stop}, nil
+	s := &Store{pool: pool, lifetime: lifetime, stop: stop}
+	s.db = driver{s}
+	s.Store = sqlstore.New(s.db, store.NewOptions(opts...).Clock)
+	return s, nil
 }
 
 // Migrate applies the embedded migrations with goose. Nodes starting at
@@ -128,139 +130,3 @@ func closeConn(c *pgx.Conn) {
 	c.Close(ctx)
 }
 
-// tx runs fn in a transaction (READ COMMITTED), committing when it returns
-// nil. A failure to reach the database, at begin, inside fn or at commit,
-// comes back marked herald.ErrUnavailable whatever fn wrapped it in.
-func (s *Store) tx(ctx context.Context, fn func(pgx.Tx) error) error {
-	err := pgx.BeginFunc(ctx, s.pool, fn)
-	if err != nil && unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
-		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
-	}
-	return err
-}
-
-// notify wakes the workers of every node once the transaction commits.
-// PostgreSQL folds identical notifications of one transaction into one.
-func notify(ctx context.Context, tx pgx.Tx) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, coalesce(current_schema(), ''))`, notifyChannel); err != nil {
-		return fmt.Errorf("notify workers: %w", err)
-	}
-	return nil
-}
-
-// querier is what pool, conn and tx have in common.
-type querier interface {
-	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
-	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}
-
-// collect scans every row of a query with scan; err is the query's.
-func collect[T any](rows pgx.Rows, err error, scan func(pgx.Row) (T, error)) ([]T, error) {
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (T, error) { return scan(r) })
-}
-
-// SQLSTATE codes the driver turns into store kinds.
-const (
-	codeUniqueViolation     = "23505"
-	codeForeignKeyViolation = "23503"
-	codeBadCharacter        = "22021" // e.g. a NUL in text
-	codeUntranslatable      = "22P05"
-)
-
-func pgCode(err error) string {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return pe.Code
-	}
-	return ""
-}
-
-// dbErr wraps an unexpected database error with what was being done. Text
-// PostgreSQL cannot store (a NUL character, which JSON can spell as \u0000)
-// is the caller's invalid input, not a server error.
-func dbErr(err error, what string, args ...any) error {
-	what = fmt.Sprintf(what, args...)
-	if c := pgCode(err); c == codeBadCharacter || c == codeUntranslatable {
-		return fmt.Errorf("%s: text contains a character that cannot be stored: %w", what, herald.ErrInvalid)
-	}
-	if unavailable(err) {
-		return fmt.Errorf("%s: %w: %w", what, herald.ErrUnavailable, err)
-	}
-	return fmt.Errorf("%s: %w", what, err)
-}
-
-// unavailable reports whether err means the database could not be reached
-// or did not answer in time, rather than refusing what was asked: a failed
-// connect, a broken connection, the server shutting down or out of
-// connections.
-func unavailable(err error) bool {
-	var ce *pgconn.ConnectError
-	var ne net.Error
-	switch {
-	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
-		return true
-	}
-	switch c := pgCode(err); {
-	case strings.HasPrefix(c, "08"), // connection exception
-		strings.HasPrefix(c, "57P"), // operator intervention: shutdown, crash recovery
-		c == "53300":                // too many connections
-		return true
-	}
-	return false
-}
-
-// tsPtr is store.Timestamp of an optional time.
-func tsPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	v := store.Timestamp(*t)
-	return &v
-}
-
-// orNow is t, or the store's clock when t is zero, in stored precision.
-func (s *Store) orNow(t time.Time) time.Time {
-	if t.IsZero() {
-		return store.Timestamp(s.now())
-	}
-	return store.Timestamp(t)
-}
-
-// nullString is NULL for "".
-func nullString(v string) *string {
-	if v == "" {
-		return nil
-	}
-	return &v
-}
-
-// cleanText makes free text from outside (an error message that may quote a
-// response) storable as text: valid UTF-8 without NUL.
-func cleanText(v string) string {
-	if utf8.ValidString(v) && !strings.ContainsRune(v, 0) {
-		return v
-	}
-	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD")
-}
-
-// page adds the cursor condition and the order and limit of a list to a
-// query whose WHERE clause is already open. key is the column after
-// created_at in the order (id or name).
-func page(q string, args []any, key string, p *store.ListParams) (string, []any, error) {
-	if p != nil && p.Cursor != "" {
-		at, k, err := store.DecodeCursor(p.Cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		args = append(args, at, k)
-		q += fmt.Sprintf(" AND (created_at, %s) < ($%d, $%d)", key, len(args)-1, len(args))
-	}
-	// One row more than the page: it tells the caller another page exists.
-	args = append(args, p.PageLimit()+1)
-	q += fmt.Sprintf(" ORDER BY created_at DESC, %s DESC LIMIT $%d", key, len(args))
-	return q, args, nil
-}

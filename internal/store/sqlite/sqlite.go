@@ -7,18 +7,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"runtime"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/pressly/goose/v3"
-	"modernc.org/sqlite"
-	sqlite3 "modernc.org/sqlite/lib"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
-	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 //go:embed migrations/*.sql
@@ -34,7 +32,11 @@ type Store struct {
 	write *sql.DB
 	// read serves plain reads; with WAL they run beside the writer.
 	read *sql.DB
-	now  func() time.Time
+
+	// Store is every method written once over the driver; this package
+	// adds the connections, migrations, Listen and the claim.
+	*sqlstore.Store
+	db sqlstore.Driver
 
 	mu        sync.Mutex
 	listeners map[chan struct{}]struct{}
@@ -92,7 +94,10 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	return &Store{write: write, read: read, now: store.NewOptions(opts...).Clock.Now, listeners: map[chan struct{}]struct{}{}}, nil
+	s := &Store{write: write, read: read, listeners: map[chan struct{}]struct{}{}}
+	s.db = driver{s}
+	s.Store = sqlstore.New(s.db, store.NewOptions(opts...).Clock)
+	return s, nil
 }
 
 // Migrate applies the embedded migrations with goose, on the writer
@@ -145,144 +150,3 @@ func (s *Store) Close() error {
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
-// tx runs fn in an IMMEDIATE transaction on the writer, committing when it
-// returns nil.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return markUnavailable(err)
-	}
-	if err := fn(tx); err != nil {
-		return markUnavailable(errors.Join(err, ignoreDone(tx.Rollback())))
-	}
-	return markUnavailable(tx.Commit())
-}
-
-// markUnavailable marks a transaction's busy failure herald.ErrUnavailable,
-// whatever fn wrapped it in.
-func markUnavailable(err error) error {
-	if err != nil && unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
-		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
-	}
-	return err
-}
-
-func ignoreDone(err error) error {
-	if errors.Is(err, sql.ErrTxDone) {
-		return nil
-	}
-	return err
-}
-
-// querier is what *sql.DB and *sql.Tx have in common.
-type querier interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-// sqliteCode is the extended result code of a SQLite error, 0 otherwise.
-func sqliteCode(err error) int {
-	var se *sqlite.Error
-	if errors.As(err, &se) {
-		return se.Code()
-	}
-	return 0
-}
-
-func isUnique(err error) bool {
-	c := sqliteCode(err)
-	return c == sqlite3.SQLITE_CONSTRAINT_UNIQUE || c == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
-}
-
-func isForeignKey(err error) bool {
-	return sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
-}
-
-// dbErr wraps an unexpected database error with what was being done.
-func dbErr(err error, what string, args ...any) error {
-	if unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
-		return fmt.Errorf(what+": %w: %w", append(args, herald.ErrUnavailable, err)...)
-	}
-	return fmt.Errorf(what+": %w", append(args, err)...)
-}
-
-// unavailable reports whether err is SQLITE_BUSY or SQLITE_LOCKED past the
-// busy timeout: another process holds the database, and the request may
-// succeed if retried.
-func unavailable(err error) bool {
-	var se *sqlite.Error
-	return errors.As(err, &se) && (se.Code()&0xff == sqlite3.SQLITE_BUSY || se.Code()&0xff == sqlite3.SQLITE_LOCKED)
-}
-
-// Times are stored as unix microseconds; every time returned is UTC.
-func us(t time.Time) int64 { return t.UnixMicro() }
-
-func fromUS(v int64) time.Time { return time.UnixMicro(v).UTC() }
-
-func usPtr(t *time.Time) any {
-	if t == nil {
-		return nil
-	}
-	return t.UnixMicro()
-}
-
-func fromNullUS(v sql.NullInt64) *time.Time {
-	if !v.Valid {
-		return nil
-	}
-	t := fromUS(v.Int64)
-	return &t
-}
-
-// orNow is t, or the store's clock when t is zero, in stored precision.
-func (s *Store) orNow(t time.Time) time.Time {
-	if t.IsZero() {
-		return store.Timestamp(s.now())
-	}
-	return store.Timestamp(t)
-}
-
-// returning is a column list for a RETURNING clause, which in SQLite may
-// not qualify columns with the table's alias: "ep.id, ep.url" becomes
-// "id, url".
-func returning(cols string) string {
-	return qualifier.ReplaceAllString(cols, "")
-}
-
-var qualifier = regexp.MustCompile(`\b[a-z]+\.`)
-
-// nullString is NULL for "".
-func nullString(v string) any {
-	if v == "" {
-		return nil
-	}
-	return v
-}
-
-// nullBytes is NULL for nil (modernc binds a nil []byte as NULL too, but
-// saying so keeps the intent visible).
-func nullBytes(b []byte) any {
-	if b == nil {
-		return nil
-	}
-	return b
-}
-
-// page adds the cursor condition and the order and limit of a list to a
-// query whose WHERE clause is already open. key is the column after
-// created_at in the order (id or name).
-func page(q string, args []any, key string, p *store.ListParams) (string, []any, error) {
-	if p != nil && p.Cursor != "" {
-		at, k, err := store.DecodeCursor(p.Cursor)
-		if err != nil {
-			return "", nil, err
-		}
-		args = append(args, us(at), k)
-		q += fmt.Sprintf(" AND (created_at, %s) < (?%d, ?%d)", key, len(args)-1, len(args))
-	}
-	// One row more than the page: it tells the caller another page exists.
-	args = append(args, p.PageLimit()+1)
-	q += fmt.Sprintf(" ORDER BY created_at DESC, %s DESC LIMIT ?%d", key, len(args))
-	return q, args, nil
-}

@@ -85,14 +85,12 @@ func testDeliveryGetList(t *testing.T, st store.Store) {
 	wantBadCursor(t, "DeliveryList", err)
 
 	d := all[0]
-	byID := do(st.DeliveryGetByID(ctx, d.ID)).must(t)
+	byID := do(st.DeliveryGet(ctx, "acme", d.ID)).must(t)
 	if byID.ID != d.ID || byID.TenantID != "acme" || byID.EventType != "user.created" {
-		t.Errorf("DeliveryGetByID = %+v", byID)
+		t.Errorf("DeliveryGet = %+v", byID)
 	}
 	_, err = st.DeliveryGet(ctx, "acme", "dlv_missing")
 	wantErr(t, err, store.ErrNotFound, "DeliveryGet of a missing delivery")
-	_, err = st.DeliveryGetByID(ctx, "dlv_missing")
-	wantErr(t, err, store.ErrNotFound, "DeliveryGetByID of a missing delivery")
 	if atts := do(st.DeliveryAttempts(ctx, "dlv_missing")).must(t); len(atts) != 0 {
 		t.Errorf("attempts of a missing delivery: %v, want none", atts)
 	}

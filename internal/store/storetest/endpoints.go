@@ -170,7 +170,7 @@ func testEndpointDeleteCascades(t *testing.T, st store.Store) {
 	_, err := st.EndpointGet(ctx, "acme", ep1.ID)
 	wantErr(t, err, store.ErrNotFound, "EndpointGet after delete")
 	for _, d := range ev.Deliveries {
-		_, err := st.DeliveryGetByID(ctx, d.ID)
+		_, err := st.DeliveryGet(ctx, "acme", d.ID)
 		atts := do(st.DeliveryAttempts(ctx, d.ID)).must(t)
 		if d.EndpointID == ep1.ID {
 			wantErr(t, err, store.ErrNotFound, "delivery of the deleted endpoint")

@@ -129,7 +129,7 @@ func testTenantDeleteCascades(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "the deleted tenant's endpoint")
 	_, err = st.EventGet(ctx, "a", evA.Event.ID)
 	wantErr(t, err, store.ErrNotFound, "the deleted tenant's event")
-	_, err = st.DeliveryGetByID(ctx, evA.Deliveries[0].ID)
+	_, err = st.DeliveryGet(ctx, "a", evA.Deliveries[0].ID)
 	wantErr(t, err, store.ErrNotFound, "the deleted tenant's delivery")
 	if atts := do(st.DeliveryAttempts(ctx, evA.Deliveries[0].ID)).must(t); len(atts) != 0 {
 		t.Errorf("attempts of the deleted tenant's delivery: %d left, want 0", len(atts))
@@ -142,7 +142,7 @@ func testTenantDeleteCascades(t *testing.T, st store.Store) {
 	do(st.KeyGetByHash(ctx, keyB.Hash)).must(t)
 	do(st.EndpointGet(ctx, "b", epB.ID)).must(t)
 	do(st.EventGet(ctx, "b", evB.Event.ID)).must(t)
-	do(st.DeliveryGetByID(ctx, evB.Deliveries[0].ID)).must(t)
+	do(st.DeliveryGet(ctx, "b", evB.Deliveries[0].ID)).must(t)
 	if atts := do(st.DeliveryAttempts(ctx, evB.Deliveries[0].ID)).must(t); len(atts) != 1 {
 		t.Errorf("attempts of the other tenant's delivery: %d, want 1", len(atts))
 	}

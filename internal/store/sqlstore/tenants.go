@@ -1,13 +1,10 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
@@ -15,10 +12,10 @@ import (
 
 const tenantCols = `id, name, metadata, created_at, updated_at`
 
-func scanTenant(row pgx.Row) (*store.Tenant, error) {
+func scanTenant(r Row) (*store.Tenant, error) {
 	var t store.Tenant
 	var meta string
-	if err := row.Scan(&t.ID, &t.Name, &meta, &t.CreatedAt, &t.UpdatedAt); err != nil {
+	if err := r.Scan(&t.ID, &t.Name, &meta, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
 	t.Metadata = json.RawMessage(meta)
@@ -28,29 +25,25 @@ func scanTenant(row pgx.Row) (*store.Tenant, error) {
 
 // TenantCreate stores a new tenant; ErrConflict if the id is taken.
 func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
-	created := s.orNow(t.CreatedAt)
-	out, err := scanTenant(s.pool.QueryRow(ctx, `
+	out, err := scanTenant(s.db.Write().QueryRow(ctx, `
 		INSERT INTO tenants (id, name, metadata, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $4)
 		RETURNING `+tenantCols,
-		t.ID, t.Name, store.JSONObject(t.Metadata), created))
-	if pgCode(err) == codeUniqueViolation {
+		t.ID, t.Name, store.JSONObject(t.Metadata), s.orNow(t.CreatedAt)))
+	if s.is(err, KindUnique) {
 		return nil, fmt.Errorf("tenant %q already exists: %w", t.ID, store.ErrConflict)
 	}
 	if err != nil {
-		return nil, dbErr(err, "create tenant %q", t.ID)
+		return nil, s.Err(err, "create tenant %q", t.ID)
 	}
 	return out, nil
 }
 
 // TenantGet loads one tenant.
 func (s *Store) TenantGet(ctx context.Context, tenantID string) (*store.Tenant, error) {
-	t, err := scanTenant(s.pool.QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, tenantID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("tenant %q: %w", tenantID, store.ErrNotFound)
-	}
+	t, err := scanTenant(s.db.Read().QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, tenantID))
 	if err != nil {
-		return nil, dbErr(err, "get tenant %q", tenantID)
+		return nil, s.Err(notFound(err, "tenant %q", tenantID), "get tenant %q", tenantID)
 	}
 	return t, nil
 }
@@ -61,26 +54,23 @@ func (s *Store) TenantList(ctx context.Context, p *store.ListParams) ([]*store.T
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	out, err := collect(rows, err, scanTenant)
+	rows, err := s.db.Read().Query(ctx, q, args...)
+	out, err := Collect(rows, err, scanTenant)
 	if err != nil {
-		return nil, dbErr(err, "list tenants")
+		return nil, s.Err(err, "list tenants")
 	}
 	return out, nil
 }
 
 // TenantUpdate writes the name and metadata of t.
 func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
-	out, err := scanTenant(s.pool.QueryRow(ctx, `
+	out, err := scanTenant(s.db.Write().QueryRow(ctx, `
 		UPDATE tenants SET name = $2, metadata = $3, updated_at = $4
 		WHERE id = $1
 		RETURNING `+tenantCols,
 		t.ID, t.Name, store.JSONObject(t.Metadata), s.orNow(t.UpdatedAt)))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("tenant %q: %w", t.ID, store.ErrNotFound)
-	}
 	if err != nil {
-		return nil, dbErr(err, "update tenant %q", t.ID)
+		return nil, s.Err(notFound(err, "tenant %q", t.ID), "update tenant %q", t.ID)
 	}
 	return out, nil
 }
@@ -88,30 +78,31 @@ func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenan
 // TenantDelete deletes the tenant and, by cascade, its keys, endpoints,
 // events, deliveries and attempts.
 func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.db.Tx(ctx, func(tx Querier) error {
 		// Idempotency records are scoped by key id, not by a foreign key:
 		// drop the ones of this tenant's keys before the keys go.
 		if _, err := tx.Exec(ctx, `
 			DELETE FROM idempotency_records
 			WHERE scope IN (SELECT id FROM api_keys WHERE tenant_id = $1)`, tenantID); err != nil {
-			return dbErr(err, "delete tenant %q", tenantID)
+			return err
 		}
-		tag, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenantID)
+		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenantID)
 		if err != nil {
-			return dbErr(err, "delete tenant %q", tenantID)
+			return err
 		}
-		if tag.RowsAffected() == 0 {
+		if n == 0 {
 			return fmt.Errorf("tenant %q: %w", tenantID, store.ErrNotFound)
 		}
 		return nil
 	})
+	return s.Err(err, "delete tenant %q", tenantID)
 }
 
 const keyCols = `id, coalesce(tenant_id, ''), name, hash, created_at`
 
-func scanKey(row pgx.Row) (*store.Key, error) {
+func scanKey(r Row) (*store.Key, error) {
 	var k store.Key
-	if err := row.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &k.CreatedAt); err != nil {
+	if err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &k.CreatedAt); err != nil {
 		return nil, err
 	}
 	k.CreatedAt = store.Timestamp(k.CreatedAt)
@@ -125,31 +116,27 @@ func (s *Store) KeyCreate(ctx context.Context, k *store.Key) (*store.Key, error)
 	if keyID == "" {
 		keyID = id.NewAt(id.Key, created)
 	}
-	out, err := scanKey(s.pool.QueryRow(ctx, `
+	out, err := scanKey(s.db.Write().QueryRow(ctx, `
 		INSERT INTO api_keys (id, tenant_id, name, hash, created_at)
 		VALUES ($1, $2, $3, $4, $5)
 		RETURNING `+keyCols,
 		keyID, nullString(k.TenantID), k.Name, k.Hash, created))
-	switch pgCode(err) {
-	case codeUniqueViolation:
+	switch {
+	case s.is(err, KindUnique):
 		return nil, fmt.Errorf("key %q or its hash already exists: %w", keyID, store.ErrConflict)
-	case codeForeignKeyViolation:
+	case s.is(err, KindForeignKey):
 		return nil, fmt.Errorf("tenant %q: %w", k.TenantID, store.ErrNotFound)
-	}
-	if err != nil {
-		return nil, dbErr(err, "create key")
+	case err != nil:
+		return nil, s.Err(err, "create key")
 	}
 	return out, nil
 }
 
 // KeyGetByHash loads the key with this hash.
 func (s *Store) KeyGetByHash(ctx context.Context, hash string) (*store.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1`, hash))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("key: %w", store.ErrNotFound)
-	}
+	k, err := scanKey(s.db.Read().QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1`, hash))
 	if err != nil {
-		return nil, dbErr(err, "get key")
+		return nil, s.Err(notFound(err, "key"), "get key")
 	}
 	return k, nil
 }
@@ -157,19 +144,19 @@ func (s *Store) KeyGetByHash(ctx context.Context, hash string) (*store.Key, erro
 // KeyAdminExists reports whether any admin key is stored.
 func (s *Store) KeyAdminExists(ctx context.Context) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant_id IS NULL)`).Scan(&ok)
+	err := s.db.Read().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant_id IS NULL)`).Scan(&ok)
 	if err != nil {
-		return false, dbErr(err, "look for an admin key")
+		return false, s.Err(err, "look for an admin key")
 	}
 	return ok, nil
 }
 
 const formatCols = `name, definition, created_at, updated_at`
 
-func scanFormat(row pgx.Row) (*store.Format, error) {
+func scanFormat(r Row) (*store.Format, error) {
 	var f store.Format
 	var def string
-	if err := row.Scan(&f.Name, &def, &f.CreatedAt, &f.UpdatedAt); err != nil {
+	if err := r.Scan(&f.Name, &def, &f.CreatedAt, &f.UpdatedAt); err != nil {
 		return nil, err
 	}
 	f.Definition = json.RawMessage(def)
@@ -180,14 +167,14 @@ func scanFormat(row pgx.Row) (*store.Format, error) {
 // FormatPut creates or replaces a format and reports whether it was new.
 func (s *Store) FormatPut(ctx context.Context, f *store.Format) (created bool, err error) {
 	at := s.orNow(f.UpdatedAt)
-	err = s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `
+	err = s.db.Tx(ctx, func(tx Querier) error {
+		n, err := tx.Exec(ctx, `
 			INSERT INTO formats (name, definition, created_at, updated_at) VALUES ($1, $2, $3, $3)
 			ON CONFLICT (name) DO NOTHING`, f.Name, string(f.Definition), at)
 		if err != nil {
 			return err
 		}
-		if tag.RowsAffected() == 1 {
+		if n == 1 {
 			created = true
 			return nil
 		}
@@ -196,67 +183,60 @@ func (s *Store) FormatPut(ctx context.Context, f *store.Format) (created bool, e
 		return err
 	})
 	if err != nil {
-		return false, dbErr(err, "put format %q", f.Name)
+		return false, s.Err(err, "put format %q", f.Name)
 	}
 	return created, nil
 }
 
 // FormatGet loads one format.
 func (s *Store) FormatGet(ctx context.Context, name string) (*store.Format, error) {
-	f, err := scanFormat(s.pool.QueryRow(ctx, `SELECT `+formatCols+` FROM formats WHERE name = $1`, name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("format %q: %w", name, store.ErrNotFound)
-	}
+	f, err := scanFormat(s.db.Read().QueryRow(ctx, `SELECT `+formatCols+` FROM formats WHERE name = $1`, name))
 	if err != nil {
-		return nil, dbErr(err, "get format %q", name)
+		return nil, s.Err(notFound(err, "format %q", name), "get format %q", name)
 	}
 	return f, nil
 }
 
 // FormatList returns every stored format by name.
 func (s *Store) FormatList(ctx context.Context) ([]*store.Format, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+formatCols+` FROM formats ORDER BY name`)
-	out, err := collect(rows, err, scanFormat)
+	rows, err := s.db.Read().Query(ctx, `SELECT `+formatCols+` FROM formats ORDER BY name`)
+	out, err := Collect(rows, err, scanFormat)
 	if err != nil {
-		return nil, dbErr(err, "list formats")
+		return nil, s.Err(err, "list formats")
 	}
 	return out, nil
 }
 
 // FormatDelete deletes a format no endpoint uses.
 func (s *Store) FormatDelete(ctx context.Context, name string) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.db.Tx(ctx, func(tx Querier) error {
 		// Lock the format first: EndpointCreate and EndpointUpdate share-lock
 		// the format they name, so no endpoint can start using it between
 		// the check below and the delete.
 		var one int
-		err := tx.QueryRow(ctx, `SELECT 1 FROM formats WHERE name = $1 FOR UPDATE`, name).Scan(&one)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("format %q: %w", name, store.ErrNotFound)
-		}
+		err := tx.QueryRow(ctx, `SELECT 1 FROM formats WHERE name = $1`+s.db.LockClause(LockUpdate), name).Scan(&one)
 		if err != nil {
-			return dbErr(err, "delete format %q", name)
+			return notFound(err, "format %q", name)
 		}
 		var used bool
 		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE format = $1)`, name).Scan(&used); err != nil {
-			return dbErr(err, "delete format %q", name)
+			return err
 		}
 		if used {
 			return fmt.Errorf("format %q is used by an endpoint: %w", name, store.ErrConflict)
 		}
-		if _, err := tx.Exec(ctx, `DELETE FROM formats WHERE name = $1`, name); err != nil {
-			return dbErr(err, "delete format %q", name)
-		}
-		return nil
+		_, err = tx.Exec(ctx, `DELETE FROM formats WHERE name = $1`, name)
+		return err
 	})
+	return s.Err(err, "delete format %q", name)
 }
 
 const eventTypeCols = `name, description, schema, archived, created_at, updated_at`
 
-func scanEventType(row pgx.Row) (*store.EventType, error) {
+func scanEventType(r Row) (*store.EventType, error) {
 	var et store.EventType
 	var schema *string
-	if err := row.Scan(&et.Name, &et.Description, &schema, &et.Archived, &et.CreatedAt, &et.UpdatedAt); err != nil {
+	if err := r.Scan(&et.Name, &et.Description, &schema, &et.Archived, &et.CreatedAt, &et.UpdatedAt); err != nil {
 		return nil, err
 	}
 	if schema != nil {
@@ -274,8 +254,7 @@ func (s *Store) EventTypePut(ctx context.Context, et *store.EventType) (*store.E
 		v := string(et.Schema)
 		schema = &v
 	}
-	at := s.orNow(et.UpdatedAt)
-	out, err := scanEventType(s.pool.QueryRow(ctx, `
+	out, err := scanEventType(s.db.Write().QueryRow(ctx, `
 		INSERT INTO event_types (name, description, schema, archived, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $5)
 		ON CONFLICT (name) DO UPDATE SET
@@ -284,21 +263,18 @@ func (s *Store) EventTypePut(ctx context.Context, et *store.EventType) (*store.E
 			archived = excluded.archived,
 			updated_at = excluded.updated_at
 		RETURNING `+eventTypeCols,
-		et.Name, et.Description, schema, et.Archived, at))
+		et.Name, et.Description, schema, et.Archived, s.orNow(et.UpdatedAt)))
 	if err != nil {
-		return nil, dbErr(err, "put event type %q", et.Name)
+		return nil, s.Err(err, "put event type %q", et.Name)
 	}
 	return out, nil
 }
 
 // EventTypeGet loads one catalog entry.
 func (s *Store) EventTypeGet(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.pool.QueryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("event type %q: %w", name, store.ErrNotFound)
-	}
+	et, err := scanEventType(s.db.Read().QueryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
 	if err != nil {
-		return nil, dbErr(err, "get event type %q", name)
+		return nil, s.Err(notFound(err, "event type %q", name), "get event type %q", name)
 	}
 	return et, nil
 }
@@ -309,10 +285,10 @@ func (s *Store) EventTypeList(ctx context.Context, p *store.ListParams) ([]*stor
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	out, err := collect(rows, err, scanEventType)
+	rows, err := s.db.Read().Query(ctx, q, args...)
+	out, err := Collect(rows, err, scanEventType)
 	if err != nil {
-		return nil, dbErr(err, "list event types")
+		return nil, s.Err(err, "list event types")
 	}
 	return out, nil
 }
@@ -322,13 +298,10 @@ const idempotencyCols = `scope, key, request_hash, status, body, created_at`
 // IdempotencyGet returns the stored answer for (scope, key).
 func (s *Store) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {
 	var r store.IdempotencyRecord
-	err := s.pool.QueryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_records WHERE scope = $1 AND key = $2`,
+	err := s.db.Read().QueryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_records WHERE scope = $1 AND key = $2`,
 		scope, key).Scan(&r.Scope, &r.Key, &r.RequestHash, &r.Status, &r.Body, &r.CreatedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("idempotency key %q: %w", key, store.ErrNotFound)
-	}
 	if err != nil {
-		return nil, dbErr(err, "get idempotency key %q", key)
+		return nil, s.Err(notFound(err, "idempotency key %q", key), "get idempotency key %q", key)
 	}
 	r.CreatedAt = store.Timestamp(r.CreatedAt)
 	return &r, nil
@@ -340,17 +313,14 @@ func (s *Store) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) 
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db.Write().Exec(ctx, `
 		INSERT INTO idempotency_records (scope, key, request_hash, status, body, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		r.Scope, r.Key, r.RequestHash, r.Status, body, s.orNow(r.CreatedAt))
-	if pgCode(err) == codeUniqueViolation {
+	if s.is(err, KindUnique) {
 		return fmt.Errorf("idempotency key %q already used: %w", r.Key, store.ErrConflict)
 	}
-	if err != nil {
-		return dbErr(err, "put idempotency key %q", r.Key)
-	}
-	return nil
+	return s.Err(err, "put idempotency key %q", r.Key)
 }
 
 // IdempotencyComplete fills in the answer of the reservation for
@@ -363,53 +333,45 @@ func (s *Store) IdempotencyComplete(ctx context.Context, r *store.IdempotencyRec
 	if body == nil {
 		body = []byte{}
 	}
-	// One statement: the update, and what the row held before it (the
-	// outer query sees the snapshot the update started from).
-	var updated, found bool
-	var status int
-	err := s.pool.QueryRow(ctx, `
-		WITH u AS (
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		n, err := tx.Exec(ctx, `
 			UPDATE idempotency_records SET status = $3, body = $4
-			WHERE scope = $1 AND key = $2 AND status = 0
-			RETURNING 1
-		)
-		SELECT EXISTS (SELECT 1 FROM u), r.status IS NOT NULL, coalesce(r.status, 0)
-		FROM (SELECT 1) AS one
-		LEFT JOIN idempotency_records r ON r.scope = $1 AND r.key = $2`,
-		r.Scope, r.Key, r.Status, body).Scan(&updated, &found, &status)
-	switch {
-	case err != nil:
-		return dbErr(err, "complete idempotency key %q", r.Key)
-	case updated:
-		return nil
-	case !found, status == 0:
-		// status 0 and not updated: released while the update waited.
-		return fmt.Errorf("idempotency key %q not reserved: %w", r.Key, store.ErrNotFound)
-	}
-	return fmt.Errorf("idempotency key %q already answered %d: %w", r.Key, status, store.ErrConflict)
+			WHERE scope = $1 AND key = $2 AND status = 0`,
+			r.Scope, r.Key, r.Status, body)
+		if err != nil || n == 1 {
+			return err
+		}
+		var status int
+		err = tx.QueryRow(ctx, `SELECT status FROM idempotency_records WHERE scope = $1 AND key = $2`,
+			r.Scope, r.Key).Scan(&status)
+		switch {
+		case err != nil && err != ErrNoRows:
+			return err
+		case err == ErrNoRows, status == 0:
+			// Status 0 and not updated: released, and reserved again by
+			// another request, while the update waited.
+			return fmt.Errorf("idempotency key %q not reserved: %w", r.Key, store.ErrNotFound)
+		}
+		return fmt.Errorf("idempotency key %q already answered %d: %w", r.Key, status, store.ErrConflict)
+	})
+	return s.Err(err, "complete idempotency key %q", r.Key)
 }
 
 // IdempotencyRelease deletes the reservation for (scope, key) if it is still
 // in progress.
 func (s *Store) IdempotencyRelease(ctx context.Context, scope, key string) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db.Write().Exec(ctx, `
 		DELETE FROM idempotency_records WHERE scope = $1 AND key = $2 AND status = 0`,
 		scope, key)
-	if err != nil {
-		return dbErr(err, "release idempotency key %q", key)
-	}
-	return nil
+	return s.Err(err, "release idempotency key %q", key)
 }
 
 // IdempotencyReleaseAbandoned deletes the reservation for (scope, key) if it
 // is still in progress and was made before before.
 func (s *Store) IdempotencyReleaseAbandoned(ctx context.Context, scope, key string, before time.Time) error {
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db.Write().Exec(ctx, `
 		DELETE FROM idempotency_records
 		WHERE scope = $1 AND key = $2 AND status = 0 AND created_at < $3`,
 		scope, key, store.Timestamp(before))
-	if err != nil {
-		return dbErr(err, "release abandoned idempotency key %q", key)
-	}
-	return nil
+	return s.Err(err, "release abandoned idempotency key %q", key)
 }

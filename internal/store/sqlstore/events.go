@@ -1,19 +1,17 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"errors"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// eventCols are the columns eventRow scans; queries name the table ev.
-const eventCols = `ev.tenant_id, ev.id, ev.type, ev.data, ev.hash, ev.trace_id, ev.source, ev.created_at`
+// EventCols are the columns eventRow scans; queries name the table ev.
+const EventCols = `ev.tenant_id, ev.id, ev.type, ev.data, ev.hash, ev.trace_id, ev.source, ev.created_at`
 
 type eventRow struct {
 	e    store.Event
@@ -28,16 +26,19 @@ func (r *eventRow) dest() []any {
 func (r *eventRow) value() *store.Event {
 	e := r.e
 	e.Data = r.data
+	if e.Data == nil {
+		e.Data = json.RawMessage{}
+	}
 	e.CreatedAt = store.Timestamp(e.CreatedAt)
 	return &e
 }
 
-func scanEvent(row pgx.Row) (*store.Event, error) {
-	var r eventRow
-	if err := row.Scan(r.dest()...); err != nil {
+func scanEvent(r Row) (*store.Event, error) {
+	var er eventRow
+	if err := r.Scan(er.dest()...); err != nil {
 		return nil, err
 	}
-	return r.value(), nil
+	return er.value(), nil
 }
 
 // EventCreate stores the event and its deliveries in one transaction; see
@@ -46,28 +47,29 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 	now := s.orNow(p.Now)
 	ev := p.NewEvent(now)
 	var res *store.EventCreateResult
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		// ON CONFLICT DO NOTHING rather than a unique violation: a concurrent
-		// post of the same id makes this insert wait for that transaction
-		// and then do nothing, and the read below (a new statement, so a new
-		// snapshot) sees the committed event.
-		tag, err := tx.Exec(ctx, `
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		// ON CONFLICT DO NOTHING rather than a unique violation: on
+		// PostgreSQL a concurrent post of the same id makes this insert wait
+		// for that transaction and then do nothing, and the read below (a
+		// new statement, so a new snapshot) sees the committed event; on
+		// SQLite the single writer serializes the two posts outright.
+		n, err := tx.Exec(ctx, `
 			INSERT INTO events (tenant_id, id, type, data, hash, trace_id, source, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (tenant_id, id) DO NOTHING`,
 			ev.TenantID, ev.ID, ev.Type, []byte(ev.Data), ev.Hash, ev.TraceID, ev.Source, ev.CreatedAt)
-		if pgCode(err) == codeForeignKeyViolation {
+		if s.is(err, KindForeignKey) {
 			return fmt.Errorf("tenant %q: %w", ev.TenantID, store.ErrNotFound)
 		}
 		if err != nil {
-			return dbErr(err, "insert event")
+			return s.Err(err, "insert event")
 		}
-		if tag.RowsAffected() == 0 {
-			res, err = existingEvent(ctx, tx, &ev)
+		if n == 0 {
+			res, err = s.existingEvent(ctx, tx, &ev)
 			return err
 		}
 
-		targets, err := eventTargets(ctx, tx, &ev, p.EndpointIDs)
+		targets, err := s.eventTargets(ctx, tx, &ev, p.EndpointIDs)
 		if err != nil {
 			return err
 		}
@@ -89,12 +91,12 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 			INSERT INTO deliveries (id, tenant_id, event_id, event_type, endpoint_id, status,
 				next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
 			SELECT n.id, $3, $4, $5, n.endpoint_id, $6, $7, $8, $9, $10, $10
-			FROM unnest($1::text[], $2::text[]) AS n (id, endpoint_id)`,
+			FROM `+s.db.Zip(1, 2),
 			ids, targets, ev.TenantID, ev.ID, ev.Type, dels[0].Status, due, nullString(p.LeaseOwner), leaseUntil, now)
 		if err != nil {
-			return dbErr(err, "insert deliveries")
+			return s.Err(err, "insert deliveries")
 		}
-		return notify(ctx, tx)
+		return s.db.Notify(ctx, tx)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("create event %q: %w", ev.ID, err)
@@ -104,39 +106,41 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 
 // existingEvent answers a re-post of an event id: the stored event and its
 // deliveries when the content is the same, ErrConflict when it is not.
-func existingEvent(ctx context.Context, tx pgx.Tx, ev *store.Event) (*store.EventCreateResult, error) {
+func (s *Store) existingEvent(ctx context.Context, tx Querier, ev *store.Event) (*store.EventCreateResult, error) {
 	stored, err := scanEvent(tx.QueryRow(ctx,
-		`SELECT `+eventCols+` FROM events ev WHERE ev.tenant_id = $1 AND ev.id = $2`, ev.TenantID, ev.ID))
+		`SELECT `+EventCols+` FROM events ev WHERE ev.tenant_id = $1 AND ev.id = $2`, ev.TenantID, ev.ID))
 	if err != nil {
-		return nil, dbErr(err, "read the stored event")
+		return nil, s.Err(err, "read the stored event")
 	}
 	if stored.Hash != ev.Hash {
 		return nil, fmt.Errorf("event id %q was used with different content: %w", ev.ID, store.ErrConflict)
 	}
-	rows, err := tx.Query(ctx, `SELECT `+deliveryCols+` FROM deliveries d
+	rows, err := tx.Query(ctx, `SELECT `+DeliveryCols+` FROM deliveries d
 		WHERE d.tenant_id = $1 AND d.event_id = $2 ORDER BY d.id`, ev.TenantID, ev.ID)
-	dels, err := collect(rows, err, scanDelivery)
+	dels, err := Collect(rows, err, scanDelivery)
 	if err != nil {
-		return nil, dbErr(err, "read the stored deliveries")
+		return nil, s.Err(err, "read the stored deliveries")
 	}
 	return &store.EventCreateResult{Event: stored, Created: false, Deliveries: dels}, nil
 }
 
 // eventTargets picks the endpoints that get a delivery: exactly the given
 // ones (which must be the tenant's), or every enabled endpoint whose filters
-// match the type. The rows are key-share locked so a concurrent
-// EndpointDelete waits for this event instead of failing its insert.
-func eventTargets(ctx context.Context, tx pgx.Tx, ev *store.Event, endpointIDs []string) ([]string, error) {
+// match the type. On PostgreSQL the rows are key-share locked so a
+// concurrent EndpointDelete waits for this event instead of failing its
+// insert.
+func (s *Store) eventTargets(ctx context.Context, tx Querier, ev *store.Event, endpointIDs []string) ([]string, error) {
+	lock := s.db.LockClause(LockKeyShare)
 	if endpointIDs != nil {
 		want := slices.Compact(slices.Sorted(slices.Values(endpointIDs)))
-		rows, err := tx.Query(ctx, `SELECT id FROM endpoints WHERE tenant_id = $1 AND id = ANY($2)
-			ORDER BY id FOR KEY SHARE`, ev.TenantID, want)
+		rows, err := tx.Query(ctx, `SELECT id FROM endpoints WHERE tenant_id = $1 AND `+s.db.InList("id", 2)+`
+			ORDER BY id`+lock, ev.TenantID, want)
+		found, err := Collect(rows, err, func(r Row) (string, error) {
+			var v string
+			return v, r.Scan(&v)
+		})
 		if err != nil {
-			return nil, dbErr(err, "find endpoints")
-		}
-		found, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return nil, dbErr(err, "find endpoints")
+			return nil, s.Err(err, "find endpoints")
 		}
 		for _, w := range want {
 			if _, ok := slices.BinarySearch(found, w); !ok {
@@ -147,37 +151,37 @@ func eventTargets(ctx context.Context, tx pgx.Tx, ev *store.Event, endpointIDs [
 	}
 	// Filters are matched in Go; see store.DecodeFilters.
 	rows, err := tx.Query(ctx, `SELECT id, events FROM endpoints WHERE tenant_id = $1 AND enabled
-		ORDER BY id FOR KEY SHARE`, ev.TenantID)
+		ORDER BY id`+lock, ev.TenantID)
 	if err != nil {
-		return nil, dbErr(err, "find endpoints")
+		return nil, s.Err(err, "find endpoints")
 	}
+	defer rows.Close()
 	var targets []string
-	var epID, filters string
-	_, err = pgx.ForEachRow(rows, []any{&epID, &filters}, func() error {
+	for rows.Next() {
+		var epID, filters string
+		if err := rows.Scan(&epID, &filters); err != nil {
+			return nil, s.Err(err, "find endpoints")
+		}
 		f, err := store.DecodeFilters(epID, filters)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if store.MatchEventType(f, ev.Type) {
 			targets = append(targets, epID)
 		}
-		return nil
-	})
-	if err != nil {
-		return nil, dbErr(err, "find endpoints")
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.Err(err, "find endpoints")
 	}
 	return targets, nil
 }
 
 // EventGet loads one of the tenant's events.
 func (s *Store) EventGet(ctx context.Context, tenantID, eventID string) (*store.Event, error) {
-	e, err := scanEvent(s.pool.QueryRow(ctx,
-		`SELECT `+eventCols+` FROM events ev WHERE ev.tenant_id = $1 AND ev.id = $2`, tenantID, eventID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("event %q: %w", eventID, store.ErrNotFound)
-	}
+	e, err := scanEvent(s.db.Read().QueryRow(ctx,
+		`SELECT `+EventCols+` FROM events ev WHERE ev.tenant_id = $1 AND ev.id = $2`, tenantID, eventID))
 	if err != nil {
-		return nil, dbErr(err, "get event %q", eventID)
+		return nil, s.Err(notFound(err, "event %q", eventID), "get event %q", eventID)
 	}
 	return e, nil
 }
@@ -185,7 +189,7 @@ func (s *Store) EventGet(ctx context.Context, tenantID, eventID string) (*store.
 // EventList pages through the tenant's events, newest first, optionally of
 // one type.
 func (s *Store) EventList(ctx context.Context, tenantID string, p *store.EventListParams) ([]*store.Event, error) {
-	q := `SELECT ` + eventCols + ` FROM events ev WHERE tenant_id = $1`
+	q := `SELECT ` + EventCols + ` FROM events ev WHERE tenant_id = $1`
 	args := []any{tenantID}
 	if p.Type != "" {
 		args = append(args, p.Type)
@@ -195,10 +199,10 @@ func (s *Store) EventList(ctx context.Context, tenantID string, p *store.EventLi
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	out, err := collect(rows, err, scanEvent)
+	rows, err := s.db.Read().Query(ctx, q, args...)
+	out, err := Collect(rows, err, scanEvent)
 	if err != nil {
-		return nil, dbErr(err, "list events")
+		return nil, s.Err(err, "list events")
 	}
 	return out, nil
 }

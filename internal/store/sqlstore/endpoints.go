@@ -1,23 +1,20 @@
-package postgres
+package sqlstore
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// endpointCols are the columns endpointRow scans; queries name the table ep.
-const endpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep.format,
+// EndpointCols are the columns endpointRow scans; queries name the table ep.
+const EndpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep.format,
 	ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.enabled,
 	ep.headers, ep.rate_limit, ep.metadata, ep.created_at, ep.updated_at`
 
-// endpointRow scans endpointCols, alone or as part of a wider row.
+// endpointRow scans EndpointCols, alone or as part of a wider row.
 type endpointRow struct {
 	e                       store.Endpoint
 	cols                    store.EndpointJSON
@@ -41,21 +38,21 @@ func (r *endpointRow) value() (*store.Endpoint, error) {
 	return &e, nil
 }
 
-func scanEndpoint(row pgx.Row) (*store.Endpoint, error) {
-	var r endpointRow
-	if err := row.Scan(r.dest()...); err != nil {
+func scanEndpoint(r Row) (*store.Endpoint, error) {
+	var er endpointRow
+	if err := r.Scan(er.dest()...); err != nil {
 		return nil, err
 	}
-	return r.value()
+	return er.value()
 }
 
 // shareFormat share-locks the stored format an endpoint names, if any, so
 // FormatDelete cannot delete it while this transaction makes it used.
-func shareFormat(ctx context.Context, tx pgx.Tx, name string) error {
+func (s *Store) shareFormat(ctx context.Context, tx Querier, name string) error {
 	if name == "" {
 		return nil
 	}
-	_, err := tx.Exec(ctx, `SELECT 1 FROM formats WHERE name = $1 FOR SHARE`, name)
+	_, err := tx.Exec(ctx, `SELECT 1 FROM formats WHERE name = $1`+s.db.LockClause(LockShare), name)
 	return err
 }
 
@@ -68,8 +65,8 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 		epID = id.NewAt(id.Endpoint, created)
 	}
 	var out *store.Endpoint
-	err := s.tx(ctx, func(tx pgx.Tx) error {
-		err := shareFormat(ctx, tx, e.Format)
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		err := s.shareFormat(ctx, tx, e.Format)
 		if err != nil {
 			return err
 		}
@@ -78,47 +75,43 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 				secret, previous_secret, previous_secret_expires_at, enabled,
 				headers, rate_limit, metadata, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
-			RETURNING `+endpointCols,
+			RETURNING `+returning(EndpointCols),
 			epID, e.TenantID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
 			cols.Headers, e.RateLimit, cols.Metadata, created))
 		return err
 	})
-	switch pgCode(err) {
-	case codeForeignKeyViolation:
+	switch {
+	case s.is(err, KindForeignKey):
 		return nil, fmt.Errorf("tenant %q: %w", e.TenantID, store.ErrNotFound)
-	case codeUniqueViolation:
+	case s.is(err, KindUnique):
 		return nil, fmt.Errorf("endpoint %q already exists: %w", epID, store.ErrConflict)
-	}
-	if err != nil {
-		return nil, dbErr(err, "create endpoint")
+	case err != nil:
+		return nil, s.Err(err, "create endpoint")
 	}
 	return out, nil
 }
 
 // EndpointGet loads one of the tenant's endpoints.
 func (s *Store) EndpointGet(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
-	e, err := scanEndpoint(s.pool.QueryRow(ctx,
-		`SELECT `+endpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, endpointID))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("endpoint %q: %w", endpointID, store.ErrNotFound)
-	}
+	e, err := scanEndpoint(s.db.Read().QueryRow(ctx,
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, endpointID))
 	if err != nil {
-		return nil, dbErr(err, "get endpoint %q", endpointID)
+		return nil, s.Err(notFound(err, "endpoint %q", endpointID), "get endpoint %q", endpointID)
 	}
 	return e, nil
 }
 
 // EndpointList pages through the tenant's endpoints, newest first.
 func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Endpoint, error) {
-	q, args, err := page(`SELECT `+endpointCols+` FROM endpoints ep WHERE tenant_id = $1`, []any{tenantID}, "id", p)
+	q, args, err := page(`SELECT `+EndpointCols+` FROM endpoints ep WHERE tenant_id = $1`, []any{tenantID}, "id", p)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, q, args...)
-	out, err := collect(rows, err, scanEndpoint)
+	rows, err := s.db.Read().Query(ctx, q, args...)
+	out, err := Collect(rows, err, scanEndpoint)
 	if err != nil {
-		return nil, dbErr(err, "list endpoints")
+		return nil, s.Err(err, "list endpoints")
 	}
 	return out, nil
 }
@@ -128,17 +121,14 @@ func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.List
 func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
 	cols := store.NewEndpointJSON(e)
 	var out *store.Endpoint
-	err := s.tx(ctx, func(tx pgx.Tx) error {
+	err := s.db.Tx(ctx, func(tx Querier) error {
 		var wasEnabled bool
-		err := tx.QueryRow(ctx, `SELECT enabled FROM endpoints WHERE tenant_id = $1 AND id = $2 FOR UPDATE`,
+		err := tx.QueryRow(ctx, `SELECT enabled FROM endpoints WHERE tenant_id = $1 AND id = $2`+s.db.LockClause(LockUpdate),
 			e.TenantID, e.ID).Scan(&wasEnabled)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("endpoint %q: %w", e.ID, store.ErrNotFound)
-		}
 		if err != nil {
-			return err
+			return notFound(err, "endpoint %q", e.ID)
 		}
-		if err := shareFormat(ctx, tx, e.Format); err != nil {
+		if err := s.shareFormat(ctx, tx, e.Format); err != nil {
 			return err
 		}
 		out, err = scanEndpoint(tx.QueryRow(ctx, `
@@ -146,7 +136,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 				secret = $7, previous_secret = $8, previous_secret_expires_at = $9, enabled = $10,
 				headers = $11, rate_limit = $12, metadata = $13, updated_at = $14
 			WHERE tenant_id = $1 AND id = $2
-			RETURNING `+endpointCols,
+			RETURNING `+returning(EndpointCols),
 			e.TenantID, e.ID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
 			cols.Headers, e.RateLimit, cols.Metadata, s.orNow(e.UpdatedAt)))
@@ -154,15 +144,12 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 			return err
 		}
 		if !wasEnabled && out.Enabled {
-			return notify(ctx, tx)
+			return s.db.Notify(ctx, tx)
 		}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, err
-	}
 	if err != nil {
-		return nil, dbErr(err, "update endpoint %q", e.ID)
+		return nil, s.Err(err, "update endpoint %q", e.ID)
 	}
 	return out, nil
 }
@@ -170,11 +157,11 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 // EndpointDelete deletes the endpoint and, by cascade, its deliveries and
 // their attempts.
 func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string) error {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, endpointID)
+	n, err := s.db.Write().Exec(ctx, `DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, endpointID)
 	if err != nil {
-		return dbErr(err, "delete endpoint %q", endpointID)
+		return s.Err(err, "delete endpoint %q", endpointID)
 	}
-	if tag.RowsAffected() == 0 {
+	if n == 0 {
 		return fmt.Errorf("endpoint %q: %w", endpointID, store.ErrNotFound)
 	}
 	return nil
@@ -182,10 +169,10 @@ func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string)
 
 // EndpointListByFormat lists the endpoints of every tenant that use format.
 func (s *Store) EndpointListByFormat(ctx context.Context, format string) ([]*store.Endpoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+endpointCols+` FROM endpoints ep WHERE format = $1 ORDER BY id`, format)
-	out, err := collect(rows, err, scanEndpoint)
+	rows, err := s.db.Read().Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE format = $1 ORDER BY id`, format)
+	out, err := Collect(rows, err, scanEndpoint)
 	if err != nil {
-		return nil, dbErr(err, "list endpoints of format %q", format)
+		return nil, s.Err(err, "list endpoints of format %q", format)
 	}
 	return out, nil
 }

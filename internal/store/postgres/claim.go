@@ -1,0 +1,104 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+)
+
+// claimSQL leases due deliveries. $1 now, $2 lease expiry, $3 owner,
+// $4 limit, $5 per-endpoint cap.
+//
+// Claim at most cap-inflight per endpoint in the query itself: a worker that
+// claimed ten deliveries for one dead endpoint would sit on all ten until
+// the timeout, while healthy endpoints waited behind it. And pick per
+// endpoint (a LATERAL over the endpoint's own due rows) before ordering and
+// limiting over all of them: a plain ORDER BY next_attempt_at LIMIT n over
+// every due row would return the same thousand rows of one backlogged,
+// capped endpoint on every claim and never reach anyone else's.
+const claimSQL = `
+WITH room AS MATERIALIZED (
+    -- Enabled endpoints with due work, and how many more leases each may
+    -- take: the cap minus the unexpired leases it holds already.
+    SELECT id, free
+    FROM (
+        SELECT e.id, $5 - (
+                SELECT count(*) FROM deliveries l
+                WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
+            ) AS free
+        FROM endpoints e
+        WHERE e.enabled
+          AND EXISTS (
+                SELECT 1 FROM deliveries d
+                WHERE d.endpoint_id = e.id
+                  AND d.status IN ('pending', 'retrying', 'delivering')
+                  AND d.next_attempt_at <= $1)
+    ) r
+    WHERE free > 0
+),
+candidates AS (
+    SELECT c.id, c.next_attempt_at AS due
+    FROM room
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at
+        FROM deliveries d
+        WHERE d.endpoint_id = room.id
+          AND d.status IN ('pending', 'retrying', 'delivering')
+          AND d.next_attempt_at <= $1
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT room.free
+    ) c
+    ORDER BY c.next_attempt_at, c.id
+    LIMIT $4
+),
+picked AS (
+    -- Lock only the rows taken. One being recorded or released right now
+    -- is skipped, not waited for (the next claim finds it if it is still
+    -- due); one changed since this statement began is checked again
+    -- against the conditions before it is locked.
+    SELECT d.id, candidates.due
+    FROM deliveries d
+    JOIN candidates ON candidates.id = d.id
+    WHERE d.status IN ('pending', 'retrying', 'delivering')
+      AND d.next_attempt_at <= $1
+    FOR UPDATE OF d SKIP LOCKED
+),
+claimed AS (
+    UPDATE deliveries d
+    SET status = 'delivering', lease_owner = $3, lease_expires_at = $2,
+        next_attempt_at = $2, updated_at = $1
+    FROM picked
+    WHERE d.id = picked.id
+    RETURNING d.*, picked.due
+)
+SELECT ` + sqlstore.ClaimedCols + `
+FROM claimed d
+JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
+JOIN endpoints ep ON ep.id = d.endpoint_id
+ORDER BY d.due, d.id`
+
+// DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
+func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	now := store.Timestamp(p.Now)
+	until := store.Timestamp(p.Now.Add(p.Lease))
+	var out []*store.Claimed
+	err := s.db.Tx(ctx, func(tx sqlstore.Querier) error {
+		// Claimers take turns (claims take milliseconds): the in-flight count
+		// in the query is then exact, where two concurrent claims would each
+		// count the other's leases as free room.
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, lockClaim); err != nil {
+			return err
+		}
+		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint)
+		out, err = sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
+		return err
+	})
+	if err != nil {
+		return nil, s.Err(err, "claim due deliveries")
+	}
+	return out, nil
+}

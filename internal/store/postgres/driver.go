@@ -1,0 +1,155 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+)
+
+// driver is what PostgreSQL supplies to the shared store: pgx's own pool
+// (not database/sql: see docs/design.md), its SQLSTATE codes, row locks and
+// LISTEN/NOTIFY.
+type driver struct{ s *Store }
+
+var _ sqlstore.Driver = driver{}
+
+func (d driver) Read() sqlstore.Querier  { return querier{d.s.pool} }
+func (d driver) Write() sqlstore.Querier { return querier{d.s.pool} }
+
+// Tx runs fn in a transaction (READ COMMITTED), committing when it returns
+// nil. A failure to reach the database, at begin, inside fn or at commit,
+// comes back marked herald.ErrUnavailable whatever fn wrapped it in.
+func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	err := pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error { return fn(querier{tx}) })
+	if err != nil && unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
+		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
+	}
+	return err
+}
+
+// Notify wakes the workers of every node once the transaction commits.
+// PostgreSQL folds identical notifications of one transaction into one.
+func (driver) Notify(ctx context.Context, tx sqlstore.Querier) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, coalesce(current_schema(), ''))`, notifyChannel); err != nil {
+		return fmt.Errorf("notify workers: %w", err)
+	}
+	return nil
+}
+
+// AsyncCommit sets synchronous_commit off for this transaction only.
+func (driver) AsyncCommit(ctx context.Context, tx sqlstore.Querier) error {
+	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`)
+	return err
+}
+
+// SQLSTATE codes the driver tells apart.
+const (
+	codeUniqueViolation     = "23505"
+	codeForeignKeyViolation = "23503"
+	codeBadCharacter        = "22021" // e.g. a NUL in text
+	codeUntranslatable      = "22P05"
+)
+
+func (driver) Classify(err error) sqlstore.Kind {
+	switch c := pgCode(err); {
+	case c == codeUniqueViolation:
+		return sqlstore.KindUnique
+	case c == codeForeignKeyViolation:
+		return sqlstore.KindForeignKey
+	case c == codeBadCharacter, c == codeUntranslatable:
+		return sqlstore.KindBadText
+	case unavailable(err):
+		return sqlstore.KindUnavailable
+	}
+	return sqlstore.KindOther
+}
+
+func (driver) LockClause(l sqlstore.Lock) string {
+	switch l {
+	case sqlstore.LockShare:
+		return " FOR SHARE"
+	case sqlstore.LockKeyShare:
+		return " FOR KEY SHARE"
+	}
+	return " FOR UPDATE"
+}
+
+func (driver) InList(col string, n int) string { return fmt.Sprintf("%s = ANY($%d)", col, n) }
+
+func (driver) Zip(a, b int) string {
+	return fmt.Sprintf("unnest($%d::text[], $%d::text[]) AS n (id, endpoint_id)", a, b)
+}
+
+func pgCode(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code
+	}
+	return ""
+}
+
+// unavailable reports whether err means the database could not be reached
+// or did not answer in time, rather than refusing what was asked: a failed
+// connect, a broken connection, the server shutting down or out of
+// connections.
+func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	switch {
+	case errors.As(err, &ce), errors.As(err, &ne), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	switch c := pgCode(err); {
+	case strings.HasPrefix(c, "08"), // connection exception
+		strings.HasPrefix(c, "57P"), // operator intervention: shutdown, crash recovery
+		c == "53300":                // too many connections
+		return true
+	}
+	return false
+}
+
+// conn is what pool, conn and tx have in common.
+type conn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// querier runs the shared store's SQL through pgx as it is: pgx binds and
+// scans times, NULLs and string lists natively.
+type querier struct{ c conn }
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	rows, err := q.c.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return rows, nil
+}
+
+func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return pgRow{q.c.QueryRow(ctx, sql, args...)}
+}
+
+type pgRow struct{ r pgx.Row }
+
+func (r pgRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return sqlstore.ErrNoRows
+	}
+	return err
+}

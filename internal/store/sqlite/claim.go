@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+)
+
+// claimPickSQL chooses what to lease, oldest due first. ?1 now, ?2 limit,
+// ?3 per-endpoint cap.
+//
+// Claim at most cap-inflight per endpoint in the query itself: a worker that
+// claimed ten deliveries for one dead endpoint would sit on all ten until
+// the timeout, while healthy endpoints waited behind it. And pick within
+// each endpoint before ordering and limiting over all of them: a plain
+// ORDER BY next_attempt_at LIMIT n over every due row would return the same
+// rows of one backlogged, capped endpoint on every claim and never reach
+// anyone else's. The writer's IMMEDIATE transaction makes the in-flight
+// count exact and keeps two claimers from picking the same rows.
+const claimPickSQL = `
+WITH room AS MATERIALIZED (
+    -- Enabled endpoints with due work, and how many more leases each may
+    -- take: the cap minus the unexpired leases it holds already. Computed
+    -- once per endpoint (MATERIALIZED), not once per use of n below.
+    SELECT e.id AS endpoint_id,
+        ?3 - (SELECT count(*) FROM deliveries l
+              WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > ?1) AS n
+    FROM endpoints e
+    WHERE e.enabled AND EXISTS (
+        SELECT 1 FROM deliveries d
+        WHERE d.endpoint_id = e.id
+          AND d.status IN ('pending', 'retrying', 'delivering')
+          AND d.next_attempt_at <= ?1)
+),
+candidates AS (
+    -- The first cap due rows of each endpoint with room, read from the
+    -- (endpoint, due) index: a backlog of thousands at one endpoint costs a
+    -- probe, not a scan, and a full endpoint is not probed at all. SQLite
+    -- has no LATERAL, and a LIMIT may not name an outer column, so the
+    -- subquery takes cap rows and the rank keeps the first n of them.
+    SELECT d.id, d.next_attempt_at, r.n,
+        row_number() OVER (PARTITION BY r.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
+    FROM room r
+    JOIN deliveries d ON d.id IN (
+        SELECT d2.id FROM deliveries d2
+        WHERE d2.endpoint_id = r.endpoint_id
+          AND d2.status IN ('pending', 'retrying', 'delivering')
+          AND d2.next_attempt_at <= ?1
+        ORDER BY d2.next_attempt_at, d2.id
+        LIMIT ?3)
+    WHERE r.n > 0
+)
+SELECT id
+FROM candidates
+WHERE rn <= n
+ORDER BY next_attempt_at, id
+LIMIT ?2`
+
+// DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
+func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	now := store.Timestamp(p.Now)
+	until := store.Timestamp(p.Now.Add(p.Lease))
+	var out []*store.Claimed
+	err := s.db.Tx(ctx, func(tx sqlstore.Querier) error {
+		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint)
+		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
+			var v string
+			return v, r.Scan(&v)
+		})
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		// Lease them; next_attempt_at becomes the lease expiry, when the
+		// row is due again if the worker never reports back.
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries
+			SET status = 'delivering', lease_owner = ?2, lease_expires_at = ?3,
+				next_attempt_at = ?3, updated_at = ?4
+			WHERE id IN (SELECT value FROM json_each(?1))`,
+			ids, p.Owner, until, now); err != nil {
+			return err
+		}
+		rows, err = tx.Query(ctx, `
+			SELECT `+sqlstore.ClaimedCols+`
+			FROM deliveries d
+			JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
+			JOIN endpoints ep ON ep.id = d.endpoint_id
+			WHERE d.id IN (SELECT value FROM json_each(?1))`, ids)
+		claimed, err := sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
+		if err != nil {
+			return err
+		}
+		// Back in the order the pick chose: oldest due first.
+		byID := make(map[string]*store.Claimed, len(claimed))
+		for _, c := range claimed {
+			byID[c.Delivery.ID] = c
+		}
+		for _, id := range ids {
+			out = append(out, byID[id])
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.Err(err, "claim due deliveries")
+	}
+	return out, nil
+}

@@ -1,0 +1,335 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// DeliveryCols are the columns deliveryRow scans; queries name the table d.
+const DeliveryCols = `d.id, d.tenant_id, d.event_id, d.event_type, d.endpoint_id, d.status,
+	d.attempts, d.series_attempts, d.next_attempt_at, d.last_status_code, d.last_error,
+	d.created_at, d.updated_at`
+
+type deliveryRow struct {
+	d store.Delivery
+}
+
+func (r *deliveryRow) dest() []any {
+	d := &r.d
+	return []any{&d.ID, &d.TenantID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status,
+		&d.Attempts, &d.SeriesAttempts, &d.NextAttemptAt, &d.LastStatusCode, &d.LastError,
+		&d.CreatedAt, &d.UpdatedAt}
+}
+
+func (r *deliveryRow) value() *store.Delivery {
+	d := r.d
+	// A delivering row's next_attempt_at is its lease expiry (see the
+	// schema); to callers a delivery in flight has no next attempt.
+	if d.Status == store.StatusDelivering {
+		d.NextAttemptAt = nil
+	}
+	d.NextAttemptAt = tsPtr(d.NextAttemptAt)
+	d.CreatedAt, d.UpdatedAt = store.Timestamp(d.CreatedAt), store.Timestamp(d.UpdatedAt)
+	return &d
+}
+
+func scanDelivery(r Row) (*store.Delivery, error) {
+	var dr deliveryRow
+	if err := r.Scan(dr.dest()...); err != nil {
+		return nil, err
+	}
+	return dr.value(), nil
+}
+
+// ClaimedCols are the columns ScanClaimed reads, from the tables d
+// (deliveries), ev (events) and ep (endpoints): what a claim returns.
+const ClaimedCols = DeliveryCols + `, d.body, d.body IS NOT NULL, d.lease_expires_at, ` + EventCols + `, ` + EndpointCols
+
+// ScanClaimed scans one row of ClaimedCols, for the drivers' claim queries.
+func ScanClaimed(r Row) (*store.Claimed, error) {
+	var dr deliveryRow
+	var er eventRow
+	var epr endpointRow
+	var hasBody bool
+	c := &store.Claimed{}
+	dest := append(dr.dest(), &c.Body, &hasBody, &c.LeaseUntil)
+	dest = append(dest, er.dest()...)
+	dest = append(dest, epr.dest()...)
+	if err := r.Scan(dest...); err != nil {
+		return nil, err
+	}
+	ep, err := epr.value()
+	if err != nil {
+		return nil, err
+	}
+	// SQLite reads an empty BLOB back as nil: a body that was stored, even
+	// empty, must still be sent as stored.
+	if hasBody && c.Body == nil {
+		c.Body = []byte{}
+	}
+	c.Delivery, c.Event, c.Endpoint = dr.value(), er.value(), ep
+	c.LeaseUntil = store.Timestamp(c.LeaseUntil)
+	return c, nil
+}
+
+func (s *Store) getDelivery(ctx context.Context, q Querier, tenantID, deliveryID string) (*store.Delivery, error) {
+	d, err := scanDelivery(q.QueryRow(ctx, `SELECT `+DeliveryCols+` FROM deliveries d
+		WHERE d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID))
+	if err != nil {
+		return nil, s.Err(notFound(err, "delivery %q", deliveryID), "get delivery %q", deliveryID)
+	}
+	return d, nil
+}
+
+// DeliveryGet loads one of the tenant's deliveries.
+func (s *Store) DeliveryGet(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
+	return s.getDelivery(ctx, s.db.Read(), tenantID, deliveryID)
+}
+
+// DeliveryList pages through the tenant's deliveries, newest first, with
+// the filters p sets.
+func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.DeliveryListParams) ([]*store.Delivery, error) {
+	q := `SELECT ` + DeliveryCols + ` FROM deliveries d WHERE tenant_id = $1`
+	args := []any{tenantID}
+	for _, f := range []struct{ col, val string }{
+		{"status", p.Status}, {"endpoint_id", p.EndpointID}, {"event_id", p.EventID},
+	} {
+		if f.val != "" {
+			args = append(args, f.val)
+			q += fmt.Sprintf(" AND %s = $%d", f.col, len(args))
+		}
+	}
+	q, args, err := page(q, args, "id", &p.ListParams)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.Read().Query(ctx, q, args...)
+	out, err := Collect(rows, err, scanDelivery)
+	if err != nil {
+		return nil, s.Err(err, "list deliveries")
+	}
+	return out, nil
+}
+
+const attemptCols = `id, delivery_id, number, started_at, duration_ms, response_code, response_body, error`
+
+// DeliveryAttempts lists a delivery's attempts, oldest first.
+func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*store.Attempt, error) {
+	rows, err := s.db.Read().Query(ctx, `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, deliveryID)
+	out, err := Collect(rows, err, func(r Row) (*store.Attempt, error) {
+		var a store.Attempt
+		var body []byte
+		if err := r.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &a.DurationMS,
+			&a.ResponseCode, &body, &a.Error); err != nil {
+			return nil, err
+		}
+		a.ResponseBody = string(body)
+		a.StartedAt = store.Timestamp(a.StartedAt)
+		return &a, nil
+	})
+	if err != nil {
+		return nil, s.Err(err, "list attempts")
+	}
+	return out, nil
+}
+
+// DeliveryRecordAttempt stores an attempt and moves the delivery on, fenced
+// by the lease; see store.Store.
+func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecordParams) (*store.Attempt, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	var next *time.Time
+	if p.Status == store.StatusRetrying {
+		next = tsPtr(p.NextAttemptAt)
+	}
+	a := p.NewAttempt(s.now())
+	a.Error = cleanText(a.Error)
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		// This commit need not wait for its log flush: if the database
+		// itself crashed before the flush, the delivery would still be
+		// leased and be attempted again (at least once, as after a Herald
+		// crash), while not waiting for an fsync per attempt is what lets
+		// one endpoint get more than a few hundred attempts a second.
+		// Events, which are the data Herald must never lose, are committed
+		// synchronously.
+		if err := s.db.AsyncCommit(ctx, tx); err != nil {
+			return err
+		}
+		// The fence: only the lease holder may record. If the lease ran out
+		// and another worker claimed the delivery, lease_owner is theirs and
+		// this attempt is dropped (ErrLeaseLost), so one attempt number is
+		// never recorded twice.
+		err := tx.QueryRow(ctx, `
+			UPDATE deliveries SET
+				attempts = attempts + 1,
+				series_attempts = series_attempts + 1,
+				status = $3,
+				next_attempt_at = $4,
+				lease_owner = NULL,
+				lease_expires_at = NULL,
+				last_status_code = $5,
+				last_error = $6,
+				body = coalesce(body, $7),
+				updated_at = $8
+			WHERE id = $1 AND status = 'delivering' AND lease_owner = $2
+			RETURNING attempts`,
+			p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, p.Body, s.orNow(p.Now),
+		).Scan(&a.Number)
+		if errors.Is(err, ErrNoRows) {
+			return leaseLost(ctx, tx, p.DeliveryID)
+		}
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, response_code, response_body, error)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			a.ID, a.DeliveryID, a.Number, a.StartedAt, a.DurationMS, a.ResponseCode, []byte(a.ResponseBody), a.Error)
+		return err
+	})
+	if err != nil {
+		return nil, s.Err(err, "record attempt of delivery %q", p.DeliveryID)
+	}
+	return &a, nil
+}
+
+// leaseLost tells why a fenced update matched nothing: the delivery is gone,
+// or its lease is not the caller's.
+func leaseLost(ctx context.Context, q Querier, deliveryID string) error {
+	var exists bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM deliveries WHERE id = $1)`, deliveryID).Scan(&exists); err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("delivery %q: %w", deliveryID, store.ErrNotFound)
+	}
+	return fmt.Errorf("delivery %q: %w", deliveryID, store.ErrLeaseLost)
+}
+
+// DeliveryRelease hands a leased delivery back unattempted, due at next.
+func (s *Store) DeliveryRelease(ctx context.Context, deliveryID, owner string, next time.Time) error {
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		n, err := tx.Exec(ctx, `
+			UPDATE deliveries SET
+				-- Back to where the claim found it: pending before the first
+				-- attempt of the series, retrying after one.
+				status = CASE WHEN series_attempts = 0 THEN 'pending' ELSE 'retrying' END,
+				next_attempt_at = $3,
+				lease_owner = NULL,
+				lease_expires_at = NULL,
+				updated_at = $4
+			WHERE id = $1 AND status = 'delivering' AND lease_owner = $2`,
+			deliveryID, owner, store.Timestamp(next), s.Now())
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return leaseLost(ctx, tx, deliveryID)
+		}
+		return s.db.Notify(ctx, tx)
+	})
+	return s.Err(err, "release delivery %q", deliveryID)
+}
+
+// DeliveryRetry starts a new attempt series for a finished delivery.
+func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, now time.Time) (*store.Delivery, error) {
+	now = store.Timestamp(now)
+	var out *store.Delivery
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		var err error
+		out, err = scanDelivery(tx.QueryRow(ctx, `
+			UPDATE deliveries AS d SET status = 'pending', series_attempts = 0,
+				next_attempt_at = $3, updated_at = $3
+			WHERE d.tenant_id = $1 AND d.id = $2 AND d.status IN ('delivered', 'failed')
+			RETURNING `+returning(DeliveryCols), tenantID, deliveryID, now))
+		if errors.Is(err, ErrNoRows) {
+			cur, err := s.getDelivery(ctx, tx, tenantID, deliveryID)
+			if err != nil {
+				return err
+			}
+			return fmt.Errorf("delivery %q is %s, not delivered or failed: %w", deliveryID, cur.Status, store.ErrConflict)
+		}
+		if err != nil {
+			return err
+		}
+		return s.db.Notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, s.Err(err, "retry delivery %q", deliveryID)
+	}
+	return out, nil
+}
+
+// DeliveryReplay starts a new series for the endpoint's failed deliveries
+// created in [since, until); a zero until means no upper bound.
+func (s *Store) DeliveryReplay(ctx context.Context, tenantID, endpointID string, since, until, now time.Time) (int, error) {
+	now = store.Timestamp(now)
+	var n int64
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		var exists bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant_id = $1 AND id = $2)`,
+			tenantID, endpointID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("endpoint %q: %w", endpointID, store.ErrNotFound)
+		}
+		q := `UPDATE deliveries SET status = 'pending', series_attempts = 0,
+				next_attempt_at = $4, updated_at = $4
+			WHERE endpoint_id = $2 AND tenant_id = $1 AND status = 'failed' AND created_at >= $3`
+		args := []any{tenantID, endpointID, store.Timestamp(since), now}
+		if !until.IsZero() {
+			q += ` AND created_at < $5`
+			args = append(args, store.Timestamp(until))
+		}
+		var err error
+		if n, err = tx.Exec(ctx, q, args...); err != nil || n == 0 {
+			return err
+		}
+		return s.db.Notify(ctx, tx)
+	})
+	if err != nil {
+		return 0, s.Err(err, "replay deliveries of endpoint %q", endpointID)
+	}
+	return int(n), nil
+}
+
+// DeliveryNextDue returns when the earliest claimable delivery is due.
+func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
+	// Deliveries of disabled endpoints are not claimable, so they must not
+	// count here either: a worker told "due now" that then claims nothing
+	// would spin. ORDER BY LIMIT 1 (not min()) lets PostgreSQL walk the
+	// partial index and stop at the first enabled endpoint.
+	var at time.Time
+	err := s.db.Read().QueryRow(ctx, `
+		SELECT d.next_attempt_at
+		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.status IN ('pending', 'retrying', 'delivering') AND e.enabled
+		ORDER BY d.next_attempt_at
+		LIMIT 1`).Scan(&at)
+	if err != nil {
+		return time.Time{}, s.Err(notFound(err, "next due delivery"), "next due delivery")
+	}
+	return store.Timestamp(at), nil
+}
+
+// DeliveryExtendLeases is the heartbeat for attempts in flight.
+func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error) {
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	// A delivering row's next_attempt_at mirrors its lease expiry.
+	n, err := s.db.Write().Exec(ctx, `
+		UPDATE deliveries SET lease_expires_at = $3, next_attempt_at = $3
+		WHERE `+s.db.InList("id", 2)+` AND lease_owner = $1 AND status = 'delivering'`,
+		owner, ids, store.Timestamp(until))
+	if err != nil {
+		return 0, s.Err(err, "extend leases")
+	}
+	return int(n), nil
+}

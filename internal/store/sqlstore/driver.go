@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"context"
+	"errors"
+)
+
+// Querier runs SQL on a pool, a connection or a transaction of a driver.
+// Queries are written with PostgreSQL's $N placeholders, time.Time and
+// *time.Time arguments and scan targets, and []string arguments for lists;
+// a driver whose database spells these differently translates them (SQLite:
+// ?N, unix microseconds, JSON arrays).
+type Querier interface {
+	// Exec runs a statement and returns how many rows it changed.
+	Exec(ctx context.Context, sql string, args ...any) (int64, error)
+	// Query runs a query; the caller closes the rows.
+	Query(ctx context.Context, sql string, args ...any) (Rows, error)
+	// QueryRow runs a query of at most one row; its Scan returns ErrNoRows
+	// when there is none.
+	QueryRow(ctx context.Context, sql string, args ...any) Row
+}
+
+// Row is one result row.
+type Row interface{ Scan(dest ...any) error }
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// ErrNoRows is what a driver's Row.Scan returns when the query found
+// nothing, whatever its own library calls it.
+var ErrNoRows = errors.New("sqlstore: no rows")
+
+// Kind is the class of a database error that the store answers differently.
+type Kind int
+
+// Error kinds a Driver tells apart.
+const (
+	KindOther       Kind = iota
+	KindUnique           // a unique or primary key constraint refused the row
+	KindForeignKey       // a foreign key constraint refused the row
+	KindBadText          // text the database cannot store (PostgreSQL: a NUL)
+	KindUnavailable      // the database could not be reached or stayed locked
+)
+
+// Lock is a row lock a query may take on databases that have them.
+type Lock int
+
+// Row locks, as PostgreSQL's FOR ... clauses.
+const (
+	LockUpdate   Lock = iota // FOR UPDATE
+	LockShare                // FOR SHARE
+	LockKeyShare             // FOR KEY SHARE
+)
+
+// Driver is what a database supplies to the shared store.
+type Driver interface {
+	// Read runs plain reads (SQLite: a reader pool beside the writer).
+	Read() Querier
+	// Write runs single-statement writes outside a transaction.
+	Write() Querier
+	// Tx runs fn in a read-write transaction, committing when it returns
+	// nil. A lost connection or a lock held past the timeout comes back
+	// marked herald.ErrUnavailable whatever fn wrapped it in.
+	Tx(ctx context.Context, fn func(tx Querier) error) error
+	// Notify, inside a Tx, wakes the workers of every node once that
+	// transaction commits (PostgreSQL: pg_notify; SQLite: an in-process
+	// signal after the commit).
+	Notify(ctx context.Context, tx Querier) error
+	// AsyncCommit, inside a Tx, lets that transaction commit without
+	// waiting for its log to reach disk, where the database allows it (see
+	// docs/design.md); elsewhere it does nothing.
+	AsyncCommit(ctx context.Context, tx Querier) error
+	// Classify tells what kind of failure err is.
+	Classify(err error) Kind
+	// LockClause is the clause that takes lock on the rows a SELECT reads,
+	// with a leading space, or "" where writers are serialized anyway
+	// (SQLite's single writer).
+	LockClause(l Lock) string
+	// InList is a condition that col is one of the strings of the []string
+	// argument $n.
+	InList(col string, n int) string
+	// Zip is a table expression, aliased n, of the rows (id, endpoint_id)
+	// made by pairing the elements of the []string arguments $a and $b.
+	Zip(a, b int) string
+}

@@ -1,0 +1,145 @@
+package sqlstore
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Store is every method of store.Store that is the same SQL on every
+// database. A driver's Store embeds it and adds Migrate, Ping, Close, Listen
+// and DeliveryClaimDue.
+type Store struct {
+	db  Driver
+	now func() time.Time
+}
+
+// New returns the shared store over db, reading the time from clk for every
+// moment a caller leaves zero. It does no I/O.
+func New(db Driver, clk clock.Clock) *Store {
+	return &Store{db: db, now: clock.Or(clk).Now}
+}
+
+// Now is the store's clock in stored precision.
+func (s *Store) Now() time.Time { return store.Timestamp(s.now()) }
+
+// orNow is t, or the store's clock when t is zero, in stored precision.
+func (s *Store) orNow(t time.Time) time.Time {
+	if t.IsZero() {
+		return s.Now()
+	}
+	return store.Timestamp(t)
+}
+
+// Err wraps an unexpected database error with what was being done: marked
+// herald.ErrUnavailable when the database could not be reached (the request
+// may succeed if retried), and herald.ErrInvalid when the text given cannot
+// be stored (PostgreSQL refuses a NUL, which JSON can spell as \u0000): the
+// caller's input, not a server error. Errors that already carry a store
+// kind pass through.
+func (s *Store) Err(err error, what string, args ...any) error {
+	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) ||
+		errors.Is(err, store.ErrLeaseLost) || errors.Is(err, herald.ErrInvalid) {
+		return err
+	}
+	what = fmt.Sprintf(what, args...)
+	switch s.db.Classify(err) {
+	case KindBadText:
+		return fmt.Errorf("%s: text contains a character that cannot be stored: %w", what, herald.ErrInvalid)
+	case KindUnavailable:
+		if !errors.Is(err, herald.ErrUnavailable) {
+			return fmt.Errorf("%s: %w: %w", what, herald.ErrUnavailable, err)
+		}
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}
+
+// is reports whether err is of kind k.
+func (s *Store) is(err error, k Kind) bool { return err != nil && s.db.Classify(err) == k }
+
+// notFound is ErrNotFound naming what was missing when err is ErrNoRows,
+// and err otherwise.
+func notFound(err error, what string, args ...any) error {
+	if errors.Is(err, ErrNoRows) {
+		return fmt.Errorf(what+": %w", append(args, store.ErrNotFound)...)
+	}
+	return err
+}
+
+// Collect scans every row of a query with scan and closes the rows; err is
+// the query's.
+func Collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// returning is a column list for a RETURNING clause, which in SQLite may
+// not qualify columns with the table's alias: "ep.id, ep.url" becomes
+// "id, url".
+func returning(cols string) string {
+	return qualifier.ReplaceAllString(cols, "")
+}
+
+var qualifier = regexp.MustCompile(`\b[a-z]+\.`)
+
+// nullString is NULL for "".
+func nullString(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
+// tsPtr is store.Timestamp of an optional time.
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	v := store.Timestamp(*t)
+	return &v
+}
+
+// cleanText makes free text from outside (an error message that may quote a
+// response) storable as text on every database: valid UTF-8 without NUL.
+func cleanText(v string) string {
+	if utf8.ValidString(v) && !strings.ContainsRune(v, 0) {
+		return v
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(v, "\uFFFD"), "\x00", "\uFFFD")
+}
+
+// page adds the cursor condition and the order and limit of a list to a
+// query whose WHERE clause is already open. key is the column after
+// created_at in the order (id or name).
+func page(q string, args []any, key string, p *store.ListParams) (string, []any, error) {
+	if p != nil && p.Cursor != "" {
+		at, k, err := store.DecodeCursor(p.Cursor)
+		if err != nil {
+			return "", nil, err
+		}
+		args = append(args, at, k)
+		q += fmt.Sprintf(" AND (created_at, %s) < ($%d, $%d)", key, len(args)-1, len(args))
+	}
+	// One row more than the page: it tells the caller another page exists.
+	args = append(args, p.PageLimit()+1)
+	q += fmt.Sprintf(" ORDER BY created_at DESC, %s DESC LIMIT $%d", key, len(args))
+	return q, args, nil
+}
