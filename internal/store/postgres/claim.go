@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
@@ -80,25 +81,14 @@ ORDER BY d.due, d.id`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	now := store.Timestamp(p.Now)
-	until := store.Timestamp(p.Now.Add(p.Lease))
-	var out []*store.Claimed
-	err := s.db.Tx(ctx, func(tx sqlstore.Querier) error {
+	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
 		// Claimers take turns (claims take milliseconds): the in-flight count
 		// in the query is then exact, where two concurrent claims would each
 		// count the other's leases as free room.
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, lockClaim); err != nil {
-			return err
+			return nil, err
 		}
 		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint)
-		out, err = sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
-		return err
+		return sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
 	})
-	if err != nil {
-		return nil, s.Err(err, "claim due deliveries")
-	}
-	return out, nil
 }

@@ -21,9 +21,6 @@ type driver struct{ s *Store }
 
 var _ sqlstore.Driver = driver{}
 
-func (d driver) Read() sqlstore.Querier  { return querier{d.s.pool} }
-func (d driver) Write() sqlstore.Querier { return querier{d.s.pool} }
-
 // Tx runs fn in a transaction (READ COMMITTED), committing when it returns
 // nil. A failure to reach the database, at begin, inside fn or at commit,
 // comes back marked herald.ErrUnavailable whatever fn wrapped it in.

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
@@ -59,20 +60,14 @@ LIMIT ?2`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	if err := p.Validate(); err != nil {
-		return nil, err
-	}
-	now := store.Timestamp(p.Now)
-	until := store.Timestamp(p.Now.Add(p.Lease))
-	var out []*store.Claimed
-	err := s.db.Tx(ctx, func(tx sqlstore.Querier) error {
+	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
 		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint)
 		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
 			var v string
 			return v, r.Scan(&v)
 		})
 		if err != nil || len(ids) == 0 {
-			return err
+			return nil, err
 		}
 		// Lease them; next_attempt_at becomes the lease expiry, when the
 		// row is due again if the worker never reports back.
@@ -82,7 +77,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 				next_attempt_at = ?3, updated_at = ?4
 			WHERE id IN (SELECT value FROM json_each(?1))`,
 			ids, p.Owner, until, now); err != nil {
-			return err
+			return nil, err
 		}
 		rows, err = tx.Query(ctx, `
 			SELECT `+sqlstore.ClaimedCols+`
@@ -92,20 +87,17 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			WHERE d.id IN (SELECT value FROM json_each(?1))`, ids)
 		claimed, err := sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		// Back in the order the pick chose: oldest due first.
 		byID := make(map[string]*store.Claimed, len(claimed))
 		for _, c := range claimed {
 			byID[c.Delivery.ID] = c
 		}
+		out := make([]*store.Claimed, 0, len(ids))
 		for _, id := range ids {
 			out = append(out, byID[id])
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, s.Err(err, "claim due deliveries")
-	}
-	return out, nil
 }

@@ -23,9 +23,6 @@ type driver struct{ s *Store }
 
 var _ sqlstore.Driver = driver{}
 
-func (d driver) Read() sqlstore.Querier  { return querier{d.s.read} }
-func (d driver) Write() sqlstore.Querier { return querier{d.s.write} }
-
 // Tx runs fn in an IMMEDIATE transaction on the writer, committing when it
 // returns nil, and wakes the workers after the commit if fn asked to.
 func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {

@@ -96,7 +96,7 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	read.SetMaxIdleConns(n)
 	s := &Store{write: write, read: read, listeners: map[chan struct{}]struct{}{}}
 	s.db = driver{s}
-	s.Store = sqlstore.New(s.db, store.NewOptions(opts...).Clock)
+	s.Store = sqlstore.New(s.db, querier{read}, querier{write}, store.NewOptions(opts...).Clock)
 	return s, nil
 }
 
@@ -149,4 +149,3 @@ func (s *Store) Close() error {
 	s.closeListeners()
 	return errors.Join(s.read.Close(), s.write.Close())
 }
-

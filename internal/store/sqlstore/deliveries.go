@@ -77,17 +77,13 @@ func ScanClaimed(r Row) (*store.Claimed, error) {
 }
 
 func (s *Store) getDelivery(ctx context.Context, q Querier, tenantID, deliveryID string) (*store.Delivery, error) {
-	d, err := scanDelivery(q.QueryRow(ctx, `SELECT `+DeliveryCols+` FROM deliveries d
-		WHERE d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID))
-	if err != nil {
-		return nil, s.Err(notFound(err, "delivery %q", deliveryID), "get delivery %q", deliveryID)
-	}
-	return d, nil
+	return getRow(ctx, s, q, scanDelivery, fmt.Sprintf("delivery %q", deliveryID),
+		`SELECT `+DeliveryCols+` FROM deliveries d WHERE d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
 }
 
 // DeliveryGet loads one of the tenant's deliveries.
 func (s *Store) DeliveryGet(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
-	return s.getDelivery(ctx, s.db.Read(), tenantID, deliveryID)
+	return s.getDelivery(ctx, s.read, tenantID, deliveryID)
 }
 
 // DeliveryList pages through the tenant's deliveries, newest first, with
@@ -103,24 +99,14 @@ func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.Deli
 			q += fmt.Sprintf(" AND %s = $%d", f.col, len(args))
 		}
 	}
-	q, args, err := page(q, args, "id", &p.ListParams)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Read().Query(ctx, q, args...)
-	out, err := Collect(rows, err, scanDelivery)
-	if err != nil {
-		return nil, s.Err(err, "list deliveries")
-	}
-	return out, nil
+	return pageRows(ctx, s, scanDelivery, "deliveries", &p.ListParams, "id", q, args...)
 }
 
 const attemptCols = `id, delivery_id, number, started_at, duration_ms, response_code, response_body, error`
 
 // DeliveryAttempts lists a delivery's attempts, oldest first.
 func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*store.Attempt, error) {
-	rows, err := s.db.Read().Query(ctx, `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, deliveryID)
-	out, err := Collect(rows, err, func(r Row) (*store.Attempt, error) {
+	return listRows(ctx, s, func(r Row) (*store.Attempt, error) {
 		var a store.Attempt
 		var body []byte
 		if err := r.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &a.DurationMS,
@@ -130,11 +116,7 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*sto
 		a.ResponseBody = string(body)
 		a.StartedAt = store.Timestamp(a.StartedAt)
 		return &a, nil
-	})
-	if err != nil {
-		return nil, s.Err(err, "list attempts")
-	}
-	return out, nil
+	}, "attempts", `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, deliveryID)
 }
 
 // DeliveryRecordAttempt stores an attempt and moves the delivery on, fenced
@@ -306,7 +288,7 @@ func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
 	// would spin. ORDER BY LIMIT 1 (not min()) lets PostgreSQL walk the
 	// partial index and stop at the first enabled endpoint.
 	var at time.Time
-	err := s.db.Read().QueryRow(ctx, `
+	err := s.read.QueryRow(ctx, `
 		SELECT d.next_attempt_at
 		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.status IN ('pending', 'retrying', 'delivering') AND e.enabled
@@ -324,7 +306,7 @@ func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []st
 		return 0, nil
 	}
 	// A delivering row's next_attempt_at mirrors its lease expiry.
-	n, err := s.db.Write().Exec(ctx, `
+	n, err := s.write.Exec(ctx, `
 		UPDATE deliveries SET lease_expires_at = $3, next_attempt_at = $3
 		WHERE `+s.db.InList("id", 2)+` AND lease_owner = $1 AND status = 'delivering'`,
 		owner, ids, store.Timestamp(until))
@@ -332,4 +314,27 @@ func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []st
 		return 0, s.Err(err, "extend leases")
 	}
 	return int(n), nil
+}
+
+// Claim is DeliveryClaimDue around a driver's own claim query: it checks p,
+// and runs claim in one transaction with the claim's time and lease expiry
+// in stored precision. The query is the drivers' own because the fastest
+// claim differs by database (docs/design.md).
+func (s *Store) Claim(ctx context.Context, p *store.DeliveryClaimParams,
+	claim func(ctx context.Context, tx Querier, now, until time.Time) ([]*store.Claimed, error)) ([]*store.Claimed, error) {
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	now := store.Timestamp(p.Now)
+	until := store.Timestamp(p.Now.Add(p.Lease))
+	var out []*store.Claimed
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		var err error
+		out, err = claim(ctx, tx, now, until)
+		return err
+	})
+	if err != nil {
+		return nil, s.Err(err, "claim due deliveries")
+	}
+	return out, nil
 }

@@ -59,10 +59,6 @@ const (
 
 // Driver is what a database supplies to the shared store.
 type Driver interface {
-	// Read runs plain reads (SQLite: a reader pool beside the writer).
-	Read() Querier
-	// Write runs single-statement writes outside a transaction.
-	Write() Querier
 	// Tx runs fn in a read-write transaction, committing when it returns
 	// nil. A lost connection or a lock held past the timeout comes back
 	// marked herald.ErrUnavailable whatever fn wrapped it in.

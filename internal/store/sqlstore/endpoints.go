@@ -94,26 +94,14 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 
 // EndpointGet loads one of the tenant's endpoints.
 func (s *Store) EndpointGet(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
-	e, err := scanEndpoint(s.db.Read().QueryRow(ctx,
-		`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, endpointID))
-	if err != nil {
-		return nil, s.Err(notFound(err, "endpoint %q", endpointID), "get endpoint %q", endpointID)
-	}
-	return e, nil
+	return getRow(ctx, s, s.read, scanEndpoint, fmt.Sprintf("endpoint %q", endpointID),
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, endpointID)
 }
 
 // EndpointList pages through the tenant's endpoints, newest first.
 func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Endpoint, error) {
-	q, args, err := page(`SELECT `+EndpointCols+` FROM endpoints ep WHERE tenant_id = $1`, []any{tenantID}, "id", p)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Read().Query(ctx, q, args...)
-	out, err := Collect(rows, err, scanEndpoint)
-	if err != nil {
-		return nil, s.Err(err, "list endpoints")
-	}
-	return out, nil
+	return pageRows(ctx, s, scanEndpoint, "endpoints", p, "id",
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE tenant_id = $1`, tenantID)
 }
 
 // EndpointUpdate writes every mutable field of e. Enabling an endpoint
@@ -157,7 +145,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 // EndpointDelete deletes the endpoint and, by cascade, its deliveries and
 // their attempts.
 func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string) error {
-	n, err := s.db.Write().Exec(ctx, `DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, endpointID)
+	n, err := s.write.Exec(ctx, `DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, endpointID)
 	if err != nil {
 		return s.Err(err, "delete endpoint %q", endpointID)
 	}
@@ -169,10 +157,6 @@ func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string)
 
 // EndpointListByFormat lists the endpoints of every tenant that use format.
 func (s *Store) EndpointListByFormat(ctx context.Context, format string) ([]*store.Endpoint, error) {
-	rows, err := s.db.Read().Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE format = $1 ORDER BY id`, format)
-	out, err := Collect(rows, err, scanEndpoint)
-	if err != nil {
-		return nil, s.Err(err, "list endpoints of format %q", format)
-	}
-	return out, nil
+	return listRows(ctx, s, scanEndpoint, fmt.Sprintf("endpoints of format %q", format),
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE format = $1 ORDER BY id`, format)
 }

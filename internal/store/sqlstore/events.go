@@ -178,12 +178,8 @@ func (s *Store) eventTargets(ctx context.Context, tx Querier, ev *store.Event, e
 
 // EventGet loads one of the tenant's events.
 func (s *Store) EventGet(ctx context.Context, tenantID, eventID string) (*store.Event, error) {
-	e, err := scanEvent(s.db.Read().QueryRow(ctx,
-		`SELECT `+EventCols+` FROM events ev WHERE ev.tenant_id = $1 AND ev.id = $2`, tenantID, eventID))
-	if err != nil {
-		return nil, s.Err(notFound(err, "event %q", eventID), "get event %q", eventID)
-	}
-	return e, nil
+	return getRow(ctx, s, s.read, scanEvent, fmt.Sprintf("event %q", eventID),
+		`SELECT `+EventCols+` FROM events ev WHERE ev.tenant_id = $1 AND ev.id = $2`, tenantID, eventID)
 }
 
 // EventList pages through the tenant's events, newest first, optionally of
@@ -195,14 +191,5 @@ func (s *Store) EventList(ctx context.Context, tenantID string, p *store.EventLi
 		args = append(args, p.Type)
 		q += fmt.Sprintf(" AND type = $%d", len(args))
 	}
-	q, args, err := page(q, args, "id", &p.ListParams)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Read().Query(ctx, q, args...)
-	out, err := Collect(rows, err, scanEvent)
-	if err != nil {
-		return nil, s.Err(err, "list events")
-	}
-	return out, nil
+	return pageRows(ctx, s, scanEvent, "events", &p.ListParams, "id", q, args...)
 }

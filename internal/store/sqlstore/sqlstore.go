@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -17,14 +18,18 @@ import (
 // database. A driver's Store embeds it and adds Migrate, Ping, Close, Listen
 // and DeliveryClaimDue.
 type Store struct {
-	db  Driver
-	now func() time.Time
+	db    Driver
+	read  Querier
+	write Querier
+	now   func() time.Time
 }
 
-// New returns the shared store over db, reading the time from clk for every
-// moment a caller leaves zero. It does no I/O.
-func New(db Driver, clk clock.Clock) *Store {
-	return &Store{db: db, now: clock.Or(clk).Now}
+// New returns the shared store over db: read runs plain reads (SQLite: a
+// reader pool beside the writer), write single-statement writes outside a
+// transaction, and clk is the time for every moment a caller leaves zero.
+// It does no I/O.
+func New(db Driver, read, write Querier, clk clock.Clock) *Store {
+	return &Store{db: db, read: read, write: write, now: clock.Or(clk).Now}
 }
 
 // Now is the store's clock in stored precision.
@@ -142,4 +147,36 @@ func page(q string, args []any, key string, p *store.ListParams) (string, []any,
 	args = append(args, p.PageLimit()+1)
 	q += fmt.Sprintf(" ORDER BY created_at DESC, %s DESC LIMIT $%d", key, len(args))
 	return q, args, nil
+}
+
+// getRow reads the one row of a query on q; a missing row is ErrNotFound
+// naming what ("tenant \"acme\""), any other failure "get <what>: ...".
+func getRow[T any](ctx context.Context, s *Store, q Querier, scan func(Row) (T, error), what string, query string, args ...any) (T, error) {
+	v, err := scan(q.QueryRow(ctx, query, args...))
+	if err != nil {
+		var zero T
+		return zero, s.Err(notFound(err, "%s", what), "get %s", what)
+	}
+	return v, nil
+}
+
+// listRows reads every row of a query on the readers; a failure is
+// "list <what>: ...".
+func listRows[T any](ctx context.Context, s *Store, scan func(Row) (T, error), what string, query string, args ...any) ([]T, error) {
+	rows, err := s.read.Query(ctx, query, args...)
+	out, err := Collect(rows, err, scan)
+	if err != nil {
+		return nil, s.Err(err, "list %s", what)
+	}
+	return out, nil
+}
+
+// pageRows is listRows of one page (see page) of a query whose WHERE
+// clause is open.
+func pageRows[T any](ctx context.Context, s *Store, scan func(Row) (T, error), what string, p *store.ListParams, key string, query string, args ...any) ([]T, error) {
+	query, args, err := page(query, args, key, p)
+	if err != nil {
+		return nil, err
+	}
+	return listRows(ctx, s, scan, what, query, args...)
 }

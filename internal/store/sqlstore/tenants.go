@@ -25,7 +25,7 @@ func scanTenant(r Row) (*store.Tenant, error) {
 
 // TenantCreate stores a new tenant; ErrConflict if the id is taken.
 func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
-	out, err := scanTenant(s.db.Write().QueryRow(ctx, `
+	out, err := scanTenant(s.write.QueryRow(ctx, `
 		INSERT INTO tenants (id, name, metadata, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $4)
 		RETURNING `+tenantCols,
@@ -41,30 +41,18 @@ func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenan
 
 // TenantGet loads one tenant.
 func (s *Store) TenantGet(ctx context.Context, tenantID string) (*store.Tenant, error) {
-	t, err := scanTenant(s.db.Read().QueryRow(ctx, `SELECT `+tenantCols+` FROM tenants WHERE id = $1`, tenantID))
-	if err != nil {
-		return nil, s.Err(notFound(err, "tenant %q", tenantID), "get tenant %q", tenantID)
-	}
-	return t, nil
+	return getRow(ctx, s, s.read, scanTenant, fmt.Sprintf("tenant %q", tenantID),
+		`SELECT `+tenantCols+` FROM tenants WHERE id = $1`, tenantID)
 }
 
 // TenantList pages through tenants, newest first.
 func (s *Store) TenantList(ctx context.Context, p *store.ListParams) ([]*store.Tenant, error) {
-	q, args, err := page(`SELECT `+tenantCols+` FROM tenants WHERE true`, nil, "id", p)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Read().Query(ctx, q, args...)
-	out, err := Collect(rows, err, scanTenant)
-	if err != nil {
-		return nil, s.Err(err, "list tenants")
-	}
-	return out, nil
+	return pageRows(ctx, s, scanTenant, "tenants", p, "id", `SELECT `+tenantCols+` FROM tenants WHERE true`)
 }
 
 // TenantUpdate writes the name and metadata of t.
 func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
-	out, err := scanTenant(s.db.Write().QueryRow(ctx, `
+	out, err := scanTenant(s.write.QueryRow(ctx, `
 		UPDATE tenants SET name = $2, metadata = $3, updated_at = $4
 		WHERE id = $1
 		RETURNING `+tenantCols,
@@ -116,7 +104,7 @@ func (s *Store) KeyCreate(ctx context.Context, k *store.Key) (*store.Key, error)
 	if keyID == "" {
 		keyID = id.NewAt(id.Key, created)
 	}
-	out, err := scanKey(s.db.Write().QueryRow(ctx, `
+	out, err := scanKey(s.write.QueryRow(ctx, `
 		INSERT INTO api_keys (id, tenant_id, name, hash, created_at)
 		VALUES ($1, $2, $3, $4, $5)
 		RETURNING `+keyCols,
@@ -134,17 +122,13 @@ func (s *Store) KeyCreate(ctx context.Context, k *store.Key) (*store.Key, error)
 
 // KeyGetByHash loads the key with this hash.
 func (s *Store) KeyGetByHash(ctx context.Context, hash string) (*store.Key, error) {
-	k, err := scanKey(s.db.Read().QueryRow(ctx, `SELECT `+keyCols+` FROM api_keys WHERE hash = $1`, hash))
-	if err != nil {
-		return nil, s.Err(notFound(err, "key"), "get key")
-	}
-	return k, nil
+	return getRow(ctx, s, s.read, scanKey, "key", `SELECT `+keyCols+` FROM api_keys WHERE hash = $1`, hash)
 }
 
 // KeyAdminExists reports whether any admin key is stored.
 func (s *Store) KeyAdminExists(ctx context.Context) (bool, error) {
 	var ok bool
-	err := s.db.Read().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant_id IS NULL)`).Scan(&ok)
+	err := s.read.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM api_keys WHERE tenant_id IS NULL)`).Scan(&ok)
 	if err != nil {
 		return false, s.Err(err, "look for an admin key")
 	}
@@ -190,21 +174,13 @@ func (s *Store) FormatPut(ctx context.Context, f *store.Format) (created bool, e
 
 // FormatGet loads one format.
 func (s *Store) FormatGet(ctx context.Context, name string) (*store.Format, error) {
-	f, err := scanFormat(s.db.Read().QueryRow(ctx, `SELECT `+formatCols+` FROM formats WHERE name = $1`, name))
-	if err != nil {
-		return nil, s.Err(notFound(err, "format %q", name), "get format %q", name)
-	}
-	return f, nil
+	return getRow(ctx, s, s.read, scanFormat, fmt.Sprintf("format %q", name),
+		`SELECT `+formatCols+` FROM formats WHERE name = $1`, name)
 }
 
 // FormatList returns every stored format by name.
 func (s *Store) FormatList(ctx context.Context) ([]*store.Format, error) {
-	rows, err := s.db.Read().Query(ctx, `SELECT `+formatCols+` FROM formats ORDER BY name`)
-	out, err := Collect(rows, err, scanFormat)
-	if err != nil {
-		return nil, s.Err(err, "list formats")
-	}
-	return out, nil
+	return listRows(ctx, s, scanFormat, "formats", `SELECT `+formatCols+` FROM formats ORDER BY name`)
 }
 
 // FormatDelete deletes a format no endpoint uses.
@@ -254,7 +230,7 @@ func (s *Store) EventTypePut(ctx context.Context, et *store.EventType) (*store.E
 		v := string(et.Schema)
 		schema = &v
 	}
-	out, err := scanEventType(s.db.Write().QueryRow(ctx, `
+	out, err := scanEventType(s.write.QueryRow(ctx, `
 		INSERT INTO event_types (name, description, schema, archived, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $5)
 		ON CONFLICT (name) DO UPDATE SET
@@ -272,25 +248,13 @@ func (s *Store) EventTypePut(ctx context.Context, et *store.EventType) (*store.E
 
 // EventTypeGet loads one catalog entry.
 func (s *Store) EventTypeGet(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := scanEventType(s.db.Read().QueryRow(ctx, `SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name))
-	if err != nil {
-		return nil, s.Err(notFound(err, "event type %q", name), "get event type %q", name)
-	}
-	return et, nil
+	return getRow(ctx, s, s.read, scanEventType, fmt.Sprintf("event type %q", name),
+		`SELECT `+eventTypeCols+` FROM event_types WHERE name = $1`, name)
 }
 
 // EventTypeList pages through the catalog, newest first.
 func (s *Store) EventTypeList(ctx context.Context, p *store.ListParams) ([]*store.EventType, error) {
-	q, args, err := page(`SELECT `+eventTypeCols+` FROM event_types WHERE true`, nil, "name", p)
-	if err != nil {
-		return nil, err
-	}
-	rows, err := s.db.Read().Query(ctx, q, args...)
-	out, err := Collect(rows, err, scanEventType)
-	if err != nil {
-		return nil, s.Err(err, "list event types")
-	}
-	return out, nil
+	return pageRows(ctx, s, scanEventType, "event types", p, "name", `SELECT `+eventTypeCols+` FROM event_types WHERE true`)
 }
 
 const idempotencyCols = `scope, key, request_hash, status, body, created_at`
@@ -298,7 +262,7 @@ const idempotencyCols = `scope, key, request_hash, status, body, created_at`
 // IdempotencyGet returns the stored answer for (scope, key).
 func (s *Store) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {
 	var r store.IdempotencyRecord
-	err := s.db.Read().QueryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_records WHERE scope = $1 AND key = $2`,
+	err := s.read.QueryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_records WHERE scope = $1 AND key = $2`,
 		scope, key).Scan(&r.Scope, &r.Key, &r.RequestHash, &r.Status, &r.Body, &r.CreatedAt)
 	if err != nil {
 		return nil, s.Err(notFound(err, "idempotency key %q", key), "get idempotency key %q", key)
@@ -313,7 +277,7 @@ func (s *Store) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) 
 	if body == nil {
 		body = []byte{}
 	}
-	_, err := s.db.Write().Exec(ctx, `
+	_, err := s.write.Exec(ctx, `
 		INSERT INTO idempotency_records (scope, key, request_hash, status, body, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`,
 		r.Scope, r.Key, r.RequestHash, r.Status, body, s.orNow(r.CreatedAt))
@@ -360,7 +324,7 @@ func (s *Store) IdempotencyComplete(ctx context.Context, r *store.IdempotencyRec
 // IdempotencyRelease deletes the reservation for (scope, key) if it is still
 // in progress.
 func (s *Store) IdempotencyRelease(ctx context.Context, scope, key string) error {
-	_, err := s.db.Write().Exec(ctx, `
+	_, err := s.write.Exec(ctx, `
 		DELETE FROM idempotency_records WHERE scope = $1 AND key = $2 AND status = 0`,
 		scope, key)
 	return s.Err(err, "release idempotency key %q", key)
@@ -369,7 +333,7 @@ func (s *Store) IdempotencyRelease(ctx context.Context, scope, key string) error
 // IdempotencyReleaseAbandoned deletes the reservation for (scope, key) if it
 // is still in progress and was made before before.
 func (s *Store) IdempotencyReleaseAbandoned(ctx context.Context, scope, key string, before time.Time) error {
-	_, err := s.db.Write().Exec(ctx, `
+	_, err := s.write.Exec(ctx, `
 		DELETE FROM idempotency_records
 		WHERE scope = $1 AND key = $2 AND status = 0 AND created_at < $3`,
 		scope, key, store.Timestamp(before))
