@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -97,7 +98,7 @@ func (s *Server) registerEvents() {
 		OperationID: "list-events", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List events", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *eventListInput) (*pageOutput[event], error) {
-		if in.Type != "" && !validEventType(in.Type) {
+		if in.Type != "" && !naming.EventType(in.Type) {
 			return nil, herald.Invalid("query.type", "is not an event type name")
 		}
 		p, err := listParams(in.Limit, in.Cursor)
@@ -172,10 +173,10 @@ func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventA
 // can later be written in every JSON style.
 func checkEvent(typ, evID string, raw jsonObject) ([]byte, error) {
 	var fe fields
-	if !validEventType(typ) {
-		fe.add("body.type", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", maxEventTypeLen)
+	if !naming.EventType(typ) {
+		fe.add("body.type", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
 	}
-	if evID != "" && !eventIDRE.MatchString(evID) {
+	if evID != "" && !naming.EventID(evID) {
 		fe.add("body.id", "must be 1 to 128 of A-Z a-z 0-9 _ : - (no dots: the id is part of the signed content)")
 	}
 	v, err := jsonstyle.Parse(raw)

@@ -19,6 +19,7 @@ import (
 	"golang.org/x/text/message"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -93,8 +94,8 @@ func (s *Server) registerEventTypes() {
 }
 
 func (s *Server) putEventType(ctx context.Context, in *eventTypePutInput) (*eventTypeOutput, error) {
-	if !validEventType(in.Name) {
-		return nil, herald.Invalid("path.name", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", maxEventTypeLen)
+	if !naming.EventType(in.Name) {
+		return nil, herald.Invalid("path.name", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
 	}
 	var fe fields
 	if fe.text("body.description", in.Body.Description); fe.err() != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -121,8 +122,8 @@ func (s *Server) registerTenants() {
 func (s *Server) createTenant(ctx context.Context, in *tenantCreateInput) (*tenantOutput, error) {
 	b := &in.Body
 	var fe fields
-	if !tenantIDRE.MatchString(b.ID) {
-		fe.add("body.id", "must be 1 to 64 of A-Z a-z 0-9 _ . -")
+	if !naming.Tenant(b.ID) {
+		fe.add("body.id", "must be "+naming.NameChars)
 	}
 	fe.text("body.name", b.Name)
 	meta, err := b.Metadata.compact()

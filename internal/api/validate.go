@@ -4,33 +4,20 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"regexp"
 	"strconv"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
-)
-
-var (
-	// tenantIDRE: tenant ids are chosen by the user.
-	tenantIDRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	// eventTypeRE: dot-hierarchical names, no empty segment.
-	eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
-	// eventFilterRE: "*", "a.*" or a type name.
-	eventFilterRE = regexp.MustCompile(`^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?)$`)
-	// eventIDRE: a producer's own event id; no "." because it is part of
-	// signed content ("{msg_id}.{timestamp}.{body}").
-	eventIDRE = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
+	"github.com/heraldhq/herald/internal/header"
+	"github.com/heraldhq/herald/internal/naming"
 )
 
 const (
-	maxEventTypeLen = 128
-	maxFilters      = 100
-	maxHeaders      = 50
-	maxHeaderValue  = 1024
+	maxFilters     = 100
+	maxHeaders     = 50
+	maxHeaderValue = 1024
 )
 
 // fields collects field errors; err is nil when there are none.
@@ -70,10 +57,6 @@ func (f fields) err() error {
 	return &herald.ValidationError{Fields: f}
 }
 
-func validEventType(s string) bool {
-	return len(s) <= maxEventTypeLen && eventTypeRE.MatchString(s)
-}
-
 func checkEventFilters(f *fields, loc string, filters []string) {
 	if len(filters) == 0 {
 		f.add(loc, `must list at least one event type, "a.*" or "*"`)
@@ -83,74 +66,34 @@ func checkEventFilters(f *fields, loc string, filters []string) {
 		return
 	}
 	for i, s := range filters {
-		if len(s) > maxEventTypeLen || !eventFilterRE.MatchString(s) {
+		if !naming.EventFilter(s) {
 			f.add(loc+"["+strconv.Itoa(i)+"]", `must be "*", a prefix such as "user.*", or an event type name of A-Z a-z 0-9 _ - separated by dots`)
 		}
 	}
 }
 
-// reservedHeaders are set by Herald on every delivery.
-var reservedHeaders = map[string]bool{
-	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
-	"Connection": true, "Te": true, "Trailer": true, "Upgrade": true, "Keep-Alive": true,
-	"Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
-}
-
 // checkHeaders checks an endpoint's extra headers: token names, values
-// without control characters, nothing Herald sets itself (reserved holds
-// the format's signature headers too).
-func checkHeaders(f *fields, loc string, h map[string]string, reserved []string) {
+// without control characters, nothing Herald sets itself (signature holds
+// the headers of the format's signature scheme).
+func checkHeaders(f *fields, loc string, h map[string]string, signature []string) {
 	if len(h) > maxHeaders {
 		f.add(loc, "has %d headers, at most %d are allowed", len(h), maxHeaders)
 		return
 	}
 	for name, value := range h {
 		l := loc + "." + name
-		canon := http.CanonicalHeaderKey(name)
 		switch {
-		case !isToken(name):
+		case !header.ValidName(name):
 			f.add(loc, "%q is not a valid HTTP header name", name)
 			continue
-		case reservedHeaders[canon] || containsFold(reserved, name):
+		case header.Reserved(name, signature):
 			f.add(l, "is set by Herald and cannot be overridden")
 		case len(value) > maxHeaderValue:
 			f.add(l, "must be at most %d bytes", maxHeaderValue)
-		case !validHeaderValue(value):
+		case !header.ValidValue(value):
 			f.add(l, "must not contain control characters")
 		}
 	}
-}
-
-func containsFold(list []string, s string) bool {
-	for _, x := range list {
-		if strings.EqualFold(x, s) {
-			return true
-		}
-	}
-	return false
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0 {
-			continue
-		}
-		return false
-	}
-	return true
-}
-
-func validHeaderValue(v string) bool {
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return false
-		}
-	}
-	return true
 }
 
 // jsonObject is a JSON object kept as the client wrote it (numbers are not

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/header"
 )
 
 // Scheme names, as a format's "signature.scheme" gives them.
@@ -152,40 +153,11 @@ func checkHeaderName(name, loc, scheme string, add func(string, string, ...any))
 	switch {
 	case name == "":
 		add(loc, "is required for %s", scheme)
-	case !isToken(name):
+	case !header.ValidName(name):
 		add(loc, "%q is not a valid HTTP header name", name)
-	case reservedHeader(name):
+	case header.Transport(name):
 		add(loc, "%q is a transport header and cannot carry a signature", name)
 	}
-}
-
-// reservedHeader reports whether a header belongs to the HTTP transport, so
-// that a signature set there would be lost or would break the request.
-func reservedHeader(name string) bool {
-	switch http.CanonicalHeaderKey(name) {
-	case "Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection",
-		"Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Upgrade":
-		return true
-	}
-	return false
-}
-
-// isToken reports whether s is an RFC 9110 token, the grammar of a header
-// name.
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // prefixProblem says what is wrong with a body-scheme prefix, or "" when
