@@ -5,21 +5,21 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"reflect"
-	"regexp"
 	"slices"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/signature"
 	"github.com/heraldhq/herald/internal/store"
 )
-
-var formatNameRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
 // formatDefinition documents the format object (wire-formats.md) for the
 // OpenAPI document and lets huma refuse unknown members and wrong types with
@@ -112,8 +112,8 @@ func (s *Server) registerFormats() {
 }
 
 func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutput, error) {
-	if !formatNameRE.MatchString(in.Name) {
-		return nil, herald.Invalid("path.name", "must be 1 to 64 of A-Z a-z 0-9 _ . -")
+	if !naming.Format(in.Name) {
+		return nil, herald.Invalid("path.name", "must be %s", naming.NameChars)
 	}
 	if _, ok := format.Builtin(in.Name); ok {
 		return nil, conflict("format %s is built in and cannot be replaced; PUT your format under another name", in.Name)
@@ -152,12 +152,10 @@ func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutp
 }
 
 func (s *Server) deleteFormat(ctx context.Context, in *formatPath) (*struct{}, error) {
-	if _, ok := format.Builtin(in.Name); ok {
-		return nil, conflict("format %s is built in and cannot be deleted", in.Name)
-	}
-	err := s.st.FormatDelete(ctx, in.Name)
-	s.formats.Invalidate(in.Name)
+	err := s.formats.Delete(ctx, in.Name)
 	switch {
+	case errors.Is(err, catalog.ErrBuiltin):
+		return nil, conflict("format %s is built in and cannot be deleted", in.Name)
 	case isConflict(err):
 		return nil, conflict("format %s is used by at least one endpoint; move those endpoints to another format first", in.Name)
 	case err != nil:
@@ -179,20 +177,18 @@ func (r *formatRow) Cursor() string { return store.EncodeCursor(r.created, r.nam
 // listFormats pages through the built-in and stored formats in memory:
 // there are few, and the store lists them whole.
 func (s *Server) listFormats(ctx context.Context, in *listInput) (*pageOutput[formatObject], error) {
-	var rows []*formatRow
-	for _, f := range format.Builtins() {
-		rows = append(rows, &formatRow{name: f.Name, def: f.Definition()})
-	}
-	stored, err := s.st.FormatList(ctx)
+	formats, err := s.formats.List(ctx)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range stored {
-		if _, ok := format.Builtin(f.Name); !ok {
-			// Cursors hold microseconds; compare at that precision.
-			created := time.UnixMicro(f.CreatedAt.UnixMicro()).UTC()
-			rows = append(rows, &formatRow{name: f.Name, created: created, def: f.Definition})
+	rows := make([]*formatRow, 0, len(formats))
+	for _, f := range formats {
+		// Cursors hold microseconds; compare at that precision.
+		created := f.CreatedAt
+		if !created.IsZero() {
+			created = time.UnixMicro(created.UnixMicro()).UTC()
 		}
+		rows = append(rows, &formatRow{name: f.Name, created: created, def: f.Definition})
 	}
 	slices.SortFunc(rows, func(a, b *formatRow) int {
 		return cmp.Or(b.created.Compare(a.created), cmp.Compare(b.name, a.name))

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -54,7 +54,7 @@ func newHarness(t testing.TB, st store.Store, configure ...func(*Config)) *harne
 	}
 	cfg := &Config{
 		Store:   st,
-		Formats: format.NewCatalog(st, ""),
+		Formats: catalog.New(st, "", nil),
 		Logger:  slog.New(slog.NewTextHandler(h.logs, nil)),
 	}
 	for _, c := range configure {

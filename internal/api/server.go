@@ -24,8 +24,8 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/heraldhq/herald/internal/catalog"
 	engine "github.com/heraldhq/herald/internal/delivery"
-	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -44,7 +44,7 @@ type Config struct {
 	Store store.Store
 	// Formats finds wire formats; PUT and DELETE on formats go through it
 	// so its cache stays current on this node.
-	Formats *format.Catalog
+	Formats *catalog.Catalog
 	// Tester sends test events; nil makes the test route answer 503.
 	Tester Tester
 	// Logger receives unexpected errors; nil discards them.
@@ -72,7 +72,7 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	st       store.Store
-	formats  *format.Catalog
+	formats  *catalog.Catalog
 	log      *slog.Logger
 	now      func() time.Time
 	maxBody  int64

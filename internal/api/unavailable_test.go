@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/store/postgres"
 )
 
@@ -21,7 +21,7 @@ func TestDatabaseDown_Answers503(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	srv := New(&Config{Store: st, Formats: format.NewCatalog(st, ""), Logger: slog.New(slog.DiscardHandler)})
+	srv := New(&Config{Store: st, Formats: catalog.New(st, "", nil), Logger: slog.New(slog.DiscardHandler)})
 	for _, r := range []struct{ method, path, body string }{
 		{"GET", "/api/v1/tenants", ""},
 		{"POST", "/api/v1/tenants/acme/events", `{"type":"a.b","data":{}}`},

@@ -25,6 +25,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
@@ -109,7 +110,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return fmt.Errorf("migrate: %w", err)
 	}
 
-	formats := format.NewCatalog(st, cfg.DefaultFormat)
+	formats := catalog.New(st, cfg.DefaultFormat, nil)
 	if cfg.FormatsFile != "" {
 		fs, err := format.LoadFile(cfg.FormatsFile)
 		if err != nil {

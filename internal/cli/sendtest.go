@@ -3,14 +3,11 @@ package cli
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -22,18 +19,13 @@ import (
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/signature"
-	"github.com/heraldhq/herald/internal/store"
 )
-
-// userAgent is what the delivery engine sends unless a format sets one.
-const userAgent = "Herald-Webhooks/1.0"
 
 // maxShownResponse bounds the response body send-test prints, as Herald's
 // attempt log keeps 4 KiB.
 const maxShownResponse = 4 << 10
-
-var eventTypeRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 
 func sendTestCmd(stdout io.Writer) *cobra.Command {
 	var (
@@ -90,7 +82,7 @@ are refused unless --allow-private-destinations, as the server refuses them.`,
 			if typ == "" {
 				typ = f.TestEventType()
 			}
-			if !eventTypeRE.MatchString(typ) {
+			if !naming.EventType(typ) {
 				return fmt.Errorf("--type %q: want an event type name such as user.created", typ)
 			}
 			var data []byte
@@ -164,39 +156,21 @@ func buildDelivery(f *format.Format, secrets []string, typ string, data []byte, 
 	if v.Kind != jsonstyle.Object {
 		return nil, errors.New("--data: must be a JSON object, as an event's data is")
 	}
-	canonical := jsonstyle.Marshal(v, jsonstyle.Compact)
-	ev := &store.Event{
-		TenantID: "herald-cli", ID: out.EventID, Type: typ, Data: canonical,
-		TraceID: newTraceID(), Source: store.SourceTest, CreatedAt: now,
+	ev := &format.Event{
+		TenantID: "herald-cli", ID: out.EventID, Type: typ, Data: jsonstyle.Marshal(v, jsonstyle.Compact),
+		TraceID: id.NewTraceID(), CreatedAt: now,
 	}
-	ev.Hash = store.EventHash(ev.Type, ev.Data)
 	in, err := format.NewInput(ev, out.DeliveryID, out.EndpointID)
 	if err != nil {
 		return nil, err
 	}
 	in.Timestamp, in.Attempt = now, 1
-	out.Body = f.RenderBody(in)
-	h := http.Header{}
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", userAgent)
-	for k, vs := range f.RenderHeaders(in) {
-		h[k] = vs
-	}
-	sig, err := signature.Sign(f.Signature(), secrets, ev.ID, now, out.Body)
+	msg, err := f.Render(in, &format.RenderParams{Secrets: secrets})
 	if err != nil {
 		return nil, err
 	}
-	for k, vs := range sig {
-		h[k] = vs
-	}
-	out.Header = h
+	out.Body, out.Header = msg.Body, msg.Header
 	return out, nil
-}
-
-func newTraceID() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
-	return hex.EncodeToString(b[:])
 }
 
 // response is what the receiver answered.

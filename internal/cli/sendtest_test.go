@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -102,8 +103,8 @@ func TestSendTest_DefaultFormat(t *testing.T) {
 	if !strings.HasPrefix(ev.Data.EndpointID, "ep_") || ev.Data.Message == "" {
 		t.Errorf("data %+v, want the test event's endpoint_id and message", ev.Data)
 	}
-	if h.Get("Content-Type") != "application/json" || h.Get("User-Agent") != userAgent {
-		t.Errorf("Content-Type %q, User-Agent %q; want application/json and %s", h.Get("Content-Type"), h.Get("User-Agent"), userAgent)
+	if h.Get("Content-Type") != "application/json" || h.Get("User-Agent") != format.UserAgent {
+		t.Errorf("Content-Type %q, User-Agent %q; want application/json and %s", h.Get("Content-Type"), h.Get("User-Agent"), format.UserAgent)
 	}
 	for _, want := range []string{
 		"> POST " + rc.URL + "/webhooks",

@@ -21,9 +21,9 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
-	"github.com/heraldhq/herald/internal/signature"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -33,7 +33,7 @@ const maxResponseBody = 4 << 10
 // Config configures an Engine. Zero values take the defaults in NewEngine.
 type Config struct {
 	Store   store.Store
-	Formats *format.Catalog
+	Formats *catalog.Catalog
 	Client  *http.Client
 	Logger  *slog.Logger
 	Metrics *Metrics
@@ -253,7 +253,7 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *st
 		e.releaseAt(bg, c, log, e.now().Add(e.cfg.PollInterval))
 		return nil
 	}
-	in, err := format.NewInput(ev, d.ID, ep.ID)
+	in, err := format.NewInput(formatEvent(ev), d.ID, ep.ID)
 	if err != nil {
 		return e.finish(bg, c, log, f, &outcome{err: err.Error()}, nil, true)
 	}
@@ -292,7 +292,7 @@ type outcome struct {
 }
 
 func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, in *format.Input, body []byte) *outcome {
-	ep, ev, started := c.Endpoint, c.Event, in.Timestamp
+	ep, started := c.Endpoint, in.Timestamp
 	out := &outcome{started: started}
 
 	ctx, cancel := context.WithTimeout(ctx, f.Timeout())
@@ -303,25 +303,15 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 		out.final = true
 		return out
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", e.cfg.UserAgent)
-	for k, v := range ep.Headers {
-		req.Header.Set(k, v)
-	}
-	for k, v := range f.RenderHeaders(in) {
-		req.Header[k] = v
-	}
-	sig, err := signature.Sign(f.Signature(), e.secrets(f, ep), ev.ID, started, body)
+	msg, err := f.Render(in, &format.RenderParams{Body: body, Headers: ep.Headers, Secrets: e.secrets(f, ep)})
 	if err != nil {
 		// The endpoint's secret does not suit its format's scheme (the
 		// format was changed under it): no retry can succeed.
-		out.err = "sign: " + err.Error()
+		out.err = err.Error()
 		out.final = true
 		return out
 	}
-	for k, v := range sig {
-		req.Header[k] = v
-	}
+	req.Header = msg.Header
 
 	resp, err := e.cfg.Client.Do(req)
 	if err != nil {
@@ -357,6 +347,14 @@ func (e *Engine) secrets(f *format.Format, ep *store.Endpoint) []string {
 		s = append(s, ep.PreviousSecret)
 	}
 	return s
+}
+
+// formatEvent is what the format's templates see of a stored event.
+func formatEvent(ev *store.Event) *format.Event {
+	return &format.Event{
+		TenantID: ev.TenantID, ID: ev.ID, Type: ev.Type, Data: ev.Data,
+		TraceID: ev.TraceID, CreatedAt: ev.CreatedAt,
+	}
 }
 
 // finish records the attempt and decides what comes next.

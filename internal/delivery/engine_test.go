@@ -17,6 +17,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
@@ -84,7 +85,7 @@ func (rc *receiver) got() []*received {
 // bundle is what each test works with.
 type bundle struct {
 	st      store.Store
-	formats *format.Catalog
+	formats *catalog.Catalog
 	engine  *delivery.Engine
 	tenant  string
 }
@@ -94,7 +95,7 @@ type option func(*delivery.Config)
 func setup(t *testing.T, st store.Store, opts ...option) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &bundle{st: st, formats: format.NewCatalog(st, ""), tenant: "acme"}
+	b := &bundle{st: st, formats: catalog.New(st, "", nil), tenant: "acme"}
 	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: b.tenant, Name: "Acme", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}); err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
@@ -621,7 +622,7 @@ func TestEngine_TwoEnginesShareOnePostgres(t *testing.T) {
 	url := dbtest.PostgresURL(t)
 	st1, st2 := dbtest.OpenPostgres(t, url, true), dbtest.OpenPostgres(t, url, true)
 	b1 := setup(t, st1)
-	formats2 := format.NewCatalog(st2, "")
+	formats2 := catalog.New(st2, "", nil)
 	var mu sync.Mutex
 	active := map[string]bool{}
 	seen := map[string]int{}

@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -58,11 +56,4 @@ func (m *Metrics) setInflight(n int) {
 		return
 	}
 	m.inflight.Set(float64(n))
-}
-
-// newTraceID returns a random W3C trace id (32 lowercase hex characters).
-func newTraceID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }

@@ -33,7 +33,7 @@ func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestRe
 	now := e.now()
 	ev := &store.Event{
 		TenantID: tenantID, ID: id.NewAt(id.Event, now), Type: f.TestEventType(),
-		Data: canonical(data), TraceID: newTraceID(), Source: store.SourceTest, CreatedAt: now,
+		Data: canonical(data), TraceID: id.NewTraceID(), Source: store.SourceTest, CreatedAt: now,
 	}
 	ev.Hash = store.EventHash(ev.Type, ev.Data)
 	res, err := e.st.EventCreate(ctx, &store.EventCreateParams{

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/header"
 	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/signature"
 )
 
@@ -36,8 +38,6 @@ const (
 var (
 	defaultSchedule = []string{"5s", "5m", "30m", "2h", "5h", "10h", "10h"}
 	defaultBody     = `{"id": "{{event.id}}", "type": "{{event.type}}", "timestamp": "{{event.created_at}}", "data": "{{event.data}}"}`
-	nameRE          = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-	eventTypeRE     = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 )
 
 // Definition is the format object as users write it (wire-formats.md).
@@ -110,125 +110,165 @@ func decodeError(err error) error {
 	return herald.Invalid("", "not a valid format object: %v", err)
 }
 
-// Compile validates a definition and fills in its defaults.
+// Compile validates a definition and fills in its defaults. Each step
+// checks one part of the definition and compiles it; the faults of every
+// step are reported together, in the order of the format object.
 func Compile(in *Definition) (*Format, error) {
-	def := *in
-	var fields []herald.FieldError
-	add := func(loc, msg string, args ...any) {
-		fields = append(fields, herald.FieldError{Location: loc, Message: fmt.Sprintf(msg, args...)})
+	c := &compiler{def: *in}
+	c.f.Name = c.def.Name
+	c.name()
+	c.signature()
+	c.body()
+	c.style()
+	c.headers()
+	c.retry()
+	c.timeout()
+	c.eventTypes()
+	if len(c.fields) > 0 {
+		return nil, &herald.ValidationError{Fields: c.fields}
 	}
+	c.f.def = c.def
+	return &c.f, nil
+}
 
-	if !nameRE.MatchString(def.Name) {
-		add("name", "must be 1 to 64 of A-Z a-z 0-9 _ . -")
-	}
-	if def.Signature.Scheme == "" {
-		def.Signature.Scheme = signature.StandardWebhooks
-	}
-	if err := def.Signature.Validate(); err != nil {
-		fields = append(fields, prefixed("signature", err)...)
-	}
+// compiler is one Compile: the definition as its defaults are filled in,
+// the format as it is compiled, and the faults found so far.
+type compiler struct {
+	def    Definition
+	f      Format
+	fields []herald.FieldError
+}
 
-	f := &Format{Name: def.Name}
+func (c *compiler) add(loc, msg string, args ...any) {
+	c.fields = append(c.fields, herald.FieldError{Location: loc, Message: fmt.Sprintf(msg, args...)})
+}
 
-	// Body template.
-	if len(def.Body) == 0 || string(def.Body) == "null" {
-		def.Body = json.RawMessage(defaultBody)
-	}
-	if tmpl, err := compileTemplate(def.Body); err != nil {
-		fields = append(fields, prefixed("body", err)...)
-	} else {
-		f.body = tmpl
-	}
+func (c *compiler) addErr(loc string, err error) {
+	c.fields = append(c.fields, prefixed(loc, err)...)
+}
 
-	// JSON style.
-	style, err := jsonstyle.ParseStyle(def.JSON)
+func (c *compiler) name() {
+	if !naming.Format(c.def.Name) {
+		c.add("name", "must be %s", naming.NameChars)
+	}
+}
+
+func (c *compiler) signature() {
+	if c.def.Signature.Scheme == "" {
+		c.def.Signature.Scheme = signature.StandardWebhooks
+	}
+	if err := c.def.Signature.Validate(); err != nil {
+		c.addErr("signature", err)
+	}
+}
+
+// body compiles the envelope template, the default one when none is given.
+func (c *compiler) body() {
+	if len(c.def.Body) == 0 || string(c.def.Body) == "null" {
+		c.def.Body = json.RawMessage(defaultBody)
+	}
+	tmpl, err := compileTemplate(c.def.Body)
 	if err != nil {
-		add("json", "must be %q or %q", jsonstyle.Compact, jsonstyle.Python)
+		c.addErr("body", err)
+		return
 	}
-	def.JSON = string(style)
-	f.style = style
+	c.f.body = tmpl
+}
 
-	// Headers.
-	names := make([]string, 0, len(def.Headers))
-	for name := range def.Headers {
+func (c *compiler) style() {
+	style, err := jsonstyle.ParseStyle(c.def.JSON)
+	if err != nil {
+		c.add("json", "must be %q or %q", jsonstyle.Compact, jsonstyle.Python)
+	}
+	c.def.JSON = string(style)
+	c.f.style = style
+}
+
+// headers compiles the header templates in name order, so faults and
+// rendering are the same on every run.
+func (c *compiler) headers() {
+	names := make([]string, 0, len(c.def.Headers))
+	for name := range c.def.Headers {
 		names = append(names, name)
 	}
-	sortStrings(names)
+	sort.Strings(names)
+	sigHeaders := c.def.Signature.HeaderNames()
 	for _, name := range names {
 		loc := "headers." + name
 		switch {
-		case !isToken(name):
-			add(loc, "is not a valid HTTP header name")
+		case !header.ValidName(name):
+			c.add(loc, "is not a valid HTTP header name")
 			continue
-		case reservedHeader(name, &def.Signature):
-			add(loc, "is set by Herald and cannot be templated")
+		case header.Reserved(name, sigHeaders):
+			c.add(loc, "is set by Herald and cannot be templated")
 			continue
 		}
-		t, err := compileText(def.Headers[name], true)
+		t, err := compileText(c.def.Headers[name], true)
 		if err != nil {
-			add(loc, "%v", err)
+			c.add(loc, "%v", err)
 			continue
 		}
-		f.headers = append(f.headers, headerTemplate{name: http.CanonicalHeaderKey(name), tmpl: t})
+		c.f.headers = append(c.f.headers, headerTemplate{name: http.CanonicalHeaderKey(name), tmpl: t})
 	}
+}
 
-	// Retry.
-	if def.Retry.Schedule == nil {
-		def.Retry.Schedule = defaultSchedule
+func (c *compiler) retry() {
+	r := &c.def.Retry
+	if r.Schedule == nil {
+		r.Schedule = defaultSchedule
 	}
-	if len(def.Retry.Schedule) > maxScheduleLen {
-		add("retry.schedule", "has %d delays, at most %d are allowed", len(def.Retry.Schedule), maxScheduleLen)
+	if len(r.Schedule) > maxScheduleLen {
+		c.add("retry.schedule", "has %d delays, at most %d are allowed", len(r.Schedule), maxScheduleLen)
 	}
-	for i, s := range def.Retry.Schedule {
+	for i, s := range r.Schedule {
 		d, err := time.ParseDuration(s)
 		switch {
 		case err != nil:
-			add(fmt.Sprintf("retry.schedule[%d]", i), "%q is not a duration such as 30s, 5m or 2h", s)
+			c.add(fmt.Sprintf("retry.schedule[%d]", i), "%q is not a duration such as 30s, 5m or 2h", s)
 		case d <= 0 || d > maxDelay:
-			add(fmt.Sprintf("retry.schedule[%d]", i), "must be more than 0 and at most 168h")
+			c.add(fmt.Sprintf("retry.schedule[%d]", i), "must be more than 0 and at most 168h")
 		default:
-			f.schedule = append(f.schedule, d)
+			c.f.schedule = append(c.f.schedule, d)
 		}
 	}
-	switch def.Retry.On {
+	switch r.On {
 	case "":
-		def.Retry.On = RetryOnNon2xx
+		r.On = RetryOnNon2xx
 	case RetryOnNon2xx, RetryOn5xx:
 	default:
-		add("retry.on", "must be %q or %q", RetryOnNon2xx, RetryOn5xx)
+		c.add("retry.on", "must be %q or %q", RetryOnNon2xx, RetryOn5xx)
 	}
+}
 
-	// Timeout.
-	if def.Timeout == "" {
-		def.Timeout = "30s"
+func (c *compiler) timeout() {
+	if c.def.Timeout == "" {
+		c.def.Timeout = "30s"
 	}
-	if d, err := time.ParseDuration(def.Timeout); err != nil {
-		add("timeout", "%q is not a duration such as 30s", def.Timeout)
-	} else if d < minTimeout || d > maxTimeout {
-		add("timeout", "must be between 1s and 2m")
-	} else {
-		f.timeout = d
+	d, err := time.ParseDuration(c.def.Timeout)
+	switch {
+	case err != nil:
+		c.add("timeout", "%q is not a duration such as 30s", c.def.Timeout)
+	case d < minTimeout || d > maxTimeout:
+		c.add("timeout", "must be between 1s and 2m")
+	default:
+		c.f.timeout = d
 	}
+}
 
-	// Operational event types.
-	if def.TestEventType == "" {
-		def.TestEventType = "webhook.test"
+// eventTypes fills in and checks the operational event types.
+func (c *compiler) eventTypes() {
+	if c.def.TestEventType == "" {
+		c.def.TestEventType = "webhook.test"
 	}
-	if def.FailureEventType == "" {
-		def.FailureEventType = "webhook.delivery_failed"
+	if c.def.FailureEventType == "" {
+		c.def.FailureEventType = "webhook.delivery_failed"
 	}
-	if !eventTypeRE.MatchString(def.TestEventType) {
-		add("test_event_type", "must be an event type name such as webhook.test")
+	if !naming.EventType(c.def.TestEventType) {
+		c.add("test_event_type", "must be an event type name such as webhook.test")
 	}
-	if !eventTypeRE.MatchString(def.FailureEventType) {
-		add("failure_event_type", "must be an event type name such as webhook.delivery_failed")
+	if !naming.EventType(c.def.FailureEventType) {
+		c.add("failure_event_type", "must be an event type name such as webhook.delivery_failed")
 	}
-
-	if len(fields) > 0 {
-		return nil, &herald.ValidationError{Fields: fields}
-	}
-	f.def = def
-	return f, nil
 }
 
 func prefixed(p string, err error) []herald.FieldError {
@@ -237,47 +277,6 @@ func prefixed(p string, err error) []herald.FieldError {
 		return ve.Prefix(p).Fields
 	}
 	return []herald.FieldError{{Location: p, Message: err.Error()}}
-}
-
-// reservedHeader reports whether a header is Herald's to set: transport
-// headers and the scheme's own signature headers.
-func reservedHeader(name string, sig *signature.Config) bool {
-	switch http.CanonicalHeaderKey(name) {
-	case "Host", "Content-Length", "Transfer-Encoding", "Connection", "Content-Type":
-		return true
-	}
-	switch sig.Scheme {
-	case signature.StandardWebhooks:
-		switch strings.ToLower(name) {
-		case "webhook-id", "webhook-timestamp", "webhook-signature":
-			return true
-		}
-	}
-	return strings.EqualFold(name, sig.Header) || (sig.TimestampHeader != "" && strings.EqualFold(name, sig.TimestampHeader))
-}
-
-func isToken(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
-			continue
-		}
-		if !strings.ContainsRune("!#$%&'*+-.^_`|~", rune(c)) {
-			return false
-		}
-	}
-	return true
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // Definition returns the format object with every default filled in, as

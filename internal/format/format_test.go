@@ -11,12 +11,11 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/jsonstyle"
-	"github.com/heraldhq/herald/internal/store"
 )
 
 // specEvent is the event behind wire-formats.md's test vectors.
-func specEvent() *store.Event {
-	return &store.Event{
+func specEvent() *format.Event {
+	return &format.Event{
 		TenantID: "acme", ID: "evt_01", Type: "user.created",
 		Data:      []byte(`{"id":"usr_789","name":"Zoë"}`),
 		TraceID:   "4bf92f3577b34da6a3ce929d0e0e4736",
@@ -24,7 +23,7 @@ func specEvent() *store.Event {
 	}
 }
 
-func input(t *testing.T, ev *store.Event) *format.Input {
+func input(t *testing.T, ev *format.Event) *format.Input {
 	t.Helper()
 	in, err := format.NewInput(ev, "dlv_01", "ep_01")
 	if err != nil {

@@ -9,12 +9,22 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/jsonstyle"
-	"github.com/heraldhq/herald/internal/store"
 )
+
+// Event is what a template knows of the event a delivery carries.
+type Event struct {
+	TenantID string
+	ID       string
+	Type     string
+	// Data is the event's data as stored: a JSON object.
+	Data      []byte
+	TraceID   string
+	CreatedAt time.Time
+}
 
 // Input is what a template can refer to for one delivery.
 type Input struct {
-	Event      *store.Event
+	Event      *Event
 	Data       jsonstyle.Value // Event.Data, parsed
 	DeliveryID string
 	EndpointID string
@@ -25,7 +35,7 @@ type Input struct {
 }
 
 // NewInput parses the event's data for rendering.
-func NewInput(ev *store.Event, deliveryID, endpointID string) (*Input, error) {
+func NewInput(ev *Event, deliveryID, endpointID string) (*Input, error) {
 	data, err := jsonstyle.Parse(ev.Data)
 	if err != nil {
 		return nil, fmt.Errorf("parse data of event %s: %w", ev.ID, err)

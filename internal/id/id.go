@@ -2,6 +2,7 @@ package id
 
 import (
 	"crypto/rand"
+	"encoding/hex"
 	"io"
 	"sync"
 	"time"
@@ -35,4 +36,12 @@ func NewAt(prefix string, t time.Time) string {
 	u := ulid.MustNew(ulid.Timestamp(t), entropy)
 	mu.Unlock()
 	return prefix + "_" + u.String()
+}
+
+// NewTraceID returns a random W3C trace id (32 lowercase hex characters),
+// for an event Herald makes itself that continues no producer's trace.
+func NewTraceID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return hex.EncodeToString(b[:])
 }

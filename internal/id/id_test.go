@@ -32,3 +32,19 @@ func TestNew_PrefixedAndSortedByCreation(t *testing.T) {
 		t.Errorf("NewAt(2020) = %s sorts after NewAt(2030) = %s", early, late)
 	}
 }
+
+func TestNewTraceID_IsAValidW3CTraceID(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 100 {
+		tid := id.NewTraceID()
+		// W3C Trace Context: 32 lowercase hex digits, not all zero.
+		if len(tid) != 32 || strings.Trim(tid, "0123456789abcdef") != "" || tid == strings.Repeat("0", 32) {
+			t.Fatalf("trace id %q: want 32 lowercase hex digits, not all zero", tid)
+		}
+		if seen[tid] {
+			t.Fatalf("trace id %q made twice", tid)
+		}
+		seen[tid] = true
+	}
+}

@@ -1,0 +1,60 @@
+package format
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/heraldhq/herald/internal/signature"
+)
+
+// UserAgent is the User-Agent of every delivery whose format sets none.
+const UserAgent = "Herald-Webhooks/1.0"
+
+// Outgoing is one attempt of a delivery as Herald puts it on the wire: the
+// body and every header.
+type Outgoing struct {
+	Body   []byte
+	Header http.Header
+}
+
+// RenderParams is what an attempt adds to its Input.
+type RenderParams struct {
+	// Body is the delivery's body as its first attempt sent it, sent again
+	// unchanged; nil renders it.
+	Body []byte
+	// Headers are the endpoint's own headers.
+	Headers map[string]string
+	// Secrets sign the attempt, newest first.
+	Secrets []string
+}
+
+// Render makes one attempt of a delivery: the body, then the headers, each
+// kind overriding the one before: Content-Type and the default User-Agent,
+// the endpoint's headers, the format's headers, the signature headers,
+// signed at in.Timestamp with the event's id. It is what the delivery engine
+// sends and what herald send-test shows, so the two cannot differ. An error
+// means the secrets cannot sign for the format's scheme, which no retry
+// mends.
+func (f *Format) Render(in *Input, p *RenderParams) (*Outgoing, error) {
+	body := p.Body
+	if body == nil {
+		body = f.RenderBody(in)
+	}
+	h := make(http.Header, 4+len(p.Headers)+len(f.headers))
+	h.Set("Content-Type", "application/json")
+	h.Set("User-Agent", UserAgent)
+	for k, v := range p.Headers {
+		h.Set(k, v)
+	}
+	for k, vs := range f.RenderHeaders(in) {
+		h[k] = vs
+	}
+	sig, err := signature.Sign(f.Signature(), p.Secrets, in.Event.ID, in.Timestamp, body)
+	if err != nil {
+		return nil, fmt.Errorf("sign: %w", err)
+	}
+	for k, vs := range sig {
+		h[k] = vs
+	}
+	return &Outgoing{Body: body, Header: h}, nil
+}
