@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"strings"
@@ -241,9 +239,7 @@ func traceID(traceparent string) string {
 	if valid {
 		return p[1]
 	}
-	var b [16]byte
-	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
-	return hex.EncodeToString(b[:])
+	return id.NewTraceID()
 }
 
 func isLowerHex(s string) bool {

@@ -38,8 +38,8 @@ func NewAt(prefix string, t time.Time) string {
 	return prefix + "_" + u.String()
 }
 
-// NewTraceID returns a random W3C trace id (32 lowercase hex characters),
-// for an event Herald makes itself that continues no producer's trace.
+// NewTraceID returns a random W3C trace id (32 lowercase hex characters):
+// the trace of an event that continues no caller's trace.
 func NewTraceID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
