@@ -3,6 +3,7 @@ package herald
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Error kinds shared by every layer. The api package maps each to one HTTP
@@ -69,4 +70,65 @@ func (e *ValidationError) Prefix(p string) *ValidationError {
 		out.Fields[i] = f
 	}
 	return out
+}
+
+// Error is an error of one kind (ErrNotFound, ErrConflict, ...) with a
+// message written for whoever made the request, such as "endpoint ep_1 not
+// found". The API shows the message as the problem's detail; an error of a
+// kind without one shows only the kind, because a driver's own text may say
+// more than a client should read.
+type Error struct {
+	Kind    error
+	Message string
+}
+
+// Errorf returns an Error of kind with a formatted message.
+func Errorf(kind error, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Error returns the message.
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap gives the kind, for errors.Is.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Fields collects the field errors of one input, in the order they are
+// found, so that a client learns of every wrong field at once. Err makes
+// the ValidationError.
+type Fields []FieldError
+
+// Add adds a field error at location.
+func (f *Fields) Add(location, format string, args ...any) {
+	*f = append(*f, FieldError{Location: location, Message: fmt.Sprintf(format, args...)})
+}
+
+// AddErr adds err's fields, prefixed with location as Prefix does, or err's
+// text at location when err is not a ValidationError.
+func (f *Fields) AddErr(location string, err error) {
+	var ve *ValidationError
+	switch {
+	case errors.As(err, &ve) && location == "":
+		*f = append(*f, ve.Fields...)
+	case errors.As(err, &ve):
+		*f = append(*f, ve.Prefix(location).Fields...)
+	default:
+		f.Add(location, "%s", err.Error())
+	}
+}
+
+// Text refuses NUL in free text (names, descriptions): PostgreSQL text
+// cannot hold it, and it is never meant.
+func (f *Fields) Text(location, s string) {
+	if strings.ContainsRune(s, 0) {
+		f.Add(location, "must not contain NUL characters")
+	}
+}
+
+// Err returns the fields as a *ValidationError, or nil when there are none.
+func (f Fields) Err() error {
+	if len(f) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: f}
 }

@@ -2,43 +2,13 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"errors"
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/heraldhq/herald"
 )
-
-// keyPrefix starts every API key Herald makes, so a leaked key is easy to
-// recognise in a scanner's rules.
-const keyPrefix = "hk_"
-
-// maxKeyLen bounds the Authorization value we hash; real keys are 46 bytes.
-const maxKeyLen = 256
 
 // securityScheme is the OpenAPI name of bearer-key authentication.
 const securityScheme = "bearer"
-
-// NewKey returns a new API key: "hk_" and the base64url of 32 random bytes.
-// Only its HashKey is stored.
-func NewKey() string {
-	var b [32]byte
-	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
-	return keyPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-// HashKey is what the store keeps of a key: the SHA-256 hex of the full key.
-// Keys are 256 random bits, so a fast hash is enough: there is nothing to
-// guess that a slow hash would protect.
-func HashKey(key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return hex.EncodeToString(sum[:])
-}
 
 // scope is who may call an operation.
 type scope int
@@ -101,14 +71,7 @@ func (s *Server) lookupKey(ctx context.Context, header string) (*principal, erro
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil, unauthorized("an API key is required: Authorization: Bearer <key>")
 	}
-	key = strings.TrimSpace(key)
-	if key == "" || len(key) > maxKeyLen {
-		return nil, unauthorized("the API key is not valid")
-	}
-	k, err := s.st.KeyGetByHash(ctx, HashKey(key))
-	if errors.Is(err, herald.ErrNotFound) {
-		return nil, unauthorized("the API key is not valid")
-	}
+	k, err := s.keys.Authenticate(ctx, strings.TrimSpace(key))
 	if err != nil {
 		return nil, err
 	}

@@ -5,27 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
-
-func TestNewKey(t *testing.T) {
-	t.Parallel()
-	a, b := NewKey(), NewKey()
-	if a == b {
-		t.Fatalf("two keys are equal: %s", a)
-	}
-	if !strings.HasPrefix(a, "hk_") || len(a) != len("hk_")+43 {
-		t.Fatalf("key %q, want hk_ and 43 base64url characters", a)
-	}
-	if h := HashKey(a); len(h) != 64 || h == HashKey(b) || h != HashKey(a) {
-		t.Fatalf("HashKey(%q) = %q, want a stable sha256 hex distinct per key", a, h)
-	}
-	// Known answer: sha256("abc").
-	if got := HashKey("abc"); got != "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" {
-		t.Fatalf("HashKey(abc) = %s", got)
-	}
-}
 
 func TestAuth_MissingOrUnknownKey(t *testing.T) {
 	t.Parallel()
@@ -33,7 +16,7 @@ func TestAuth_MissingOrUnknownKey(t *testing.T) {
 		h := newHarness(t, st)
 		for name, header := range map[string]string{
 			"none":    "",
-			"unknown": "Bearer " + NewKey(),
+			"unknown": "Bearer " + apikey.New(),
 			"basic":   "Basic YWRtaW46YWRtaW4=",
 			"empty":   "Bearer ",
 			"huge":    "Bearer " + strings.Repeat("k", 10000),

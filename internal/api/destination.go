@@ -3,32 +3,36 @@ package api
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/heraldhq/herald"
-	engine "github.com/heraldhq/herald/internal/delivery"
 )
 
 // urlLoc is where an endpoint's URL is in create and update bodies.
 const urlLoc = "body.url"
 
-// checkURL validates an endpoint URL with engine.CheckURL (the one
-// definition of an acceptable destination, which the sender's dialer
-// enforces again at connect time), or with Config.CheckURL when one is set.
-// Errors are at body.url.
-func (s *Server) checkURL(ctx context.Context, raw string) error {
-	if s.cfg.CheckURL == nil {
-		return engine.CheckURL(ctx, raw, urlLoc, s.cfg.AllowPrivateDestinations, nil)
-	}
-	err := s.cfg.CheckURL(ctx, raw)
-	if err == nil {
+// urlCheck adapts Config.CheckURL to the endpoint service, which places a
+// refusal at the URL's field itself. A ValidationError that already names
+// body.url (as one written for the API may) is restated at the URL, so the
+// location is not doubled.
+func (s *Server) urlCheck() func(ctx context.Context, raw string) error {
+	check := s.cfg.CheckURL
+	if check == nil {
 		return nil
 	}
-	// A ValidationError that already names the field stays as it is.
-	var ve *herald.ValidationError
-	if errors.As(err, &ve) && len(ve.Fields) > 0 && ve.Fields[0].Location == urlLoc {
-		return err
+	return func(ctx context.Context, raw string) error {
+		err := check(ctx, raw)
+		var ve *herald.ValidationError
+		if !errors.As(err, &ve) || len(ve.Fields) == 0 || ve.Fields[0].Location != urlLoc {
+			return err
+		}
+		out := &herald.ValidationError{Fields: make([]herald.FieldError, len(ve.Fields))}
+		for i, f := range ve.Fields {
+			if rest, ok := strings.CutPrefix(f.Location, urlLoc); ok && (rest == "" || rest[0] == '.' || rest[0] == '[') {
+				f.Location = strings.TrimPrefix(rest, ".")
+			}
+			out.Fields[i] = f
+		}
+		return out
 	}
-	var f fields
-	f.addErr(urlLoc, err)
-	return f.err()
 }

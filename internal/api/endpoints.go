@@ -9,16 +9,8 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
-	engine "github.com/heraldhq/herald/internal/delivery"
-	"github.com/heraldhq/herald/internal/format"
-	"github.com/heraldhq/herald/internal/id"
-	"github.com/heraldhq/herald/internal/signature"
+	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
 	"github.com/heraldhq/herald/internal/store"
-)
-
-const (
-	defaultGrace = 24 * time.Hour
-	maxGrace     = 7 * 24 * time.Hour
 )
 
 // endpoint is an endpoint as the API shows it.
@@ -42,7 +34,9 @@ type endpoint struct {
 	UpdatedAt               time.Time  `json:"updated_at"`
 }
 
-func endpointFrom(e *store.Endpoint, withSecret bool, now time.Time) endpoint {
+// endpointFrom shows e, with secret when it is the answer to a create or a
+// rotation ("" otherwise).
+func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
 	out := endpoint{
 		ID: e.ID, TenantID: e.TenantID, URL: e.URL, Description: e.Description, Events: e.Events,
 		Format: e.Format, Enabled: e.Enabled, Status: "disabled", Headers: e.Headers, RateLimit: e.RateLimit,
@@ -57,9 +51,7 @@ func endpointFrom(e *store.Endpoint, withSecret bool, now time.Time) endpoint {
 	if out.Events == nil {
 		out.Events = []string{}
 	}
-	if withSecret {
-		out.Secret = e.Secret
-	}
+	out.Secret = secret
 	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && e.PreviousSecretExpiresAt.After(now) {
 		t := e.PreviousSecretExpiresAt.UTC()
 		out.PreviousSecretExpiresAt = &t
@@ -125,8 +117,18 @@ type rotateInput struct {
 	}
 }
 
+// testResult is the answer to a test send.
+type testResult struct {
+	DeliveryID   string `json:"delivery_id"`
+	Status       string `json:"status"`
+	ResponseCode int    `json:"response_code"`
+	ResponseBody string `json:"response_body"`
+	DurationMS   int64  `json:"duration_ms"`
+	Error        string `json:"error"`
+}
+
 type testOutput struct {
-	Body *engine.TestResult
+	Body *testResult
 }
 
 type replayInput struct {
@@ -159,22 +161,22 @@ func (s *Server) registerEndpoints() {
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.st.EndpointList(ctx, in.Tenant, &p)
+		rows, err := s.endpoints.List(ctx, in.Tenant, &p)
 		if err != nil {
 			return nil, err
 		}
 		now := s.now()
-		return pageOf(rows, in.Limit, func(e *store.Endpoint) endpoint { return endpointFrom(e, false, now) }), nil
+		return pageOf(rows, in.Limit, func(e *store.Endpoint) endpoint { return endpointFrom(e, "", now) }), nil
 	})
 	register(s, huma.Operation{
 		OperationID: "get-endpoint", Method: http.MethodGet, Path: base + "/{endpoint}", Tags: tags,
 		Summary: "Get an endpoint", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointPath) (*endpointOutput, error) {
-		e, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint)
+		e, err := s.endpoints.Get(ctx, in.Tenant, in.Endpoint)
 		if err != nil {
 			return nil, err
 		}
-		return &endpointOutput{Body: endpointFrom(e, false, s.now())}, nil
+		return &endpointOutput{Body: endpointFrom(e, "", s.now())}, nil
 	})
 	register(s, huma.Operation{
 		OperationID: "update-endpoint", Method: http.MethodPatch, Path: base + "/{endpoint}", Tags: tags,
@@ -184,7 +186,7 @@ func (s *Server) registerEndpoints() {
 		OperationID: "delete-endpoint", Method: http.MethodDelete, Path: base + "/{endpoint}", Tags: tags,
 		Summary: "Delete an endpoint", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointPath) (*struct{}, error) {
-		return nil, missing(s.st.EndpointDelete(ctx, in.Tenant, in.Endpoint), "endpoint", in.Endpoint)
+		return nil, s.endpoints.Delete(ctx, in.Tenant, in.Endpoint)
 	})
 	register(s, huma.Operation{
 		OperationID: "rotate-endpoint-secret", Method: http.MethodPost, Path: base + "/{endpoint}/rotate-secret", Tags: tags,
@@ -207,222 +209,94 @@ func (s *Server) registerEndpoints() {
 		OperationID: "list-endpoint-deliveries", Method: http.MethodGet, Path: base + "/{endpoint}/deliveries", Tags: tags,
 		Summary: "List an endpoint's deliveries", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointDeliveriesInput) (*pageOutput[delivery], error) {
-		if _, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint); err != nil {
+		if _, err := s.endpoints.Get(ctx, in.Tenant, in.Endpoint); err != nil {
 			return nil, err
 		}
 		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint})
 	})
 }
 
-func (s *Server) getEndpoint(ctx context.Context, tenant, endpointID string) (*store.Endpoint, error) {
-	e, err := s.st.EndpointGet(ctx, tenant, endpointID)
-	return e, missing(err, "endpoint", endpointID)
-}
-
 func (s *Server) createEndpoint(ctx context.Context, in *endpointCreateInput) (*endpointOutput, error) {
 	b := &in.Body
-	f, err := s.endpointFormat(ctx, b.Format)
+	meta, err := b.Metadata.compact()
 	if err != nil {
-		return nil, err
+		return nil, herald.Invalid("body.metadata", "must be a JSON object")
 	}
-	now := s.now()
-	e := &store.Endpoint{
-		ID: id.NewAt(id.Endpoint, now), TenantID: in.Tenant, URL: b.URL, Description: b.Description,
-		Events: b.Events, Format: f.Name, Secret: b.Secret, Enabled: b.Enabled == nil || *b.Enabled,
-		Headers: b.Headers, RateLimit: b.RateLimit, CreatedAt: now, UpdatedAt: now,
-	}
-	if e.Events == nil {
-		e.Events = []string{"*"}
-	}
-	var fe fields
-	if e.Metadata, err = b.Metadata.compact(); err != nil {
-		fe.add("body.metadata", "must be a JSON object")
-	}
-	if e.Secret == "" {
-		e.Secret = signature.GenerateSecret()
-	} else if err := signature.ValidateSecret(f.Scheme(), e.Secret); err != nil {
-		fe.addErr("body", err)
-	}
-	s.checkEndpoint(ctx, &fe, e, f, true)
-	if err := fe.err(); err != nil {
-		return nil, err
-	}
-	created, err := s.st.EndpointCreate(ctx, e)
+	e, secret, err := s.endpoints.Create(ctx, in.Tenant, &endpointsvc.CreateParams{
+		URL: b.URL, Description: b.Description, Events: b.Events, Format: b.Format, Secret: b.Secret,
+		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit, Metadata: meta,
+	})
 	if err != nil {
-		return nil, err
+		return nil, inBody(err)
 	}
-	return &endpointOutput{Body: endpointFrom(created, true, now)}, nil
+	return &endpointOutput{Body: endpointFrom(e, secret, s.now())}, nil
 }
 
 func (s *Server) updateEndpoint(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
-	e, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint)
-	if err != nil {
-		return nil, err
-	}
 	b := &in.Body
-	var fe fields
-	urlChanged := b.URL != nil && *b.URL != e.URL
-	if b.URL != nil {
-		e.URL = *b.URL
-	}
-	if b.Events != nil {
-		e.Events = b.Events
-	}
-	if b.Description != nil {
-		e.Description = *b.Description
-	}
-	if b.Enabled != nil {
-		e.Enabled = *b.Enabled
-	}
-	if b.Headers != nil {
-		e.Headers = b.Headers
-	}
-	if b.RateLimit != nil {
-		e.RateLimit = *b.RateLimit
+	p := &endpointsvc.UpdateParams{
+		URL: b.URL, Description: b.Description, Events: b.Events, Format: b.Format,
+		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit,
 	}
 	if b.Metadata != nil {
-		if e.Metadata, err = b.Metadata.compact(); err != nil {
-			fe.add("body.metadata", "must be a JSON object")
+		meta, err := b.Metadata.compact()
+		if err != nil {
+			return nil, herald.Invalid("body.metadata", "must be a JSON object")
 		}
+		p.Metadata = meta
 	}
-	name := e.Format
-	if b.Format != nil {
-		name = *b.Format
-	}
-	f, err := s.endpointFormat(ctx, name)
+	e, err := s.endpoints.Update(ctx, in.Tenant, in.Endpoint, p)
 	if err != nil {
-		return nil, err
+		return nil, inBody(err)
 	}
-	if f.Name != e.Format {
-		if signature.ValidateSecret(f.Scheme(), e.Secret) != nil {
-			fe.add("body.format", "the endpoint's secret does not suit format %q (scheme %s); rotate the secret first, a generated secret suits every scheme", f.Name, f.Scheme())
-		}
-		e.Format = f.Name
-	}
-	s.checkEndpoint(ctx, &fe, e, f, urlChanged)
-	if err := fe.err(); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	e.UpdatedAt = now
-	updated, err := s.st.EndpointUpdate(ctx, e)
-	if err != nil {
-		return nil, missing(err, "endpoint", e.ID)
-	}
-	return &endpointOutput{Body: endpointFrom(updated, false, now)}, nil
-}
-
-// endpointFormat finds the format an endpoint names ("" = the server's
-// default); a missing one is the client's error at body.format.
-func (s *Server) endpointFormat(ctx context.Context, name string) (*format.Format, error) {
-	f, err := s.formats.Get(ctx, name)
-	switch {
-	case errors.Is(err, herald.ErrNotFound) && name == "":
-		return nil, herald.Invalid("body.format", "no format given and the server's default format %q does not exist", s.formats.DefaultName())
-	case errors.Is(err, herald.ErrNotFound):
-		return nil, herald.Invalid("body.format", "format %q does not exist", name)
-	}
-	return f, err
-}
-
-// checkEndpoint adds the faults of an endpoint about to be stored. The URL
-// check can resolve the host, so it runs only when the URL is new.
-func (s *Server) checkEndpoint(ctx context.Context, fe *fields, e *store.Endpoint, f *format.Format, checkURL bool) {
-	fe.text("body.description", e.Description)
-	checkEventFilters(fe, "body.events", e.Events)
-	checkHeaders(fe, "body.headers", e.Headers, f.Signature().HeaderNames())
-	if e.RateLimit < 0 {
-		fe.add("body.rate_limit", "must be 0 (no limit) or more")
-	}
-	if checkURL {
-		if err := s.checkURL(ctx, e.URL); err != nil {
-			fe.addErr("", err)
-		}
-	}
+	return &endpointOutput{Body: endpointFrom(e, "", s.now())}, nil
 }
 
 func (s *Server) rotateSecret(ctx context.Context, in *rotateInput) (*endpointOutput, error) {
-	e, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint)
-	if err != nil {
-		return nil, err
-	}
-	f, err := s.formats.Get(ctx, e.Format)
-	if err != nil {
-		return nil, err
-	}
-	grace := time.Duration(0)
-	if f.SupportsRotationGrace() {
-		grace = defaultGrace
-	}
-	secret := ""
+	var p endpointsvc.RotateParams
 	if in.Body != nil {
-		secret = in.Body.Secret
-		if in.Body.Grace != "" {
-			d, err := time.ParseDuration(in.Body.Grace)
-			switch {
-			case err != nil:
-				return nil, herald.Invalid("body.grace", "must be a duration such as 24h, 30m or 0s")
-			case d < 0 || d > maxGrace:
-				return nil, herald.Invalid("body.grace", "must be between 0s and 168h (7 days)")
-			case d > 0 && !f.SupportsRotationGrace():
-				return nil, f.Signature().CheckRotationGrace("body.grace")
-			}
-			grace = d
-		}
+		p.Grace, p.Secret = in.Body.Grace, in.Body.Secret
 	}
-	if secret == "" {
-		secret = signature.GenerateSecret()
-	} else if err := signature.ValidateSecret(f.Scheme(), secret); err != nil {
-		var fe fields
-		fe.addErr("body", err)
-		return nil, fe.err()
-	}
-	now := s.now()
-	e.PreviousSecret, e.PreviousSecretExpiresAt = "", nil
-	if grace > 0 {
-		exp := now.Add(grace)
-		e.PreviousSecret, e.PreviousSecretExpiresAt = e.Secret, &exp
-	}
-	e.Secret = secret
-	e.UpdatedAt = now
-	updated, err := s.st.EndpointUpdate(ctx, e)
+	e, secret, err := s.endpoints.RotateSecret(ctx, in.Tenant, in.Endpoint, &p)
 	if err != nil {
-		return nil, missing(err, "endpoint", e.ID)
+		return nil, inBody(err)
 	}
-	return &endpointOutput{Body: endpointFrom(updated, true, now)}, nil
+	return &endpointOutput{Body: endpointFrom(e, secret, s.now())}, nil
 }
 
 func (s *Server) testEndpoint(ctx context.Context, in *endpointPath) (*testOutput, error) {
 	if s.cfg.Tester == nil {
 		return nil, newProblem(http.StatusServiceUnavailable, "test sends are not available on this server")
 	}
-	if _, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint); err != nil {
+	if _, err := s.endpoints.Get(ctx, in.Tenant, in.Endpoint); err != nil {
 		return nil, err
 	}
 	res, err := s.cfg.Tester.Test(ctx, in.Tenant, in.Endpoint)
 	if err != nil {
 		return nil, missing(err, "endpoint", in.Endpoint)
 	}
-	return &testOutput{Body: res}, nil
+	return &testOutput{Body: &testResult{
+		DeliveryID: res.DeliveryID, Status: res.Status, ResponseCode: res.ResponseCode,
+		ResponseBody: res.ResponseBody, DurationMS: res.DurationMS, Error: res.Error,
+	}}, nil
 }
 
 func (s *Server) replayEndpoint(ctx context.Context, in *replayInput) (*replayOutput, error) {
-	if _, err := s.getEndpoint(ctx, in.Tenant, in.Endpoint); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	until := now
-	if in.Body.Until != nil {
-		until = *in.Body.Until
-	}
-	if !until.After(in.Body.Since) {
-		return nil, herald.Invalid("body.until", "must be after since")
-	}
-	n, err := s.st.DeliveryReplay(ctx, in.Tenant, in.Endpoint, in.Body.Since, until, now)
+	n, err := s.endpoints.Replay(ctx, in.Tenant, in.Endpoint, &endpointsvc.ReplayParams{Since: in.Body.Since, Until: in.Body.Until})
 	if err != nil {
-		return nil, err
+		return nil, inBody(err)
 	}
 	out := &replayOutput{}
 	out.Body.Queued = n
 	return out, nil
+}
+
+// inBody places a service's field errors in the request body, where the
+// API's inputs have those fields ("url" is at "body.url").
+func inBody(err error) error {
+	var ve *herald.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Prefix("body")
+	}
+	return err
 }

@@ -34,31 +34,20 @@ const retryAfterUnavailable = "1"
 // problemType is the RFC 9457 "type" of every problem: the status says all.
 const problemType = "about:blank"
 
-// userError is a domain error kind with a message written for the client.
-// Errors from the store carry whatever text the driver chose, so the API
-// shows a store error's text only when a handler restated it this way.
-type userError struct {
-	kind error
-	msg  string
-}
-
-func (e *userError) Error() string { return e.msg }
-func (e *userError) Unwrap() error { return e.kind }
-
 func notFound(format string, args ...any) error {
-	return &userError{herald.ErrNotFound, fmt.Sprintf(format, args...)}
+	return herald.Errorf(herald.ErrNotFound, format, args...)
 }
 
 func conflict(format string, args ...any) error {
-	return &userError{herald.ErrConflict, fmt.Sprintf(format, args...)}
+	return herald.Errorf(herald.ErrConflict, format, args...)
 }
 
 func forbidden(format string, args ...any) error {
-	return &userError{herald.ErrForbidden, fmt.Sprintf(format, args...)}
+	return herald.Errorf(herald.ErrForbidden, format, args...)
 }
 
 func unauthorized(format string, args ...any) error {
-	return &userError{herald.ErrUnauthorized, fmt.Sprintf(format, args...)}
+	return herald.Errorf(herald.ErrUnauthorized, format, args...)
 }
 
 // missing restates a lookup's ErrNotFound as "<what> <id> not found" and
@@ -99,9 +88,11 @@ func (s *Server) problem(ctx context.Context, err error) *huma.ErrorModel {
 			if k.kind == herald.ErrUnavailable {
 				detail = "the database is not answering; retry in a moment (nothing was stored unless a later request shows it)"
 			}
-			var ue *userError
-			if errors.As(err, &ue) {
-				detail = ue.msg
+			// Errors from the store carry whatever text the driver chose,
+			// so only a herald.Error's message reaches the client.
+			var he *herald.Error
+			if errors.As(err, &he) {
+				detail = he.Message
 			}
 			return newProblem(k.status, detail)
 		}

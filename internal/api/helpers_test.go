@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
@@ -47,9 +48,9 @@ func (s *syncBuffer) String() string {
 
 func newHarness(t testing.TB, st store.Store, configure ...func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, st: st, admin: NewKey(), logs: &syncBuffer{}}
+	h := &harness{t: t, st: st, admin: apikey.New(), logs: &syncBuffer{}}
 	ctx := context.Background()
-	if _, err := st.KeyCreate(ctx, &store.Key{ID: id.New(id.Key), Name: "admin", Hash: HashKey(h.admin), CreatedAt: time.Now()}); err != nil {
+	if _, err := st.KeyCreate(ctx, &store.Key{ID: id.New(id.Key), Name: "admin", Hash: apikey.Hash(h.admin), CreatedAt: time.Now()}); err != nil {
 		t.Fatalf("create admin key: %v", err)
 	}
 	cfg := &Config{

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -99,7 +100,7 @@ func (c *idemClock) advance(d time.Duration) {
 // Idempotency-Keys.
 func adminKeyID(t *testing.T, h *harness) string {
 	t.Helper()
-	k, err := h.st.KeyGetByHash(context.Background(), HashKey(h.admin))
+	k, err := h.st.KeyGetByHash(context.Background(), apikey.Hash(h.admin))
 	if err != nil {
 		t.Fatalf("look up the admin key: %v", err)
 	}

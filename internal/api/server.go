@@ -24,8 +24,11 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/clock"
 	engine "github.com/heraldhq/herald/internal/delivery"
+	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -56,9 +59,9 @@ type Config struct {
 	// AllowPrivateDestinations lets endpoint URLs point at loopback, private,
 	// link-local and other internal addresses.
 	AllowPrivateDestinations bool
-	// CheckURL, when set and private destinations are not allowed, is an
-	// extra check of an endpoint URL (resolving its host); an error refuses
-	// the URL with 422.
+	// CheckURL, when set, replaces delivery.CheckURL as the check of a new
+	// or changed endpoint URL (resolving its host); an error refuses the URL
+	// with 422 at body.url.
 	CheckURL func(ctx context.Context, rawURL string) error
 	// Ready reports whether the service can take traffic (/readyz); nil
 	// means pinging the store.
@@ -70,17 +73,19 @@ type Config struct {
 
 // Server is Herald's HTTP API.
 type Server struct {
-	cfg      Config
-	st       store.Store
-	formats  *catalog.Catalog
-	log      *slog.Logger
-	now      func() time.Time
-	maxBody  int64
-	mux      *http.ServeMux
-	api      huma.API
-	handler  http.Handler
-	schemas  *schemaCache
-	patterns []string // every pattern registered on mux, for the routing test
+	cfg       Config
+	st        store.Store
+	formats   *catalog.Catalog
+	endpoints *endpointsvc.Service
+	keys      *apikey.Service
+	log       *slog.Logger
+	now       func() time.Time
+	maxBody   int64
+	mux       *http.ServeMux
+	api       huma.API
+	handler   http.Handler
+	schemas   *schemaCache
+	patterns  []string // every pattern registered on mux, for the routing test
 }
 
 // New builds the API's routes. It does no I/O.
@@ -101,6 +106,12 @@ func New(cfg *Config) *Server {
 	if cfg.Now == nil {
 		s.now = time.Now
 	}
+	clk := nowClock{s.now}
+	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
+		Store: cfg.Store, Formats: cfg.Formats, Clock: clk, Logger: s.log,
+		AllowPrivateDestinations: cfg.AllowPrivateDestinations, CheckURL: s.urlCheck(),
+	})
+	s.keys = apikey.NewService(&apikey.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every
@@ -131,6 +142,14 @@ func New(cfg *Config) *Server {
 	}
 	return s
 }
+
+// nowClock is Config.Now as the clock services take.
+type nowClock struct{ now func() time.Time }
+
+func (c nowClock) Now() time.Time { return c.now() }
+
+// NewTimer is the real clock's: the services only read the time.
+func (nowClock) NewTimer(d time.Duration) clock.Timer { return clock.Real().NewTimer(d) }
 
 // Handler serves /api/v1/..., /healthz and /readyz.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -8,7 +8,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -174,15 +174,9 @@ func (s *Server) createKey(ctx context.Context, in *keyCreateInput) (*keyOutput,
 	if in.Body != nil {
 		name = in.Body.Name
 	}
-	var fe fields
-	if fe.text("body.name", name); fe.err() != nil {
-		return nil, fe.err()
-	}
-	now := s.now()
-	key := NewKey()
-	k, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), TenantID: in.Tenant, Name: name, Hash: HashKey(key), CreatedAt: now})
+	k, key, err := s.keys.Create(ctx, &apikey.CreateParams{TenantID: in.Tenant, Name: name})
 	if err != nil {
-		return nil, err
+		return nil, inBody(err)
 	}
 	return &keyOutput{Body: apiKey{ID: k.ID, Key: key, Name: k.Name, TenantID: k.TenantID, CreatedAt: k.CreatedAt.UTC()}}, nil
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -159,7 +160,7 @@ func TestKeys_Create(t *testing.T) {
 		if got["tenant_id"] != "acme" || got["name"] != "ci" || len(key) < 40 || got["id"].(string)[:4] != "key_" {
 			t.Fatalf("key answer %v", got)
 		}
-		k, err := st.KeyGetByHash(t.Context(), HashKey(key))
+		k, err := st.KeyGetByHash(t.Context(), apikey.Hash(key))
 		if err != nil || k.TenantID != "acme" {
 			t.Fatalf("stored key for the hash: %+v, %v; want acme's key", k, err)
 		}

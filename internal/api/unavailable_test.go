@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/store/postgres"
 )
@@ -28,7 +29,7 @@ func TestDatabaseDown_Answers503(t *testing.T) {
 		{"GET", "/readyz", ""},
 	} {
 		req := httptest.NewRequest(r.method, r.path, strings.NewReader(r.body))
-		req.Header.Set("Authorization", "Bearer "+NewKey())
+		req.Header.Set("Authorization", "Bearer "+apikey.New())
 		if r.body != "" {
 			req.Header.Set("Content-Type", "application/json")
 		}

@@ -25,10 +25,10 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/heraldhq/herald/internal/api"
+	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
-	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -63,9 +63,6 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// Out is where --dev prints the admin key and the URL (stdout).
 	Out io.Writer
-	// Ready, when set, receives the address the server listens on once it
-	// accepts connections (tests use ":0").
-	Ready chan<- string
 }
 
 // OpenStore opens the store a database URL names: postgres:// or
@@ -94,114 +91,165 @@ func Migrate(ctx context.Context, databaseURL string) error {
 	return st.Migrate(ctx)
 }
 
-// Run serves until ctx ends (SIGTERM/SIGINT in the CLI), then shuts down:
-// the API stops taking requests, the engine stops claiming and lets
-// in-flight attempts finish or hands them back.
-func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
-	if cfg.DatabaseURL == "" {
-		cfg.DatabaseURL = "sqlite:herald.db"
+// Main is one Herald server: NewMain wires it, Open acquires what it needs
+// (the store, formats, the admin key, tracing, the listening socket), Run
+// serves until the context ends, and Close lets go. Tests start it as the
+// serve command does.
+type Main struct {
+	cfg Config
+	log *slog.Logger
+
+	st          store.Store
+	formats     *catalog.Catalog
+	engine      *delivery.Engine
+	httpSrv     *http.Server
+	ln          net.Listener
+	served      bool
+	flushTraces func(context.Context) error
+}
+
+// NewMain returns a Main for cfg, logging to log. It does no I/O.
+func NewMain(cfg *Config, log *slog.Logger) *Main {
+	m := &Main{cfg: *cfg, log: log}
+	if m.cfg.DatabaseURL == "" {
+		m.cfg.DatabaseURL = "sqlite:herald.db"
 	}
-	st, err := OpenStore(cfg.DatabaseURL)
+	return m
+}
+
+// Run runs a Main for cfg until ctx ends (SIGTERM/SIGINT in the CLI): Open,
+// Run, Close.
+func Run(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
+	m := NewMain(cfg, log)
+	defer func() { err = errors.Join(err, m.Close()) }()
+	if err := m.Open(ctx); err != nil {
+		return err
+	}
+	return m.Run(ctx)
+}
+
+// Open opens and migrates the store, loads the formats, makes sure an admin
+// key exists, sets up tracing, builds the API and the engine and listens on
+// Config.Addr; it prints the admin key when there is one to show. Nothing
+// is served until Run. After an error, Close releases what was acquired.
+func (m *Main) Open(ctx context.Context) error {
+	st, err := OpenStore(m.cfg.DatabaseURL)
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
-	defer st.Close()
+	m.st = st
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := m.loadFormats(ctx); err != nil {
+		return err
+	}
+	adminKey, err := apikey.NewService(&apikey.Config{Store: st, Logger: m.log}).
+		Bootstrap(ctx, &apikey.BootstrapParams{Key: m.cfg.AdminKey, Dev: m.cfg.Dev})
+	if err != nil {
+		return err
+	}
+	tp := m.cfg.TracerProvider
+	if tp == nil {
+		if tp, m.flushTraces, err = newTracing(ctx, m.cfg.OTLPEndpoint, os.LookupEnv, m.log); err != nil {
+			return err
+		}
+	}
+	handler := m.build(tp)
+	if m.ln, err = net.Listen("tcp", m.cfg.Addr); err != nil {
+		return fmt.Errorf("listen on %s: %w", m.cfg.Addr, err)
+	}
+	m.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	m.announce(adminKey)
+	return nil
+}
 
-	formats := catalog.New(st, cfg.DefaultFormat, nil)
-	if cfg.FormatsFile != "" {
-		fs, err := format.LoadFile(cfg.FormatsFile)
+// loadFormats makes the catalog, stores the formats of Config.FormatsFile
+// in it, and checks that the default format exists (it may be one the file
+// just defined).
+func (m *Main) loadFormats(ctx context.Context) error {
+	m.formats = catalog.New(m.st, m.cfg.DefaultFormat, nil)
+	if m.cfg.FormatsFile != "" {
+		fs, err := format.LoadFile(m.cfg.FormatsFile)
 		if err != nil {
 			return err
 		}
 		for _, f := range fs {
-			if _, err := formats.Put(ctx, f); err != nil {
+			if _, err := m.formats.Put(ctx, f); err != nil {
 				return fmt.Errorf("load format %s: %w", f.Name, err)
 			}
-			log.Info("format loaded", "name", f.Name, "file", cfg.FormatsFile)
+			m.log.Info("format loaded", "name", f.Name, "file", m.cfg.FormatsFile)
 		}
 	}
-
-	// The default may be one the formats file just defined.
-	if _, err := formats.Get(ctx, ""); err != nil {
-		return fmt.Errorf("default format %q: %w", formats.DefaultName(), err)
+	if _, err := m.formats.Get(ctx, ""); err != nil {
+		return fmt.Errorf("default format %q: %w", m.formats.DefaultName(), err)
 	}
+	return nil
+}
 
-	adminKey, err := bootstrapAdminKey(ctx, st, cfg)
-	if err != nil {
-		return err
-	}
-
-	tp := cfg.TracerProvider
-	if tp == nil {
-		var shutdown func(context.Context) error
-		tp, shutdown, err = newTracing(ctx, cfg.OTLPEndpoint, os.LookupEnv, log)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			// Flush the spans still buffered; a collector that does not
-			// answer holds the exit up for at most 5 seconds.
-			flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := shutdown(flushCtx); err != nil {
-				log.Warn("flush traces", "err", err)
-			}
-		}()
-	}
-
+// build makes the delivery engine and the handler of every route: the API
+// and /metrics.
+func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	engine := delivery.NewEngine(delivery.Config{
-		Store: st, Formats: formats, Logger: log, Metrics: delivery.NewMetrics(reg),
-		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: cfg.AllowPrivateDestinations}),
-		Workers:        cfg.Workers,
-		PerEndpoint:    cfg.PerEndpoint,
-		Lease:          cfg.Lease,
+	m.engine = delivery.NewEngine(delivery.Config{
+		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: delivery.NewMetrics(reg),
+		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations}),
+		Workers:        m.cfg.Workers,
+		PerEndpoint:    m.cfg.PerEndpoint,
+		Lease:          m.cfg.Lease,
 		TracerProvider: tp,
 	})
 	srv := api.New(&api.Config{
-		Store: st, Formats: formats, Tester: engine, Logger: log,
-		MaxBodyBytes:             cfg.MaxBodyBytes,
-		AllowPrivateDestinations: cfg.AllowPrivateDestinations,
-		CheckURL: func(ctx context.Context, raw string) error {
-			return delivery.CheckURL(ctx, raw, "body.url", cfg.AllowPrivateDestinations, nil)
-		},
-		Ready:          st.Ping,
-		TracerProvider: tp,
+		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log,
+		MaxBodyBytes:             m.cfg.MaxBodyBytes,
+		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
+		Ready:                    m.st.Ping,
+		TracerProvider:           tp,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle("/", srv.Handler())
+	return mux
+}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
-	httpSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-
-	url := "http://" + ln.Addr().String()
-	log.Info("herald listening", "url", url, "database", redactURL(cfg.DatabaseURL), "default_format", formats.DefaultName())
-	if cfg.Dev && cfg.Out != nil {
-		fmt.Fprintf(cfg.Out, "\nHerald is running at %s\n", url)
+// announce logs where the server listens and prints the admin key, if
+// there is one to show, to Config.Out.
+func (m *Main) announce(adminKey string) {
+	url := "http://" + m.Addr()
+	m.log.Info("herald listening", "url", url, "database", redactURL(m.cfg.DatabaseURL), "default_format", m.formats.DefaultName())
+	out := m.cfg.Out
+	switch {
+	case out == nil:
+	case m.cfg.Dev:
+		fmt.Fprintf(out, "\nHerald is running at %s\n", url)
 		if adminKey != "" {
-			fmt.Fprintf(cfg.Out, "Admin key: %s\n", adminKey)
-			fmt.Fprintf(cfg.Out, "Try: curl -H 'Authorization: Bearer %s' %s/api/v1/tenants\n\n", adminKey, url)
+			fmt.Fprintf(out, "Admin key: %s\n", adminKey)
+			fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' %s/api/v1/tenants\n\n", adminKey, url)
 		}
-	} else if adminKey != "" && cfg.Out != nil {
-		fmt.Fprintf(cfg.Out, "Created the first admin key (shown once, only its hash is stored): %s\n", adminKey)
+	case adminKey != "":
+		fmt.Fprintf(out, "Created the first admin key (shown once, only its hash is stored): %s\n", adminKey)
 	}
+}
 
+// Addr is the address the server listens on, once Open has succeeded
+// (the port chosen when Config.Addr asks for ":0").
+func (m *Main) Addr() string { return m.ln.Addr().String() }
+
+// Run serves the API and runs the delivery engine until ctx ends or either
+// stops, then shuts both down: the API stops taking requests and finishes
+// those it has, then the engine stops claiming and lets in-flight attempts
+// finish or hands them back. Call it once, after Open.
+func (m *Main) Run(ctx context.Context) error {
+	// The engine outlives ctx so that it can finish what the API's last
+	// requests asked of it.
 	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
 	engineDone := make(chan error, 1)
-	go func() { engineDone <- engine.Run(engineCtx) }()
+	go func() { engineDone <- m.engine.Run(engineCtx) }()
 	serveDone := make(chan error, 1)
-	go func() { serveDone <- httpSrv.Serve(ln) }()
-	if cfg.Ready != nil {
-		cfg.Ready <- ln.Addr().String()
-	}
+	m.served = true // the server closes the listener from now on
+	go func() { serveDone <- m.httpSrv.Serve(m.ln) }()
 
 	var runErr error
 	select {
@@ -212,16 +260,42 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		runErr = fmt.Errorf("delivery engine stopped: %w", err)
 		engineDone <- nil
 	}
-	log.Info("shutting down")
+	m.log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	if err := httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Warn("http shutdown", "err", err)
+	if err := m.httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		m.log.Warn("http shutdown", "err", err)
 	}
 	stopEngine()
 	<-engineDone
-	log.Info("stopped")
+	m.log.Info("stopped")
 	return runErr
+}
+
+// Close releases what Open acquired: it closes a listener Run did not
+// serve, flushes the spans still buffered (waiting at most 5 seconds for a
+// collector that does not answer) and closes the store. It may be called
+// after a failed Open.
+func (m *Main) Close() error {
+	if m.ln != nil && !m.served {
+		if err := m.ln.Close(); err != nil {
+			m.log.Warn("close listener", "err", err)
+		}
+	}
+	if m.flushTraces != nil {
+		flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := m.flushTraces(flushCtx); err != nil {
+			m.log.Warn("flush traces", "err", err)
+		}
+	}
+	if m.st == nil {
+		return nil
+	}
+	if err := m.st.Close(); err != nil {
+		return fmt.Errorf("close database: %w", err)
+	}
+	return nil
 }
 
 // newTracing makes the tracer provider for `serve`. With an OTLP endpoint
@@ -278,47 +352,6 @@ func tracesURL(raw string) (string, error) {
 func envSet(lookupEnv func(string) (string, bool), name string) bool {
 	v, _ := lookupEnv(name)
 	return strings.TrimSpace(v) != ""
-}
-
-// bootstrapAdminKey makes sure an admin key exists. A key given in the
-// config is stored (by hash) if new. Without one, a key is created on first
-// start; in dev mode a fresh one is created on every start so it can be
-// printed (keys are stored hashed and cannot be shown again). It returns the
-// key to print, or "".
-func bootstrapAdminKey(ctx context.Context, st store.Store, cfg *Config) (string, error) {
-	if cfg.AdminKey != "" {
-		hash := api.HashKey(cfg.AdminKey)
-		_, err := st.KeyGetByHash(ctx, hash)
-		switch {
-		case err == nil:
-		case errors.Is(err, store.ErrNotFound):
-			if _, err := st.KeyCreate(ctx, &store.Key{ID: id.New(id.Key), Name: "configured admin key", Hash: hash, CreatedAt: time.Now().UTC()}); err != nil && !errors.Is(err, store.ErrConflict) {
-				return "", fmt.Errorf("store admin key: %w", err)
-			}
-		default:
-			return "", fmt.Errorf("look up admin key: %w", err)
-		}
-		if cfg.Dev {
-			return cfg.AdminKey, nil
-		}
-		return "", nil
-	}
-	exists, err := st.KeyAdminExists(ctx)
-	if err != nil {
-		return "", fmt.Errorf("look up admin keys: %w", err)
-	}
-	if exists && !cfg.Dev {
-		return "", nil
-	}
-	key := api.NewKey()
-	name := "first admin key"
-	if cfg.Dev {
-		name = "dev admin key"
-	}
-	if _, err := st.KeyCreate(ctx, &store.Key{ID: id.New(id.Key), Name: name, Hash: api.HashKey(key), CreatedAt: time.Now().UTC()}); err != nil {
-		return "", fmt.Errorf("create admin key: %w", err)
-	}
-	return key, nil
 }
 
 // redactURL drops a password from a database URL before it is logged.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -43,15 +44,18 @@ func runServer(tb testing.TB, cfg *app.Config, log *slog.Logger) (l *live, stop 
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ready := make(chan string, 1)
-	cfg.Ready = ready
+	m := app.NewMain(cfg, log)
+	if err := m.Open(context.Background()); err != nil {
+		m.Close()
+		tb.Fatalf("server did not start: %v", err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx, cfg, log) }()
+	go func() { done <- m.Run(ctx) }()
 	var once sync.Once
 	var runErr error
 	stop = func() error {
-		once.Do(func() { cancel(); runErr = <-done })
+		once.Do(func() { cancel(); runErr = errors.Join(<-done, m.Close()) })
 		return runErr
 	}
 	tb.Cleanup(func() {
@@ -59,14 +63,8 @@ func runServer(tb testing.TB, cfg *app.Config, log *slog.Logger) (l *live, stop 
 			tb.Errorf("server: %v", err)
 		}
 	})
-	select {
-	case addr := <-ready:
-		t, _ := tb.(*testing.T)
-		return &live{t: t, base: "http://" + addr, key: cfg.AdminKey}, stop
-	case err := <-done:
-		tb.Fatalf("server did not start: %v", err)
-	}
-	return nil, nil
+	t, _ := tb.(*testing.T)
+	return &live{t: t, base: "http://" + m.Addr(), key: cfg.AdminKey}, stop
 }
 
 // startLive runs a server that may deliver to this machine's receivers.

@@ -57,11 +57,11 @@ are refused unless --allow-private-destinations, as the server refuses them.`,
 			if target == "" {
 				return errors.New("--url is required")
 			}
-			if err := delivery.CheckURL(ctx, target, "--url", allowPrivate, nil); err != nil {
+			if err := delivery.CheckURL(ctx, target, allowPrivate, nil); err != nil {
 				if errors.Is(err, delivery.ErrPrivateDestination) {
 					return fmt.Errorf("--url %s: %v, which the server refuses too; give --allow-private-destinations to send to it", target, delivery.ErrPrivateDestination)
 				}
-				return err
+				return fmt.Errorf("--url: %w", err)
 			}
 			f, src, err := sf.fullFormat(ctx)
 			if err != nil {

@@ -73,33 +73,35 @@ func NewHTTPClient(cfg ClientConfig) *http.Client {
 // address (loopback, private, link-local with 169.254.169.254, CGNAT,
 // multicast, unspecified, reserved, IPv6 outside global unicast), written in
 // any form a resolver accepts ("127.1", "0x7f000001", "2130706433",
-// "localhost."). Errors are *herald.ValidationError at location loc; a
-// refused internal address is also errors.Is ErrPrivateDestination. The
-// dialer checks the address again at connect time.
-func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver *net.Resolver) error {
+// "localhost."). Errors are *herald.ValidationError with one field at
+// location "", the URL itself, for the caller to place where its input has
+// the URL (herald.Fields.AddErr, ValidationError.Prefix); a refused
+// internal address is also errors.Is ErrPrivateDestination. The dialer
+// checks the address again at connect time.
+func CheckURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.Resolver) error {
 	if len(raw) > 2048 {
-		return herald.Invalid(loc, "must be at most 2048 characters")
+		return invalidURL("must be at most 2048 characters")
 	}
 	if strings.ContainsAny(raw, " \t\r\n") {
-		return herald.Invalid(loc, "must not contain white space")
+		return invalidURL("must not contain white space")
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return herald.Invalid(loc, "is not a valid URL")
+		return invalidURL("is not a valid URL")
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return herald.Invalid(loc, "must be an absolute http:// or https:// URL")
+		return invalidURL("must be an absolute http:// or https:// URL")
 	case u.Opaque != "" || u.Host == "" || u.Hostname() == "":
-		return herald.Invalid(loc, "must have a host, as in https://example.com/webhooks")
+		return invalidURL("must have a host, as in https://example.com/webhooks")
 	case u.User != nil:
-		return herald.Invalid(loc, "must not contain a user name or password; put credentials in the endpoint's headers")
+		return invalidURL("must not contain a user name or password; put credentials in the endpoint's headers")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return herald.Invalid(loc, "must not have a #fragment")
+		return invalidURL("must not have a #fragment")
 	}
 	if p := u.Port(); p != "" {
 		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
-			return herald.Invalid(loc, "has an invalid port %q", p)
+			return invalidURL("has an invalid port %q", p)
 		}
 	}
 	if allowPrivate {
@@ -108,7 +110,7 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 	host := u.Hostname()
 	name := strings.TrimSuffix(strings.ToLower(host), ".")
 	if name == "localhost" || strings.HasSuffix(name, ".localhost") {
-		return privateDestination(herald.Invalid(loc, "%s is this machine; Herald refuses internal destinations unless private destinations are allowed", host))
+		return privateDestination(invalidURL("%s is this machine; Herald refuses internal destinations unless private destinations are allowed", host))
 	}
 	var addrs []netip.Addr
 	if ip, err := netip.ParseAddr(name); err == nil {
@@ -133,9 +135,9 @@ func CheckURL(ctx context.Context, raw, loc string, allowPrivate bool, resolver 
 		a = a.Unmap().WithZone("")
 		if err := guardian.SafeAddr(a); err != nil {
 			if a.String() == name {
-				return privateDestination(herald.Invalid(loc, "%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", a))
+				return privateDestination(invalidURL("%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", a))
 			}
-			return privateDestination(herald.Invalid(loc, "%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a))
+			return privateDestination(invalidURL("%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a))
 		}
 	}
 	return nil
@@ -178,6 +180,11 @@ func parseLooseIPv4(s string) (netip.Addr, bool) {
 	}
 	ip |= last
 	return netip.AddrFrom4([4]byte{byte(ip >> 24), byte(ip >> 16), byte(ip >> 8), byte(ip)}), true
+}
+
+// invalidURL is a refusal of the URL, located at the URL itself.
+func invalidURL(format string, args ...any) *herald.ValidationError {
+	return herald.Invalid("", format, args...)
 }
 
 // privateDestinationError is the ValidationError CheckURL gives for an

@@ -49,14 +49,14 @@ func TestCheckURL(t *testing.T) {
 		{"not a url", true, false},
 	}
 	for _, tt := range tests {
-		err := delivery.CheckURL(context.Background(), tt.url, "body.url", tt.allowPrivate, nil)
+		err := delivery.CheckURL(context.Background(), tt.url, tt.allowPrivate, nil)
 		if tt.ok && err != nil {
 			t.Errorf("CheckURL(%q, allowPrivate=%v) = %v, want ok", tt.url, tt.allowPrivate, err)
 		}
 		if !tt.ok {
 			var ve *herald.ValidationError
-			if !errors.As(err, &ve) || ve.Fields[0].Location != "body.url" || !errors.Is(err, herald.ErrInvalid) {
-				t.Errorf("CheckURL(%q, allowPrivate=%v) = %v, want a ValidationError at body.url", tt.url, tt.allowPrivate, err)
+			if !errors.As(err, &ve) || len(ve.Fields) != 1 || ve.Fields[0].Location != "" || !errors.Is(err, herald.ErrInvalid) {
+				t.Errorf("CheckURL(%q, allowPrivate=%v) = %v, want a ValidationError of one field at the URL itself", tt.url, tt.allowPrivate, err)
 			}
 		}
 	}
@@ -65,11 +65,11 @@ func TestCheckURL(t *testing.T) {
 func TestCheckURL_InternalAddressIsErrPrivateDestination(t *testing.T) {
 	t.Parallel()
 	for _, u := range []string{"http://127.0.0.1/", "http://localhost/"} {
-		if err := delivery.CheckURL(context.Background(), u, "body.url", false, nil); !errors.Is(err, delivery.ErrPrivateDestination) {
+		if err := delivery.CheckURL(context.Background(), u, false, nil); !errors.Is(err, delivery.ErrPrivateDestination) {
 			t.Errorf("CheckURL(%q) = %v, want ErrPrivateDestination", u, err)
 		}
 	}
-	if err := delivery.CheckURL(context.Background(), "ftp://x/", "body.url", false, nil); errors.Is(err, delivery.ErrPrivateDestination) {
+	if err := delivery.CheckURL(context.Background(), "ftp://x/", false, nil); errors.Is(err, delivery.ErrPrivateDestination) {
 		t.Errorf("a bad scheme is not a private destination: %v", err)
 	}
 }

@@ -1,12 +1,12 @@
 package delivery
 
-// TestResult is the outcome of a synchronous test send
-// (POST .../endpoints/{id}/test).
+// TestResult is the outcome of a synchronous test send: what the receiver
+// answered, or why the attempt failed.
 type TestResult struct {
-	DeliveryID   string `json:"delivery_id"`
-	Status       string `json:"status"` // delivered or failed
-	ResponseCode int    `json:"response_code"`
-	ResponseBody string `json:"response_body"`
-	DurationMS   int64  `json:"duration_ms"`
-	Error        string `json:"error"`
+	DeliveryID   string
+	Status       string // store.StatusDelivered or store.StatusFailed
+	ResponseCode int
+	ResponseBody string
+	DurationMS   int64
+	Error        string
 }

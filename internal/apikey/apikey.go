@@ -1,0 +1,166 @@
+package apikey
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// prefix starts every API key Herald makes, so a leaked key is easy to
+// recognise in a scanner's rules.
+const prefix = "hk_"
+
+// maxLen bounds a presented key before it is hashed; keys Herald makes are
+// 46 bytes, and a configured one may be longer.
+const maxLen = 256
+
+// New returns a new API key: "hk_" and the base64url of 32 random bytes.
+// Only its Hash is stored.
+func New() string {
+	var b [32]byte
+	rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Hash is what the store keeps of a key: the SHA-256 hex of the full key.
+// Keys are 256 random bits, so a fast hash is enough: there is nothing to
+// guess that a slow hash would protect.
+func Hash(key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return hex.EncodeToString(sum[:])
+}
+
+// Config wires a Service. Store is required.
+type Config struct {
+	// Store keeps the keys (by hash).
+	Store store.Store
+	// Clock stamps ids and creation times; nil means the real clock.
+	Clock clock.Clock
+	// Logger receives a line per key created; nil discards them.
+	Logger *slog.Logger
+}
+
+// Service creates and looks up API keys.
+type Service struct {
+	st    store.Store
+	clock clock.Clock
+	log   *slog.Logger
+}
+
+// NewService returns a Service. It does no I/O.
+func NewService(cfg *Config) *Service {
+	s := &Service{st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// errInvalidKey is the answer to any key that is not one: the same for a
+// malformed and an unknown key, so nothing can be learnt from it.
+var errInvalidKey = herald.Errorf(herald.ErrUnauthorized, "the API key is not valid")
+
+// Authenticate returns the stored key that key is. A key that is empty,
+// too long or unknown is an ErrUnauthorized.
+func (s *Service) Authenticate(ctx context.Context, key string) (*store.Key, error) {
+	if key == "" || len(key) > maxLen {
+		return nil, errInvalidKey
+	}
+	k, err := s.st.KeyGetByHash(ctx, Hash(key))
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return nil, errInvalidKey
+	case err != nil:
+		return nil, fmt.Errorf("look up API key: %w", err)
+	}
+	return k, nil
+}
+
+// CreateParams is a new key.
+type CreateParams struct {
+	// TenantID is the tenant the key may act for; "" makes an admin key.
+	TenantID string
+	// Name says what the key is for.
+	Name string
+}
+
+// Create makes and stores a new key. It returns the stored key and the key
+// itself, which is shown this once: only its hash is kept.
+func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Key, string, error) {
+	var fe herald.Fields
+	if fe.Text("name", p.Name); fe.Err() != nil {
+		return nil, "", fe.Err()
+	}
+	now := s.clock.Now()
+	key := New()
+	k, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), TenantID: p.TenantID, Name: p.Name, Hash: Hash(key), CreatedAt: now})
+	if err != nil {
+		return nil, "", fmt.Errorf("create API key: %w", err)
+	}
+	s.log.Info("API key created", "key_id", k.ID, "tenant_id", k.TenantID)
+	return k, key, nil
+}
+
+// BootstrapParams says how a server comes by its admin key.
+type BootstrapParams struct {
+	// Key is an admin key from the server's configuration, stored (by
+	// hash) if new; "" means Herald makes one.
+	Key string
+	// Dev makes a fresh admin key on every start, and returns the key in
+	// use every time, so it can be printed: a stored key cannot be shown
+	// again.
+	Dev bool
+}
+
+// Bootstrap makes sure an admin key exists: the configured one, or else one
+// made on the first start (on every start with Dev). It returns the key to
+// print, or "" when there is none to show.
+func (s *Service) Bootstrap(ctx context.Context, p *BootstrapParams) (string, error) {
+	now := s.clock.Now()
+	if p.Key != "" {
+		hash := Hash(p.Key)
+		_, err := s.st.KeyGetByHash(ctx, hash)
+		switch {
+		case err == nil:
+		case errors.Is(err, herald.ErrNotFound):
+			_, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: "configured admin key", Hash: hash, CreatedAt: now.UTC()})
+			// A second node starting at the same moment may have stored it
+			// first.
+			if err != nil && !errors.Is(err, herald.ErrConflict) {
+				return "", fmt.Errorf("store admin key: %w", err)
+			}
+		default:
+			return "", fmt.Errorf("look up admin key: %w", err)
+		}
+		if p.Dev {
+			return p.Key, nil
+		}
+		return "", nil
+	}
+	exists, err := s.st.KeyAdminExists(ctx)
+	if err != nil {
+		return "", fmt.Errorf("look up admin keys: %w", err)
+	}
+	if exists && !p.Dev {
+		return "", nil
+	}
+	key := New()
+	name := "first admin key"
+	if p.Dev {
+		name = "dev admin key"
+	}
+	if _, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: name, Hash: Hash(key), CreatedAt: now.UTC()}); err != nil {
+		return "", fmt.Errorf("create admin key: %w", err)
+	}
+	return key, nil
+}

@@ -1,0 +1,368 @@
+package endpoint
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/signature"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+const (
+	// DefaultGrace is how long the replaced secret keeps signing after a
+	// rotation, for schemes with room for two signatures: a day lets a
+	// receiver deploy the new secret without dropping a delivery.
+	DefaultGrace = 24 * time.Hour
+	// MaxGrace is the longest grace period a rotation may ask for.
+	MaxGrace = 7 * 24 * time.Hour
+)
+
+// Config wires a Service. Store and Formats are required.
+type Config struct {
+	// Store keeps the endpoints.
+	Store store.Store
+	// Formats finds the format an endpoint names.
+	Formats *catalog.Catalog
+	// Clock stamps ids, creation and rotation times; nil means the real
+	// clock.
+	Clock clock.Clock
+	// Logger receives a line per secret rotation; nil discards them.
+	Logger *slog.Logger
+	// AllowPrivateDestinations lets endpoint URLs point at loopback,
+	// private, link-local and other internal addresses.
+	AllowPrivateDestinations bool
+	// CheckURL, when set, replaces delivery.CheckURL as the check of a new
+	// or changed URL; an error refuses the URL, and a ValidationError's
+	// locations are taken as within the URL's field.
+	CheckURL func(ctx context.Context, rawURL string) error
+}
+
+// Service applies the endpoint rules and stores the result.
+type Service struct {
+	cfg   Config
+	st    store.Store
+	clock clock.Clock
+	log   *slog.Logger
+}
+
+// NewService returns a Service. It does no I/O.
+func NewService(cfg *Config) *Service {
+	s := &Service{cfg: *cfg, st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// CreateParams is a new endpoint. Only URL is required.
+type CreateParams struct {
+	URL         string
+	Description string
+	// Events are the event type filters: "*", "a.*" or exact names; nil
+	// means ["*"].
+	Events []string
+	// Format names the wire format; "" means the catalog's default.
+	Format string
+	// Secret is the signing secret; "" means a generated one.
+	Secret string
+	// Enabled nil means enabled.
+	Enabled *bool
+	// Headers are extra headers sent with every delivery.
+	Headers map[string]string
+	// RateLimit is at most this many attempts a second; 0 means no limit.
+	RateLimit int
+	// Metadata is a compact JSON object, or nil.
+	Metadata json.RawMessage
+}
+
+// UpdateParams changes an endpoint: nil fields stay as they are.
+type UpdateParams struct {
+	URL         *string
+	Description *string
+	Events      []string
+	Format      *string
+	Enabled     *bool
+	// Headers replaces every extra header.
+	Headers   map[string]string
+	RateLimit *int
+	// Metadata replaces the metadata (a compact JSON object).
+	Metadata json.RawMessage
+}
+
+// RotateParams is a secret rotation; the zero value rotates to a generated
+// secret with the format's default grace.
+type RotateParams struct {
+	// Grace is how long the old secret keeps signing too, as a duration
+	// ("24h", "0s"); "" means DefaultGrace, or none for schemes with room
+	// for one signature only.
+	Grace string
+	// Secret is the new secret; "" means a generated one.
+	Secret string
+}
+
+// ReplayParams is the window of a replay: failed deliveries created at or
+// after Since and before Until.
+type ReplayParams struct {
+	Since time.Time
+	// Until nil means now.
+	Until *time.Time
+}
+
+// Get returns one of the tenant's endpoints.
+func (s *Service) Get(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
+	e, err := s.st.EndpointGet(ctx, tenantID, endpointID)
+	if err != nil {
+		return nil, notFound(err, endpointID)
+	}
+	return e, nil
+}
+
+// List returns a page of the tenant's endpoints, newest first (one more
+// than p.Limit when there is a next page, as store lists do).
+func (s *Service) List(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Endpoint, error) {
+	rows, err := s.st.EndpointList(ctx, tenantID, p)
+	if err != nil {
+		return nil, fmt.Errorf("list endpoints of %s: %w", tenantID, err)
+	}
+	return rows, nil
+}
+
+// Delete removes one of the tenant's endpoints.
+func (s *Service) Delete(ctx context.Context, tenantID, endpointID string) error {
+	return notFound(s.st.EndpointDelete(ctx, tenantID, endpointID), endpointID)
+}
+
+// Create checks and stores a new endpoint for the tenant. It returns the
+// endpoint and its secret, which is shown this once.
+func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) (*store.Endpoint, string, error) {
+	f, err := s.format(ctx, p.Format)
+	if err != nil {
+		return nil, "", err
+	}
+	now := s.clock.Now()
+	e := &store.Endpoint{
+		ID: id.NewAt(id.Endpoint, now), TenantID: tenantID, URL: p.URL, Description: p.Description,
+		Events: p.Events, Format: f.Name, Secret: p.Secret, Enabled: p.Enabled == nil || *p.Enabled,
+		Headers: p.Headers, RateLimit: p.RateLimit, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now,
+	}
+	if e.Events == nil {
+		e.Events = []string{"*"}
+	}
+	var fe herald.Fields
+	if e.Secret == "" {
+		e.Secret = signature.GenerateSecret()
+	} else if err := signature.ValidateSecret(f.Scheme(), e.Secret); err != nil {
+		fe.AddErr("", err)
+	}
+	s.check(ctx, &fe, e, f, true)
+	if err := fe.Err(); err != nil {
+		return nil, "", err
+	}
+	created, err := s.st.EndpointCreate(ctx, e)
+	if err != nil {
+		return nil, "", fmt.Errorf("create endpoint: %w", err)
+	}
+	return created, created.Secret, nil
+}
+
+// Update changes the fields p gives and stores the endpoint. A new format
+// must suit the endpoint's secret; the URL is checked again only when it
+// changes, since the check can resolve the host.
+func (s *Service) Update(ctx context.Context, tenantID, endpointID string, p *UpdateParams) (*store.Endpoint, error) {
+	e, err := s.Get(ctx, tenantID, endpointID)
+	if err != nil {
+		return nil, err
+	}
+	urlChanged := p.URL != nil && *p.URL != e.URL
+	if p.URL != nil {
+		e.URL = *p.URL
+	}
+	if p.Events != nil {
+		e.Events = p.Events
+	}
+	if p.Description != nil {
+		e.Description = *p.Description
+	}
+	if p.Enabled != nil {
+		e.Enabled = *p.Enabled
+	}
+	if p.Headers != nil {
+		e.Headers = p.Headers
+	}
+	if p.RateLimit != nil {
+		e.RateLimit = *p.RateLimit
+	}
+	if p.Metadata != nil {
+		e.Metadata = p.Metadata
+	}
+	name := e.Format
+	if p.Format != nil {
+		name = *p.Format
+	}
+	f, err := s.format(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	var fe herald.Fields
+	if f.Name != e.Format {
+		if signature.ValidateSecret(f.Scheme(), e.Secret) != nil {
+			fe.Add("format", "the endpoint's secret does not suit format %q (scheme %s); rotate the secret first, a generated secret suits every scheme", f.Name, f.Scheme())
+		}
+		e.Format = f.Name
+	}
+	s.check(ctx, &fe, e, f, urlChanged)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	e.UpdatedAt = s.clock.Now()
+	updated, err := s.st.EndpointUpdate(ctx, e)
+	if err != nil {
+		return nil, notFound(err, e.ID)
+	}
+	return updated, nil
+}
+
+// RotateSecret replaces the endpoint's secret. During the grace period
+// every delivery is signed with the old secret and the new one, so a
+// receiver can switch without dropping a delivery; a scheme with room for
+// one signature only cannot have one. It returns the endpoint and the new
+// secret, which is shown this once.
+func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string, p *RotateParams) (*store.Endpoint, string, error) {
+	e, err := s.Get(ctx, tenantID, endpointID)
+	if err != nil {
+		return nil, "", err
+	}
+	f, err := s.cfg.Formats.Get(ctx, e.Format)
+	if err != nil {
+		return nil, "", fmt.Errorf("format %s of endpoint %s: %w", e.Format, e.ID, err)
+	}
+	grace, err := rotationGrace(f, p.Grace)
+	if err != nil {
+		return nil, "", err
+	}
+	secret := p.Secret
+	if secret == "" {
+		secret = signature.GenerateSecret()
+	} else if err := signature.ValidateSecret(f.Scheme(), secret); err != nil {
+		return nil, "", err
+	}
+	now := s.clock.Now()
+	e.PreviousSecret, e.PreviousSecretExpiresAt = "", nil
+	if grace > 0 {
+		exp := now.Add(grace)
+		e.PreviousSecret, e.PreviousSecretExpiresAt = e.Secret, &exp
+	}
+	e.Secret = secret
+	e.UpdatedAt = now
+	updated, err := s.st.EndpointUpdate(ctx, e)
+	if err != nil {
+		return nil, "", notFound(err, e.ID)
+	}
+	s.log.Info("endpoint secret rotated", "tenant_id", tenantID, "endpoint_id", e.ID, "grace", grace.String())
+	return updated, updated.Secret, nil
+}
+
+// rotationGrace reads a rotation's grace period against the format's
+// scheme.
+func rotationGrace(f *format.Format, raw string) (time.Duration, error) {
+	if raw == "" {
+		if f.SupportsRotationGrace() {
+			return DefaultGrace, nil
+		}
+		return 0, nil
+	}
+	d, err := time.ParseDuration(raw)
+	switch {
+	case err != nil:
+		return 0, herald.Invalid("grace", "must be a duration such as 24h, 30m or 0s")
+	case d < 0 || d > MaxGrace:
+		return 0, herald.Invalid("grace", "must be between 0s and 168h (7 days)")
+	case d > 0 && !f.SupportsRotationGrace():
+		return 0, f.Signature().CheckRotationGrace("grace")
+	}
+	return d, nil
+}
+
+// Replay queues again every failed delivery to the endpoint created in
+// p's window, and returns how many it queued.
+func (s *Service) Replay(ctx context.Context, tenantID, endpointID string, p *ReplayParams) (int, error) {
+	if _, err := s.Get(ctx, tenantID, endpointID); err != nil {
+		return 0, err
+	}
+	now := s.clock.Now()
+	until := now
+	if p.Until != nil {
+		until = *p.Until
+	}
+	if !until.After(p.Since) {
+		return 0, herald.Invalid("until", "must be after since")
+	}
+	n, err := s.st.DeliveryReplay(ctx, tenantID, endpointID, p.Since, until, now)
+	if err != nil {
+		return 0, fmt.Errorf("replay deliveries of endpoint %s: %w", endpointID, err)
+	}
+	return n, nil
+}
+
+// format finds the format an endpoint names ("" = the catalog's default);
+// a missing one is the caller's error at "format".
+func (s *Service) format(ctx context.Context, name string) (*format.Format, error) {
+	f, err := s.cfg.Formats.Get(ctx, name)
+	switch {
+	case errors.Is(err, herald.ErrNotFound) && name == "":
+		return nil, herald.Invalid("format", "no format given and the server's default format %q does not exist", s.cfg.Formats.DefaultName())
+	case errors.Is(err, herald.ErrNotFound):
+		return nil, herald.Invalid("format", "format %q does not exist", name)
+	case err != nil:
+		return nil, fmt.Errorf("format %q: %w", name, err)
+	}
+	return f, nil
+}
+
+// check adds the faults of an endpoint about to be stored. The URL check
+// can resolve the host, so it runs only when the URL is new.
+func (s *Service) check(ctx context.Context, fe *herald.Fields, e *store.Endpoint, f *format.Format, checkURL bool) {
+	fe.Text("description", e.Description)
+	checkEventFilters(fe, "events", e.Events)
+	checkHeaders(fe, "headers", e.Headers, f.Signature().HeaderNames())
+	if e.RateLimit < 0 {
+		fe.Add("rate_limit", "must be 0 (no limit) or more")
+	}
+	if checkURL {
+		if err := s.checkURL(ctx, e.URL); err != nil {
+			fe.AddErr("url", err)
+		}
+	}
+}
+
+// checkURL is delivery.CheckURL (the one definition of an acceptable
+// destination, which the sender's dialer enforces again at connect time),
+// or Config.CheckURL when one is set.
+func (s *Service) checkURL(ctx context.Context, raw string) error {
+	if s.cfg.CheckURL != nil {
+		return s.cfg.CheckURL(ctx, raw)
+	}
+	return delivery.CheckURL(ctx, raw, s.cfg.AllowPrivateDestinations, nil)
+}
+
+// notFound restates a lookup's ErrNotFound as "endpoint <id> not found"
+// and wraps anything else.
+func notFound(err error, endpointID string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, herald.ErrNotFound):
+		return herald.Errorf(herald.ErrNotFound, "endpoint %s not found", endpointID)
+	}
+	return fmt.Errorf("endpoint %s: %w", endpointID, err)
+}
