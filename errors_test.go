@@ -1,0 +1,47 @@
+package herald_test
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/heraldhq/herald"
+)
+
+func TestFields_CollectsInOrderAndPrefixes(t *testing.T) {
+	t.Parallel()
+	var f herald.Fields
+	if f.Err() != nil {
+		t.Fatalf("no fields: Err = %v, want nil", f.Err())
+	}
+	f.Add("name", "is %s", "wrong")
+	f.Text("description", "a\x00b")
+	f.Text("title", "fine")
+	f.AddErr("url", herald.Invalid("", "is internal"))
+	f.AddErr("signature", herald.Invalid("scheme", "is unknown"))
+	f.AddErr("secret", errors.New("too short"))
+
+	var ve *herald.ValidationError
+	if err := f.Err(); !errors.As(err, &ve) || !errors.Is(err, herald.ErrInvalid) {
+		t.Fatalf("Err = %v, want a ValidationError", err)
+	}
+	want := []herald.FieldError{
+		{Location: "name", Message: "is wrong"},
+		{Location: "description", Message: "must not contain NUL characters"},
+		{Location: "url", Message: "is internal"},
+		{Location: "signature.scheme", Message: "is unknown"},
+		{Location: "secret", Message: "too short"},
+	}
+	if fmt.Sprint(ve.Fields) != fmt.Sprint(want) {
+		t.Fatalf("fields %v, want %v", ve.Fields, want)
+	}
+}
+
+func TestError_IsItsKindAndSaysItsMessage(t *testing.T) {
+	t.Parallel()
+	err := fmt.Errorf("update: %w", herald.Errorf(herald.ErrNotFound, "endpoint %s not found", "ep_1"))
+	var he *herald.Error
+	if !errors.Is(err, herald.ErrNotFound) || errors.Is(err, herald.ErrConflict) || !errors.As(err, &he) || he.Message != "endpoint ep_1 not found" {
+		t.Fatalf("%v: want ErrNotFound with the message endpoint ep_1 not found", err)
+	}
+}

@@ -1,0 +1,306 @@
+package endpoint_test
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/endpoint"
+	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/dbtest"
+)
+
+// bundle is a Service over a real store with tenant "acme", a fake clock
+// and a format "body-sig" whose scheme has room for one signature only.
+type bundle struct {
+	svc     *endpoint.Service
+	st      store.Store
+	formats *format.Catalog
+	clock   *clock.Fake
+}
+
+func setup(t *testing.T, st store.Store, configure ...func(*endpoint.Config)) *bundle {
+	t.Helper()
+	ctx := t.Context()
+	b := &bundle{st: st, clock: clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))}
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", CreatedAt: b.clock.Now(), UpdatedAt: b.clock.Now()}); err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	formats := format.NewCatalog(st, "")
+	f, err := format.Parse([]byte(`{"name": "body-sig", "signature": {"scheme": "body", "header": "X-Sig"}}`))
+	if err != nil {
+		t.Fatalf("parse format: %v", err)
+	}
+	if _, err := formats.Put(ctx, f); err != nil {
+		t.Fatalf("store format: %v", err)
+	}
+	b.formats = formats
+	cfg := &endpoint.Config{Store: st, Formats: formats, Clock: b.clock}
+	for _, c := range configure {
+		c(cfg)
+	}
+	b.svc = endpoint.NewService(cfg)
+	return b
+}
+
+// create makes an endpoint that must be accepted.
+func (b *bundle) create(t *testing.T, p *endpoint.CreateParams) (*store.Endpoint, string) {
+	t.Helper()
+	if p.URL == "" {
+		p.URL = "https://example.com/hook"
+	}
+	e, secret, err := b.svc.Create(t.Context(), "acme", p)
+	if err != nil {
+		t.Fatalf("create endpoint %+v: %v", p, err)
+	}
+	return e, secret
+}
+
+// locations are the fields a ValidationError names, in order.
+func locations(t *testing.T, err error) []string {
+	t.Helper()
+	var ve *herald.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a ValidationError", err)
+	}
+	var out []string
+	for _, f := range ve.Fields {
+		out = append(out, f.Location)
+	}
+	return out
+}
+
+func TestService_CreateFillsTheDefaults(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+
+		e, secret := b.create(t, &endpoint.CreateParams{})
+
+		if !e.Enabled || !slices.Equal(e.Events, []string{"*"}) || e.Format != format.StandardWebhooksName {
+			t.Errorf("new endpoint enabled %v, events %v, format %q; want enabled, [*], %s", e.Enabled, e.Events, e.Format, format.StandardWebhooksName)
+		}
+		if !strings.HasPrefix(secret, "whsec_") || secret != e.Secret {
+			t.Errorf("secret %q (stored %q), want a generated whsec_ secret, the one stored", secret, e.Secret)
+		}
+		if !strings.HasPrefix(e.ID, "ep_") || !e.CreatedAt.Equal(b.clock.Now()) || !e.UpdatedAt.Equal(b.clock.Now()) {
+			t.Errorf("id %q created %v updated %v, want ep_... at the clock's %v", e.ID, e.CreatedAt, e.UpdatedAt, b.clock.Now())
+		}
+		got, err := b.svc.Get(t.Context(), "acme", e.ID)
+		if err != nil || got.Secret != secret {
+			t.Fatalf("Get = %v, %v; want the stored endpoint", got, err)
+		}
+		// A secret of the user's own, right for its scheme, is kept.
+		_, secret = b.create(t, &endpoint.CreateParams{Format: "body-sig", Secret: "your_webhook_secret"})
+		if secret != "your_webhook_secret" {
+			t.Errorf("own secret came back as %q", secret)
+		}
+	})
+}
+
+func TestService_CreateNamesEveryFault(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+
+		_, _, err := b.svc.Create(t.Context(), "acme", &endpoint.CreateParams{
+			URL: "ftp://example.com/", Secret: "plain", Description: "a\x00b", Events: []string{"ok", "a..b"},
+			Headers: map[string]string{"Webhook-Signature": "forged"}, RateLimit: -1,
+		})
+
+		want := []string{"secret", "description", "events[1]", "headers.Webhook-Signature", "rate_limit", "url"}
+		if got := locations(t, err); !slices.Equal(got, want) {
+			t.Fatalf("faults at %v, want %v", got, want)
+		}
+		rows, err := b.svc.List(t.Context(), "acme", &store.ListParams{Limit: 10})
+		if err != nil || len(rows) != 0 {
+			t.Fatalf("List = %d endpoints, %v; want none stored", len(rows), err)
+		}
+		// A format that does not exist is the fault that stops everything.
+		_, _, err = b.svc.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "ftp://x/", Format: "nope"})
+		if got := locations(t, err); !slices.Equal(got, []string{"format"}) {
+			t.Fatalf("unknown format: faults at %v, want [format]", got)
+		}
+	})
+}
+
+func TestService_RefusesInternalDestinationsUnlessAllowed(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		_, _, err := b.svc.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "http://169.254.169.254/latest/meta-data"})
+		if got := locations(t, err); !slices.Equal(got, []string{"url"}) {
+			t.Fatalf("metadata address: faults at %v, want [url]", got)
+		}
+
+		open := endpoint.NewService(&endpoint.Config{Store: st, Formats: b.formats, AllowPrivateDestinations: true})
+		if _, _, err := open.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "http://127.0.0.1:9000/hook"}); err != nil {
+			t.Fatalf("loopback with private destinations allowed: %v", err)
+		}
+	})
+}
+
+func TestService_UpdateChecksAChangedURLOnly(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		var checked []string
+		b := setup(t, st, func(c *endpoint.Config) {
+			c.CheckURL = func(ctx context.Context, raw string) error {
+				checked = append(checked, raw)
+				return delivery.CheckURL(ctx, raw, false, nil)
+			}
+		})
+		e, _ := b.create(t, &endpoint.CreateParams{Description: "d", RateLimit: 3})
+		b.clock.Advance(time.Minute)
+
+		desc, same := "changed", e.URL
+		got, err := b.svc.Update(t.Context(), "acme", e.ID, &endpoint.UpdateParams{Description: &desc, URL: &same})
+		if err != nil {
+			t.Fatalf("update: %v", err)
+		}
+		if got.Description != "changed" || got.RateLimit != 3 || !got.UpdatedAt.Equal(b.clock.Now()) {
+			t.Errorf("after update: description %q, rate limit %d, updated %v; want changed, 3 kept, %v", got.Description, got.RateLimit, got.UpdatedAt, b.clock.Now())
+		}
+		if len(checked) != 1 {
+			t.Errorf("URL checked %d times (%v), want once, at creation", len(checked), checked)
+		}
+		internal := "http://10.1.2.3/"
+		_, err = b.svc.Update(t.Context(), "acme", e.ID, &endpoint.UpdateParams{URL: &internal})
+		if got := locations(t, err); !slices.Equal(got, []string{"url"}) {
+			t.Fatalf("internal URL: faults at %v, want [url]", got)
+		}
+	})
+}
+
+func TestService_UpdateRefusesAFormatTheSecretDoesNotSuit(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		e, _ := b.create(t, &endpoint.CreateParams{Format: "body-sig", Secret: "your_webhook_secret"})
+
+		std := format.StandardWebhooksName
+		_, err := b.svc.Update(t.Context(), "acme", e.ID, &endpoint.UpdateParams{Format: &std})
+
+		if got := locations(t, err); !slices.Equal(got, []string{"format"}) {
+			t.Fatalf("faults at %v, want [format]", got)
+		}
+		// A generated secret suits every scheme.
+		g, _ := b.create(t, &endpoint.CreateParams{})
+		bodySig := "body-sig"
+		if got, err := b.svc.Update(t.Context(), "acme", g.ID, &endpoint.UpdateParams{Format: &bodySig}); err != nil || got.Format != "body-sig" {
+			t.Fatalf("generated secret to body-sig: %v, %v", got, err)
+		}
+	})
+}
+
+func TestService_RotateSecretKeepsTheOldOneForTheGrace(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		e, old := b.create(t, &endpoint.CreateParams{})
+		b.clock.Advance(time.Hour)
+
+		got, secret, err := b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{})
+
+		if err != nil {
+			t.Fatalf("rotate: %v", err)
+		}
+		if secret == old || secret != got.Secret || got.PreviousSecret != old {
+			t.Fatalf("secret %q, stored %q, previous %q; want a new one and the old %q kept", secret, got.Secret, got.PreviousSecret, old)
+		}
+		if want := b.clock.Now().Add(endpoint.DefaultGrace); got.PreviousSecretExpiresAt == nil || !got.PreviousSecretExpiresAt.Equal(want) {
+			t.Fatalf("previous secret expires %v, want %v", got.PreviousSecretExpiresAt, want)
+		}
+		// 0s: the old secret stops at once.
+		got, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: "0s", Secret: old})
+		if err != nil || got.Secret != old || got.PreviousSecret != "" || got.PreviousSecretExpiresAt != nil {
+			t.Fatalf("rotate with 0s: %+v, %v; want the given secret and no previous one", got, err)
+		}
+		for _, grace := range []string{"soon", "-1h", "169h"} {
+			_, _, err := b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: grace})
+			if got := locations(t, err); !slices.Equal(got, []string{"grace"}) {
+				t.Errorf("grace %q: faults at %v, want [grace]", grace, got)
+			}
+		}
+		_, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Secret: "not-whsec"})
+		if got := locations(t, err); !slices.Equal(got, []string{"secret"}) {
+			t.Errorf("bad secret: faults at %v, want [secret]", got)
+		}
+	})
+}
+
+func TestService_RotateSecretOfAOneSignatureSchemeHasNoGrace(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		e, _ := b.create(t, &endpoint.CreateParams{Format: "body-sig"})
+
+		got, _, err := b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{})
+		if err != nil || got.PreviousSecret != "" || got.PreviousSecretExpiresAt != nil {
+			t.Fatalf("default rotation: %+v, %v; want no grace for the body scheme", got, err)
+		}
+		_, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: "1h"})
+		if got := locations(t, err); !slices.Equal(got, []string{"grace"}) {
+			t.Fatalf("grace 1h: faults at %v, want [grace]", got)
+		}
+	})
+}
+
+func TestService_MissingEndpointIsNamed(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		ctx := t.Context()
+		desc := "x"
+		_, _, rotateErr := b.svc.RotateSecret(ctx, "acme", "ep_nope", &endpoint.RotateParams{})
+		_, updateErr := b.svc.Update(ctx, "acme", "ep_nope", &endpoint.UpdateParams{Description: &desc})
+		_, replayErr := b.svc.Replay(ctx, "acme", "ep_nope", &endpoint.ReplayParams{Since: b.clock.Now().Add(-time.Hour)})
+		for name, err := range map[string]error{
+			"Delete": b.svc.Delete(ctx, "acme", "ep_nope"), "RotateSecret": rotateErr, "Update": updateErr, "Replay": replayErr,
+		} {
+			var he *herald.Error
+			if !errors.Is(err, herald.ErrNotFound) || !errors.As(err, &he) || he.Message != "endpoint ep_nope not found" {
+				t.Errorf("%s of a missing endpoint: %v, want ErrNotFound saying endpoint ep_nope not found", name, err)
+			}
+		}
+		// Another tenant's endpoint is missing too.
+		e, _ := b.create(t, &endpoint.CreateParams{})
+		if _, err := b.svc.Get(ctx, "other", e.ID); !errors.Is(err, herald.ErrNotFound) {
+			t.Errorf("Get from another tenant: %v, want ErrNotFound", err)
+		}
+	})
+}
+
+func TestService_ReplayNeedsAWindow(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		e, _ := b.create(t, &endpoint.CreateParams{})
+
+		n, err := b.svc.Replay(t.Context(), "acme", e.ID, &endpoint.ReplayParams{Since: b.clock.Now().Add(-time.Hour)})
+		if err != nil || n != 0 {
+			t.Fatalf("replay of the last hour: %d, %v; want 0 queued", n, err)
+		}
+		// Until defaults to now, so a window starting later is empty.
+		_, err = b.svc.Replay(t.Context(), "acme", e.ID, &endpoint.ReplayParams{Since: b.clock.Now().Add(time.Minute)})
+		if got := locations(t, err); !slices.Equal(got, []string{"until"}) {
+			t.Fatalf("since after now: faults at %v, want [until]", got)
+		}
+	})
+}
