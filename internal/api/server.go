@@ -30,6 +30,7 @@ import (
 	engine "github.com/heraldhq/herald/internal/delivery"
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
 	"github.com/heraldhq/herald/internal/store"
+	tenantsvc "github.com/heraldhq/herald/internal/tenant"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
@@ -78,6 +79,7 @@ type Server struct {
 	formats   *catalog.Catalog
 	endpoints *endpointsvc.Service
 	keys      *apikey.Service
+	tenants   *tenantsvc.Service
 	log       *slog.Logger
 	now       func() time.Time
 	maxBody   int64
@@ -112,6 +114,7 @@ func New(cfg *Config) *Server {
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, CheckURL: s.urlCheck(),
 	})
 	s.keys = apikey.NewService(&apikey.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
+	s.tenants = tenantsvc.NewService(&tenantsvc.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every

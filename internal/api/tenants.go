@@ -9,8 +9,8 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/apikey"
-	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
+	tenantsvc "github.com/heraldhq/herald/internal/tenant"
 )
 
 // tenant is a customer that receives webhooks, as the API shows it.
@@ -85,7 +85,7 @@ func (s *Server) registerTenants() {
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.st.TenantList(ctx, &p)
+		rows, err := s.tenants.List(ctx, &p)
 		if err != nil {
 			return nil, err
 		}
@@ -95,9 +95,9 @@ func (s *Server) registerTenants() {
 		OperationID: "get-tenant", Method: http.MethodGet, Path: base + "/{tenant}", Tags: tags,
 		Summary: "Get a tenant", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *tenantPath) (*tenantOutput, error) {
-		t, err := s.st.TenantGet(ctx, in.Tenant)
+		t, err := s.tenants.Get(ctx, in.Tenant)
 		if err != nil {
-			return nil, missing(err, "tenant", in.Tenant)
+			return nil, err
 		}
 		return &tenantOutput{Body: tenantFrom(t)}, nil
 	})
@@ -109,7 +109,7 @@ func (s *Server) registerTenants() {
 		OperationID: "delete-tenant", Method: http.MethodDelete, Path: base + "/{tenant}", Tags: tags,
 		Summary: "Delete a tenant and everything it owns", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
 	}, scopeTenantAdmin, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
-		return nil, missing(s.st.TenantDelete(ctx, in.Tenant), "tenant", in.Tenant)
+		return nil, s.tenants.Delete(ctx, in.Tenant)
 	})
 	register(s, huma.Operation{
 		OperationID: "create-tenant-key", Method: http.MethodPost, Path: base + "/{tenant}/keys", Tags: tags,
@@ -121,50 +121,29 @@ func (s *Server) registerTenants() {
 
 func (s *Server) createTenant(ctx context.Context, in *tenantCreateInput) (*tenantOutput, error) {
 	b := &in.Body
-	var fe fields
-	if !naming.Tenant(b.ID) {
-		fe.add("body.id", "must be "+naming.NameChars)
-	}
-	fe.text("body.name", b.Name)
 	meta, err := b.Metadata.compact()
 	if err != nil {
-		fe.add("body.metadata", "must be a JSON object")
+		return nil, herald.Invalid("body.metadata", "must be a JSON object")
 	}
-	if err := fe.err(); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	t, err := s.st.TenantCreate(ctx, &store.Tenant{ID: b.ID, Name: b.Name, Metadata: meta, CreatedAt: now, UpdatedAt: now})
-	if isConflict(err) {
-		return nil, conflict("tenant %s already exists", b.ID)
-	}
+	t, err := s.tenants.Create(ctx, &tenantsvc.CreateParams{ID: b.ID, Name: b.Name, Metadata: meta})
 	if err != nil {
-		return nil, err
+		return nil, inBody(err)
 	}
 	return &tenantOutput{Body: tenantFrom(t)}, nil
 }
 
 func (s *Server) updateTenant(ctx context.Context, in *tenantPatchInput) (*tenantOutput, error) {
-	t, err := s.st.TenantGet(ctx, in.Tenant)
-	if err != nil {
-		return nil, missing(err, "tenant", in.Tenant)
-	}
-	if in.Body.Name != nil {
-		var fe fields
-		if fe.text("body.name", *in.Body.Name); fe.err() != nil {
-			return nil, fe.err()
-		}
-		t.Name = *in.Body.Name
-	}
+	p := &tenantsvc.UpdateParams{Name: in.Body.Name}
 	if in.Body.Metadata != nil {
-		if t.Metadata, err = in.Body.Metadata.compact(); err != nil {
+		meta, err := in.Body.Metadata.compact()
+		if err != nil {
 			return nil, herald.Invalid("body.metadata", "must be a JSON object")
 		}
+		p.Metadata = meta
 	}
-	t.UpdatedAt = s.now()
-	t, err = s.st.TenantUpdate(ctx, t)
+	t, err := s.tenants.Update(ctx, in.Tenant, p)
 	if err != nil {
-		return nil, missing(err, "tenant", in.Tenant)
+		return nil, inBody(err)
 	}
 	return &tenantOutput{Body: tenantFrom(t)}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/endpoint"
@@ -22,7 +23,7 @@ import (
 type bundle struct {
 	svc     *endpoint.Service
 	st      store.Store
-	formats *format.Catalog
+	formats *catalog.Catalog
 	clock   *clock.Fake
 }
 
@@ -33,7 +34,7 @@ func setup(t *testing.T, st store.Store, configure ...func(*endpoint.Config)) *b
 	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", CreatedAt: b.clock.Now(), UpdatedAt: b.clock.Now()}); err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
-	formats := format.NewCatalog(st, "")
+	formats := catalog.New(st, "", nil)
 	f, err := format.Parse([]byte(`{"name": "body-sig", "signature": {"scheme": "body", "header": "X-Sig"}}`))
 	if err != nil {
 		t.Fatalf("parse format: %v", err)

@@ -1,0 +1,140 @@
+package tenant
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/naming"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Config wires a Service. Store is required.
+type Config struct {
+	// Store keeps the tenants.
+	Store store.Store
+	// Clock stamps creation and change times; nil means the real clock.
+	Clock clock.Clock
+	// Logger receives a line per tenant deleted; nil discards them.
+	Logger *slog.Logger
+}
+
+// Service applies the tenant rules and stores the result.
+type Service struct {
+	st    store.Store
+	clock clock.Clock
+	log   *slog.Logger
+}
+
+// NewService returns a Service. It does no I/O.
+func NewService(cfg *Config) *Service {
+	s := &Service{st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// CreateParams is a new tenant.
+type CreateParams struct {
+	// ID is the user's own id for the tenant (naming.Tenant).
+	ID   string
+	Name string
+	// Metadata is a compact JSON object, or nil.
+	Metadata json.RawMessage
+}
+
+// UpdateParams changes a tenant: nil fields stay as they are.
+type UpdateParams struct {
+	Name *string
+	// Metadata replaces the metadata (a compact JSON object).
+	Metadata json.RawMessage
+}
+
+// Get returns a tenant.
+func (s *Service) Get(ctx context.Context, tenantID string) (*store.Tenant, error) {
+	t, err := s.st.TenantGet(ctx, tenantID)
+	if err != nil {
+		return nil, notFound(err, tenantID)
+	}
+	return t, nil
+}
+
+// List returns a page of tenants, newest first (one more than p.Limit
+// when there is a next page, as store lists do).
+func (s *Service) List(ctx context.Context, p *store.ListParams) ([]*store.Tenant, error) {
+	rows, err := s.st.TenantList(ctx, p)
+	if err != nil {
+		return nil, fmt.Errorf("list tenants: %w", err)
+	}
+	return rows, nil
+}
+
+// Create checks and stores a new tenant; an id already in use is an
+// ErrConflict.
+func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Tenant, error) {
+	var fe herald.Fields
+	if !naming.Tenant(p.ID) {
+		fe.Add("id", "must be "+naming.NameChars)
+	}
+	fe.Text("name", p.Name)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	t, err := s.st.TenantCreate(ctx, &store.Tenant{ID: p.ID, Name: p.Name, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now})
+	switch {
+	case errors.Is(err, herald.ErrConflict):
+		return nil, herald.Errorf(herald.ErrConflict, "tenant %s already exists", p.ID)
+	case err != nil:
+		return nil, fmt.Errorf("create tenant %s: %w", p.ID, err)
+	}
+	return t, nil
+}
+
+// Update changes the fields p gives and stores the tenant.
+func (s *Service) Update(ctx context.Context, tenantID string, p *UpdateParams) (*store.Tenant, error) {
+	t, err := s.Get(ctx, tenantID)
+	if err != nil {
+		return nil, err
+	}
+	if p.Name != nil {
+		var fe herald.Fields
+		if fe.Text("name", *p.Name); fe.Err() != nil {
+			return nil, fe.Err()
+		}
+		t.Name = *p.Name
+	}
+	if p.Metadata != nil {
+		t.Metadata = p.Metadata
+	}
+	t.UpdatedAt = s.clock.Now()
+	t, err = s.st.TenantUpdate(ctx, t)
+	if err != nil {
+		return nil, notFound(err, tenantID)
+	}
+	return t, nil
+}
+
+// Delete removes a tenant and everything it owns: keys, endpoints, events
+// and their deliveries.
+func (s *Service) Delete(ctx context.Context, tenantID string) error {
+	if err := s.st.TenantDelete(ctx, tenantID); err != nil {
+		return notFound(err, tenantID)
+	}
+	s.log.Info("tenant deleted", "tenant_id", tenantID)
+	return nil
+}
+
+// notFound restates a lookup's ErrNotFound as "tenant <id> not found" and
+// wraps anything else.
+func notFound(err error, tenantID string) error {
+	if errors.Is(err, herald.ErrNotFound) {
+		return herald.Errorf(herald.ErrNotFound, "tenant %s not found", tenantID)
+	}
+	return fmt.Errorf("tenant %s: %w", tenantID, err)
+}
