@@ -30,8 +30,6 @@ var guardian = ssrf.New(ssrf.WithAnyPort(), ssrf.WithAnyNetwork())
 type ClientConfig struct {
 	// AllowPrivate lets deliveries reach internal addresses (development).
 	AllowPrivate bool
-	// MaxIdleConnsPerHost sizes each host's keep-alive pool.
-	MaxIdleConnsPerHost int
 }
 
 // NewHTTPClient returns the client deliveries are sent with: keep-alive pools
@@ -44,16 +42,12 @@ func NewHTTPClient(cfg ClientConfig) *http.Client {
 	if !cfg.AllowPrivate {
 		dialer.Control = guardian.Safe
 	}
-	perHost := cfg.MaxIdleConnsPerHost
-	if perHost == 0 {
-		perHost = 32
-	}
 	tr := &http.Transport{
 		Proxy:                 nil, // a proxy would connect on our behalf, past the dialer's check
 		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   perHost,
+		MaxIdleConnsPerHost:   32, // many endpoints may share one host
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

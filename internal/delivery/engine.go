@@ -22,6 +22,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
@@ -37,7 +38,11 @@ type Config struct {
 	Client  *http.Client
 	Logger  *slog.Logger
 	Metrics *Metrics
-	Now     func() time.Time
+	// Clock is the engine's time: every moment it records, every wait (the
+	// poll, the heartbeat, retries coming due, rate limits, the shutdown
+	// grace). Default: the wall clock. The HTTP request's own timeout runs
+	// on the wall clock whatever this is.
+	Clock clock.Clock
 
 	// Workers is how many attempts may be in flight on this node.
 	Workers int
@@ -53,10 +58,6 @@ type Config struct {
 	// ShutdownGrace is how long in-flight attempts may run on after Run's
 	// context ends before they are cut off and handed back.
 	ShutdownGrace time.Duration
-	// Owner identifies this engine in leases; default host-pid-random.
-	Owner string
-	// UserAgent is sent unless the format sets one.
-	UserAgent string
 	// TracerProvider makes a client span of every attempt, in the trace of
 	// the attempt's event; nil or a no-op provider means no tracing.
 	TracerProvider trace.TracerProvider
@@ -67,9 +68,10 @@ type Engine struct {
 	cfg    Config
 	st     store.Store
 	log    *slog.Logger
-	now    func() time.Time
-	owner  string
-	tracer trace.Tracer // nil: tracing is off
+	clock  clock.Clock
+	now    func() time.Time // clock.Now
+	owner  string           // identifies this engine in leases: host-pid-random
+	tracer trace.Tracer     // nil: tracing is off
 
 	limitersMu sync.Mutex
 	limiters   map[string]*rate.Limiter
@@ -85,24 +87,19 @@ func NewEngine(cfg Config) *Engine {
 	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)
-	cfg.UserAgent = cmp.Or(cfg.UserAgent, "Herald-Webhooks/1.0")
 	if cfg.Client == nil {
 		cfg.Client = NewHTTPClient(ClientConfig{})
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
-	if cfg.Owner == "" {
-		host, _ := os.Hostname()
-		var b [4]byte
-		_, _ = crand.Read(b[:])
-		cfg.Owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
-	}
+	cfg.Clock = clock.Or(cfg.Clock)
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = crand.Read(b[:])
 	return &Engine{
-		cfg: cfg, st: cfg.Store, log: cfg.Logger, now: cfg.Now, owner: cfg.Owner,
+		cfg: cfg, st: cfg.Store, log: cfg.Logger, clock: cfg.Clock, now: cfg.Clock.Now,
+		owner:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		tracer:   newTracer(cfg.TracerProvider),
 		limiters: map[string]*rate.Limiter{}, inflight: map[string]struct{}{},
 	}
@@ -139,7 +136,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					e.attempt(sendCtx, c, false)
+					e.attempt(sendCtx, c, onSchedule)
 					done <- struct{}{}
 				}()
 			}
@@ -158,7 +155,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 			}
 		}
-		timer := time.NewTimer(wait)
+		timer := e.clock.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -166,7 +163,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-wake:
 		case <-done:
 			inflight--
-		case <-timer.C:
+		case <-timer.C():
 		}
 		timer.Stop()
 		for drained := false; !drained; {
@@ -183,9 +180,11 @@ func (e *Engine) Run(ctx context.Context) error {
 func (e *Engine) shutdown(wg *sync.WaitGroup, cutOff context.CancelFunc) error {
 	finished := make(chan struct{})
 	go func() { wg.Wait(); close(finished) }()
+	grace := e.clock.NewTimer(e.cfg.ShutdownGrace)
+	defer grace.Stop()
 	select {
 	case <-finished:
-	case <-time.After(e.cfg.ShutdownGrace):
+	case <-grace.C():
 		e.log.Warn("shutdown grace over, handing back in-flight deliveries")
 		cutOff()
 		<-finished
@@ -193,30 +192,38 @@ func (e *Engine) shutdown(wg *sync.WaitGroup, cutOff context.CancelFunc) error {
 	return nil
 }
 
-// heartbeat extends the leases of the attempts in flight until ctx ends.
+// heartbeat extends the leases of the attempts in flight, every third of
+// the lease, until ctx ends.
 func (e *Engine) heartbeat(ctx context.Context) {
-	t := time.NewTicker(e.cfg.Lease / 3)
+	every := e.cfg.Lease / 3
+	t := e.clock.NewTimer(every)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-t.C():
 		}
-		e.inflightMu.Lock()
-		ids := make([]string, 0, len(e.inflight))
-		for id := range e.inflight {
-			ids = append(ids, id)
-		}
-		e.inflightMu.Unlock()
-		if len(ids) == 0 {
-			continue
-		}
-		if _, err := e.st.DeliveryExtendLeases(ctx, e.owner, ids, e.now().Add(e.cfg.Lease)); err != nil && ctx.Err() == nil {
-			// The attempts go on; if a lease runs out meanwhile, another
-			// engine may send again (at least once) and our record is fenced.
-			e.log.Warn("extend leases", "err", err, "deliveries", len(ids))
-		}
+		e.extendLeases(ctx)
+		t.Reset(every)
+	}
+}
+
+// extendLeases moves the leases of the attempts in flight to Lease from now.
+func (e *Engine) extendLeases(ctx context.Context) {
+	e.inflightMu.Lock()
+	ids := make([]string, 0, len(e.inflight))
+	for id := range e.inflight {
+		ids = append(ids, id)
+	}
+	e.inflightMu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	if _, err := e.st.DeliveryExtendLeases(ctx, e.owner, ids, e.now().Add(e.cfg.Lease)); err != nil && ctx.Err() == nil {
+		// The attempts go on; if a lease runs out meanwhile, another
+		// engine may send again (at least once) and our record is fenced.
+		e.log.Warn("extend leases", "err", err, "deliveries", len(ids))
 	}
 }
 
@@ -231,12 +238,36 @@ func (e *Engine) track(id string) func() {
 	}
 }
 
-// attempt makes one attempt of a claimed delivery and records it. With
-// single, the attempt is the delivery's only one (a test send): it ends
-// delivered or failed.
-func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *store.Attempt {
+// series says whether an attempt's failure may be retried.
+type series int
+
+const (
+	// onSchedule: a failure the format retries is tried again on the
+	// format's schedule while the schedule lasts.
+	onSchedule series = iota
+	// onlyOnce: the attempt is the delivery's only one (a test send); it
+	// ends delivered or failed.
+	onlyOnce
+)
+
+// try is one attempt at a claimed delivery, as it goes: what it is sent
+// with, and once made, what it came to.
+type try struct {
+	c      *store.Claimed
+	series series
+	log    *slog.Logger
+	f      *format.Format // nil when the endpoint's format no longer exists
+	body   []byte         // the bytes sent, nil when none were
+	out    *outcome       // what the request came to
+	ended  time.Time      // when the outcome was known
+}
+
+// attempt makes one attempt of a claimed delivery and records it. It
+// returns nil when the delivery was handed back unattempted (shutdown, a
+// rate-limit wait cut off, the database not answering).
+func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series) *store.Attempt {
 	d, ep, ev := c.Delivery, c.Endpoint, c.Event
-	log := e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)
+	a := &try{c: c, series: s, log: e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)}
 	ctx, span := e.startSpan(ctx, c)
 	defer span.End()
 	bg := context.WithoutCancel(ctx)
@@ -245,28 +276,29 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *st
 	f, err := e.cfg.Formats.Get(ctx, ep.Format)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return e.finish(bg, c, log, nil, &outcome{err: fmt.Sprintf("format %q no longer exists", ep.Format)}, nil, true)
+		a.out = &outcome{err: fmt.Sprintf("format %q no longer exists", ep.Format), final: true}
+		return e.finish(bg, a)
 	case err != nil:
 		// The database is not answering: hand the delivery back for later
 		// rather than count a failure that is not the receiver's.
-		log.Warn("load format", "err", err)
-		e.releaseAt(bg, c, log, e.now().Add(e.cfg.PollInterval))
+		a.log.Warn("load format", "err", err)
+		e.releaseAt(bg, a, e.now().Add(e.cfg.PollInterval))
 		return nil
 	}
+	a.f = f
 	in, err := format.NewInput(formatEvent(ev), d.ID, ep.ID)
 	if err != nil {
-		return e.finish(bg, c, log, f, &outcome{err: err.Error()}, nil, true)
+		a.out = &outcome{err: err.Error(), final: true}
+		return e.finish(bg, a)
 	}
 	body := c.Body
 	if body == nil {
 		body = f.RenderBody(in)
 	}
 
-	if lim := e.limiter(ep); lim != nil {
-		if err := lim.Wait(ctx); err != nil {
-			e.release(bg, c, log)
-			return nil
-		}
+	if err := e.waitTurn(ctx, ep); err != nil {
+		e.releaseAt(bg, a, e.now())
+		return nil
 	}
 
 	started := e.now()
@@ -274,10 +306,11 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, single bool) *st
 	out := e.send(ctx, f, c, in, body)
 	if ctx.Err() != nil && out.code == 0 {
 		// Cut off by shutdown: this was not the receiver's failure.
-		e.release(bg, c, log)
+		e.releaseAt(bg, a, e.now())
 		return nil
 	}
-	return e.finish(bg, c, log, f, out, body, single)
+	a.body, a.out = body, out
+	return e.finish(bg, a)
 }
 
 // outcome is what one HTTP request came to.
@@ -357,53 +390,69 @@ func formatEvent(ev *store.Event) *format.Event {
 	}
 }
 
-// finish records the attempt and decides what comes next.
-func (e *Engine) finish(ctx context.Context, c *store.Claimed, log *slog.Logger, f *format.Format, out *outcome, body []byte, single bool) *store.Attempt {
-	d := c.Delivery
-	now := e.now()
-	if out.started.IsZero() {
-		out.started = now
+// finish records what an attempt came to and acts on it: the delivery is
+// delivered, due again later, or failed, and a failure raises the format's
+// failure event. It returns the attempt as recorded, or as made when it
+// could not be recorded.
+func (e *Engine) finish(ctx context.Context, a *try) *store.Attempt {
+	a.ended = e.now()
+	if a.out.started.IsZero() {
+		a.out.started = a.ended
 	}
+	status, next := a.decide()
+	att, recorded := e.record(ctx, a, status, next)
+	if recorded && status == store.StatusFailed {
+		e.raiseFailure(ctx, a, att)
+	}
+	return att
+}
+
+// decide is what the attempt leaves its delivery in: delivered on a 2xx;
+// retrying when the format retries this failure and its schedule has a step
+// left, at that step's delay (with jitter) or the receiver's Retry-After if
+// later; failed otherwise.
+func (a *try) decide() (status string, next *time.Time) {
+	out, d := a.out, a.c.Delivery
+	switch {
+	case out.code >= 200 && out.code < 300:
+		return store.StatusDelivered, nil
+	case a.series == onSchedule && a.f != nil && retryable(a.f, out) && d.SeriesAttempts < len(a.f.Schedule()):
+		at := a.ended.Add(jitter(a.f.Schedule()[d.SeriesAttempts]))
+		if ra := a.ended.Add(out.retryAfter); ra.After(at) {
+			at = ra
+		}
+		return store.StatusRetrying, &at
+	}
+	return store.StatusFailed, nil
+}
+
+// record stores the attempt and moves its delivery to status, fenced by
+// the lease. It reports whether the attempt was stored; when it was not,
+// the lease expires and the delivery is attempted again: at least once,
+// never lost.
+func (e *Engine) record(ctx context.Context, a *try, status string, next *time.Time) (*store.Attempt, bool) {
+	d, out := a.c.Delivery, a.out
 	att := &store.Attempt{
 		ID: id.NewAt(id.Attempt, out.started), DeliveryID: d.ID, Number: d.Attempts + 1,
 		StartedAt: out.started, DurationMS: out.duration.Milliseconds(),
 		ResponseCode: out.code, ResponseBody: out.body, Error: out.err,
 	}
-	p := &store.AttemptRecordParams{DeliveryID: d.ID, Owner: e.owner, Attempt: att, Body: body, Now: now}
-
-	ok := out.code >= 200 && out.code < 300
-	switch {
-	case ok:
-		p.Status = store.StatusDelivered
-	case f != nil && !single && retryable(f, out) && d.SeriesAttempts < len(f.Schedule()):
-		next := now.Add(jitter(f.Schedule()[d.SeriesAttempts]))
-		if ra := now.Add(out.retryAfter); ra.After(next) {
-			next = ra
-		}
-		p.Status = store.StatusRetrying
-		p.NextAttemptAt = &next
-	default:
-		p.Status = store.StatusFailed
-	}
-
-	rec, err := e.st.DeliveryRecordAttempt(ctx, p)
-	e.traceOutcome(ctx, p.Status, out, err)
-	e.cfg.Metrics.observeAttempt(p.Status, out, c.Event.CreatedAt, now)
+	rec, err := e.st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+		DeliveryID: d.ID, Owner: e.owner, Attempt: att, Body: a.body,
+		Status: status, NextAttemptAt: next, Now: a.ended,
+	})
+	e.traceOutcome(ctx, status, out, err)
+	e.cfg.Metrics.observeAttempt(status, out, a.c.Event.CreatedAt, a.ended)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
-		log.Warn("lease lost before the attempt was recorded; another worker has the delivery")
-		return att
+		a.log.Warn("lease lost before the attempt was recorded; another worker has the delivery")
+		return att, false
 	case err != nil:
-		// The lease will expire and the delivery will be attempted again:
-		// at-least-once, never lost.
-		log.Error("record attempt", "err", err)
-		return att
+		a.log.Error("record attempt", "err", err)
+		return att, false
 	}
-	log.Debug("attempt", "status", p.Status, "code", out.code, "ms", out.duration.Milliseconds())
-	if p.Status == store.StatusFailed && c.Event.Source == store.SourceAPI && f != nil {
-		e.raiseFailure(ctx, c, f, rec, log)
-	}
-	return rec
+	a.log.Debug("attempt", "status", status, "code", out.code, "ms", out.duration.Milliseconds())
+	return rec, true
 }
 
 // retryable reports whether the format's rules retry this outcome.
@@ -440,14 +489,39 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return max(0, min(d, 24*time.Hour))
 }
 
-func (e *Engine) release(ctx context.Context, c *store.Claimed, log *slog.Logger) {
-	e.releaseAt(ctx, c, log, e.now())
+// releaseAt hands the delivery back unattempted, due at next.
+func (e *Engine) releaseAt(ctx context.Context, a *try, next time.Time) {
+	e.traceHandedBack(ctx)
+	if err := e.st.DeliveryRelease(ctx, a.c.Delivery.ID, e.owner, next); err != nil {
+		a.log.Warn("hand back delivery", "err", err)
+	}
 }
 
-func (e *Engine) releaseAt(ctx context.Context, c *store.Claimed, log *slog.Logger, next time.Time) {
-	e.traceHandedBack(ctx)
-	if err := e.st.DeliveryRelease(ctx, c.Delivery.ID, e.owner, next); err != nil {
-		log.Warn("hand back delivery", "err", err)
+// waitTurn waits, on the engine's clock, until the endpoint's rate limit
+// lets one more attempt go; it returns ctx's error if ctx ends first.
+func (e *Engine) waitTurn(ctx context.Context, ep *store.Endpoint) error {
+	lim := e.limiter(ep)
+	if lim == nil {
+		return nil
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	now := e.now()
+	r := lim.ReserveN(now, 1)
+	wait := r.DelayFrom(now)
+	if wait <= 0 {
+		return nil
+	}
+	t := e.clock.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C():
+		return nil
+	case <-ctx.Done():
+		// Give the turn back, so the attempts behind this one move up.
+		r.CancelAt(e.now())
+		return ctx.Err()
 	}
 }
 
@@ -469,29 +543,35 @@ func (e *Engine) limiter(ep *store.Endpoint) *rate.Limiter {
 
 // raiseFailure sends the format's failure event to the tenant's endpoints
 // that subscribe to it. Only API events raise one: a failure event (or a
-// test) that fails raises nothing, so failures cannot loop.
-func (e *Engine) raiseFailure(ctx context.Context, c *store.Claimed, f *format.Format, att *store.Attempt, log *slog.Logger) {
+// test) that fails raises nothing, so failures cannot loop. A delivery
+// whose format no longer exists raises nothing either: the failure event's
+// type is the format's.
+func (e *Engine) raiseFailure(ctx context.Context, a *try, att *store.Attempt) {
+	c := a.c
+	if c.Event.Source != store.SourceAPI || a.f == nil {
+		return
+	}
 	d := c.Delivery
 	raw, err := json.Marshal(failureData{
 		DeliveryID: d.ID, EventID: d.EventID, EventType: c.Event.Type, EndpointID: d.EndpointID,
 		Attempts: att.Number, ResponseCode: att.ResponseCode, Error: att.Error,
 	})
 	if err != nil {
-		log.Error("failure event data", "err", err)
+		a.log.Error("failure event data", "err", err)
 		return
 	}
 	now := e.now()
 	ev := &store.Event{
-		TenantID: d.TenantID, ID: id.NewAt(id.Event, now), Type: f.FailureEventType(),
+		TenantID: d.TenantID, ID: id.NewAt(id.Event, now), Type: a.f.FailureEventType(),
 		Data: canonical(raw), TraceID: c.Event.TraceID, Source: store.SourceFailure, CreatedAt: now,
 	}
 	ev.Hash = store.EventHash(ev.Type, ev.Data)
 	if _, err := e.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now}); err != nil {
-		log.Error("raise failure event", "err", err)
+		a.log.Error("raise failure event", "err", err)
 	}
 }
 
-// failureData is a failure event's data, in the order wire-formats.md gives.
+// failureData is a failure event's data, in the order docs/formats.md gives.
 type failureData struct {
 	DeliveryID   string `json:"delivery_id"`
 	EventID      string `json:"event_id"`

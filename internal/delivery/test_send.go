@@ -47,7 +47,7 @@ func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestRe
 		return nil, fmt.Errorf("test event made %d deliveries, want 1", len(res.Deliveries))
 	}
 	d := res.Deliveries[0]
-	att := e.attempt(ctx, &store.Claimed{Delivery: d, Event: res.Event, Endpoint: ep, LeaseUntil: now.Add(e.cfg.Lease)}, true)
+	att := e.attempt(ctx, &store.Claimed{Delivery: d, Event: res.Event, Endpoint: ep, LeaseUntil: now.Add(e.cfg.Lease)}, onlyOnce)
 	if att == nil {
 		return nil, fmt.Errorf("test send of %s interrupted: %w", d.ID, ctx.Err())
 	}
