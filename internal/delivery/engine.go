@@ -116,7 +116,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Attempts run on their own context, so a shutdown can let them finish.
 	sendCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
 	defer cutOff()
-	go e.heartbeat(sendCtx)
+	// The heartbeat's timer is set before the first claim, so every lease
+	// this engine takes is extended on time.
+	go e.heartbeat(sendCtx, e.clock.NewTimer(e.cfg.Lease/3))
 
 	var wg sync.WaitGroup
 	done := make(chan struct{}, e.cfg.Workers)
@@ -192,20 +194,20 @@ func (e *Engine) shutdown(wg *sync.WaitGroup, cutOff context.CancelFunc) error {
 	return nil
 }
 
-// heartbeat extends the leases of the attempts in flight, every third of
-// the lease, until ctx ends.
-func (e *Engine) heartbeat(ctx context.Context) {
-	every := e.cfg.Lease / 3
-	t := e.clock.NewTimer(every)
-	defer t.Stop()
+// heartbeat extends the leases of the attempts in flight each time beat
+// fires, every third of the lease, until ctx ends.
+func (e *Engine) heartbeat(ctx context.Context, beat clock.Timer) {
+	defer beat.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C():
+		case <-beat.C():
 		}
+		// Set the next beat before this one's database write, so a slow
+		// write does not push every later beat back.
+		beat.Reset(e.cfg.Lease / 3)
 		e.extendLeases(ctx)
-		t.Reset(every)
 	}
 }
 

@@ -1,6 +1,7 @@
 package delivery_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	svix "github.com/svix/svix-webhooks/go"
 
 	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
@@ -34,6 +36,7 @@ type receiver struct {
 	respond  func(n int, r *http.Request, w http.ResponseWriter) // n counts from 1
 	inflight atomic.Int32
 	peak     atomic.Int32
+	clock    clock.Clock // what received.at is read from; the wall clock unless set
 }
 
 type received struct {
@@ -44,7 +47,7 @@ type received struct {
 
 func newReceiver(t *testing.T) *receiver {
 	t.Helper()
-	rc := &receiver{}
+	rc := &receiver{clock: clock.Real()}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur := rc.inflight.Add(1)
 		defer rc.inflight.Add(-1)
@@ -56,7 +59,7 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		body, _ := io.ReadAll(r.Body)
 		rc.mu.Lock()
-		rc.requests = append(rc.requests, &received{header: r.Header.Clone(), body: body, at: time.Now()})
+		rc.requests = append(rc.requests, &received{header: r.Header.Clone(), body: body, at: rc.clock.Now()})
 		n := len(rc.requests)
 		respond := rc.respond
 		rc.mu.Unlock()
@@ -76,6 +79,13 @@ func (rc *receiver) setRespond(f func(n int, r *http.Request, w http.ResponseWri
 	rc.mu.Unlock()
 }
 
+// onClock makes the receiver note arrival times on c.
+func (rc *receiver) onClock(c clock.Clock) {
+	rc.mu.Lock()
+	rc.clock = c
+	rc.mu.Unlock()
+}
+
 func (rc *receiver) got() []*received {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
@@ -88,19 +98,26 @@ type bundle struct {
 	formats *catalog.Catalog
 	engine  *delivery.Engine
 	tenant  string
+	clock   clock.Clock // the engine's
+	fake    *clock.Fake // the engine's clock when it is a fake, else nil
+	cfg     delivery.Config
 }
 
 type option func(*delivery.Config)
 
+// t0 is where the tests' fake clocks start: years away from the wall clock,
+// so a time the engine read from the wall clock instead of its own shows.
+var t0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// onClock runs the engine on c. A test on a fake clock opens its store
+// with store.WithClock on the same fake.
+func onClock(c clock.Clock) option { return func(cfg *delivery.Config) { cfg.Clock = c } }
+
 func setup(t *testing.T, st store.Store, opts ...option) *bundle {
 	t.Helper()
 	ctx := context.Background()
-	b := &bundle{st: st, formats: catalog.New(st, "", nil), tenant: "acme"}
-	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: b.tenant, Name: "Acme", CreatedAt: time.Now().UTC(), UpdatedAt: time.Now().UTC()}); err != nil {
-		t.Fatalf("create tenant: %v", err)
-	}
 	cfg := delivery.Config{
-		Store: st, Formats: b.formats,
+		Store:        st,
 		Client:       delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
 		Logger:       slog.New(slog.DiscardHandler),
 		PollInterval: 200 * time.Millisecond,
@@ -109,22 +126,71 @@ func setup(t *testing.T, st store.Store, opts ...option) *bundle {
 	for _, o := range opts {
 		o(&cfg)
 	}
+	b := &bundle{st: st, formats: catalog.New(st, "", nil), tenant: "acme", clock: clock.Or(cfg.Clock)}
+	b.fake, _ = cfg.Clock.(*clock.Fake)
+	cfg.Formats = b.formats
+	b.cfg = cfg
+	now := b.clock.Now().UTC()
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: b.tenant, Name: "Acme", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
 	b.engine = delivery.NewEngine(cfg)
 	return b
 }
 
-// run starts the engine until the test ends.
-func (b *bundle) run(t *testing.T) {
+// run starts the engine; the function it returns, also called when the
+// test ends, stops it and waits until Run has returned, so every attempt it
+// started is over. On a fake clock the shutdown grace is moved past for it
+// when attempts are still running.
+func (b *bundle) run(t *testing.T) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.engine.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("engine Run: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			for {
+				select {
+				case err := <-done:
+					if err != nil {
+						t.Errorf("engine Run: %v", err)
+					}
+					return
+				case <-time.After(50 * time.Millisecond):
+					if b.fake != nil {
+						b.fake.Advance(cmp.Or(b.cfg.ShutdownGrace, 10*time.Second))
+					}
+				}
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// advanceTo moves the fake clock to at and waits for cond: the engine's
+// answer to the time. An engine that read the clock just before it moved
+// may have set its timer from the earlier time, for at most a poll
+// interval (the fallback wake-up): if cond does not come within a second,
+// the clock moves on by a poll interval.
+func (b *bundle) advanceTo(t *testing.T, at time.Time, what string, cond func() bool) {
+	t.Helper()
+	b.fake.Set(at)
+	deadline := time.Now().Add(10 * time.Second)
+	nudge := time.Now().Add(time.Second)
+	for !cond() {
+		now := time.Now()
+		if now.After(deadline) {
+			t.Fatalf("clock moved to %s (now %s): timed out waiting for %s", at.Format(time.RFC3339Nano), b.fake.Now().Format(time.RFC3339Nano), what)
 		}
-	})
+		if now.After(nudge) {
+			b.fake.Advance(b.cfg.PollInterval)
+			nudge = now.Add(time.Second)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 func (b *bundle) putFormat(t *testing.T, def string) {
@@ -140,7 +206,7 @@ func (b *bundle) putFormat(t *testing.T, def string) {
 
 func (b *bundle) endpoint(t *testing.T, url string, events []string, mod ...func(*store.Endpoint)) *store.Endpoint {
 	t.Helper()
-	now := time.Now().UTC()
+	now := b.clock.Now().UTC()
 	ep := &store.Endpoint{
 		ID: id.New(id.Endpoint), TenantID: b.tenant, URL: url, Events: events,
 		Secret: signature.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now,
@@ -157,7 +223,7 @@ func (b *bundle) endpoint(t *testing.T, url string, events []string, mod ...func
 
 func (b *bundle) send(t *testing.T, typ, data string) *store.EventCreateResult {
 	t.Helper()
-	now := time.Now().UTC()
+	now := b.clock.Now().UTC()
 	ev := &store.Event{
 		TenantID: b.tenant, ID: id.New(id.Event), Type: typ, Data: []byte(data),
 		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Source: store.SourceAPI, CreatedAt: now,
@@ -178,6 +244,48 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (b *bundle) get(t *testing.T, deliveryID string) *store.Delivery {
+	t.Helper()
+	d, err := b.st.DeliveryGet(context.Background(), b.tenant, deliveryID)
+	if err != nil {
+		t.Fatalf("get delivery: %v", err)
+	}
+	return d
+}
+
+func (b *bundle) attempts(t *testing.T, deliveryID string) []*store.Attempt {
+	t.Helper()
+	atts, err := b.st.DeliveryAttempts(context.Background(), deliveryID)
+	if err != nil {
+		t.Fatalf("delivery attempts: %v", err)
+	}
+	return atts
+}
+
+// waitAttempts waits until the delivery has had n attempts (and no
+// longer is being attempted).
+func (b *bundle) waitAttempts(t *testing.T, deliveryID string, n int) *store.Delivery {
+	t.Helper()
+	var d *store.Delivery
+	waitFor(t, fmt.Sprintf("attempt %d of delivery %s", n, deliveryID), 10*time.Second, func() bool {
+		d = b.get(t, deliveryID)
+		return d.Attempts >= n && d.Status != store.StatusDelivering
+	})
+	return d
+}
+
+// wantDue fails unless the delivery waits to be retried delay after att
+// started, or at most 10% jitter and a second later.
+func wantDue(t *testing.T, d *store.Delivery, att *store.Attempt, delay time.Duration) {
+	t.Helper()
+	if d.Status != store.StatusRetrying || d.NextAttemptAt == nil {
+		t.Fatalf("delivery %s after attempt %d: status %s, next attempt %v; want retrying", d.ID, att.Number, d.Status, d.NextAttemptAt)
+	}
+	if got := d.NextAttemptAt.Sub(att.StartedAt); got < delay || got > delay+delay/10+time.Second {
+		t.Fatalf("attempt %d: next attempt %s after it started, want %s (plus up to 10%% jitter)", att.Number, got, delay)
 	}
 }
 
@@ -259,11 +367,15 @@ func TestEngine_DeliversSignedToEverySubscribedEndpoint(t *testing.T) {
 	})
 }
 
-func TestEngine_RetriesUntilDelivered_SameBodyEveryAttempt(t *testing.T) {
+// TestEngine_RetriesOnTheScheduleWithTheSameBody: a failing delivery is
+// tried again after each delay of its format's schedule, never before, and
+// every attempt sends the same bytes.
+func TestEngine_RetriesOnTheScheduleWithTheSameBody(t *testing.T) {
 	t.Parallel()
+	fake := clock.NewFake(t0)
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
-		b.putFormat(t, `{"name":"fast","retry":{"schedule":["50ms","50ms","50ms"]}}`)
+		b := setup(t, st, onClock(fake))
+		b.putFormat(t, `{"name":"patient","retry":{"schedule":["1m","5m","30m"]}}`)
 		rc := newReceiver(t)
 		rc.setRespond(func(n int, _ *http.Request, w http.ResponseWriter) {
 			if n < 3 {
@@ -273,13 +385,22 @@ func TestEngine_RetriesUntilDelivered_SameBodyEveryAttempt(t *testing.T) {
 			}
 			w.WriteHeader(http.StatusOK)
 		})
-		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "fast" })
+		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "patient" })
 		b.run(t)
 
-		res := b.send(t, "a.b", `{"x":1}`)
-		d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusDelivered, 10*time.Second)
-		if d.Attempts != 3 {
-			t.Errorf("attempts = %d, want 3", d.Attempts)
+		id := b.send(t, "a.b", `{"x":1}`).Deliveries[0].ID
+		d := b.waitAttempts(t, id, 1)
+		for n, delay := range []time.Duration{time.Minute, 5 * time.Minute} {
+			wantDue(t, d, b.attempts(t, id)[n], delay)
+			due := *d.NextAttemptAt
+			b.advanceTo(t, due, fmt.Sprintf("attempt %d", n+2), func() bool { return b.get(t, id).Attempts == n+2 })
+			if started := b.attempts(t, id)[n+1].StartedAt; started.Before(due) {
+				t.Fatalf("attempt %d started at %s, before it was due at %s", n+2, started, due)
+			}
+			d = b.waitAttempts(t, id, n+2)
+		}
+		if d.Status != store.StatusDelivered || d.Attempts != 3 {
+			t.Errorf("delivery %s after %d attempts, want delivered after 3", d.Status, d.Attempts)
 		}
 		got := rc.got()
 		for i := 1; i < len(got); i++ {
@@ -287,35 +408,42 @@ func TestEngine_RetriesUntilDelivered_SameBodyEveryAttempt(t *testing.T) {
 				t.Errorf("attempt %d body %s differs from the first %s", i+1, got[i].body, got[0].body)
 			}
 		}
-		atts, err := st.DeliveryAttempts(context.Background(), d.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		atts := b.attempts(t, id)
 		if len(atts) != 3 || atts[0].ResponseCode != 500 || atts[0].ResponseBody != "try later" || atts[2].ResponseCode != 200 {
 			t.Errorf("attempts = %+v, want 500 'try later', 500, 200", atts)
 		}
 	})
 }
 
+// TestEngine_FailsAfterScheduleAndRaisesFailureEvent: once the schedule is
+// spent the delivery fails and the tenant's endpoints that subscribe to
+// failure events hear of it, once: a failure event whose own delivery
+// fails raises nothing more.
 func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
 	t.Parallel()
+	fake := clock.NewFake(t0)
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
-		b.putFormat(t, `{"name":"fast","retry":{"schedule":["20ms"]}}`)
+		ctx := context.Background()
+		b := setup(t, st, onClock(fake))
+		b.putFormat(t, `{"name":"patient","retry":{"schedule":["1h"]}}`)
 		dead := newReceiver(t)
 		dead.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) })
 		watcher := newReceiver(t)
-		b.endpoint(t, dead.URL, []string{"user.created", "webhook.delivery_failed"}, func(e *store.Endpoint) { e.Format = "fast" })
+		deadEp := b.endpoint(t, dead.URL, []string{"user.created", "webhook.delivery_failed"}, func(e *store.Endpoint) { e.Format = "patient" })
 		b.endpoint(t, watcher.URL, []string{"webhook.delivery_failed"})
-		b.run(t)
+		stop := b.run(t)
 
 		res := b.send(t, "user.created", `{}`)
-		d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
-		if d.Attempts != 2 {
+		id := res.Deliveries[0].ID
+		d := b.waitAttempts(t, id, 1)
+		wantDue(t, d, b.attempts(t, id)[0], time.Hour)
+		b.advanceTo(t, *d.NextAttemptAt, "the last attempt to fail the delivery", func() bool { return b.get(t, id).Status == store.StatusFailed })
+		if d = b.get(t, id); d.Attempts != 2 {
 			t.Errorf("attempts = %d, want 2 (1 + a schedule of 1)", d.Attempts)
 		}
 		waitFor(t, "the failure event at the watcher", 10*time.Second, func() bool { return len(watcher.got()) == 1 })
 		var env struct {
+			ID   string         `json:"id"`
 			Type string         `json:"type"`
 			Data map[string]any `json:"data"`
 		}
@@ -326,33 +454,62 @@ func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
 			env.Data["event_type"] != "user.created" || env.Data["response_code"] != float64(502) || env.Data["attempts"] != float64(2) {
 			t.Errorf("failure event = %s", watcher.got()[0].body)
 		}
+
 		// The dead endpoint subscribes to failure events too: its copy of the
-		// failure event fails as well, and that raises nothing more.
-		time.Sleep(500 * time.Millisecond)
-		if n := len(watcher.got()); n != 1 {
-			t.Errorf("watcher got %d failure events, want exactly 1 (no loops)", n)
+		// failure event fails in its turn, after its own schedule.
+		copies, err := st.DeliveryList(ctx, b.tenant, &store.DeliveryListParams{EventID: env.ID, EndpointID: deadEp.ID})
+		if err != nil || len(copies) != 1 {
+			t.Fatalf("the dead endpoint's copies of the failure event: %d, %v; want 1", len(copies), err)
+		}
+		copyID := copies[0].ID
+		c := b.waitAttempts(t, copyID, 1)
+		b.advanceTo(t, *c.NextAttemptAt, "the failure event's copy to fail", func() bool { return b.get(t, copyID).Status == store.StatusFailed })
+		stop() // every attempt is over, failure events raised included
+		events, err := st.EventList(ctx, b.tenant, &store.EventListParams{ListParams: store.ListParams{Limit: 100}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(events) != 2 || len(watcher.got()) != 1 {
+			t.Errorf("%d events, %d at the watcher; want 2 events (the event and one failure event) and 1 at the watcher: no loops", len(events), len(watcher.got()))
 		}
 	})
 }
 
+// TestEngine_RetryAfterIsHonoured: a 429 or 503 with Retry-After, in
+// seconds or as an HTTP date (read on the engine's clock), waits at least
+// that long, however short the schedule.
 func TestEngine_RetryAfterIsHonoured(t *testing.T) {
 	t.Parallel()
+	fake := clock.NewFake(t0)
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
-		b.putFormat(t, `{"name":"fast","retry":{"schedule":["10ms"]}}`)
+		b := setup(t, st, onClock(fake))
+		b.putFormat(t, `{"name":"eager","retry":{"schedule":["10ms","10ms"]}}`)
 		rc := newReceiver(t)
-		rc.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
-			w.Header().Set("Retry-After", "120")
-			w.WriteHeader(http.StatusTooManyRequests)
+		rc.setRespond(func(n int, _ *http.Request, w http.ResponseWriter) {
+			switch n {
+			case 1:
+				w.Header().Set("Retry-After", "120")
+				w.WriteHeader(http.StatusTooManyRequests)
+			case 2:
+				w.Header().Set("Retry-After", fake.Now().Add(300*time.Second).Format(http.TimeFormat))
+				w.WriteHeader(http.StatusServiceUnavailable)
+			default:
+				w.WriteHeader(http.StatusOK)
+			}
 		})
-		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "fast" })
+		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "eager" })
 		b.run(t)
 
-		res := b.send(t, "a", `{}`)
-		d := b.waitStatus(t, res.Deliveries[0].ID, store.StatusRetrying, 10*time.Second)
-		atts, _ := st.DeliveryAttempts(context.Background(), d.ID)
-		if d.NextAttemptAt == nil || d.NextAttemptAt.Sub(atts[0].StartedAt) < 119*time.Second {
-			t.Fatalf("next attempt at %v, first attempt at %v: want at least Retry-After 120s later", d.NextAttemptAt, atts[0].StartedAt)
+		id := b.send(t, "a", `{}`).Deliveries[0].ID
+		d := b.waitAttempts(t, id, 1)
+		// An HTTP date has whole seconds: up to one less than asked for.
+		for n, want := range []time.Duration{120 * time.Second, 299 * time.Second} {
+			wantDue(t, d, b.attempts(t, id)[n], want)
+			b.advanceTo(t, *d.NextAttemptAt, fmt.Sprintf("attempt %d", n+2), func() bool { return b.get(t, id).Attempts == n+2 })
+			d = b.waitAttempts(t, id, n+2)
+		}
+		if d.Status != store.StatusDelivered {
+			t.Errorf("delivery %s after 3 attempts, want delivered", d.Status)
 		}
 	})
 }
@@ -544,8 +701,9 @@ func TestEngine_TestSendAnswersWithTheReceiversStatus(t *testing.T) {
 // lease expires another engine delivers every delivery.
 func TestEngine_CrashedClaimIsDeliveredAfterLeaseExpiry(t *testing.T) {
 	t.Parallel()
+	fake := clock.NewFake(t0)
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		b := setup(t, st)
+		b := setup(t, st, onClock(fake))
 		rc := newReceiver(t)
 		b.endpoint(t, rc.URL, []string{"*"})
 		var ids []string
@@ -553,17 +711,27 @@ func TestEngine_CrashedClaimIsDeliveredAfterLeaseExpiry(t *testing.T) {
 			ids = append(ids, b.send(t, "a", `{}`).Deliveries[0].ID)
 		}
 		claimed, err := st.DeliveryClaimDue(context.Background(), &store.DeliveryClaimParams{
-			Owner: "dead-engine", Now: time.Now(), Lease: 1500 * time.Millisecond, Limit: 100, PerEndpoint: 100,
+			Owner: "dead-engine", Now: fake.Now(), Lease: time.Minute, Limit: 100, PerEndpoint: 100,
 		})
 		if err != nil || len(claimed) != 10 {
 			t.Fatalf("dead engine claimed %d, %v; want 10", len(claimed), err)
 		}
 		b.run(t)
-		for _, id := range ids {
-			b.waitStatus(t, id, store.StatusDelivered, 15*time.Second)
-		}
+		b.advanceTo(t, claimed[0].LeaseUntil, "the dead engine's deliveries to be delivered", func() bool {
+			for _, id := range ids {
+				if b.get(t, id).Status != store.StatusDelivered {
+					return false
+				}
+			}
+			return true
+		})
 		if n := len(rc.got()); n != 10 {
 			t.Errorf("receiver got %d, want 10", n)
+		}
+		for _, id := range ids {
+			if at := b.attempts(t, id)[0].StartedAt; at.Before(claimed[0].LeaseUntil) {
+				t.Errorf("delivery %s attempted at %s, while the dead engine's lease ran until %s", id, at, claimed[0].LeaseUntil)
+			}
 		}
 	})
 }
@@ -676,54 +844,95 @@ func TestEngine_TwoEnginesShareOnePostgres(t *testing.T) {
 }
 
 // TestEngine_HeartbeatKeepsALongAttempt: an attempt that runs longer than
-// the lease keeps its delivery, because the engine renews the lease; a
-// second engine on the same store does not send it again.
+// the lease keeps its delivery, because every third of the lease the
+// engine moves the lease on; another engine looking meanwhile finds
+// nothing to take.
 func TestEngine_HeartbeatKeepsALongAttempt(t *testing.T) {
 	t.Parallel()
-	st := dbtest.SQLite(t)
-	b := setup(t, st, func(c *delivery.Config) { c.Lease = 3 * time.Second })
-	b.putFormat(t, `{"name":"slow","timeout":"20s","retry":{"schedule":[]}}`)
-	rc := newReceiver(t)
-	rc.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
-		time.Sleep(6 * time.Second)
-		w.WriteHeader(200)
+	fake := clock.NewFake(t0)
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		const lease = 3 * time.Second
+		b := setup(t, st, onClock(fake), func(c *delivery.Config) { c.Lease = lease })
+		b.putFormat(t, `{"name":"slow","timeout":"2m","retry":{"schedule":[]}}`)
+		release := make(chan struct{})
+		rc := newReceiver(t)
+		rc.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+			w.WriteHeader(200)
+		})
+		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "slow" })
+		b.run(t)
+		released := false
+		defer func() {
+			if !released {
+				close(release)
+			}
+		}()
+
+		id := b.send(t, "a", `{}`).Deliveries[0].ID
+		waitFor(t, "the attempt to reach the receiver", 10*time.Second, func() bool { return rc.inflight.Load() == 1 })
+		for range 6 { // 6s of attempt on a 3s lease
+			fake.Advance(lease / 3)
+			now := fake.Now()
+			// The only delivery in the store is due again when its lease
+			// runs out.
+			waitFor(t, "the heartbeat to move the lease on", 10*time.Second, func() bool {
+				until, err := st.DeliveryNextDue(ctx)
+				if err != nil {
+					t.Fatalf("next due: %v", err)
+				}
+				return !until.Before(now.Add(lease))
+			})
+			other, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
+				Owner: "other-engine", Now: now, Lease: lease, Limit: 10, PerEndpoint: 10,
+			})
+			if err != nil || len(other) != 0 {
+				t.Fatalf("another engine claimed %d deliveries (%v) while the attempt ran, want none", len(other), err)
+			}
+		}
+		close(release)
+		released = true
+		b.waitStatus(t, id, store.StatusDelivered, 10*time.Second)
+		if n := len(rc.got()); n != 1 {
+			t.Errorf("receiver got %d requests, want 1", n)
+		}
 	})
-	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "slow" })
-	b.run(t)
-	other := &bundle{st: st, formats: b.formats, tenant: b.tenant, engine: delivery.NewEngine(delivery.Config{
-		Store: st, Formats: b.formats, Client: delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
-		PollInterval: 100 * time.Millisecond, Lease: 3 * time.Second,
-	})}
-	other.run(t)
-	res := b.send(t, "a", `{}`)
-	b.waitStatus(t, res.Deliveries[0].ID, store.StatusDelivered, 20*time.Second)
-	if n := len(rc.got()); n != 1 {
-		t.Errorf("receiver got %d requests, want 1: the lease must outlive a 6s attempt with a 3s lease", n)
-	}
 }
 
 // TestEngine_RateLimitSpacesAttempts: an endpoint with rate_limit 5 gets at
-// most 5 attempts in any second (one every 200ms).
+// most 5 attempts in any second: one every 200ms, however many are due.
 func TestEngine_RateLimitSpacesAttempts(t *testing.T) {
 	t.Parallel()
-	st := dbtest.SQLite(t)
-	b := setup(t, st)
+	fake := clock.NewFake(t0)
+	st := dbtest.SQLite(t, store.WithClock(fake))
+	b := setup(t, st, onClock(fake))
 	rc := newReceiver(t)
+	rc.onClock(fake)
 	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.RateLimit = 5 })
 	b.run(t)
 	var ids []string
 	for range 15 {
 		ids = append(ids, b.send(t, "a", `{}`).Deliveries[0].ID)
 	}
+	// Steps a little longer than 200ms: each lets exactly one more through.
+	const step = 201 * time.Millisecond
+	for n := 1; n <= len(ids); n++ {
+		waitFor(t, fmt.Sprintf("request %d", n), 10*time.Second, func() bool { return len(rc.got()) >= n })
+		if got := len(rc.got()); got != n {
+			t.Fatalf("%d requests after %s, want %d: one per 200ms", got, time.Duration(n-1)*step, n)
+		}
+		fake.Advance(step)
+	}
 	for _, id := range ids {
-		b.waitStatus(t, id, store.StatusDelivered, 20*time.Second)
+		b.waitStatus(t, id, store.StatusDelivered, 10*time.Second)
 	}
 	got := rc.got()
-	if span := got[len(got)-1].at.Sub(got[0].at); span < 1800*time.Millisecond {
-		t.Errorf("15 deliveries at 5/s arrived within %s, want at least ~2s", span)
-	}
 	for i := 5; i < len(got); i++ {
-		if w := got[i].at.Sub(got[i-5].at); w < 750*time.Millisecond { // 1s apart, with room for scheduling noise
+		if w := got[i].at.Sub(got[i-5].at); w < time.Second {
 			t.Errorf("requests %d..%d arrived within %s: more than 5 in a second", i-5, i, w)
 		}
 	}

@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/signature"
 	"github.com/heraldhq/herald/internal/store"
@@ -170,23 +171,25 @@ func TestTrace_DeliveredAttemptJoinsTheEventsTrace(t *testing.T) {
 // trace; the failure event it raises is delivered in that trace too.
 func TestTrace_FailedAttemptsAreErrors(t *testing.T) {
 	t.Parallel()
-	st := dbtest.SQLite(t)
+	fake := clock.NewFake(t0)
+	st := dbtest.SQLite(t, store.WithClock(fake))
 	traced, rec := withRecorder(t)
-	b := setup(t, st, traced)
-	b.putFormat(t, `{"name":"fast","retry":{"schedule":["20ms"]}}`)
+	b := setup(t, st, traced, onClock(fake))
+	b.putFormat(t, `{"name":"patient","retry":{"schedule":["1m"]}}`)
 	dead := newReceiver(t)
 	dead.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) {
 		w.WriteHeader(http.StatusBadGateway)
 		_, _ = w.Write([]byte("response-body-secret"))
 	})
 	watcher := newReceiver(t)
-	ep := b.endpoint(t, dead.URL, []string{"user.created"}, func(e *store.Endpoint) { e.Format = "fast" })
+	ep := b.endpoint(t, dead.URL, []string{"user.created"}, func(e *store.Endpoint) { e.Format = "patient" })
 	watch := b.endpoint(t, watcher.URL, []string{"webhook.delivery_failed"})
 	b.run(t)
 
 	res := b.send(t, "user.created", `{}`)
 	d := res.Deliveries[0]
-	b.waitStatus(t, d.ID, store.StatusFailed, 10*time.Second)
+	retrying := b.waitAttempts(t, d.ID, 1)
+	b.advanceTo(t, *retrying.NextAttemptAt, "the last attempt to fail the delivery", func() bool { return b.get(t, d.ID).Status == store.StatusFailed })
 	spans := waitSpans(t, rec, d.ID, 2)
 	for i, status := range []string{store.StatusRetrying, store.StatusFailed} {
 		s := spans[i]
