@@ -1,4 +1,4 @@
-// Package api serves Herald's public HTTP API (docs: /work/shared/spec/api.md):
+// Package api serves Herald's public HTTP API (described in docs/api.md):
 // authentication by API key, the tenant, key, format, event type, endpoint,
 // event and delivery resources, problem-details errors, idempotent POSTs, the
 // health probes and the OpenAPI document generated from the same route

@@ -21,7 +21,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// formatDefinition documents the format object (wire-formats.md) for the
+// formatDefinition documents the format object (docs/formats.md) for the
 // OpenAPI document and lets huma refuse unknown members and wrong types with
 // the same 422 as every other body. The format package does the real
 // validation, from the raw body.

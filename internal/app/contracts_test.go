@@ -1,6 +1,6 @@
 package app_test
 
-// One end-to-end test per contract of wire-formats.md: the format is created
+// One end-to-end test per contract of docs/formats.md: the format is created
 // through the API, events are posted, and a receiver that checks exactly
 // what that contract's receivers are told to check asserts on what arrives.
 

@@ -40,7 +40,7 @@ var (
 	defaultBody     = `{"id": "{{event.id}}", "type": "{{event.type}}", "timestamp": "{{event.created_at}}", "data": "{{event.data}}"}`
 )
 
-// Definition is the format object as users write it (wire-formats.md).
+// Definition is the format object as users write it (docs/formats.md).
 type Definition struct {
 	Name             string            `json:"name"`
 	Signature        signature.Config  `json:"signature"`

@@ -13,7 +13,7 @@ import (
 	"github.com/heraldhq/herald/internal/jsonstyle"
 )
 
-// specEvent is the event behind wire-formats.md's test vectors.
+// specEvent is the event behind the test vectors of docs/formats.md.
 func specEvent() *format.Event {
 	return &format.Event{
 		TenantID: "acme", ID: "evt_01", Type: "user.created",

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,25 +76,34 @@ func TestSpecVectors(t *testing.T) {
 	}
 }
 
-// TestSpecVectorsCopyInSync keeps testdata/json-styles.json equal to the
-// spec's file while the spec sits beside the repository (it does in the
-// workspace, not in a plain clone).
-func TestSpecVectorsCopyInSync(t *testing.T) {
+// TestDocsExamples: every known answer docs/formats.md shows, in the
+// table under "JSON styles", is what each style writes.
+func TestDocsExamples(t *testing.T) {
 	t.Parallel()
-	spec, err := os.ReadFile(filepath.Join("..", "..", "..", "shared", "spec", "json-styles.json"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Log("spec's json-styles.json is not beside the repository; testdata's copy is used alone")
-		return
-	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "formats.md"))
 	if err != nil {
-		t.Fatalf("read spec vectors: %v", err)
+		t.Fatalf("read docs: %v", err)
 	}
-	copied, err := os.ReadFile(filepath.Join("testdata", "json-styles.json"))
-	if err != nil {
-		t.Fatalf("read testdata copy: %v", err)
+	const header = "| producer posts | `compact` writes | `python` writes |"
+	_, table, ok := strings.Cut(string(doc), header+"\n|---|---|---|\n")
+	if !ok {
+		t.Fatalf("docs/formats.md has no table starting %q", header)
 	}
-	if !bytes.Equal(spec, copied) {
-		t.Fatal("testdata/json-styles.json differs from shared/spec/json-styles.json: copy the spec's file again")
+	code := regexp.MustCompile("`([^`]*)`")
+	n := 0
+	for line := range strings.Lines(table) {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := code.FindAllStringSubmatch(line, -1)
+		if len(cells) != 3 {
+			t.Fatalf("row %q: %d code cells, want 3", line, len(cells))
+		}
+		checkCase(t, styleCase{Producer: cells[0][1], Compact: cells[1][1], Python: cells[2][1]})
+		n++
+	}
+	if n < 5 {
+		t.Fatalf("%d rows in the docs' table of known answers, want at least 5", n)
 	}
 }
 

@@ -473,3 +473,43 @@ func TestSign_MessageID(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsVectors: every expected value of the Test vectors table of
+// docs/formats.md is the signature header of a vector (source "spec") that
+// TestSign_Vectors checks, so the docs show only what Herald signs.
+func TestDocsVectors(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/formats.md")
+	if err != nil {
+		t.Fatalf("read docs: %v", err)
+	}
+	_, table, ok := strings.Cut(string(doc), "| scheme | secret | expected |\n|---|---|---|\n")
+	if !ok {
+		t.Fatal("docs/formats.md has no Test vectors table")
+	}
+	signed := map[string]bool{}
+	for _, vec := range loadVectors(t) {
+		if vec.Source != "spec" {
+			continue
+		}
+		for _, v := range vec.Headers {
+			signed[vec.Secrets[0]+" "+v] = true
+		}
+	}
+	n := 0
+	for line := range strings.Lines(table) {
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := strings.Split(strings.Trim(strings.TrimSpace(line), "|"), "|")
+		secret := strings.Trim(strings.TrimSpace(cells[len(cells)-2]), "`")
+		expected := strings.Trim(strings.TrimSpace(cells[len(cells)-1]), "`")
+		if !signed[secret+" "+expected] {
+			t.Errorf("docs/formats.md shows %q signed with %q; no spec vector in testdata/vectors.json has it", expected, secret)
+		}
+		n++
+	}
+	if n != 5 {
+		t.Errorf("%d rows in the docs' Test vectors table, want 5", n)
+	}
+}
