@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -10,8 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/id"
-	"github.com/heraldhq/herald/internal/jsonstyle"
+	eventsvc "github.com/heraldhq/herald/internal/event"
 	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -103,7 +101,7 @@ func (s *Server) registerEvents() {
 		if err != nil {
 			return nil, err
 		}
-		rows, err := s.st.EventList(ctx, in.Tenant, &store.EventListParams{ListParams: p, Type: in.Type})
+		rows, err := s.events.List(ctx, in.Tenant, &store.EventListParams{ListParams: p, Type: in.Type})
 		if err != nil {
 			return nil, err
 		}
@@ -113,9 +111,9 @@ func (s *Server) registerEvents() {
 		OperationID: "get-event", Method: http.MethodGet, Path: base + "/{event}", Tags: tags,
 		Summary: "Get an event", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *eventPath) (*eventOutput, error) {
-		e, err := s.st.EventGet(ctx, in.Tenant, in.Event)
+		e, err := s.events.Get(ctx, in.Tenant, in.Event)
 		if err != nil {
-			return nil, missing(err, "event", in.Event)
+			return nil, err
 		}
 		return &eventOutput{Body: eventFrom(e)}, nil
 	})
@@ -123,8 +121,8 @@ func (s *Server) registerEvents() {
 		OperationID: "list-event-deliveries", Method: http.MethodGet, Path: base + "/{event}/deliveries", Tags: tags,
 		Summary: "List an event's deliveries", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *eventDeliveriesInput) (*pageOutput[delivery], error) {
-		if _, err := s.st.EventGet(ctx, in.Tenant, in.Event); err != nil {
-			return nil, missing(err, "event", in.Event)
+		if _, err := s.events.Get(ctx, in.Tenant, in.Event); err != nil {
+			return nil, err
 		}
 		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{Status: in.Status, EventID: in.Event})
 	})
@@ -132,27 +130,11 @@ func (s *Server) registerEvents() {
 
 func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventAcceptedOutput, error) {
 	b := &in.Body
-	data, err := checkEvent(b.Type, b.ID, b.Data)
+	res, err := s.events.Ingest(ctx, in.Tenant, &eventsvc.IngestParams{
+		Type: b.Type, ID: b.ID, Data: b.Data, TraceID: traceID(in.Traceparent),
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := s.checkCatalog(ctx, b.Type, data); err != nil {
-		return nil, err
-	}
-	now := s.now()
-	ev := &store.Event{
-		TenantID: in.Tenant, ID: b.ID, Type: b.Type, Data: data, Hash: store.EventHash(b.Type, data),
-		TraceID: traceID(in.Traceparent), Source: store.SourceAPI, CreatedAt: now,
-	}
-	if ev.ID == "" {
-		ev.ID = id.NewAt(id.Event, now)
-	}
-	res, err := s.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now})
-	if isConflict(err) {
-		return nil, conflict("event id %s was already used for a different type or data", ev.ID)
-	}
-	if err != nil {
-		return nil, err
+		return nil, inBody(err)
 	}
 	out := &eventAcceptedOutput{Status: http.StatusAccepted, Body: eventAccepted{
 		ID: res.Event.ID, Type: res.Event.Type, CreatedAt: res.Event.CreatedAt.UTC(),
@@ -164,71 +146,9 @@ func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventA
 	return out, nil
 }
 
-// checkEvent validates an ingest's type, id and data and returns the data
-// in the canonical compact form events are stored in. The data is parsed
-// strictly from the bytes the client sent: duplicate keys, invalid UTF-8,
-// lone surrogates and numbers no float can hold are refused, so every body
-// can later be written in every JSON style.
-func checkEvent(typ, evID string, raw jsonObject) ([]byte, error) {
-	var fe fields
-	if !naming.EventType(typ) {
-		fe.add("body.type", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
-	}
-	if evID != "" && !naming.EventID(evID) {
-		fe.add("body.id", "must be 1 to 128 of A-Z a-z 0-9 _ : - (no dots: the id is part of the signed content)")
-	}
-	v, err := jsonstyle.Parse(raw)
-	var se *jsonstyle.SyntaxError
-	switch {
-	case errors.As(err, &se):
-		fe.add(joinPath("body.data", se.Path), "%s", se.Msg)
-	case err != nil:
-		fe.add("body.data", "%s", err.Error())
-	case v.Kind != jsonstyle.Object:
-		fe.add("body.data", "must be a JSON object")
-	}
-	if err := fe.err(); err != nil {
-		return nil, err
-	}
-	return jsonstyle.Marshal(v, jsonstyle.Compact), nil
-}
-
-// checkCatalog holds the data to the event type's schema when the catalog
-// has the type. Types not in the catalog are accepted: the catalog is
-// optional.
-func (s *Server) checkCatalog(ctx context.Context, typ string, data []byte) error {
-	et, err := s.st.EventTypeGet(ctx, typ)
-	switch {
-	case errors.Is(err, herald.ErrNotFound):
-		return nil
-	case err != nil:
-		return err
-	case et.Archived:
-		return herald.Invalid("body.type", "event type %s is archived and takes no new events", typ)
-	case len(et.Schema) == 0:
-		return nil
-	}
-	sch, err := s.schemas.get(et)
-	if err != nil {
-		return err
-	}
-	return validateData(sch, data)
-}
-
-// joinPath appends a jsonstyle path ("items[3].name", "[0]", "") to loc.
-func joinPath(loc, path string) string {
-	switch {
-	case path == "":
-		return loc
-	case strings.HasPrefix(path, "["):
-		return loc + path
-	}
-	return loc + "." + path
-}
-
 // traceID takes the trace id of a W3C traceparent header
-// ("00-<32 hex>-<16 hex>-<2 hex>"), or makes a random one when the header is
-// absent or invalid: every event has one.
+// ("00-<32 hex>-<16 hex>-<2 hex>"), or "" when the header is absent or
+// invalid, which starts a new trace.
 func traceID(traceparent string) string {
 	p := strings.Split(strings.TrimSpace(traceparent), "-")
 	valid := len(p) >= 4 &&
@@ -236,10 +156,10 @@ func traceID(traceparent string) string {
 		len(p[1]) == 32 && isLowerHex(p[1]) && strings.Trim(p[1], "0") != "" &&
 		len(p[2]) == 16 && isLowerHex(p[2]) && strings.Trim(p[2], "0") != "" &&
 		len(p[3]) == 2 && isLowerHex(p[3])
-	if valid {
-		return p[1]
+	if !valid {
+		return ""
 	}
-	return id.NewTraceID()
+	return p[1]
 }
 
 func isLowerHex(s string) bool {

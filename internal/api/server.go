@@ -29,6 +29,8 @@ import (
 	"github.com/heraldhq/herald/internal/clock"
 	engine "github.com/heraldhq/herald/internal/delivery"
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
+	eventsvc "github.com/heraldhq/herald/internal/event"
+	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
 )
@@ -74,20 +76,21 @@ type Config struct {
 
 // Server is Herald's HTTP API.
 type Server struct {
-	cfg       Config
-	st        store.Store
-	formats   *catalog.Catalog
-	endpoints *endpointsvc.Service
-	keys      *apikey.Service
-	tenants   *tenantsvc.Service
-	log       *slog.Logger
-	now       func() time.Time
-	maxBody   int64
-	mux       *http.ServeMux
-	api       huma.API
-	handler   http.Handler
-	schemas   *schemaCache
-	patterns  []string // every pattern registered on mux, for the routing test
+	cfg        Config
+	st         store.Store
+	formats    *catalog.Catalog
+	endpoints  *endpointsvc.Service
+	keys       *apikey.Service
+	events     *eventsvc.Service
+	eventTypes *eventtypesvc.Service
+	tenants    *tenantsvc.Service
+	log        *slog.Logger
+	now        func() time.Time
+	maxBody    int64
+	mux        *http.ServeMux
+	api        huma.API
+	handler    http.Handler
+	patterns   []string // every pattern registered on mux, for the routing test
 }
 
 // New builds the API's routes. It does no I/O.
@@ -100,7 +103,6 @@ func New(cfg *Config) *Server {
 		now:     cfg.Now,
 		maxBody: cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
 		mux:     http.NewServeMux(),
-		schemas: newSchemaCache(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -115,6 +117,8 @@ func New(cfg *Config) *Server {
 	})
 	s.keys = apikey.NewService(&apikey.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
 	s.tenants = tenantsvc.NewService(&tenantsvc.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
+	s.eventTypes = eventtypesvc.NewService(&eventtypesvc.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
+	s.events = eventsvc.NewService(&eventsvc.Config{Store: cfg.Store, Types: s.eventTypes, Clock: clk})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every

@@ -1,0 +1,146 @@
+package event
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/jsonstyle"
+	"github.com/heraldhq/herald/internal/naming"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Config wires a Service. Store and Types are required.
+type Config struct {
+	// Store keeps the events and their deliveries.
+	Store store.Store
+	// Types is the event catalog events are checked against.
+	Types *eventtype.Service
+	// Clock stamps ids and creation times; nil means the real clock.
+	Clock clock.Clock
+}
+
+// Service takes events in.
+type Service struct {
+	st    store.Store
+	types *eventtype.Service
+	clock clock.Clock
+}
+
+// NewService returns a Service. It does no I/O.
+func NewService(cfg *Config) *Service {
+	return &Service{st: cfg.Store, types: cfg.Types, clock: clock.Or(cfg.Clock)}
+}
+
+// IngestParams is an event a producer sends.
+type IngestParams struct {
+	// Type is the event type name, such as user.created.
+	Type string
+	// ID is the producer's own event id; "" means Herald makes one.
+	ID string
+	// Data is the event's JSON object as the producer wrote it.
+	Data []byte
+	// TraceID is the W3C trace id the event belongs to; "" means a new
+	// trace.
+	TraceID string
+}
+
+// Ingest checks an event and stores it with a pending delivery for every
+// enabled endpoint of the tenant that subscribes to its type. Reusing an id
+// for the same type and data stores nothing new and returns the stored
+// event (Created false); for anything else it is an ErrConflict.
+func (s *Service) Ingest(ctx context.Context, tenantID string, p *IngestParams) (*store.EventCreateResult, error) {
+	data, err := check(p)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.types.CheckEvent(ctx, p.Type, data); err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	ev := &store.Event{
+		TenantID: tenantID, ID: p.ID, Type: p.Type, Data: data, Hash: store.EventHash(p.Type, data),
+		TraceID: p.TraceID, Source: store.SourceAPI, CreatedAt: now,
+	}
+	if ev.ID == "" {
+		ev.ID = id.NewAt(id.Event, now)
+	}
+	if ev.TraceID == "" {
+		ev.TraceID = id.NewTraceID()
+	}
+	res, err := s.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now})
+	switch {
+	case errors.Is(err, herald.ErrConflict):
+		return nil, herald.Errorf(herald.ErrConflict, "event id %s was already used for a different type or data", ev.ID)
+	case err != nil:
+		return nil, fmt.Errorf("store event %s: %w", ev.ID, err)
+	}
+	return res, nil
+}
+
+// check validates an event's type, id and data and returns the data in
+// the canonical compact form events are stored in. The data is parsed
+// strictly from the producer's bytes: duplicate keys, invalid UTF-8, lone
+// surrogates and numbers no float can hold are refused, so every body can
+// later be written in every JSON style.
+func check(p *IngestParams) ([]byte, error) {
+	var fe herald.Fields
+	if !naming.EventType(p.Type) {
+		fe.Add("type", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
+	}
+	if p.ID != "" && !naming.EventID(p.ID) {
+		fe.Add("id", "must be 1 to 128 of A-Z a-z 0-9 _ : - (no dots: the id is part of the signed content)")
+	}
+	v, err := jsonstyle.Parse(p.Data)
+	var se *jsonstyle.SyntaxError
+	switch {
+	case errors.As(err, &se):
+		fe.Add(joinPath("data", se.Path), "%s", se.Msg)
+	case err != nil:
+		fe.Add("data", "%s", err.Error())
+	case v.Kind != jsonstyle.Object:
+		fe.Add("data", "must be a JSON object")
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	return jsonstyle.Marshal(v, jsonstyle.Compact), nil
+}
+
+// joinPath appends a jsonstyle path ("items[3].name", "[0]", "") to loc.
+func joinPath(loc, path string) string {
+	switch {
+	case path == "":
+		return loc
+	case strings.HasPrefix(path, "["):
+		return loc + path
+	}
+	return loc + "." + path
+}
+
+// Get returns one of the tenant's events.
+func (s *Service) Get(ctx context.Context, tenantID, eventID string) (*store.Event, error) {
+	e, err := s.st.EventGet(ctx, tenantID, eventID)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return nil, herald.Errorf(herald.ErrNotFound, "event %s not found", eventID)
+	case err != nil:
+		return nil, fmt.Errorf("get event %s: %w", eventID, err)
+	}
+	return e, nil
+}
+
+// List returns a page of the tenant's events, newest first (one more than
+// the limit when there is a next page, as store lists do).
+func (s *Service) List(ctx context.Context, tenantID string, p *store.EventListParams) ([]*store.Event, error) {
+	rows, err := s.st.EventList(ctx, tenantID, p)
+	if err != nil {
+		return nil, fmt.Errorf("list events of %s: %w", tenantID, err)
+	}
+	return rows, nil
+}

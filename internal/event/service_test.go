@@ -1,0 +1,151 @@
+package event_test
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/event"
+	"github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/dbtest"
+)
+
+// bundle is a Service over a real store with tenant "acme", which has one
+// endpoint subscribed to user.*.
+type bundle struct {
+	svc   *event.Service
+	types *eventtype.Service
+	clock *clock.Fake
+}
+
+func setup(t *testing.T, st store.Store) *bundle {
+	t.Helper()
+	ctx := t.Context()
+	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	now := clk.Now()
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatalf("create tenant: %v", err)
+	}
+	if _, err := st.EndpointCreate(ctx, &store.Endpoint{
+		ID: "ep_1", TenantID: "acme", URL: "https://example.com/hook", Events: []string{"user.*"},
+		Format: "standard-webhooks", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Enabled: true, CreatedAt: now, UpdatedAt: now,
+	}); err != nil {
+		t.Fatalf("create endpoint: %v", err)
+	}
+	types := eventtype.NewService(&eventtype.Config{Store: st, Clock: clk})
+	return &bundle{svc: event.NewService(&event.Config{Store: st, Types: types, Clock: clk}), types: types, clock: clk}
+}
+
+// locations are the fields a ValidationError names, in order.
+func locations(t *testing.T, err error) []string {
+	t.Helper()
+	var ve *herald.ValidationError
+	if !errors.As(err, &ve) {
+		t.Fatalf("err = %v, want a ValidationError", err)
+	}
+	var out []string
+	for _, f := range ve.Fields {
+		out = append(out, f.Location)
+	}
+	return out
+}
+
+func TestService_IngestStoresTheCanonicalEvent(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+
+		res, err := b.svc.Ingest(t.Context(), "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{ "n": 1.50, "big": 12345678901234567890123, "s": "\u00e9" }`)})
+
+		if err != nil {
+			t.Fatalf("ingest: %v", err)
+		}
+		ev := res.Event
+		if string(ev.Data) != `{"n":1.50,"big":12345678901234567890123,"s":"é"}` {
+			t.Errorf("stored data %s, want the compact form with numbers as written", ev.Data)
+		}
+		if !res.Created || len(res.Deliveries) != 1 || res.Deliveries[0].EndpointID != "ep_1" {
+			t.Errorf("created %v with %d deliveries, want a new event for ep_1", res.Created, len(res.Deliveries))
+		}
+		if !strings.HasPrefix(ev.ID, "evt_") || len(ev.TraceID) != 32 || ev.Source != store.SourceAPI || !ev.CreatedAt.Equal(b.clock.Now()) {
+			t.Errorf("event %s, trace %q, source %s, created %v; want evt_..., a new trace id, api, %v", ev.ID, ev.TraceID, ev.Source, ev.CreatedAt, b.clock.Now())
+		}
+		// A type the endpoint does not subscribe to makes no delivery.
+		res, err = b.svc.Ingest(t.Context(), "acme", &event.IngestParams{Type: "invoice.paid", Data: []byte(`{}`), TraceID: "4bf92f3577b34da6a3ce929d0e0e4736"})
+		if err != nil || len(res.Deliveries) != 0 || res.Event.TraceID != "4bf92f3577b34da6a3ce929d0e0e4736" {
+			t.Fatalf("unsubscribed type: %+v, %v; want stored with no delivery, in the given trace", res, err)
+		}
+	})
+}
+
+func TestService_IngestOfAnIDAgain(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		ctx := t.Context()
+		p := &event.IngestParams{Type: "user.created", ID: "order-1", Data: []byte(`{"a":1}`)}
+		if _, err := b.svc.Ingest(ctx, "acme", p); err != nil {
+			t.Fatalf("first ingest: %v", err)
+		}
+
+		again, err := b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", ID: "order-1", Data: []byte(`{ "a": 1 }`)})
+		if err != nil || again.Created || again.Event.ID != "order-1" {
+			t.Fatalf("same event again: %+v, %v; want the stored one, not created", again, err)
+		}
+		_, err = b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", ID: "order-1", Data: []byte(`{"a":2}`)})
+		var he *herald.Error
+		if !errors.Is(err, herald.ErrConflict) || !errors.As(err, &he) || he.Message != "event id order-1 was already used for a different type or data" {
+			t.Fatalf("other data under the id: %v, want ErrConflict naming the id", err)
+		}
+	})
+}
+
+func TestService_IngestNamesEveryFault(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		ctx := t.Context()
+		for _, tc := range []struct {
+			p    event.IngestParams
+			want []string
+		}{
+			{event.IngestParams{Type: "user created", ID: "a.b", Data: []byte(`[]`)}, []string{"type", "id", "data"}},
+			{event.IngestParams{Type: "a.b", Data: []byte(`{"x": {"y": 1, "y": 2}}`)}, []string{"data.x.y"}},
+			{event.IngestParams{Type: "a.b", Data: []byte(`{"x": [1, 1e999]}`)}, []string{"data.x[1]"}},
+		} {
+			_, err := b.svc.Ingest(ctx, "acme", &tc.p)
+			if got := locations(t, err); !slices.Equal(got, tc.want) {
+				t.Errorf("ingest %s %s: faults at %v, want %v", tc.p.Type, tc.p.Data, got, tc.want)
+			}
+		}
+	})
+}
+
+func TestService_IngestHoldsTheEventToTheCatalog(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		ctx := t.Context()
+		if _, _, err := b.types.Put(ctx, &eventtype.PutParams{Name: "user.created", Schema: []byte(`{"required": ["id"]}`)}); err != nil {
+			t.Fatal(err)
+		}
+
+		_, err := b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{"name": "x"}`)})
+
+		if got := locations(t, err); !slices.Equal(got, []string{"data"}) {
+			t.Fatalf("data without the required id: faults at %v, want [data]", got)
+		}
+		if _, err := b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{"id": 7}`)}); err != nil {
+			t.Fatalf("matching data: %v", err)
+		}
+	})
+}
