@@ -19,7 +19,30 @@ import (
 // every due row would return the same thousand rows of one backlogged,
 // capped endpoint on every claim and never reach anyone else's.
 const claimSQL = `
-WITH room AS MATERIALIZED (
+WITH RECURSIVE active AS (
+    -- The endpoints with unfinished deliveries and the earliest due time of
+    -- each, found by skipping through the (endpoint, due) index: one probe
+    -- per such endpoint, whatever the backlog. An EXISTS per endpoint was
+    -- planned as a hash semi-join over every due row instead, and a claim
+    -- then cost 15 ms at 60,000 due deliveries and grew with the backlog.
+    (SELECT d.endpoint_id, d.next_attempt_at
+     FROM deliveries d
+     WHERE d.status IN ('pending', 'retrying', 'delivering')
+     ORDER BY d.endpoint_id, d.next_attempt_at
+     LIMIT 1)
+    UNION ALL
+    SELECT nx.endpoint_id, nx.next_attempt_at
+    FROM active a
+    CROSS JOIN LATERAL (
+        SELECT d.endpoint_id, d.next_attempt_at
+        FROM deliveries d
+        WHERE d.status IN ('pending', 'retrying', 'delivering')
+          AND d.endpoint_id > a.endpoint_id
+        ORDER BY d.endpoint_id, d.next_attempt_at
+        LIMIT 1
+    ) nx
+),
+room AS MATERIALIZED (
     -- Enabled endpoints with due work, and how many more leases each may
     -- take: the cap minus the unexpired leases it holds already.
     SELECT id, free
@@ -28,13 +51,9 @@ WITH room AS MATERIALIZED (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) AS free
-        FROM endpoints e
-        WHERE e.enabled
-          AND EXISTS (
-                SELECT 1 FROM deliveries d
-                WHERE d.endpoint_id = e.id
-                  AND d.status IN ('pending', 'retrying', 'delivering')
-                  AND d.next_attempt_at <= $1)
+        FROM active a
+        JOIN endpoints e ON e.id = a.endpoint_id
+        WHERE e.enabled AND a.next_attempt_at <= $1
     ) r
     WHERE free > 0
 ),
