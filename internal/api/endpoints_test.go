@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/clock"
 	engine "github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
@@ -282,7 +283,7 @@ func TestEndpoints_RotateSecret(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-		h := newHarness(t, st, func(c *Config) { c.Now = func() time.Time { return now } })
+		h := newHarness(t, st, func(c *Config) { c.Clock = clock.NewFake(now) })
 		admin := h.as(h.admin)
 		h.tenantWithKey(t, "acme")
 		ep := h.endpoint(t, "acme", map[string]any{})

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/apikey"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -76,24 +77,6 @@ func TestIdempotency_TenantCreate(t *testing.T) {
 		wantProblem(t, h.do(req{method: http.MethodPost, path: "/api/v1/tenants", key: h.admin, body: `{"id": "acme"}`,
 			header: map[string]string{"Idempotency-Key": strings.Repeat("k", 256)}}), http.StatusUnprocessableEntity, "header.Idempotency-Key")
 	})
-}
-
-// idemClock is a settable clock for the server under test.
-type idemClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *idemClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *idemClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 // adminKeyID is the id of the harness's admin key: the scope of its
@@ -235,8 +218,8 @@ func TestIdempotency_CorrectedRetryAfterErrorRuns(t *testing.T) {
 func TestIdempotency_ReservationInProgressAndAbandoned(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		clock := &idemClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-		h := newHarness(t, st, func(c *Config) { c.Now = clock.now })
+		fake := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+		h := newHarness(t, st, func(c *Config) { c.Clock = fake })
 		h.tenantWithKey(t, "acme")
 		const path = "/api/v1/tenants/acme/endpoints"
 		body := `{"url": "https://example.com/hook"}`
@@ -250,7 +233,7 @@ func TestIdempotency_ReservationInProgressAndAbandoned(t *testing.T) {
 		ctx := context.Background()
 		reserve := func(idem, hash string, age time.Duration) {
 			t.Helper()
-			if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: scope, Key: idem, RequestHash: hash, CreatedAt: clock.now().Add(-age)}); err != nil {
+			if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: scope, Key: idem, RequestHash: hash, CreatedAt: fake.Now().Add(-age)}); err != nil {
 				t.Fatalf("reserve %s: %v", idem, err)
 			}
 		}
@@ -264,7 +247,7 @@ func TestIdempotency_ReservationInProgressAndAbandoned(t *testing.T) {
 
 		// A minute on, it was left by a crash: the request runs, and its
 		// answer is kept.
-		clock.advance(2 * time.Second)
+		fake.Advance(2 * time.Second)
 		r := post("busy")
 		want(t, r, http.StatusCreated)
 		if n := count(); n != 1 {
@@ -302,8 +285,8 @@ func (failingComplete) IdempotencyComplete(context.Context, *store.IdempotencyRe
 func TestIdempotency_AnswerSentWhenStoringItFails(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		clock := &idemClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
-		h := newHarness(t, failingComplete{st}, func(c *Config) { c.Now = clock.now })
+		fake := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+		h := newHarness(t, failingComplete{st}, func(c *Config) { c.Clock = fake })
 		post := func(id string) *response {
 			return h.do(req{method: http.MethodPost, path: "/api/v1/tenants", key: h.admin, body: `{"id": "` + id + `"}`,
 				header: map[string]string{"Idempotency-Key": "k-" + id}})
@@ -319,7 +302,7 @@ func TestIdempotency_AnswerSentWhenStoringItFails(t *testing.T) {
 		// The key stays reserved: a repeat is told to wait, not run again...
 		wantInProgress(t, post("acme"))
 		// ...until the reservation is abandoned.
-		clock.advance(idempotencyAbandonAfter + time.Second)
+		fake.Advance(idempotencyAbandonAfter + time.Second)
 		wantProblem(t, post("acme"), http.StatusConflict, "") // the tenant exists: it ran again
 	})
 }

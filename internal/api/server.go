@@ -55,8 +55,9 @@ type Config struct {
 	Tester Tester
 	// Logger receives unexpected errors; nil discards them.
 	Logger *slog.Logger
-	// Now is the clock; nil means time.Now.
-	Now func() time.Time
+	// Clock is the time of every decision the API and its services make;
+	// nil means the wall clock.
+	Clock clock.Clock
 	// MaxBodyBytes bounds request bodies (413 beyond); 0 means 1 MiB.
 	MaxBodyBytes int64
 	// AllowPrivateDestinations lets endpoint URLs point at loopback, private,
@@ -100,17 +101,14 @@ func New(cfg *Config) *Server {
 		st:      cfg.Store,
 		formats: cfg.Formats,
 		log:     cfg.Logger,
-		now:     cfg.Now,
+		now:     clock.Or(cfg.Clock).Now,
 		maxBody: cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
 		mux:     http.NewServeMux(),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Now == nil {
-		s.now = time.Now
-	}
-	clk := nowClock{s.now}
+	clk := clock.Or(cfg.Clock)
 	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
 		Store: cfg.Store, Formats: cfg.Formats, Clock: clk, Logger: s.log,
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, CheckURL: s.urlCheck(),
@@ -149,14 +147,6 @@ func New(cfg *Config) *Server {
 	}
 	return s
 }
-
-// nowClock is Config.Now as the clock services take.
-type nowClock struct{ now func() time.Time }
-
-func (c nowClock) Now() time.Time { return c.now() }
-
-// NewTimer is the real clock's: the services only read the time.
-func (nowClock) NewTimer(d time.Duration) clock.Timer { return clock.Real().NewTimer(d) }
 
 // Handler serves /api/v1/..., /healthz and /readyz.
 func (s *Server) Handler() http.Handler { return s.handler }

@@ -27,6 +27,7 @@ import (
 	"github.com/heraldhq/herald/internal/api"
 	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/catalog"
+	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/store"
@@ -63,13 +64,16 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// Out is where --dev prints the admin key and the URL (stdout).
 	Out io.Writer
+	// Clock is the time of the store, the engine and the API; nil means
+	// the wall clock (tests pass a clock.Fake).
+	Clock clock.Clock
 }
 
 // OpenStore opens the store a database URL names: postgres:// or
 // postgresql:// for PostgreSQL, sqlite:PATH (or a bare path) for SQLite.
-func OpenStore(databaseURL string) (store.Store, error) {
+func OpenStore(databaseURL string, opts ...store.Option) (store.Store, error) {
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-		return postgres.Open(databaseURL)
+		return postgres.Open(databaseURL, opts...)
 	}
 	if !strings.HasPrefix(databaseURL, "sqlite:") && strings.Contains(databaseURL, "://") {
 		return nil, fmt.Errorf("database URL %q: Herald supports sqlite:PATH and postgres://... URLs", redactURL(databaseURL))
@@ -78,7 +82,7 @@ func OpenStore(databaseURL string) (store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return sqlite.Open(path)
+	return sqlite.Open(path, opts...)
 }
 
 // Migrate opens the database and brings its schema up to date.
@@ -111,6 +115,7 @@ type Main struct {
 // NewMain returns a Main for cfg, logging to log. It does no I/O.
 func NewMain(cfg *Config, log *slog.Logger) *Main {
 	m := &Main{cfg: *cfg, log: log}
+	m.cfg.Clock = clock.Or(m.cfg.Clock)
 	if m.cfg.DatabaseURL == "" {
 		m.cfg.DatabaseURL = "sqlite:herald.db"
 	}
@@ -133,7 +138,7 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 // Config.Addr; it prints the admin key when there is one to show. Nothing
 // is served until Run. After an error, Close releases what was acquired.
 func (m *Main) Open(ctx context.Context) error {
-	st, err := OpenStore(m.cfg.DatabaseURL)
+	st, err := OpenStore(m.cfg.DatabaseURL, store.WithClock(m.cfg.Clock))
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -144,7 +149,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.loadFormats(ctx); err != nil {
 		return err
 	}
-	adminKey, err := apikey.NewService(&apikey.Config{Store: st, Logger: m.log}).
+	adminKey, err := apikey.NewService(&apikey.Config{Store: st, Clock: m.cfg.Clock, Logger: m.log}).
 		Bootstrap(ctx, &apikey.BootstrapParams{Key: m.cfg.AdminKey, Dev: m.cfg.Dev})
 	if err != nil {
 		return err
@@ -168,7 +173,7 @@ func (m *Main) Open(ctx context.Context) error {
 // in it, and checks that the default format exists (it may be one the file
 // just defined).
 func (m *Main) loadFormats(ctx context.Context) error {
-	m.formats = catalog.New(m.st, m.cfg.DefaultFormat, nil)
+	m.formats = catalog.New(m.st, m.cfg.DefaultFormat, m.cfg.Clock)
 	if m.cfg.FormatsFile != "" {
 		fs, err := format.LoadFile(m.cfg.FormatsFile)
 		if err != nil {
@@ -193,7 +198,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.engine = delivery.NewEngine(delivery.Config{
-		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: delivery.NewMetrics(reg),
+		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: delivery.NewMetrics(reg), Clock: m.cfg.Clock,
 		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations}),
 		Workers:        m.cfg.Workers,
 		PerEndpoint:    m.cfg.PerEndpoint,
@@ -201,7 +206,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		TracerProvider: tp,
 	})
 	srv := api.New(&api.Config{
-		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log,
+		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log, Clock: m.cfg.Clock,
 		MaxBodyBytes:             m.cfg.MaxBodyBytes,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
 		Ready:                    m.st.Ping,
