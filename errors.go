@@ -57,6 +57,20 @@ func (e *ValidationError) Error() string {
 // Is makes errors.Is(err, ErrInvalid) true for every ValidationError.
 func (e *ValidationError) Is(target error) bool { return target == ErrInvalid }
 
+// Locations lists, in order, the field locations of the ValidationError in
+// err's chain; nil when err is not one.
+func Locations(err error) []string {
+	var ve *ValidationError
+	if !errors.As(err, &ve) {
+		return nil
+	}
+	out := make([]string, len(ve.Fields))
+	for i, f := range ve.Fields {
+		out[i] = f.Location
+	}
+	return out
+}
+
 // Prefix returns a copy whose field locations are prefixed with p and a dot,
 // so a validator of a nested object can report "body.signature.scheme".
 func (e *ValidationError) Prefix(p string) *ValidationError {

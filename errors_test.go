@@ -3,6 +3,7 @@ package herald_test
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/heraldhq/herald"
@@ -43,5 +44,19 @@ func TestError_IsItsKindAndSaysItsMessage(t *testing.T) {
 	var he *herald.Error
 	if !errors.Is(err, herald.ErrNotFound) || errors.Is(err, herald.ErrConflict) || !errors.As(err, &he) || he.Message != "endpoint ep_1 not found" {
 		t.Fatalf("%v: want ErrNotFound with the message endpoint ep_1 not found", err)
+	}
+}
+
+func TestLocations(t *testing.T) {
+	t.Parallel()
+	var f herald.Fields
+	f.Add("body.url", "bad")
+	f.Add("body.events[0]", "bad too")
+	err := fmt.Errorf("create endpoint: %w", f.Err())
+	if got := herald.Locations(err); !slices.Equal(got, []string{"body.url", "body.events[0]"}) {
+		t.Fatalf("Locations = %v, want [body.url body.events[0]]", got)
+	}
+	if got := herald.Locations(herald.ErrNotFound); got != nil {
+		t.Fatalf("Locations of a plain kind = %v, want nil", got)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
 	eventsvc "github.com/heraldhq/herald/internal/event"
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
 )
@@ -109,14 +110,15 @@ func New(cfg *Config) *Server {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	clk := clock.Or(cfg.Clock)
+	base := service.Base{Store: cfg.Store, Clock: clk, Logger: s.log}
 	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
-		Store: cfg.Store, Formats: cfg.Formats, Clock: clk, Logger: s.log,
+		Base: base, Formats: cfg.Formats,
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, CheckURL: s.urlCheck(),
 	})
-	s.keys = apikey.NewService(&apikey.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
-	s.tenants = tenantsvc.NewService(&tenantsvc.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
-	s.eventTypes = eventtypesvc.NewService(&eventtypesvc.Config{Store: cfg.Store, Clock: clk, Logger: s.log})
-	s.events = eventsvc.NewService(&eventsvc.Config{Store: cfg.Store, Types: s.eventTypes, Clock: clk})
+	s.keys = apikey.NewService(&apikey.Config{Base: base})
+	s.tenants = tenantsvc.NewService(&tenantsvc.Config{Base: base})
+	s.eventTypes = eventtypesvc.NewService(&eventtypesvc.Config{Base: base})
+	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every

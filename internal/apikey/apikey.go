@@ -8,11 +8,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -42,28 +41,19 @@ func Hash(key string) string {
 
 // Config wires a Service. Store is required.
 type Config struct {
-	// Store keeps the keys (by hash).
-	Store store.Store
-	// Clock stamps ids and creation times; nil means the real clock.
-	Clock clock.Clock
-	// Logger receives a line per key created; nil discards them.
-	Logger *slog.Logger
+	// Base: the store keeps the keys (by hash), the clock stamps ids and
+	// creation times, the logger gets a line per key created.
+	service.Base
 }
 
 // Service creates and looks up API keys.
 type Service struct {
-	st    store.Store
-	clock clock.Clock
-	log   *slog.Logger
+	service.Base
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	s := &Service{st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	return s
+	return &Service{Base: cfg.Base.Init()}
 }
 
 // errInvalidKey is the answer to any key that is not one: the same for a
@@ -76,7 +66,7 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*store.Key, err
 	if key == "" || len(key) > maxLen {
 		return nil, errInvalidKey
 	}
-	k, err := s.st.KeyGetByHash(ctx, Hash(key))
+	k, err := s.Store.KeyGetByHash(ctx, Hash(key))
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
 		return nil, errInvalidKey
@@ -101,13 +91,13 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Key, stri
 	if fe.Text("name", p.Name); fe.Err() != nil {
 		return nil, "", fe.Err()
 	}
-	now := s.clock.Now()
+	now := s.Clock.Now()
 	key := New()
-	k, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), TenantID: p.TenantID, Name: p.Name, Hash: Hash(key), CreatedAt: now})
+	k, err := s.Store.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), TenantID: p.TenantID, Name: p.Name, Hash: Hash(key), CreatedAt: now})
 	if err != nil {
 		return nil, "", fmt.Errorf("create API key: %w", err)
 	}
-	s.log.Info("API key created", "key_id", k.ID, "tenant_id", k.TenantID)
+	s.Logger.Info("API key created", "key_id", k.ID, "tenant_id", k.TenantID)
 	return k, key, nil
 }
 
@@ -126,14 +116,14 @@ type BootstrapParams struct {
 // made on the first start (on every start with Dev). It returns the key to
 // print, or "" when there is none to show.
 func (s *Service) Bootstrap(ctx context.Context, p *BootstrapParams) (string, error) {
-	now := s.clock.Now()
+	now := s.Clock.Now()
 	if p.Key != "" {
 		hash := Hash(p.Key)
-		_, err := s.st.KeyGetByHash(ctx, hash)
+		_, err := s.Store.KeyGetByHash(ctx, hash)
 		switch {
 		case err == nil:
 		case errors.Is(err, herald.ErrNotFound):
-			_, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: "configured admin key", Hash: hash, CreatedAt: now.UTC()})
+			_, err := s.Store.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: "configured admin key", Hash: hash, CreatedAt: now.UTC()})
 			// A second node starting at the same moment may have stored it
 			// first.
 			if err != nil && !errors.Is(err, herald.ErrConflict) {
@@ -147,7 +137,7 @@ func (s *Service) Bootstrap(ctx context.Context, p *BootstrapParams) (string, er
 		}
 		return "", nil
 	}
-	exists, err := s.st.KeyAdminExists(ctx)
+	exists, err := s.Store.KeyAdminExists(ctx)
 	if err != nil {
 		return "", fmt.Errorf("look up admin keys: %w", err)
 	}
@@ -159,7 +149,7 @@ func (s *Service) Bootstrap(ctx context.Context, p *BootstrapParams) (string, er
 	if p.Dev {
 		name = "dev admin key"
 	}
-	if _, err := s.st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: name, Hash: Hash(key), CreatedAt: now.UTC()}); err != nil {
+	if _, err := s.Store.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: name, Hash: Hash(key), CreatedAt: now.UTC()}); err != nil {
 		return "", fmt.Errorf("create admin key: %w", err)
 	}
 	return key, nil

@@ -5,15 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/catalog"
-	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/signature"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -29,15 +28,11 @@ const (
 
 // Config wires a Service. Store and Formats are required.
 type Config struct {
-	// Store keeps the endpoints.
-	Store store.Store
+	// Base: the store keeps the endpoints, the clock stamps ids, creation
+	// and rotation times, the logger gets a line per secret rotation.
+	service.Base
 	// Formats finds the format an endpoint names.
 	Formats *catalog.Catalog
-	// Clock stamps ids, creation and rotation times; nil means the real
-	// clock.
-	Clock clock.Clock
-	// Logger receives a line per secret rotation; nil discards them.
-	Logger *slog.Logger
 	// AllowPrivateDestinations lets endpoint URLs point at loopback,
 	// private, link-local and other internal addresses.
 	AllowPrivateDestinations bool
@@ -49,19 +44,13 @@ type Config struct {
 
 // Service applies the endpoint rules and stores the result.
 type Service struct {
-	cfg   Config
-	st    store.Store
-	clock clock.Clock
-	log   *slog.Logger
+	service.Base
+	cfg Config
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	s := &Service{cfg: *cfg, st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	return s
+	return &Service{Base: cfg.Base.Init(), cfg: *cfg}
 }
 
 // CreateParams is a new endpoint. Only URL is required.
@@ -120,7 +109,7 @@ type ReplayParams struct {
 
 // Get returns one of the tenant's endpoints.
 func (s *Service) Get(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
-	e, err := s.st.EndpointGet(ctx, tenantID, endpointID)
+	e, err := s.Store.EndpointGet(ctx, tenantID, endpointID)
 	if err != nil {
 		return nil, notFound(err, endpointID)
 	}
@@ -130,7 +119,7 @@ func (s *Service) Get(ctx context.Context, tenantID, endpointID string) (*store.
 // List returns a page of the tenant's endpoints, newest first (one more
 // than p.Limit when there is a next page, as store lists do).
 func (s *Service) List(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Endpoint, error) {
-	rows, err := s.st.EndpointList(ctx, tenantID, p)
+	rows, err := s.Store.EndpointList(ctx, tenantID, p)
 	if err != nil {
 		return nil, fmt.Errorf("list endpoints of %s: %w", tenantID, err)
 	}
@@ -139,7 +128,7 @@ func (s *Service) List(ctx context.Context, tenantID string, p *store.ListParams
 
 // Delete removes one of the tenant's endpoints.
 func (s *Service) Delete(ctx context.Context, tenantID, endpointID string) error {
-	return notFound(s.st.EndpointDelete(ctx, tenantID, endpointID), endpointID)
+	return notFound(s.Store.EndpointDelete(ctx, tenantID, endpointID), endpointID)
 }
 
 // Create checks and stores a new endpoint for the tenant. It returns the
@@ -149,7 +138,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 	if err != nil {
 		return nil, "", err
 	}
-	now := s.clock.Now()
+	now := s.Clock.Now()
 	e := &store.Endpoint{
 		ID: id.NewAt(id.Endpoint, now), TenantID: tenantID, URL: p.URL, Description: p.Description,
 		Events: p.Events, Format: f.Name, Secret: p.Secret, Enabled: p.Enabled == nil || *p.Enabled,
@@ -168,7 +157,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 	if err := fe.Err(); err != nil {
 		return nil, "", err
 	}
-	created, err := s.st.EndpointCreate(ctx, e)
+	created, err := s.Store.EndpointCreate(ctx, e)
 	if err != nil {
 		return nil, "", fmt.Errorf("create endpoint: %w", err)
 	}
@@ -224,8 +213,8 @@ func (s *Service) Update(ctx context.Context, tenantID, endpointID string, p *Up
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	e.UpdatedAt = s.clock.Now()
-	updated, err := s.st.EndpointUpdate(ctx, e)
+	e.UpdatedAt = s.Clock.Now()
+	updated, err := s.Store.EndpointUpdate(ctx, e)
 	if err != nil {
 		return nil, notFound(err, e.ID)
 	}
@@ -256,7 +245,7 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 	} else if err := signature.ValidateSecret(f.Scheme(), secret); err != nil {
 		return nil, "", err
 	}
-	now := s.clock.Now()
+	now := s.Clock.Now()
 	e.PreviousSecret, e.PreviousSecretExpiresAt = "", nil
 	if grace > 0 {
 		exp := now.Add(grace)
@@ -264,11 +253,11 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 	}
 	e.Secret = secret
 	e.UpdatedAt = now
-	updated, err := s.st.EndpointUpdate(ctx, e)
+	updated, err := s.Store.EndpointUpdate(ctx, e)
 	if err != nil {
 		return nil, "", notFound(err, e.ID)
 	}
-	s.log.Info("endpoint secret rotated", "tenant_id", tenantID, "endpoint_id", e.ID, "grace", grace.String())
+	s.Logger.Info("endpoint secret rotated", "tenant_id", tenantID, "endpoint_id", e.ID, "grace", grace.String())
 	return updated, updated.Secret, nil
 }
 
@@ -299,7 +288,7 @@ func (s *Service) Replay(ctx context.Context, tenantID, endpointID string, p *Re
 	if _, err := s.Get(ctx, tenantID, endpointID); err != nil {
 		return 0, err
 	}
-	now := s.clock.Now()
+	now := s.Clock.Now()
 	until := now
 	if p.Until != nil {
 		until = *p.Until
@@ -307,7 +296,7 @@ func (s *Service) Replay(ctx context.Context, tenantID, endpointID string, p *Re
 	if !until.After(p.Since) {
 		return 0, herald.Invalid("until", "must be after since")
 	}
-	n, err := s.st.DeliveryReplay(ctx, tenantID, endpointID, p.Since, until, now)
+	n, err := s.Store.DeliveryReplay(ctx, tenantID, endpointID, p.Since, until, now)
 	if err != nil {
 		return 0, fmt.Errorf("replay deliveries of endpoint %s: %w", endpointID, err)
 	}

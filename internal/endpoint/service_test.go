@@ -14,6 +14,7 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/endpoint"
 	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -43,7 +44,7 @@ func setup(t *testing.T, st store.Store, configure ...func(*endpoint.Config)) *b
 		t.Fatalf("store format: %v", err)
 	}
 	b.formats = formats
-	cfg := &endpoint.Config{Store: st, Formats: formats, Clock: b.clock}
+	cfg := &endpoint.Config{Base: service.Base{Store: st, Clock: b.clock}, Formats: formats}
 	for _, c := range configure {
 		c(cfg)
 	}
@@ -62,20 +63,6 @@ func (b *bundle) create(t *testing.T, p *endpoint.CreateParams) (*store.Endpoint
 		t.Fatalf("create endpoint %+v: %v", p, err)
 	}
 	return e, secret
-}
-
-// locations are the fields a ValidationError names, in order.
-func locations(t *testing.T, err error) []string {
-	t.Helper()
-	var ve *herald.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("err = %v, want a ValidationError", err)
-	}
-	var out []string
-	for _, f := range ve.Fields {
-		out = append(out, f.Location)
-	}
-	return out
 }
 
 func TestService_CreateFillsTheDefaults(t *testing.T) {
@@ -119,7 +106,7 @@ func TestService_CreateNamesEveryFault(t *testing.T) {
 		})
 
 		want := []string{"secret", "description", "events[1]", "headers.Webhook-Signature", "rate_limit", "url"}
-		if got := locations(t, err); !slices.Equal(got, want) {
+		if got := herald.Locations(err); !slices.Equal(got, want) {
 			t.Fatalf("faults at %v, want %v", got, want)
 		}
 		rows, err := b.svc.List(t.Context(), "acme", &store.ListParams{Limit: 10})
@@ -128,7 +115,7 @@ func TestService_CreateNamesEveryFault(t *testing.T) {
 		}
 		// A format that does not exist is the fault that stops everything.
 		_, _, err = b.svc.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "ftp://x/", Format: "nope"})
-		if got := locations(t, err); !slices.Equal(got, []string{"format"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"format"}) {
 			t.Fatalf("unknown format: faults at %v, want [format]", got)
 		}
 	})
@@ -140,11 +127,11 @@ func TestService_RefusesInternalDestinationsUnlessAllowed(t *testing.T) {
 		t.Parallel()
 		b := setup(t, st)
 		_, _, err := b.svc.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "http://169.254.169.254/latest/meta-data"})
-		if got := locations(t, err); !slices.Equal(got, []string{"url"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"url"}) {
 			t.Fatalf("metadata address: faults at %v, want [url]", got)
 		}
 
-		open := endpoint.NewService(&endpoint.Config{Store: st, Formats: b.formats, AllowPrivateDestinations: true})
+		open := endpoint.NewService(&endpoint.Config{Base: service.Base{Store: st}, Formats: b.formats, AllowPrivateDestinations: true})
 		if _, _, err := open.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "http://127.0.0.1:9000/hook"}); err != nil {
 			t.Fatalf("loopback with private destinations allowed: %v", err)
 		}
@@ -178,7 +165,7 @@ func TestService_UpdateChecksAChangedURLOnly(t *testing.T) {
 		}
 		internal := "http://10.1.2.3/"
 		_, err = b.svc.Update(t.Context(), "acme", e.ID, &endpoint.UpdateParams{URL: &internal})
-		if got := locations(t, err); !slices.Equal(got, []string{"url"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"url"}) {
 			t.Fatalf("internal URL: faults at %v, want [url]", got)
 		}
 	})
@@ -194,7 +181,7 @@ func TestService_UpdateRefusesAFormatTheSecretDoesNotSuit(t *testing.T) {
 		std := format.StandardWebhooksName
 		_, err := b.svc.Update(t.Context(), "acme", e.ID, &endpoint.UpdateParams{Format: &std})
 
-		if got := locations(t, err); !slices.Equal(got, []string{"format"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"format"}) {
 			t.Fatalf("faults at %v, want [format]", got)
 		}
 		// A generated secret suits every scheme.
@@ -232,12 +219,12 @@ func TestService_RotateSecretKeepsTheOldOneForTheGrace(t *testing.T) {
 		}
 		for _, grace := range []string{"soon", "-1h", "169h"} {
 			_, _, err := b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: grace})
-			if got := locations(t, err); !slices.Equal(got, []string{"grace"}) {
+			if got := herald.Locations(err); !slices.Equal(got, []string{"grace"}) {
 				t.Errorf("grace %q: faults at %v, want [grace]", grace, got)
 			}
 		}
 		_, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Secret: "not-whsec"})
-		if got := locations(t, err); !slices.Equal(got, []string{"secret"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"secret"}) {
 			t.Errorf("bad secret: faults at %v, want [secret]", got)
 		}
 	})
@@ -255,7 +242,7 @@ func TestService_RotateSecretOfAOneSignatureSchemeHasNoGrace(t *testing.T) {
 			t.Fatalf("default rotation: %+v, %v; want no grace for the body scheme", got, err)
 		}
 		_, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: "1h"})
-		if got := locations(t, err); !slices.Equal(got, []string{"grace"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"grace"}) {
 			t.Fatalf("grace 1h: faults at %v, want [grace]", got)
 		}
 	})
@@ -300,7 +287,7 @@ func TestService_ReplayNeedsAWindow(t *testing.T) {
 		}
 		// Until defaults to now, so a window starting later is empty.
 		_, err = b.svc.Replay(t.Context(), "acme", e.ID, &endpoint.ReplayParams{Since: b.clock.Now().Add(time.Minute)})
-		if got := locations(t, err); !slices.Equal(got, []string{"until"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"until"}) {
 			t.Fatalf("since after now: faults at %v, want [until]", got)
 		}
 	})

@@ -7,34 +7,32 @@ import (
 	"strings"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/jsonstyle"
 	"github.com/heraldhq/herald/internal/naming"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Config wires a Service. Store and Types are required.
 type Config struct {
-	// Store keeps the events and their deliveries.
-	Store store.Store
+	// Base: the store keeps the events and their deliveries, the clock
+	// stamps ids and creation times.
+	service.Base
 	// Types is the event catalog events are checked against.
 	Types *eventtype.Service
-	// Clock stamps ids and creation times; nil means the real clock.
-	Clock clock.Clock
 }
 
 // Service takes events in.
 type Service struct {
-	st    store.Store
+	service.Base
 	types *eventtype.Service
-	clock clock.Clock
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{st: cfg.Store, types: cfg.Types, clock: clock.Or(cfg.Clock)}
+	return &Service{Base: cfg.Base.Init(), types: cfg.Types}
 }
 
 // IngestParams is an event a producer sends.
@@ -62,7 +60,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID string, p *IngestParams) 
 	if err := s.types.CheckEvent(ctx, p.Type, data); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
+	now := s.Clock.Now()
 	ev := &store.Event{
 		TenantID: tenantID, ID: p.ID, Type: p.Type, Data: data, Hash: store.EventHash(p.Type, data),
 		TraceID: p.TraceID, Source: store.SourceAPI, CreatedAt: now,
@@ -73,7 +71,7 @@ func (s *Service) Ingest(ctx context.Context, tenantID string, p *IngestParams) 
 	if ev.TraceID == "" {
 		ev.TraceID = id.NewTraceID()
 	}
-	res, err := s.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now})
+	res, err := s.Store.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now})
 	switch {
 	case errors.Is(err, herald.ErrConflict):
 		return nil, herald.Errorf(herald.ErrConflict, "event id %s was already used for a different type or data", ev.ID)
@@ -125,7 +123,7 @@ func joinPath(loc, path string) string {
 
 // Get returns one of the tenant's events.
 func (s *Service) Get(ctx context.Context, tenantID, eventID string) (*store.Event, error) {
-	e, err := s.st.EventGet(ctx, tenantID, eventID)
+	e, err := s.Store.EventGet(ctx, tenantID, eventID)
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
 		return nil, herald.Errorf(herald.ErrNotFound, "event %s not found", eventID)
@@ -138,7 +136,7 @@ func (s *Service) Get(ctx context.Context, tenantID, eventID string) (*store.Eve
 // List returns a page of the tenant's events, newest first (one more than
 // the limit when there is a next page, as store lists do).
 func (s *Service) List(ctx context.Context, tenantID string, p *store.EventListParams) ([]*store.Event, error) {
-	rows, err := s.st.EventList(ctx, tenantID, p)
+	rows, err := s.Store.EventList(ctx, tenantID, p)
 	if err != nil {
 		return nil, fmt.Errorf("list events of %s: %w", tenantID, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/event"
 	"github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -37,22 +38,8 @@ func setup(t *testing.T, st store.Store) *bundle {
 	}); err != nil {
 		t.Fatalf("create endpoint: %v", err)
 	}
-	types := eventtype.NewService(&eventtype.Config{Store: st, Clock: clk})
-	return &bundle{svc: event.NewService(&event.Config{Store: st, Types: types, Clock: clk}), types: types, clock: clk}
-}
-
-// locations are the fields a ValidationError names, in order.
-func locations(t *testing.T, err error) []string {
-	t.Helper()
-	var ve *herald.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("err = %v, want a ValidationError", err)
-	}
-	var out []string
-	for _, f := range ve.Fields {
-		out = append(out, f.Location)
-	}
-	return out
+	types := eventtype.NewService(&eventtype.Config{Base: service.Base{Store: st, Clock: clk}})
+	return &bundle{svc: event.NewService(&event.Config{Base: service.Base{Store: st, Clock: clk}, Types: types}), types: types, clock: clk}
 }
 
 func TestService_IngestStoresTheCanonicalEvent(t *testing.T) {
@@ -122,7 +109,7 @@ func TestService_IngestNamesEveryFault(t *testing.T) {
 			{event.IngestParams{Type: "a.b", Data: []byte(`{"x": [1, 1e999]}`)}, []string{"data.x[1]"}},
 		} {
 			_, err := b.svc.Ingest(ctx, "acme", &tc.p)
-			if got := locations(t, err); !slices.Equal(got, tc.want) {
+			if got := herald.Locations(err); !slices.Equal(got, tc.want) {
 				t.Errorf("ingest %s %s: faults at %v, want %v", tc.p.Type, tc.p.Data, got, tc.want)
 			}
 		}
@@ -141,7 +128,7 @@ func TestService_IngestHoldsTheEventToTheCatalog(t *testing.T) {
 
 		_, err := b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{"name": "x"}`)})
 
-		if got := locations(t, err); !slices.Equal(got, []string{"data"}) {
+		if got := herald.Locations(err); !slices.Equal(got, []string{"data"}) {
 			t.Fatalf("data without the required id: faults at %v, want [data]", got)
 		}
 		if _, err := b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{"id": 7}`)}); err != nil {

@@ -6,40 +6,29 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/naming"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Config wires a Service. Store is required.
 type Config struct {
-	// Store keeps the catalog.
-	Store store.Store
-	// Clock stamps creation and change times; nil means the real clock.
-	Clock clock.Clock
-	// Logger receives a line per type created or replaced; nil discards
-	// them.
-	Logger *slog.Logger
+	// Base: the store keeps the catalog, the clock stamps creation and
+	// change times, the logger gets a line per type created or replaced.
+	service.Base
 }
 
 // Service keeps the event catalog and checks events against it.
 type Service struct {
-	st      store.Store
-	clock   clock.Clock
-	log     *slog.Logger
+	service.Base
 	schemas *schemaCache
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	s := &Service{st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger, schemas: newSchemaCache()}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	return s
+	return &Service{Base: cfg.Base.Init(), schemas: newSchemaCache()}
 }
 
 // PutParams is an event type to create or replace.
@@ -78,26 +67,26 @@ func (s *Service) Put(ctx context.Context, p *PutParams) (et *store.EventType, c
 			return nil, false, herald.Invalid("schema", "is not a valid JSON Schema: %s", err)
 		}
 	}
-	_, err = s.st.EventTypeGet(ctx, p.Name)
+	_, err = s.Store.EventTypeGet(ctx, p.Name)
 	created = errors.Is(err, herald.ErrNotFound)
 	if err != nil && !created {
 		return nil, false, fmt.Errorf("look up event type %s: %w", p.Name, err)
 	}
-	now := s.clock.Now()
-	et, err = s.st.EventTypePut(ctx, &store.EventType{
+	now := s.Clock.Now()
+	et, err = s.Store.EventTypePut(ctx, &store.EventType{
 		Name: p.Name, Description: p.Description, Schema: schema, Archived: p.Archived,
 		CreatedAt: now, UpdatedAt: now,
 	})
 	if err != nil {
 		return nil, false, fmt.Errorf("put event type %s: %w", p.Name, err)
 	}
-	s.log.Info("event type put", "name", et.Name, "created", created, "archived", et.Archived)
+	s.Logger.Info("event type put", "name", et.Name, "created", created, "archived", et.Archived)
 	return et, created, nil
 }
 
 // Get returns an event type.
 func (s *Service) Get(ctx context.Context, name string) (*store.EventType, error) {
-	et, err := s.st.EventTypeGet(ctx, name)
+	et, err := s.Store.EventTypeGet(ctx, name)
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
 		return nil, herald.Errorf(herald.ErrNotFound, "event type %s not found", name)
@@ -110,7 +99,7 @@ func (s *Service) Get(ctx context.Context, name string) (*store.EventType, error
 // List returns a page of the catalog (one more than p.Limit when there is
 // a next page, as store lists do).
 func (s *Service) List(ctx context.Context, p *store.ListParams) ([]*store.EventType, error) {
-	rows, err := s.st.EventTypeList(ctx, p)
+	rows, err := s.Store.EventTypeList(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("list event types: %w", err)
 	}
@@ -122,7 +111,7 @@ func (s *Service) List(ctx context.Context, p *store.ListParams) ([]*store.Event
 // Types not in the catalog are accepted: the catalog is optional. Faults
 // are located as in the event: "type", "data.amount".
 func (s *Service) CheckEvent(ctx context.Context, typ string, data []byte) error {
-	et, err := s.st.EventTypeGet(ctx, typ)
+	et, err := s.Store.EventTypeGet(ctx, typ)
 	switch {
 	case errors.Is(err, herald.ErrNotFound):
 		return nil

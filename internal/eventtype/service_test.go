@@ -9,27 +9,14 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
 
 func newService(st store.Store) (*eventtype.Service, *clock.Fake) {
 	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-	return eventtype.NewService(&eventtype.Config{Store: st, Clock: clk}), clk
-}
-
-// locations are the fields a ValidationError names, in order.
-func locations(t *testing.T, err error) []string {
-	t.Helper()
-	var ve *herald.ValidationError
-	if !errors.As(err, &ve) {
-		t.Fatalf("err = %v, want a ValidationError", err)
-	}
-	var out []string
-	for _, f := range ve.Fields {
-		out = append(out, f.Location)
-	}
-	return out
+	return eventtype.NewService(&eventtype.Config{Base: service.Base{Store: st, Clock: clk}}), clk
 }
 
 const amountSchema = `{"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number"}, "items": {"type": "array", "items": {"type": "string"}}}}`
@@ -79,7 +66,7 @@ func TestService_PutRefusesWhatIsNotAType(t *testing.T) {
 			{eventtype.PutParams{Name: "a.b", Schema: []byte(`{"$ref": "file:///etc/passwd"}`)}, "schema"},
 		} {
 			_, _, err := svc.Put(t.Context(), &tc.p)
-			if got := locations(t, err); !slices.Equal(got, []string{tc.want}) {
+			if got := herald.Locations(err); !slices.Equal(got, []string{tc.want}) {
 				t.Errorf("put %+v: faults at %v, want [%s]", tc.p, got, tc.want)
 			}
 		}
@@ -103,7 +90,7 @@ func TestService_CheckEventHoldsDataToTheSchema(t *testing.T) {
 			t.Errorf("matching data: %v", err)
 		}
 		err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{"amount":"12","items":["a",3]}`))
-		if got, want := locations(t, err), []string{"data.amount", "data.items[1]"}; !slices.Equal(got, want) {
+		if got, want := herald.Locations(err), []string{"data.amount", "data.items[1]"}; !slices.Equal(got, want) {
 			t.Errorf("wrong data: faults at %v, want %v", got, want)
 		}
 		if err := svc.CheckEvent(ctx, "not.in.catalog", []byte(`{}`)); err != nil {
@@ -112,7 +99,7 @@ func TestService_CheckEventHoldsDataToTheSchema(t *testing.T) {
 		if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "old.thing", Archived: true}); err != nil {
 			t.Fatal(err)
 		}
-		if got := locations(t, svc.CheckEvent(ctx, "old.thing", []byte(`{}`))); !slices.Equal(got, []string{"type"}) {
+		if got := herald.Locations(svc.CheckEvent(ctx, "old.thing", []byte(`{}`))); !slices.Equal(got, []string{"type"}) {
 			t.Errorf("archived type: faults at %v, want [type]", got)
 		}
 	})

@@ -5,38 +5,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/naming"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // Config wires a Service. Store is required.
 type Config struct {
-	// Store keeps the tenants.
-	Store store.Store
-	// Clock stamps creation and change times; nil means the real clock.
-	Clock clock.Clock
-	// Logger receives a line per tenant deleted; nil discards them.
-	Logger *slog.Logger
+	// Base: the store keeps the tenants, the clock stamps creation and
+	// change times, the logger gets a line per tenant deleted.
+	service.Base
 }
 
 // Service applies the tenant rules and stores the result.
 type Service struct {
-	st    store.Store
-	clock clock.Clock
-	log   *slog.Logger
+	service.Base
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	s := &Service{st: cfg.Store, clock: clock.Or(cfg.Clock), log: cfg.Logger}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	return s
+	return &Service{Base: cfg.Base.Init()}
 }
 
 // CreateParams is a new tenant.
@@ -57,7 +47,7 @@ type UpdateParams struct {
 
 // Get returns a tenant.
 func (s *Service) Get(ctx context.Context, tenantID string) (*store.Tenant, error) {
-	t, err := s.st.TenantGet(ctx, tenantID)
+	t, err := s.Store.TenantGet(ctx, tenantID)
 	if err != nil {
 		return nil, notFound(err, tenantID)
 	}
@@ -67,7 +57,7 @@ func (s *Service) Get(ctx context.Context, tenantID string) (*store.Tenant, erro
 // List returns a page of tenants, newest first (one more than p.Limit
 // when there is a next page, as store lists do).
 func (s *Service) List(ctx context.Context, p *store.ListParams) ([]*store.Tenant, error) {
-	rows, err := s.st.TenantList(ctx, p)
+	rows, err := s.Store.TenantList(ctx, p)
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
@@ -85,8 +75,8 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Tenant, e
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
-	now := s.clock.Now()
-	t, err := s.st.TenantCreate(ctx, &store.Tenant{ID: p.ID, Name: p.Name, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now})
+	now := s.Clock.Now()
+	t, err := s.Store.TenantCreate(ctx, &store.Tenant{ID: p.ID, Name: p.Name, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now})
 	switch {
 	case errors.Is(err, herald.ErrConflict):
 		return nil, herald.Errorf(herald.ErrConflict, "tenant %s already exists", p.ID)
@@ -112,8 +102,8 @@ func (s *Service) Update(ctx context.Context, tenantID string, p *UpdateParams) 
 	if p.Metadata != nil {
 		t.Metadata = p.Metadata
 	}
-	t.UpdatedAt = s.clock.Now()
-	t, err = s.st.TenantUpdate(ctx, t)
+	t.UpdatedAt = s.Clock.Now()
+	t, err = s.Store.TenantUpdate(ctx, t)
 	if err != nil {
 		return nil, notFound(err, tenantID)
 	}
@@ -123,10 +113,10 @@ func (s *Service) Update(ctx context.Context, tenantID string, p *UpdateParams) 
 // Delete removes a tenant and everything it owns: keys, endpoints, events
 // and their deliveries.
 func (s *Service) Delete(ctx context.Context, tenantID string) error {
-	if err := s.st.TenantDelete(ctx, tenantID); err != nil {
+	if err := s.Store.TenantDelete(ctx, tenantID); err != nil {
 		return notFound(err, tenantID)
 	}
-	s.log.Info("tenant deleted", "tenant_id", tenantID)
+	s.Logger.Info("tenant deleted", "tenant_id", tenantID)
 	return nil
 }
 
