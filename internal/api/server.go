@@ -115,9 +115,9 @@ func New(cfg *Config) *Server {
 		Base: base, Formats: cfg.Formats,
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, CheckURL: s.urlCheck(),
 	})
-	s.keys = apikey.NewService(&apikey.Config{Base: base})
-	s.tenants = tenantsvc.NewService(&tenantsvc.Config{Base: base})
-	s.eventTypes = eventtypesvc.NewService(&eventtypesvc.Config{Base: base})
+	s.keys = apikey.NewService(&base)
+	s.tenants = tenantsvc.NewService(&base)
+	s.eventTypes = eventtypesvc.NewService(&base)
 	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")

@@ -39,12 +39,9 @@ func Hash(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Config wires a Service. Store is required.
-type Config struct {
-	// Base: the store keeps the keys (by hash), the clock stamps ids and
-	// creation times, the logger gets a line per key created.
-	service.Base
-}
+// Config wires a Service: the store keeps the keys (by hash), the clock stamps ids and creation
+// times, the logger gets a line per key created. Store is required.
+type Config = service.Base
 
 // Service creates and looks up API keys.
 type Service struct {
@@ -53,7 +50,7 @@ type Service struct {
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{Base: cfg.Base.Init()}
+	return &Service{Base: cfg.Init()}
 }
 
 // errInvalidKey is the answer to any key that is not one: the same for a

@@ -9,7 +9,6 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/clock"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -38,7 +37,7 @@ func newService(t *testing.T, st store.Store) (*apikey.Service, *clock.Fake) {
 	if _, err := st.TenantCreate(t.Context(), &store.Tenant{ID: "acme", CreatedAt: clk.Now(), UpdatedAt: clk.Now()}); err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
-	return apikey.NewService(&apikey.Config{Base: service.Base{Store: st, Clock: clk}}), clk
+	return apikey.NewService(&apikey.Config{Store: st, Clock: clk}), clk
 }
 
 func TestService_CreateStoresOnlyTheHash(t *testing.T) {

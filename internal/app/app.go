@@ -30,7 +30,6 @@ import (
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -150,7 +149,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.loadFormats(ctx); err != nil {
 		return err
 	}
-	adminKey, err := apikey.NewService(&apikey.Config{Base: service.Base{Store: st, Clock: m.cfg.Clock, Logger: m.log}}).
+	adminKey, err := apikey.NewService(&apikey.Config{Store: st, Clock: m.cfg.Clock, Logger: m.log}).
 		Bootstrap(ctx, &apikey.BootstrapParams{Key: m.cfg.AdminKey, Dev: m.cfg.Dev})
 	if err != nil {
 		return err

@@ -38,7 +38,7 @@ func setup(t *testing.T, st store.Store) *bundle {
 	}); err != nil {
 		t.Fatalf("create endpoint: %v", err)
 	}
-	types := eventtype.NewService(&eventtype.Config{Base: service.Base{Store: st, Clock: clk}})
+	types := eventtype.NewService(&eventtype.Config{Store: st, Clock: clk})
 	return &bundle{svc: event.NewService(&event.Config{Base: service.Base{Store: st, Clock: clk}, Types: types}), types: types, clock: clk}
 }
 

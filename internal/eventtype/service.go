@@ -13,12 +13,9 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Config wires a Service. Store is required.
-type Config struct {
-	// Base: the store keeps the catalog, the clock stamps creation and
-	// change times, the logger gets a line per type created or replaced.
-	service.Base
-}
+// Config wires a Service: the store keeps the catalog, the clock stamps creation and change
+// times, the logger gets a line per type created or replaced. Store is required.
+type Config = service.Base
 
 // Service keeps the event catalog and checks events against it.
 type Service struct {
@@ -28,7 +25,7 @@ type Service struct {
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{Base: cfg.Base.Init(), schemas: newSchemaCache()}
+	return &Service{Base: cfg.Init(), schemas: newSchemaCache()}
 }
 
 // PutParams is an event type to create or replace.

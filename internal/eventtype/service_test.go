@@ -9,14 +9,13 @@ import (
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/eventtype"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
 
 func newService(st store.Store) (*eventtype.Service, *clock.Fake) {
 	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-	return eventtype.NewService(&eventtype.Config{Base: service.Base{Store: st, Clock: clk}}), clk
+	return eventtype.NewService(&eventtype.Config{Store: st, Clock: clk}), clk
 }
 
 const amountSchema = `{"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number"}, "items": {"type": "array", "items": {"type": "string"}}}}`

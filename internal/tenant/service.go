@@ -12,12 +12,9 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Config wires a Service. Store is required.
-type Config struct {
-	// Base: the store keeps the tenants, the clock stamps creation and
-	// change times, the logger gets a line per tenant deleted.
-	service.Base
-}
+// Config wires a Service: the store keeps the tenants, the clock stamps creation and change times,
+// the logger gets a line per tenant deleted. Store is required.
+type Config = service.Base
 
 // Service applies the tenant rules and stores the result.
 type Service struct {
@@ -26,7 +23,7 @@ type Service struct {
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{Base: cfg.Base.Init()}
+	return &Service{Base: cfg.Init()}
 }
 
 // CreateParams is a new tenant.

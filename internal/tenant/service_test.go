@@ -7,7 +7,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
-	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 	"github.com/heraldhq/herald/internal/tenant"
@@ -15,7 +14,7 @@ import (
 
 func newService(st store.Store) (*tenant.Service, *clock.Fake) {
 	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-	return tenant.NewService(&tenant.Config{Base: service.Base{Store: st, Clock: clk}}), clk
+	return tenant.NewService(&tenant.Config{Store: st, Clock: clk}), clk
 }
 
 // message is what err says to the client, with its kind.
