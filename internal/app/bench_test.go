@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -146,4 +147,69 @@ func benchDelivery(b *testing.B, dbURL string, endpoints, perSecond int) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIngest measures events accepted per second over HTTP: 32
+// clients post 1 KiB events as fast as they can to a tenant with no
+// endpoints, each answered 202 only after its event committed. b.N is the
+// number of events.
+//
+//	go test ./internal/app -run '^$' -bench Ingest -benchtime 5000x
+func BenchmarkIngest(b *testing.B) {
+	for _, db := range []struct {
+		name string
+		url  func(b *testing.B) string
+	}{
+		{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
+		{"postgres", func(b *testing.B) string {
+			if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
+				b.Skip("HERALD_TEST_DATABASE_URL is unset")
+			}
+			return dbtest.PostgresURL(b)
+		}},
+	} {
+		b.Run(db.name, func(b *testing.B) {
+			const adminKey = "hk_bench_admin_key_0123456789abcdef"
+			srv, _ := runServer(b, &app.Config{DatabaseURL: db.url(b), AdminKey: adminKey}, nil)
+			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+			post := func(path, body string) error {
+				req, _ := http.NewRequest("POST", srv.base+path, bytes.NewBufferString(body))
+				req.Header.Set("Authorization", "Bearer "+adminKey)
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					return err
+				}
+				raw, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode >= 300 {
+					return fmt.Errorf("%s: %d %s", path, resp.StatusCode, raw)
+				}
+				return nil
+			}
+			if err := post("/api/v1/tenants", `{"id":"bench","name":"Bench"}`); err != nil {
+				b.Fatal(err)
+			}
+			pad := strings.Repeat("x", 1000)
+			const posters = 32
+			b.ResetTimer()
+			start := time.Now()
+			var wg sync.WaitGroup
+			for p := range posters {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := p; i < b.N; i += posters {
+						if err := post("/api/v1/tenants/bench/events", fmt.Sprintf(`{"id":"e%d","type":"bench.event","data":{"n":%d,"pad":"%s"}}`, i, i, pad)); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				}()
+			}
+			wg.Wait()
+			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

@@ -22,17 +22,24 @@ type Config struct {
 	service.Base
 	// Types is the event catalog events are checked against.
 	Types *eventtype.Service
+	// BatchEvents and BatchBytes bound one group commit: how many events,
+	// and how many bytes of their data, one transaction takes. 0 means
+	// 256 events and 4 MiB.
+	BatchEvents int
+	BatchBytes  int
 }
 
 // Service takes events in.
 type Service struct {
 	service.Base
-	types *eventtype.Service
+	types  *eventtype.Service
+	commit *committer
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{Base: cfg.Base.Init(), types: cfg.Types}
+	base := cfg.Base.Init()
+	return &Service{Base: base, types: cfg.Types, commit: newCommitter(base.Store, cfg.BatchEvents, cfg.BatchBytes)}
 }
 
 // IngestParams is an event a producer sends.
@@ -48,7 +55,7 @@ type IngestParams struct {
 	TraceID string
 }
 
-// Ingest checks an event and stores it with a pending delivery for every
+// Ingest checks an event and stores it, durably before it returns, with a pending delivery for every
 // enabled endpoint of the tenant that subscribes to its type. Reusing an id
 // for the same type and data stores nothing new and returns the stored
 // event (Created false); for anything else it is an ErrConflict.
@@ -71,7 +78,9 @@ func (s *Service) Ingest(ctx context.Context, tenantID string, p *IngestParams) 
 	if ev.TraceID == "" {
 		ev.TraceID = id.NewTraceID()
 	}
-	res, err := s.Store.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now})
+	// Group commit: concurrent ingests share one transaction; see
+	// committer. The answer comes only once this event's batch committed.
+	res, err := s.commit.create(ctx, &store.EventCreateParams{Event: ev, Now: now})
 	switch {
 	case errors.Is(err, herald.ErrConflict):
 		return nil, herald.Errorf(herald.ErrConflict, "event id %s was already used for a different type or data", ev.ID)

@@ -98,6 +98,13 @@ type Store interface {
 	// deliveries and Created false, if the stored Hash matches, and
 	// ErrConflict if it does not.
 	EventCreate(ctx context.Context, p *EventCreateParams) (*EventCreateResult, error)
+	// EventCreateMany is EventCreate of several events in one transaction,
+	// for group commit: out[i] is what EventCreate would have returned for
+	// ps[i] (its result, or its own ErrConflict or ErrNotFound, which never
+	// undoes its neighbours), and the workers are woken once. An event
+	// given twice is stored once, the second answered as a re-post. A
+	// non-nil error is the transaction's: then nothing was stored.
+	EventCreateMany(ctx context.Context, ps []*EventCreateParams) ([]EventCreateOutcome, error)
 	EventGet(ctx context.Context, tenantID, id string) (*Event, error)
 	EventList(ctx context.Context, tenantID string, p *EventListParams) ([]*Event, error)
 
@@ -332,6 +339,13 @@ type EventCreateParams struct {
 	// them itself (a synchronous test send) without a worker taking them.
 	LeaseOwner string
 	LeaseUntil time.Time
+}
+
+// EventCreateOutcome is what EventCreateMany did with one event: a result,
+// or the error that event alone was refused with.
+type EventCreateOutcome struct {
+	Result *EventCreateResult
+	Err    error
 }
 
 // EventCreateResult is what EventCreate stored, or found stored.

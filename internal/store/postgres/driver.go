@@ -81,10 +81,6 @@ func (driver) LockClause(l sqlstore.Lock) string {
 
 func (driver) InList(col string, n int) string { return fmt.Sprintf("%s = ANY($%d)", col, n) }
 
-func (driver) Zip(a, b int) string {
-	return fmt.Sprintf("unnest($%d::text[], $%d::text[]) AS n (id, endpoint_id)", a, b)
-}
-
 func pgCode(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {

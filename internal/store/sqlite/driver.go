@@ -30,13 +30,14 @@ func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {
 	if err != nil {
 		return markUnavailable(err)
 	}
-	q := &txQuerier{querier: querier{tx}}
+	q := &txQuerier{querier: querier{c: tx, stmts: d.s.writeStmts, tx: tx}}
 	if err := fn(q); err != nil {
 		return markUnavailable(errors.Join(err, ignoreDone(tx.Rollback())))
 	}
 	if err := tx.Commit(); err != nil {
 		return markUnavailable(err)
 	}
+	d.s.writeStmts.prepareWanted(ctx)
 	if q.wake {
 		d.s.wake()
 	}
@@ -83,11 +84,6 @@ func (driver) InList(col string, n int) string {
 	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?%d))", col, n)
 }
 
-func (driver) Zip(a, b int) string {
-	return fmt.Sprintf(`(SELECT ja.value AS id, jb.value AS endpoint_id
-		FROM json_each(?%d) ja JOIN json_each(?%d) jb ON jb.key = ja.key) AS n`, a, b)
-}
-
 // markUnavailable marks a transaction's busy failure herald.ErrUnavailable,
 // whatever fn wrapped it in.
 func markUnavailable(err error) error {
@@ -120,8 +116,92 @@ type conn interface {
 }
 
 // querier runs the shared store's SQL on SQLite: $N placeholders become
-// ?N, and values are bound and scanned as the schema keeps them.
-type querier struct{ c conn }
+// ?N, values are bound and scanned as the schema keeps them, and
+// statements are prepared once and reused.
+type querier struct {
+	c     conn
+	stmts *stmtCache
+	tx    *sql.Tx // set inside Tx: cached statements run on it
+}
+
+// stmtCache keeps the prepared statements of one pool by query text.
+// database/sql prepares nothing by itself, and parsing the SQL again on
+// every call was a fifth of the CPU of ingest on SQLite.
+//
+// A statement is prepared on the pool, never inside a transaction: the
+// writer pool has one connection, which the transaction holds. So a
+// transaction runs a statement it meets first unprepared and marks it
+// wanted, and Tx prepares what was wanted once the connection is free
+// again; from then on the transaction's Stmt reuses the connection's.
+type stmtCache struct {
+	db     *sql.DB
+	m      sync.Map // string -> *sql.Stmt
+	wanted sync.Map // string -> struct{}: met inside a transaction first
+}
+
+// maxCachedArgs keeps statements of many rows (the multi-row inserts of a
+// batch, one text per row count) out of the cache: they are few, long and
+// each used rarely.
+const maxCachedArgs = 32
+
+func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db} }
+
+// stmt is the prepared statement for query on q's pool or transaction, or
+// nil when query is not to be cached.
+func (q querier) stmt(ctx context.Context, query string, nargs int) (*sql.Stmt, error) {
+	if q.stmts == nil || nargs > maxCachedArgs {
+		return nil, nil
+	}
+	v, ok := q.stmts.m.Load(query)
+	if !ok && q.tx != nil {
+		q.stmts.wanted.Store(query, struct{}{})
+		return nil, nil
+	}
+	if !ok {
+		st, err := q.stmts.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = q.stmts.m.LoadOrStore(query, st); ok {
+			st.Close() // another caller prepared it first
+		}
+	}
+	st := v.(*sql.Stmt)
+	if q.tx != nil {
+		return q.tx.StmtContext(ctx, st), nil
+	}
+	return st, nil
+}
+
+// prepareWanted prepares the statements transactions met unprepared. A
+// statement that fails to prepare is left to run unprepared.
+func (c *stmtCache) prepareWanted(ctx context.Context) {
+	c.wanted.Range(func(k, _ any) bool {
+		c.wanted.Delete(k)
+		if _, ok := c.m.Load(k); ok {
+			return true
+		}
+		st, err := c.db.PrepareContext(ctx, k.(string))
+		if err != nil {
+			return true
+		}
+		if _, loaded := c.m.LoadOrStore(k, st); loaded {
+			st.Close()
+		}
+		return true
+	})
+}
+
+// close closes every cached statement.
+func (c *stmtCache) close() error {
+	var errs []error
+	c.m.Range(func(k, v any) bool {
+		errs = append(errs, v.(*sql.Stmt).Close())
+		c.m.Delete(k)
+		return true
+	})
+	return errors.Join(errs...)
+}
 
 // txQuerier is a querier inside Tx; wake says Notify was called.
 type txQuerier struct {
@@ -130,7 +210,17 @@ type txQuerier struct {
 }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := q.c.ExecContext(ctx, rewrite(query), bind(args)...)
+	query = rewrite(query)
+	st, err := q.stmt(ctx, query, len(args))
+	if err != nil {
+		return 0, err
+	}
+	var res sql.Result
+	if st != nil {
+		res, err = st.ExecContext(ctx, bind(args)...)
+	} else {
+		res, err = q.c.ExecContext(ctx, query, bind(args)...)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -138,7 +228,17 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.c.QueryContext(ctx, rewrite(query), bind(args)...)
+	query = rewrite(query)
+	st, err := q.stmt(ctx, query, len(args))
+	if err != nil {
+		return nil, err
+	}
+	var rows *sql.Rows
+	if st != nil {
+		rows, err = st.QueryContext(ctx, bind(args)...)
+	} else {
+		rows, err = q.c.QueryContext(ctx, query, bind(args)...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -146,8 +246,21 @@ func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore
 }
 
 func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	return sqlRow{q.c.QueryRowContext(ctx, rewrite(query), bind(args)...)}
+	query = rewrite(query)
+	st, err := q.stmt(ctx, query, len(args))
+	switch {
+	case err != nil:
+		return errRow{err}
+	case st != nil:
+		return sqlRow{st.QueryRowContext(ctx, bind(args)...)}
+	}
+	return sqlRow{q.c.QueryRowContext(ctx, query, bind(args)...)}
 }
+
+// errRow is a row whose query could not be prepared.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
 
 type sqlRow struct{ r *sql.Row }
 

@@ -32,6 +32,8 @@ type Store struct {
 	write *sql.DB
 	// read serves plain reads; with WAL they run beside the writer.
 	read *sql.DB
+	// The prepared statements of each pool.
+	readStmts, writeStmts *stmtCache
 
 	// Store is every method written once over the driver; this package
 	// adds the connections, migrations, Listen and the claim.
@@ -96,7 +98,8 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	read.SetMaxIdleConns(n)
 	s := &Store{write: write, read: read, listeners: map[chan struct{}]struct{}{}}
 	s.db = driver{s}
-	s.Store = sqlstore.New(s.db, querier{read}, querier{write}, store.NewOptions(opts...).Clock)
+	s.readStmts, s.writeStmts = newStmtCache(read), newStmtCache(write)
+	s.Store = sqlstore.New(s.db, querier{c: read, stmts: s.readStmts}, querier{c: write, stmts: s.writeStmts}, store.NewOptions(opts...).Clock)
 	return s, nil
 }
 
@@ -147,5 +150,5 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the Listen channels and both pools.
 func (s *Store) Close() error {
 	s.closeListeners()
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
 }

@@ -80,7 +80,4 @@ type Driver interface {
 	// InList is a condition that col is one of the strings of the []string
 	// argument $n.
 	InList(col string, n int) string
-	// Zip is a table expression, aliased n, of the rows (id, endpoint_id)
-	// made by pairing the elements of the []string arguments $a and $b.
-	Zip(a, b int) string
 }

@@ -3,8 +3,11 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -42,66 +45,296 @@ func scanEvent(r Row) (*store.Event, error) {
 }
 
 // EventCreate stores the event and its deliveries in one transaction; see
-// store.Store.
+// store.Store. It is EventCreateMany of one, so both follow one rule.
 func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
-	now := s.orNow(p.Now)
-	ev := p.NewEvent(now)
-	var res *store.EventCreateResult
-	err := s.db.Tx(ctx, func(tx Querier) error {
-		// ON CONFLICT DO NOTHING rather than a unique violation: on
-		// PostgreSQL a concurrent post of the same id makes this insert wait
-		// for that transaction and then do nothing, and the read below (a
-		// new statement, so a new snapshot) sees the committed event; on
-		// SQLite the single writer serializes the two posts outright.
-		n, err := tx.Exec(ctx, `
-			INSERT INTO events (tenant_id, id, type, data, hash, trace_id, source, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-			ON CONFLICT (tenant_id, id) DO NOTHING`,
-			ev.TenantID, ev.ID, ev.Type, []byte(ev.Data), ev.Hash, ev.TraceID, ev.Source, ev.CreatedAt)
-		if s.is(err, KindForeignKey) {
-			return fmt.Errorf("tenant %q: %w", ev.TenantID, store.ErrNotFound)
-		}
-		if err != nil {
-			return s.Err(err, "insert event")
-		}
-		if n == 0 {
-			res, err = s.existingEvent(ctx, tx, &ev)
-			return err
-		}
+	out, err := s.EventCreateMany(ctx, []*store.EventCreateParams{p})
+	if err != nil {
+		return nil, err
+	}
+	return out[0].Result, out[0].Err
+}
 
-		targets, err := s.eventTargets(ctx, tx, &ev, p.EndpointIDs)
-		if err != nil {
-			return err
-		}
-		dels, due := p.NewDeliveries(&ev, targets, now)
-		res = &store.EventCreateResult{Event: &ev, Created: true, Deliveries: dels}
-		if len(dels) == 0 {
-			return nil
-		}
-		// One statement for all: the rows differ only in id and endpoint.
-		ids := make([]string, len(dels))
-		for i, d := range dels {
-			ids[i] = d.ID
-		}
-		var leaseUntil *time.Time
-		if p.LeaseOwner != "" {
-			leaseUntil = &due
-		}
-		_, err = tx.Exec(ctx, `
-			INSERT INTO deliveries (id, tenant_id, event_id, event_type, endpoint_id, status,
-				next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)
-			SELECT n.id, $3, $4, $5, n.endpoint_id, $6, $7, $8, $9, $10, $10
-			FROM `+s.db.Zip(1, 2),
-			ids, targets, ev.TenantID, ev.ID, ev.Type, dels[0].Status, due, nullString(p.LeaseOwner), leaseUntil, now)
-		if err != nil {
-			return s.Err(err, "insert deliveries")
-		}
-		return s.db.Notify(ctx, tx)
+// Rows per multi-row INSERT: far below the parameter limits of both
+// databases (SQLite 32,766, PostgreSQL 65,535) at 10 parameters a row.
+const insertChunk = 500
+
+// EventCreateMany stores several events and their deliveries in one
+// transaction; see store.Store. Nothing an event can be refused for (a
+// missing tenant or endpoint, an id reused with other content) is left to
+// a failing statement, which on PostgreSQL would abort the transaction for
+// its neighbours too: those are read first and answered per event.
+func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreateParams) ([]store.EventCreateOutcome, error) {
+	var out []store.EventCreateOutcome
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		var err error
+		out, err = s.eventCreateMany(ctx, tx, ps)
+		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("create event %q: %w", ev.ID, err)
+		if len(ps) == 1 {
+			return nil, fmt.Errorf("create event %q: %w", ps[0].Event.ID, err)
+		}
+		return nil, fmt.Errorf("create %d events: %w", len(ps), err)
 	}
-	return res, nil
+	return out, nil
+}
+
+// pendingEvent is one event of a batch on its way in.
+type pendingEvent struct {
+	p   *store.EventCreateParams
+	ev  store.Event
+	now time.Time
+}
+
+func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.EventCreateParams) ([]store.EventCreateOutcome, error) {
+	out := make([]store.EventCreateOutcome, len(ps))
+	evs := make([]pendingEvent, len(ps))
+	tenantIDs := make([]string, 0, len(ps))
+	for i, p := range ps {
+		now := s.orNow(p.Now)
+		evs[i] = pendingEvent{p: p, ev: p.NewEvent(now), now: now}
+		tenantIDs = append(tenantIDs, evs[i].ev.TenantID)
+	}
+	tenantIDs = slices.Compact(slices.Sorted(slices.Values(tenantIDs)))
+	// Key-share locked, so a concurrent TenantDelete waits for this batch
+	// instead of failing its inserts.
+	rows, err := tx.Query(ctx, `SELECT id FROM tenants WHERE `+s.db.InList("id", 1)+` ORDER BY id`+s.db.LockClause(LockKeyShare), tenantIDs)
+	tenants, err := Collect(rows, err, scanString)
+	if err != nil {
+		return nil, s.Err(err, "find tenants")
+	}
+
+	// Insert every new event in one statement; the ones that exist already
+	// (or twice in this batch) are answered as re-posts below. ON CONFLICT
+	// DO NOTHING rather than a unique violation: on PostgreSQL a
+	// concurrent post of the same id makes this insert wait for that
+	// transaction and then do nothing, and the read that follows (a new
+	// statement, so a new snapshot) sees the committed event; on SQLite the
+	// single writer serializes the two posts outright.
+	var insert []int
+	first := map[[2]string]int{}
+	for i := range evs {
+		ev := &evs[i].ev
+		if _, ok := slices.BinarySearch(tenants, ev.TenantID); !ok {
+			out[i].Err = fmt.Errorf("create event %q: tenant %q: %w", ev.ID, ev.TenantID, store.ErrNotFound)
+			continue
+		}
+		key := [2]string{ev.TenantID, ev.ID}
+		if _, dup := first[key]; dup {
+			continue
+		}
+		first[key] = i
+		insert = append(insert, i)
+	}
+	inserted := map[[2]string]bool{}
+	for chunk := range slices.Chunk(insert, insertChunk) {
+		q, args := valuesInsert(`INSERT INTO events (tenant_id, id, type, data, hash, trace_id, source, created_at)`, 8, len(chunk))
+		for _, i := range chunk {
+			ev := &evs[i].ev
+			args = append(args, ev.TenantID, ev.ID, ev.Type, []byte(ev.Data), ev.Hash, ev.TraceID, ev.Source, ev.CreatedAt)
+		}
+		rows, err := tx.Query(ctx, q+` ON CONFLICT (tenant_id, id) DO NOTHING RETURNING tenant_id, id`, args...)
+		keys, err := Collect(rows, err, func(r Row) ([2]string, error) {
+			var k [2]string
+			return k, r.Scan(&k[0], &k[1])
+		})
+		if err != nil {
+			return nil, s.Err(err, "insert events")
+		}
+		for _, k := range keys {
+			inserted[k] = true
+		}
+	}
+
+	var byTenant map[string][]endpointFilters
+	var dels []*store.Delivery
+	for i := range evs {
+		pe := &evs[i]
+		ev := &pe.ev
+		if out[i].Err != nil {
+			continue
+		}
+		key := [2]string{ev.TenantID, ev.ID}
+		if first[key] != i {
+			continue // a repeat within this batch: answered below
+		}
+		if !inserted[key] {
+			// A re-post of an event stored before.
+			res, err := s.existingEvent(ctx, tx, ev)
+			if err != nil && !errors.Is(err, store.ErrConflict) {
+				return nil, err
+			}
+			out[i] = store.EventCreateOutcome{Result: res, Err: wrapEventErr(ev.ID, err)}
+			continue
+		}
+		var targets []string
+		if pe.p.EndpointIDs != nil {
+			targets, err = s.eventTargets(ctx, tx, ev, pe.p.EndpointIDs)
+			if errors.Is(err, store.ErrNotFound) {
+				// Nothing of this event may be kept: its row goes again.
+				if _, derr := tx.Exec(ctx, `DELETE FROM events WHERE tenant_id = $1 AND id = $2`, ev.TenantID, ev.ID); derr != nil {
+					return nil, s.Err(derr, "undo event %q", ev.ID)
+				}
+				out[i].Err = wrapEventErr(ev.ID, err)
+				continue
+			}
+			if err != nil {
+				return nil, err
+			}
+		} else {
+			if byTenant == nil {
+				if byTenant, err = s.enabledEndpoints(ctx, tx, tenants); err != nil {
+					return nil, err
+				}
+			}
+			for _, ep := range byTenant[ev.TenantID] {
+				if store.MatchEventType(ep.filters, ev.Type) {
+					targets = append(targets, ep.id)
+				}
+			}
+		}
+		ds, due := pe.p.NewDeliveries(ev, targets, pe.now)
+		for _, d := range ds {
+			// Where the delivery is due: pending at its creation, or, leased
+			// to its creator, when that lease runs out.
+			d.NextAttemptAt = &due
+		}
+		dels = append(dels, ds...)
+		out[i].Result = &store.EventCreateResult{Event: ev, Created: true, Deliveries: ds}
+	}
+	if err := s.insertDeliveries(ctx, tx, evs, dels); err != nil {
+		return nil, err
+	}
+	// A repeat within the batch is a re-post of its first: the same event
+	// and deliveries if the content is the same, a conflict if not.
+	for i := range evs {
+		ev := &evs[i].ev
+		f, ok := first[[2]string{ev.TenantID, ev.ID}]
+		if !ok || f == i || out[i].Err != nil {
+			continue
+		}
+		switch prev := out[f]; {
+		case prev.Err != nil:
+			out[i].Err = prev.Err
+		case prev.Result.Event.Hash != ev.Hash:
+			out[i].Err = wrapEventErr(ev.ID, fmt.Errorf("event id %q was used with different content: %w", ev.ID, store.ErrConflict))
+		default:
+			out[i].Result = &store.EventCreateResult{Event: prev.Result.Event, Created: false, Deliveries: prev.Result.Deliveries}
+		}
+	}
+	// What callers see of a delivery in flight: no next attempt.
+	for _, d := range dels {
+		if d.Status == store.StatusDelivering {
+			d.NextAttemptAt = nil
+		}
+	}
+	if len(dels) > 0 {
+		if err := s.db.Notify(ctx, tx); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// insertDeliveries writes new deliveries with multi-row INSERTs.
+func (s *Store) insertDeliveries(ctx context.Context, tx Querier, evs []pendingEvent, dels []*store.Delivery) error {
+	lease := map[[2]string]*store.EventCreateParams{}
+	for i := range evs {
+		if evs[i].p.LeaseOwner != "" {
+			lease[[2]string{evs[i].ev.TenantID, evs[i].ev.ID}] = evs[i].p
+		}
+	}
+	for chunk := range slices.Chunk(dels, insertChunk) {
+		q, args := valuesInsert(`INSERT INTO deliveries (id, tenant_id, event_id, event_type, endpoint_id, status,
+			next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)`, 11, len(chunk))
+		for _, d := range chunk {
+			var owner *string
+			var until *time.Time
+			if p := lease[[2]string{d.TenantID, d.EventID}]; p != nil {
+				owner, until = &p.LeaseOwner, d.NextAttemptAt
+			}
+			args = append(args, d.ID, d.TenantID, d.EventID, d.EventType, d.EndpointID, d.Status,
+				*d.NextAttemptAt, owner, until, d.CreatedAt, d.UpdatedAt)
+		}
+		if _, err := tx.Exec(ctx, q, args...); err != nil {
+			return s.Err(err, "insert deliveries")
+		}
+	}
+	return nil
+}
+
+// valuesInsert is insert followed by a VALUES list of rows rows of cols
+// placeholders each, numbered from $1, and an empty argument list to fill.
+func valuesInsert(insert string, cols, rows int) (string, []any) {
+	var b strings.Builder
+	b.Grow(len(insert) + rows*cols*5)
+	b.WriteString(insert)
+	b.WriteString(" VALUES ")
+	n := 0
+	for r := range rows {
+		if r > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteByte('(')
+		for c := range cols {
+			if c > 0 {
+				b.WriteString(", ")
+			}
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		}
+		b.WriteByte(')')
+	}
+	return b.String(), make([]any, 0, rows*cols)
+}
+
+func wrapEventErr(eventID string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("create event %q: %w", eventID, err)
+}
+
+func scanString(r Row) (string, error) {
+	var v string
+	return v, r.Scan(&v)
+}
+
+// endpointFilters is an enabled endpoint and its decoded filters.
+type endpointFilters struct {
+	id      string
+	filters []string
+}
+
+// enabledEndpoints reads the enabled endpoints of the tenants, with their
+// filters, once for a whole batch. Filters are matched in Go; see
+// store.DecodeFilters. The rows are key-share locked (PostgreSQL) so a
+// concurrent EndpointDelete waits for this batch instead of failing its
+// inserts.
+func (s *Store) enabledEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]endpointFilters, error) {
+	rows, err := tx.Query(ctx, `SELECT tenant_id, id, events FROM endpoints WHERE `+s.db.InList("tenant_id", 1)+` AND enabled
+		ORDER BY tenant_id, id`+s.db.LockClause(LockKeyShare), tenantIDs)
+	if err != nil {
+		return nil, s.Err(err, "find endpoints")
+	}
+	defer rows.Close()
+	out := map[string][]endpointFilters{}
+	for rows.Next() {
+		var tenantID, epID, events string
+		if err := rows.Scan(&tenantID, &epID, &events); err != nil {
+			return nil, s.Err(err, "find endpoints")
+		}
+		f, err := store.DecodeFilters(epID, events)
+		if err != nil {
+			return nil, err
+		}
+		out[tenantID] = append(out[tenantID], endpointFilters{epID, f})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.Err(err, "find endpoints")
+	}
+	return out, nil
 }
 
 // existingEvent answers a re-post of an event id: the stored event and its
@@ -124,56 +357,24 @@ func (s *Store) existingEvent(ctx context.Context, tx Querier, ev *store.Event) 
 	return &store.EventCreateResult{Event: stored, Created: false, Deliveries: dels}, nil
 }
 
-// eventTargets picks the endpoints that get a delivery: exactly the given
-// ones (which must be the tenant's), or every enabled endpoint whose filters
-// match the type. On PostgreSQL the rows are key-share locked so a
-// concurrent EndpointDelete waits for this event instead of failing its
-// insert.
+// eventTargets checks that the endpoints a test send names are the
+// tenant's, and returns them sorted, once each. On PostgreSQL they are
+// key-share locked so a concurrent EndpointDelete waits for this event
+// instead of failing its insert.
 func (s *Store) eventTargets(ctx context.Context, tx Querier, ev *store.Event, endpointIDs []string) ([]string, error) {
-	lock := s.db.LockClause(LockKeyShare)
-	if endpointIDs != nil {
-		want := slices.Compact(slices.Sorted(slices.Values(endpointIDs)))
-		rows, err := tx.Query(ctx, `SELECT id FROM endpoints WHERE tenant_id = $1 AND `+s.db.InList("id", 2)+`
-			ORDER BY id`+lock, ev.TenantID, want)
-		found, err := Collect(rows, err, func(r Row) (string, error) {
-			var v string
-			return v, r.Scan(&v)
-		})
-		if err != nil {
-			return nil, s.Err(err, "find endpoints")
-		}
-		for _, w := range want {
-			if _, ok := slices.BinarySearch(found, w); !ok {
-				return nil, fmt.Errorf("endpoint %q: %w", w, store.ErrNotFound)
-			}
-		}
-		return found, nil
-	}
-	// Filters are matched in Go; see store.DecodeFilters.
-	rows, err := tx.Query(ctx, `SELECT id, events FROM endpoints WHERE tenant_id = $1 AND enabled
-		ORDER BY id`+lock, ev.TenantID)
+	want := slices.Compact(slices.Sorted(slices.Values(endpointIDs)))
+	rows, err := tx.Query(ctx, `SELECT id FROM endpoints WHERE tenant_id = $1 AND `+s.db.InList("id", 2)+`
+		ORDER BY id`+s.db.LockClause(LockKeyShare), ev.TenantID, want)
+	found, err := Collect(rows, err, scanString)
 	if err != nil {
 		return nil, s.Err(err, "find endpoints")
 	}
-	defer rows.Close()
-	var targets []string
-	for rows.Next() {
-		var epID, filters string
-		if err := rows.Scan(&epID, &filters); err != nil {
-			return nil, s.Err(err, "find endpoints")
-		}
-		f, err := store.DecodeFilters(epID, filters)
-		if err != nil {
-			return nil, err
-		}
-		if store.MatchEventType(f, ev.Type) {
-			targets = append(targets, epID)
+	for _, w := range want {
+		if _, ok := slices.BinarySearch(found, w); !ok {
+			return nil, fmt.Errorf("endpoint %q: %w", w, store.ErrNotFound)
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.Err(err, "find endpoints")
-	}
-	return targets, nil
+	return found, nil
 }
 
 // EventGet loads one of the tenant's events.

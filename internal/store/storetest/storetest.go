@@ -57,6 +57,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"EventCreateConcurrentDuplicates", testEventCreateConcurrentDuplicates},
 		{"EventCreateKeepsDataBytes", testEventCreateKeepsDataBytes},
 		{"EventCreateMissingTenant", testEventCreateMissingTenant},
+		{"EventCreateManyAnswersEachEvent", testEventCreateManyAnswersEachEvent},
+		{"EventCreateManyRepeatsInOneBatch", testEventCreateManyRepeatsInOneBatch},
 		{"EventGetList", testEventGetList},
 		{"DeliveryGetList", testDeliveryGetList},
 		{"DeliveryClaimDue_Basic", testClaimBasic},

@@ -1,0 +1,132 @@
+package event
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// Group commit bounds: how many events, and how many bytes of their data,
+// one transaction takes at most.
+const (
+	defaultBatchEvents = 256
+	defaultBatchBytes  = 4 << 20
+	// commitTimeout bounds a batch's transaction once it runs on behalf of
+	// every request in it, none of whose cancellations may cut it short.
+	commitTimeout = 30 * time.Second
+)
+
+// committer is group commit for ingest: concurrent requests are written
+// together, each answered only after the transaction holding its event
+// commits. There is no fixed delay: the first request to find no commit
+// running commits at once, alone; requests that arrive while a commit runs
+// queue, and the first of them then commits all that queued (up to the
+// bounds) in the next transaction. So a lone request is never slowed, and
+// under load the database does one commit, one fsync, per batch instead of
+// per event. No goroutine of its own: a request that must commit does it.
+type committer struct {
+	st        store.Store
+	maxEvents int
+	maxBytes  int
+
+	mu      sync.Mutex
+	queue   []*waiter
+	running bool // a request is committing; the queue waits for it
+}
+
+// waiter is one request's event in the queue.
+type waiter struct {
+	p    *store.EventCreateParams
+	out  store.EventCreateOutcome
+	turn chan bool // true: commit the next batch; false: out is the answer
+}
+
+func newCommitter(st store.Store, maxEvents, maxBytes int) *committer {
+	return &committer{st: st, maxEvents: cmp.Or(maxEvents, defaultBatchEvents), maxBytes: cmp.Or(maxBytes, defaultBatchBytes)}
+}
+
+// create stores p in the next batch and returns its own outcome once that
+// batch has committed.
+func (c *committer) create(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
+	w := &waiter{p: p, turn: make(chan bool, 1)}
+	c.mu.Lock()
+	c.queue = append(c.queue, w)
+	lead := !c.running
+	c.running = true
+	c.mu.Unlock()
+	// A request that queued waits for its answer whatever its context
+	// says: its event may be in a batch being committed, and the turn to
+	// commit may be handed to it.
+	if lead || <-w.turn {
+		c.commitNext(ctx)
+	}
+	return w.out.Result, w.out.Err
+}
+
+// commitNext commits the batch at the head of the queue, which holds the
+// caller's own event, answers it, and hands the turn to the first request
+// still queued, if any.
+func (c *committer) commitNext(ctx context.Context) {
+	c.mu.Lock()
+	n, size := 0, 0
+	for n < len(c.queue) && n < c.maxEvents {
+		if size += len(c.queue[n].p.Event.Data); n > 0 && size > c.maxBytes {
+			break
+		}
+		n++
+	}
+	batch := c.queue[:n:n]
+	c.queue = c.queue[n:]
+	c.mu.Unlock()
+
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
+	defer cancel()
+	c.write(ctx, batch)
+
+	c.mu.Lock()
+	var next *waiter
+	if len(c.queue) > 0 {
+		next = c.queue[0]
+	} else {
+		c.running = false
+	}
+	c.mu.Unlock()
+	for _, w := range batch[1:] {
+		w.turn <- false
+	}
+	if next != nil {
+		next.turn <- true
+	}
+}
+
+// write stores a batch and sets each waiter's outcome. When the batch's
+// transaction fails for a reason other than the database being away, its
+// events are written one by one, so an event no transaction can take
+// fails alone instead of taking its neighbours with it.
+func (c *committer) write(ctx context.Context, batch []*waiter) {
+	ps := make([]*store.EventCreateParams, len(batch))
+	for i, w := range batch {
+		ps[i] = w.p
+	}
+	outs, err := c.st.EventCreateMany(ctx, ps)
+	if err == nil {
+		for i, w := range batch {
+			w.out = outs[i]
+		}
+		return
+	}
+	if len(batch) == 1 || errors.Is(err, herald.ErrUnavailable) {
+		for _, w := range batch {
+			w.out.Err = err
+		}
+		return
+	}
+	for _, w := range batch {
+		w.out.Result, w.out.Err = c.st.EventCreate(ctx, w.p)
+	}
+}
