@@ -25,6 +25,7 @@ type endpoint struct {
 	Status      string            `json:"status" enum:"active,disabled"`
 	Headers     map[string]string `json:"headers"`
 	RateLimit   int               `json:"rate_limit" doc:"At most this many attempts per second; 0 = no limit."`
+	MaxInFlight int               `json:"max_in_flight" doc:"At most this many attempts in flight at once, across all nodes; 0 = the server's cap, which also bounds it."`
 	Metadata    jsonObject        `json:"metadata"`
 	Secret      string            `json:"secret,omitempty" doc:"Only in the answers to create and rotate-secret."`
 	// PreviousSecretExpiresAt is when the secret replaced by the last
@@ -40,7 +41,7 @@ func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
 	out := endpoint{
 		ID: e.ID, TenantID: e.TenantID, URL: e.URL, Description: e.Description, Events: e.Events,
 		Format: e.Format, Enabled: e.Enabled, Status: "disabled", Headers: e.Headers, RateLimit: e.RateLimit,
-		Metadata: metadata(e.Metadata), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
+		MaxInFlight: e.MaxInFlight, Metadata: metadata(e.Metadata), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
 	}
 	if e.Enabled {
 		out.Status = "active"
@@ -77,6 +78,7 @@ type endpointCreate struct {
 	Enabled     *bool             `json:"enabled,omitempty" doc:"Default true."`
 	Headers     map[string]string `json:"headers,omitempty" doc:"Extra headers sent with every delivery."`
 	RateLimit   int               `json:"rate_limit,omitempty" minimum:"0" maximum:"100000"`
+	MaxInFlight int               `json:"max_in_flight,omitempty" minimum:"0" doc:"Cap on attempts in flight; 0 = the server's (--per-endpoint), which is also the most allowed."`
 	Metadata    jsonObject        `json:"metadata,omitempty"`
 }
 
@@ -93,6 +95,7 @@ type endpointPatch struct {
 	Enabled     *bool             `json:"enabled,omitempty"`
 	Headers     map[string]string `json:"headers,omitempty" doc:"Replaces every extra header."`
 	RateLimit   *int              `json:"rate_limit,omitempty" minimum:"0" maximum:"100000"`
+	MaxInFlight *int              `json:"max_in_flight,omitempty" minimum:"0"`
 	Metadata    jsonObject        `json:"metadata,omitempty" doc:"Replaces the metadata."`
 }
 
@@ -224,7 +227,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *endpointCreateInput) (*
 	}
 	e, secret, err := s.endpoints.Create(ctx, in.Tenant, &endpointsvc.CreateParams{
 		URL: b.URL, Description: b.Description, Events: b.Events, Format: b.Format, Secret: b.Secret,
-		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit, Metadata: meta,
+		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit, MaxInFlight: b.MaxInFlight, Metadata: meta,
 	})
 	if err != nil {
 		return nil, inBody(err)
@@ -236,7 +239,7 @@ func (s *Server) updateEndpoint(ctx context.Context, in *endpointPatchInput) (*e
 	b := &in.Body
 	p := &endpointsvc.UpdateParams{
 		URL: b.URL, Description: b.Description, Events: b.Events, Format: b.Format,
-		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit,
+		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit, MaxInFlight: b.MaxInFlight,
 	}
 	if b.Metadata != nil {
 		meta, err := b.Metadata.compact()

@@ -497,3 +497,27 @@ func TestEndpoints_TestSendsNow(t *testing.T) {
 		wantProblem(t, h.as(h.admin).post("/api/v1/tenants/acme/endpoints/ep_nope/test", nil), http.StatusNotFound, "")
 	})
 }
+
+// max_in_flight is shown on every endpoint, may be set up to the server's
+// cap (8 unless configured), and is refused past it naming the field.
+func TestEndpoints_MaxInFlight(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st, func(c *Config) { c.MaxInFlight = 5 })
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		r := admin.post("/api/v1/tenants/acme/endpoints", `{"url": "https://example.com/", "max_in_flight": 3}`)
+		want(t, r, http.StatusCreated)
+		if !strings.Contains(string(r.Body), `"max_in_flight":3`) {
+			t.Fatalf("created endpoint lacks max_in_flight 3: %s", r.Body)
+		}
+		id := r.str(t, "id")
+		wantProblem(t, admin.post("/api/v1/tenants/acme/endpoints", `{"url": "https://example.com/", "max_in_flight": 6}`), http.StatusUnprocessableEntity, "body.max_in_flight")
+		wantProblem(t, admin.patch("/api/v1/tenants/acme/endpoints/"+id, `{"max_in_flight": -1}`), http.StatusUnprocessableEntity, "body.max_in_flight")
+		r = admin.patch("/api/v1/tenants/acme/endpoints/"+id, `{"max_in_flight": 0}`)
+		want(t, r, http.StatusOK)
+		if !strings.Contains(string(r.Body), `"max_in_flight":0`) {
+			t.Fatalf("patched endpoint lacks max_in_flight 0: %s", r.Body)
+		}
+	})
+}

@@ -61,6 +61,9 @@ type Config struct {
 	Clock clock.Clock
 	// MaxBodyBytes bounds request bodies (413 beyond); 0 means 1 MiB.
 	MaxBodyBytes int64
+	// MaxInFlight is the server's cap on attempts in flight to one endpoint
+	// (--per-endpoint), the most an endpoint may set; 0 means the default.
+	MaxInFlight int
 	// AllowPrivateDestinations lets endpoint URLs point at loopback, private,
 	// link-local and other internal addresses.
 	AllowPrivateDestinations bool
@@ -113,7 +116,7 @@ func New(cfg *Config) *Server {
 	base := service.Base{Store: cfg.Store, Clock: clk, Logger: s.log}
 	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
 		Base: base, Formats: cfg.Formats,
-		AllowPrivateDestinations: cfg.AllowPrivateDestinations, CheckURL: s.urlCheck(),
+		AllowPrivateDestinations: cfg.AllowPrivateDestinations, MaxInFlight: cfg.MaxInFlight, CheckURL: s.urlCheck(),
 	})
 	s.keys = apikey.NewService(&base)
 	s.tenants = tenantsvc.NewService(&base)

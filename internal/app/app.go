@@ -209,6 +209,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log, Clock: m.cfg.Clock,
 		MaxBodyBytes:             m.cfg.MaxBodyBytes,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
+		MaxInFlight:              m.cfg.PerEndpoint,
 		Ready:                    m.st.Ping,
 		TracerProvider:           tp,
 	})

@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/heraldhq/herald/internal/app"
+	"github.com/heraldhq/herald/internal/delivery"
 )
 
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
@@ -81,7 +82,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: allow private destinations, log as text, print the admin key")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body the API accepts")
 	f.IntVar(&cfg.Workers, "workers", 32, "attempts in flight at once on this node")
-	f.IntVar(&cfg.PerEndpoint, "per-endpoint", 8, "attempts in flight at once per endpoint, across all nodes")
+	f.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "attempts in flight at once per endpoint, across all nodes, and the most an endpoint's max_in_flight may be")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

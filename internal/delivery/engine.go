@@ -31,6 +31,10 @@ import (
 // maxResponseBody is how much of a receiver's answer an attempt keeps.
 const maxResponseBody = 4 << 10
 
+// DefaultPerEndpoint is the server's cap on attempts in flight to one
+// endpoint, across all nodes, unless --per-endpoint says otherwise.
+const DefaultPerEndpoint = 8
+
 // Config configures an Engine. Zero values take the defaults in NewEngine.
 type Config struct {
 	Store   store.Store
@@ -83,7 +87,7 @@ type Engine struct {
 // NewEngine wires an engine; it does no I/O.
 func NewEngine(cfg Config) *Engine {
 	cfg.Workers = cmp.Or(cfg.Workers, 32)
-	cfg.PerEndpoint = cmp.Or(cfg.PerEndpoint, 8)
+	cfg.PerEndpoint = cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint)
 	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)

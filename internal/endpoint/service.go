@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -40,6 +41,10 @@ type Config struct {
 	// or changed URL; an error refuses the URL, and a ValidationError's
 	// locations are taken as within the URL's field.
 	CheckURL func(ctx context.Context, rawURL string) error
+	// MaxInFlight is the server's cap on an endpoint's attempts in flight
+	// (--per-endpoint), the most an endpoint's own max_in_flight may be; 0
+	// means delivery.DefaultPerEndpoint.
+	MaxInFlight int
 }
 
 // Service applies the endpoint rules and stores the result.
@@ -50,7 +55,9 @@ type Service struct {
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{Base: cfg.Base.Init(), cfg: *cfg}
+	s := &Service{Base: cfg.Base.Init(), cfg: *cfg}
+	s.cfg.MaxInFlight = cmp.Or(s.cfg.MaxInFlight, delivery.DefaultPerEndpoint)
+	return s
 }
 
 // CreateParams is a new endpoint. Only URL is required.
@@ -70,6 +77,9 @@ type CreateParams struct {
 	Headers map[string]string
 	// RateLimit is at most this many attempts a second; 0 means no limit.
 	RateLimit int
+	// MaxInFlight caps the endpoint's attempts in flight, at most the
+	// server's cap; 0 means the server's.
+	MaxInFlight int
 	// Metadata is a compact JSON object, or nil.
 	Metadata json.RawMessage
 }
@@ -82,8 +92,9 @@ type UpdateParams struct {
 	Format      *string
 	Enabled     *bool
 	// Headers replaces every extra header.
-	Headers   map[string]string
-	RateLimit *int
+	Headers     map[string]string
+	RateLimit   *int
+	MaxInFlight *int
 	// Metadata replaces the metadata (a compact JSON object).
 	Metadata json.RawMessage
 }
@@ -142,7 +153,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 	e := &store.Endpoint{
 		ID: id.NewAt(id.Endpoint, now), TenantID: tenantID, URL: p.URL, Description: p.Description,
 		Events: p.Events, Format: f.Name, Secret: p.Secret, Enabled: p.Enabled == nil || *p.Enabled,
-		Headers: p.Headers, RateLimit: p.RateLimit, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now,
+		Headers: p.Headers, RateLimit: p.RateLimit, MaxInFlight: p.MaxInFlight, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now,
 	}
 	if e.Events == nil {
 		e.Events = []string{"*"}
@@ -190,6 +201,9 @@ func (s *Service) Update(ctx context.Context, tenantID, endpointID string, p *Up
 	}
 	if p.RateLimit != nil {
 		e.RateLimit = *p.RateLimit
+	}
+	if p.MaxInFlight != nil {
+		e.MaxInFlight = *p.MaxInFlight
 	}
 	if p.Metadata != nil {
 		e.Metadata = p.Metadata
@@ -326,6 +340,9 @@ func (s *Service) check(ctx context.Context, fe *herald.Fields, e *store.Endpoin
 	checkHeaders(fe, "headers", e.Headers, f.Signature().HeaderNames())
 	if e.RateLimit < 0 {
 		fe.Add("rate_limit", "must be 0 (no limit) or more")
+	}
+	if e.MaxInFlight < 0 || e.MaxInFlight > s.cfg.MaxInFlight {
+		fe.Add("max_in_flight", "must be from 0 (the server's cap) to %d, the server's cap on attempts in flight to one endpoint", s.cfg.MaxInFlight)
 	}
 	if checkURL {
 		if err := s.checkURL(ctx, e.URL); err != nil {

@@ -117,8 +117,10 @@ type Store interface {
 	// or delivering with an expired lease, next_attempt_at <= p.Now, whose
 	// endpoint is enabled; oldest due first) and marks
 	// them delivering, leased to p.Owner until p.Now+p.Lease. No endpoint ends
-	// up with more than p.PerEndpoint unexpired leases, counting the ones it
-	// had before; a backlog at one endpoint never hides due work at others.
+	// up with more unexpired leases, counting the ones it had before, than
+	// its MaxInFlight or p.PerEndpoint, whichever is lower (p.PerEndpoint
+	// when MaxInFlight is 0); a backlog at one endpoint never hides due
+	// work at others.
 	// Concurrent callers (other nodes) never get the same delivery.
 	DeliveryClaimDue(ctx context.Context, p *DeliveryClaimParams) ([]*Claimed, error)
 	// DeliveryRecordAttempt stores one attempt and moves the delivery to
@@ -228,9 +230,12 @@ type Endpoint struct {
 	Enabled                 bool
 	Headers                 map[string]string
 	RateLimit               int // attempts per second, 0 = no limit
-	Metadata                json.RawMessage
-	CreatedAt               time.Time
-	UpdatedAt               time.Time
+	// MaxInFlight caps this endpoint's attempts in flight across all
+	// nodes; 0 means the server's cap, which also bounds it.
+	MaxInFlight int
+	Metadata    json.RawMessage
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
 }
 
 // Event is what a producer posted (or Herald raised: a test or failure event).

@@ -44,10 +44,11 @@ WITH RECURSIVE active AS (
 ),
 room AS MATERIALIZED (
     -- Enabled endpoints with due work, and how many more leases each may
-    -- take: the cap minus the unexpired leases it holds already.
+    -- take: its cap (its own max_in_flight, held to the server's) minus
+    -- the unexpired leases it holds already.
     SELECT id, free
     FROM (
-        SELECT e.id, $5 - (
+        SELECT e.id, (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $5 THEN e.max_in_flight ELSE $5 END) - (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) AS free

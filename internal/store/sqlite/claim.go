@@ -22,10 +22,12 @@ import (
 const claimPickSQL = `
 WITH room AS MATERIALIZED (
     -- Enabled endpoints with due work, and how many more leases each may
-    -- take: the cap minus the unexpired leases it holds already. Computed
+    -- take: its cap (its own max_in_flight, held to the server's) minus the
+    -- unexpired leases it holds already. Computed
     -- once per endpoint (MATERIALIZED), not once per use of n below.
     SELECT e.id AS endpoint_id,
-        ?3 - (SELECT count(*) FROM deliveries l
+        (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < ?3 THEN e.max_in_flight ELSE ?3 END)
+          - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > ?1) AS n
     FROM endpoints e
     WHERE e.enabled AND EXISTS (

@@ -12,7 +12,7 @@ import (
 // EndpointCols are the columns endpointRow scans; queries name the table ep.
 const EndpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep.format,
 	ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.enabled,
-	ep.headers, ep.rate_limit, ep.metadata, ep.created_at, ep.updated_at`
+	ep.headers, ep.rate_limit, ep.metadata, ep.created_at, ep.updated_at, ep.max_in_flight`
 
 // endpointRow scans EndpointCols, alone or as part of a wider row.
 type endpointRow struct {
@@ -25,7 +25,7 @@ func (r *endpointRow) dest() []any {
 	e := &r.e
 	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &r.cols.Events, &e.Format,
 		&e.Secret, &e.PreviousSecret, &r.previousSecretExpiresAt, &e.Enabled,
-		&r.cols.Headers, &e.RateLimit, &r.cols.Metadata, &e.CreatedAt, &e.UpdatedAt}
+		&r.cols.Headers, &e.RateLimit, &r.cols.Metadata, &e.CreatedAt, &e.UpdatedAt, &e.MaxInFlight}
 }
 
 func (r *endpointRow) value() (*store.Endpoint, error) {
@@ -73,12 +73,12 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 		out, err = scanEndpoint(tx.QueryRow(ctx, `
 			INSERT INTO endpoints AS ep (id, tenant_id, url, description, events, format,
 				secret, previous_secret, previous_secret_expires_at, enabled,
-				headers, rate_limit, metadata, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14)
+				headers, rate_limit, metadata, created_at, updated_at, max_in_flight)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15)
 			RETURNING `+returning(EndpointCols),
 			epID, e.TenantID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
-			cols.Headers, e.RateLimit, cols.Metadata, created))
+			cols.Headers, e.RateLimit, cols.Metadata, created, e.MaxInFlight))
 		return err
 	})
 	switch {
@@ -122,12 +122,12 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 		out, err = scanEndpoint(tx.QueryRow(ctx, `
 			UPDATE endpoints AS ep SET url = $3, description = $4, events = $5, format = $6,
 				secret = $7, previous_secret = $8, previous_secret_expires_at = $9, enabled = $10,
-				headers = $11, rate_limit = $12, metadata = $13, updated_at = $14
+				headers = $11, rate_limit = $12, metadata = $13, updated_at = $14, max_in_flight = $15
 			WHERE tenant_id = $1 AND id = $2
 			RETURNING `+returning(EndpointCols),
 			e.TenantID, e.ID, e.URL, e.Description, cols.Events, e.Format,
 			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
-			cols.Headers, e.RateLimit, cols.Metadata, s.orNow(e.UpdatedAt)))
+			cols.Headers, e.RateLimit, cols.Metadata, s.orNow(e.UpdatedAt), e.MaxInFlight))
 		if err != nil {
 			return err
 		}

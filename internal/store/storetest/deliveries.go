@@ -631,3 +631,37 @@ func testExtendLeases(t *testing.T, st store.Store) {
 		t.Errorf("extended %d leases of a delivered delivery, want 0", n)
 	}
 }
+
+// An endpoint's own max_in_flight caps its claims below the server's cap,
+// and the server's cap still holds one that asks for more.
+func testClaimEndpointsOwnCap(t *testing.T, st store.Store) {
+	mkTenant(t, st, "acme")
+	low := mkEndpoint(t, st, "acme", filters("a"), func(e *store.Endpoint) { e.MaxInFlight = 1 })
+	high := mkEndpoint(t, st, "acme", filters("a"), func(e *store.Endpoint) { e.MaxInFlight = 50 })
+	server := mkEndpoint(t, st, "acme", filters("a"))
+	for i := range 5 {
+		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	now := t0.Add(time.Second)
+	got := countBy(claim(t, st, "w1", now, 100, 3), byEndpoint)
+	if got[low.ID] != 1 || got[high.ID] != 3 || got[server.ID] != 3 {
+		t.Fatalf("claim with server cap 3: %v; want 1 of the endpoint capped at 1, 3 of the one asking 50, 3 of the default", got)
+	}
+	// The one slot of the capped endpoint is taken, for every claimer.
+	if more := countBy(claim(t, st, "w2", now, 100, 5), byEndpoint); more[low.ID] != 0 || more[high.ID] != 2 {
+		t.Fatalf("second claim with server cap 5: %v, want none of the endpoint capped at 1 and 2 more of the one asking 50", more)
+	}
+}
+
+func testEndpointMaxInFlightRoundTrips(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	e := mkEndpoint(t, st, "acme", func(e *store.Endpoint) { e.MaxInFlight = 4 })
+	if got := do(st.EndpointGet(ctx, "acme", e.ID)).must(t); got.MaxInFlight != 4 {
+		t.Fatalf("MaxInFlight = %d after create, want 4", got.MaxInFlight)
+	}
+	e.MaxInFlight = 0
+	if got := do(st.EndpointUpdate(ctx, e)).must(t); got.MaxInFlight != 0 {
+		t.Fatalf("MaxInFlight = %d after update to 0, want 0", got.MaxInFlight)
+	}
+}
