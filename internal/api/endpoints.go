@@ -53,7 +53,7 @@ func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
 		out.Events = []string{}
 	}
 	out.Secret = secret
-	if e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && e.PreviousSecretExpiresAt.After(now) {
+	if e.PreviousSecretValid(now) {
 		t := e.PreviousSecretExpiresAt.UTC()
 		out.PreviousSecretExpiresAt = &t
 	}

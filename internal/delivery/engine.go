@@ -381,8 +381,7 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 // still used during a rotation's grace period where the scheme has room.
 func (e *Engine) secrets(f *format.Format, ep *store.Endpoint) []string {
 	s := []string{ep.Secret}
-	if ep.PreviousSecret != "" && ep.PreviousSecretExpiresAt != nil &&
-		ep.PreviousSecretExpiresAt.After(e.now()) && f.SupportsRotationGrace() {
+	if ep.PreviousSecretValid(e.now()) && f.SupportsRotationGrace() {
 		s = append(s, ep.PreviousSecret)
 	}
 	return s
