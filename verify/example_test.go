@@ -13,8 +13,8 @@ import (
 	"github.com/heraldhq/herald/verify"
 )
 
-// The clock is fixed in these examples so that their signatures, taken from
-// Herald's specification, stay within the tolerance. A receiver leaves it
+// The clock is fixed in these examples so that their signatures, the test
+// vectors of docs/formats.md, stay within the tolerance. A receiver leaves it
 // out.
 
 // A receiver of Herald's default format, Standard Webhooks.

@@ -116,19 +116,19 @@ func TestVectors(t *testing.T) {
 	}
 }
 
-// The body of the spec's vectors is 117 bytes, and its python-style form is
-// the one the spec prints; if the file drifted, the vectors would test
-// something else.
+// The body of the test vectors is 117 bytes, and its python-style form is
+// the one docs/formats.md prints under "Test vectors"; if the file drifted,
+// the vectors would test something else.
 func TestVectors_Bodies(t *testing.T) {
 	t.Parallel()
 	const compact = `{"id":"evt_01","type":"user.created","timestamp":"2026-01-02T03:04:05.000000Z","data":{"id":"usr_789","name":"Zoë"}}`
 	const python = `{"id": "evt_01", "type": "user.created", "timestamp": "2026-01-02T03:04:05.000000Z", "data": {"id": "usr_789", "name": "Zo\u00eb"}}`
 	if len(compact) != 117 {
-		t.Fatalf("compact body is %d bytes, the spec says 117", len(compact))
+		t.Fatalf("compact body is %d bytes, docs/formats.md says 117", len(compact))
 	}
 	for _, vec := range loadVectors(t) {
 		if vec.Timestamp == 1767323045 && vec.Body != compact && vec.Body != python && vec.Body != "" {
-			t.Errorf("%s: body %q is neither of the spec's bodies", vec.Name, vec.Body)
+			t.Errorf("%s: body %q is neither of the bodies docs/formats.md shows", vec.Name, vec.Body)
 		}
 	}
 }
@@ -276,7 +276,7 @@ func TestTimestamped(t *testing.T) {
 		name, value string
 		want        error
 	}{
-		{"spec vector", "t=" + ts + ",v1=" + good, nil},
+		{"docs/formats.md vector", "t=" + ts + ",v1=" + good, nil},
 		{"uppercase hex", "t=" + ts + ",v1=" + strings.ToUpper(good), nil},
 		{"v1 before t", "v1=" + good + ",t=" + ts, nil},
 		{"spaces after commas", "t=" + ts + ", v1=" + good, nil},
@@ -363,7 +363,7 @@ func TestBodyThenTimestamp(t *testing.T) {
 		h    http.Header
 		want error
 	}{
-		{"spec vector", http.Header{"Clasp-Event-Signature": {sig}, "Clasp-Event-Timestamp": {"1767323045"}}, nil},
+		{"docs/formats.md vector", http.Header{"Clasp-Event-Signature": {sig}, "Clasp-Event-Timestamp": {"1767323045"}}, nil},
 		{"missing timestamp", http.Header{"Clasp-Event-Signature": {sig}}, ErrMissingHeader},
 		{"missing signature", http.Header{"Clasp-Event-Timestamp": {"1767323045"}}, ErrMissingHeader},
 		{"timestamp changed", http.Header{"Clasp-Event-Signature": {sig}, "Clasp-Event-Timestamp": {"1767323046"}}, ErrBadSignature},

@@ -50,7 +50,7 @@ func TestDefaultBody_MatchesTheSpecVectors(t *testing.T) {
 		t.Fatalf("body\n got %s\nwant %s", got, want)
 	}
 	if len(got) != 117 {
-		t.Errorf("body is %d bytes, the spec says 117", len(got))
+		t.Errorf("body is %d bytes, docs/formats.md says 117", len(got))
 	}
 
 	py := mustParse(t, `{"name":"py","json":"python"}`)

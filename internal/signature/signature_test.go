@@ -41,7 +41,7 @@ func loadVectors(t *testing.T) []vector {
 		t.Fatalf("decode vectors: %v", err)
 	}
 	if len(doc.Vectors) < 5 {
-		t.Fatalf("%d vectors in testdata/vectors.json, want at least the spec's 5", len(doc.Vectors))
+		t.Fatalf("%d vectors in testdata/vectors.json, want at least the 5 rows of docs/formats.md's Test vectors", len(doc.Vectors))
 	}
 	return doc.Vectors
 }
