@@ -20,7 +20,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/heraldhq/herald/internal/header"
 	"github.com/heraldhq/herald/verify"
 )
 
@@ -32,16 +34,19 @@ const (
 	shutdownTimeout = 5 * time.Second
 )
 
+// listenFlags are listen's flags.
+type listenFlags struct {
+	sf        sigFlags
+	port      int
+	addr      string
+	secrets   []string
+	path      string
+	forwardTo string
+	tolerance time.Duration
+}
+
 func listenCmd(stdout, stderr io.Writer) *cobra.Command {
-	var (
-		sf        sigFlags
-		port      int
-		addr      string
-		secrets   []string
-		path      string
-		forwardTo string
-		tolerance time.Duration
-	)
+	var o listenFlags
 	cmd := &cobra.Command{
 		Use:   "listen [--port 3000] [--secret SECRET] [--forward-to URL]",
 		Short: "Receive webhooks locally: verify and print each delivery",
@@ -60,62 +65,86 @@ that answer goes back to the sender. Point a Herald endpoint (started with
   herald listen --format acme.yaml --secret acme_secret --path /hooks`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sf.load(cmd.Flags())
-			if !strings.HasPrefix(path, "/") {
-				return fmt.Errorf("--path %q must start with /", path)
-			}
-			cfg, src, err := sf.signatureConfig(cmd.Context())
+			o.sf.load(cmd.Flags())
+			l, src, err := o.listener(cmd.Context(), stdout, cmd.Flags().Changed("tolerance"))
 			if err != nil {
 				return err
 			}
-			l := &listener{out: stdout, path: path, cfg: cfg, now: time.Now}
-			if secrets := secretsOrEnv(secrets); len(secrets) > 0 {
-				var opts []verify.Option
-				if cfg.Scheme != verify.Body {
-					opts = append(opts, verify.WithTolerance(tolerance))
-				} else if cmd.Flags().Changed("tolerance") {
-					return errors.New("--tolerance: the body scheme carries no timestamp to check")
-				}
-				if l.v, err = verify.New(cfg, secrets, opts...); err != nil {
-					return err
-				}
-				l.nSecrets = len(secrets)
-			}
-			if forwardTo != "" {
-				u, err := url.Parse(forwardTo)
-				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-					return fmt.Errorf("--forward-to %q is not an http or https URL", forwardTo)
-				}
-				l.forward = u.String()
-				l.client = &http.Client{
-					Timeout:       forwardTimeout,
-					CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-				}
-			}
-			if port < 0 || port > 65535 {
-				return fmt.Errorf("--port %d is not a port", port)
-			}
-			ln, err := net.Listen("tcp", net.JoinHostPort(addr, strconv.Itoa(port)))
+			ln, err := o.listen(stderr)
 			if err != nil {
-				return fmt.Errorf("listen: %w", err)
-			}
-			if ip := net.ParseIP(addr); addr == "" || ip != nil && !ip.IsLoopback() {
-				fmt.Fprintf(stderr, "herald listen: warning: listening on %s, reachable from other machines\n", ln.Addr())
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return l.run(ctx, ln, src, tolerance)
+			return l.run(ctx, ln, src, o.tolerance)
 		},
 	}
-	f := cmd.Flags()
-	f.IntVar(&port, "port", 3000, "port to listen on (0: any free port)")
-	f.StringVar(&addr, "addr", "127.0.0.1", "host or IP address to listen on")
-	f.StringArrayVar(&secrets, "secret", nil, "the endpoint's secret (repeatable; default $"+SecretEnv+")")
-	f.StringVar(&path, "path", "/", `the path to receive on; "/" receives on any path`)
-	f.StringVar(&forwardTo, "forward-to", "", "relay each verified delivery to this URL and answer with its answer")
-	f.DurationVar(&tolerance, "tolerance", verify.DefaultTolerance, "how far a signed timestamp may be from now, either way")
-	sf.register(f)
+	o.register(cmd.Flags())
 	return cmd
+}
+
+func (o *listenFlags) register(f *pflag.FlagSet) {
+	f.IntVar(&o.port, "port", 3000, "port to listen on (0: any free port)")
+	f.StringVar(&o.addr, "addr", "127.0.0.1", "host or IP address to listen on")
+	f.StringArrayVar(&o.secrets, "secret", nil, "the endpoint's secret (repeatable; default $"+SecretEnv+")")
+	f.StringVar(&o.path, "path", "/", `the path to receive on; "/" receives on any path`)
+	f.StringVar(&o.forwardTo, "forward-to", "", "relay each verified delivery to this URL and answer with its answer")
+	f.DurationVar(&o.tolerance, "tolerance", verify.DefaultTolerance, "how far a signed timestamp may be from now, either way")
+	o.sf.register(f)
+}
+
+// listener makes the handler the flags describe: its path, its verifier
+// (none without a secret) and where it relays to. toleranceGiven is whether
+// --tolerance was given, which the body scheme cannot use.
+func (o *listenFlags) listener(ctx context.Context, stdout io.Writer, toleranceGiven bool) (*listener, string, error) {
+	if !strings.HasPrefix(o.path, "/") {
+		return nil, "", fmt.Errorf("--path %q must start with /", o.path)
+	}
+	cfg, src, err := o.sf.signatureConfig(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	l := &listener{out: stdout, path: o.path, cfg: cfg, now: time.Now}
+	if secrets := secretsOrEnv(o.secrets); len(secrets) > 0 {
+		var opts []verify.Option
+		if cfg.Scheme != verify.Body {
+			opts = append(opts, verify.WithTolerance(o.tolerance))
+		} else if toleranceGiven {
+			return nil, "", errors.New("--tolerance: the body scheme carries no timestamp to check")
+		}
+		if l.v, err = verify.New(cfg, secrets, opts...); err != nil {
+			return nil, "", err
+		}
+		l.nSecrets = len(secrets)
+	}
+	if o.forwardTo != "" {
+		u, err := url.Parse(o.forwardTo)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, "", fmt.Errorf("--forward-to %q is not an http or https URL", o.forwardTo)
+		}
+		l.forward = u.String()
+		l.client = &http.Client{
+			Timeout:       forwardTimeout,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	}
+	return l, src, nil
+}
+
+// listen opens the port, warning on stderr when it is reachable from other
+// machines.
+func (o *listenFlags) listen(stderr io.Writer) (net.Listener, error) {
+	if o.port < 0 || o.port > 65535 {
+		return nil, fmt.Errorf("--port %d is not a port", o.port)
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(o.addr, strconv.Itoa(o.port)))
+	if err != nil {
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	if ip := net.ParseIP(o.addr); o.addr == "" || ip != nil && !ip.IsLoopback() {
+		fmt.Fprintf(stderr, "herald listen: warning: listening on %s, reachable from other machines\n", ln.Addr())
+	}
+	return ln, nil
 }
 
 // listener is herald listen's HTTP handler.
@@ -261,7 +290,7 @@ func (l *listener) relay(w http.ResponseWriter, r *http.Request, body []byte, b 
 		return
 	}
 	for k, vs := range r.Header {
-		if !hopHeader(k) {
+		if !header.Hop(k) {
 			req.Header[k] = append([]string(nil), vs...)
 		}
 	}
@@ -293,7 +322,7 @@ func (l *listener) relay(w http.ResponseWriter, r *http.Request, body []byte, b 
 	b.WriteString("\n")
 	l.printf("%s", b.String())
 	for k, vs := range resp.Header {
-		if !hopHeader(k) && k != "Content-Length" {
+		if !header.Hop(k) && k != "Content-Length" {
 			w.Header()[k] = vs
 		}
 	}
@@ -307,22 +336,11 @@ func (l *listener) relayFailed(w http.ResponseWriter, b *strings.Builder, err er
 	http.Error(w, "herald listen could not reach "+l.forward, http.StatusBadGateway)
 }
 
-// hopHeader reports whether a header belongs to one HTTP hop (or to the
-// transport's compression), and so is not relayed.
-func hopHeader(k string) bool {
-	switch http.CanonicalHeaderKey(k) {
-	case "Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
-		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Accept-Encoding", "Content-Length", "Host":
-		return true
-	}
-	return false
-}
-
 // printedHeaders are the request's headers but those of the transport.
 func printedHeaders(h http.Header) http.Header {
 	out := http.Header{}
 	for k, vs := range h {
-		if !hopHeader(k) {
+		if !header.Hop(k) {
 			out[k] = vs
 		}
 	}

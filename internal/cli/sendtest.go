@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 
 	"code.dny.dev/ssrf"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
@@ -27,16 +29,19 @@ import (
 // attempt log keeps 4 KiB.
 const maxShownResponse = 4 << 10
 
+// sendTestFlags are send-test's flags.
+type sendTestFlags struct {
+	sf           sigFlags
+	target       string
+	secret       string
+	typ          string
+	dataFile     string
+	allowPrivate bool
+	timeout      time.Duration
+}
+
 func sendTestCmd(stdout io.Writer) *cobra.Command {
-	var (
-		sf           sigFlags
-		target       string
-		secret       string
-		typ          string
-		dataFile     string
-		allowPrivate bool
-		timeout      time.Duration
-	)
+	var o sendTestFlags
 	cmd := &cobra.Command{
 		Use:   "send-test --url URL [--secret SECRET] [--format NAME|FILE] [--type TYPE] [--data FILE]",
 		Short: "Send one signed test delivery to a receiver, exactly as Herald would",
@@ -52,79 +57,99 @@ are refused unless --allow-private-destinations, as the server refuses them.`,
     --format formats.yaml#acme-v1 --type user.created --data user.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			sf.load(cmd.Flags())
-			ctx := cmd.Context()
-			if target == "" {
-				return errors.New("--url is required")
-			}
-			if err := delivery.CheckURL(ctx, target, allowPrivate, nil); err != nil {
-				if errors.Is(err, delivery.ErrPrivateDestination) {
-					return fmt.Errorf("--url %s: %v, which the server refuses too; give --allow-private-destinations to send to it", target, delivery.ErrPrivateDestination)
-				}
-				return fmt.Errorf("--url: %w", err)
-			}
-			f, src, err := sf.fullFormat(ctx)
-			if err != nil {
-				return err
-			}
-			scheme := f.Signature().SchemeName()
-			secretNote := ""
-			switch {
-			case secret != "":
-			case os.Getenv(SecretEnv) != "":
-				secret, secretNote = os.Getenv(SecretEnv), "from $"+SecretEnv
-			default:
-				secret, secretNote = signature.GenerateSecret(), "generated: give it to the receiver"
-			}
-			if err := signature.ValidateSecret(scheme, secret); err != nil {
-				return fmt.Errorf("--secret: %w", err)
-			}
-			if typ == "" {
-				typ = f.TestEventType()
-			}
-			if !naming.EventType(typ) {
-				return fmt.Errorf("--type %q: want an event type name such as user.created", typ)
-			}
-			var data []byte
-			if dataFile != "" {
-				if data, err = readPayload(cmd.InOrStdin(), dataFile); err != nil {
-					return fmt.Errorf("--data: %w", err)
-				}
-			}
-			out, err := buildDelivery(f, []string{secret}, typ, data, time.Now())
-			if err != nil {
-				return err
-			}
-			if timeout == 0 {
-				timeout = f.Timeout()
-			}
-			fmt.Fprintf(stdout, "format:   %s (%s)\n", f.Name, src)
-			if secretNote != "" {
-				fmt.Fprintf(stdout, "secret:   %s (%s)\n", secret, secretNote)
-			}
-			fmt.Fprintf(stdout, "event:    %s %s (delivery %s, endpoint %s)\n\n", typ, out.EventID, out.DeliveryID, out.EndpointID)
-			client := delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: allowPrivate})
-			res, err := out.send(ctx, client, target, timeout)
-			printRequest(stdout, target, out)
-			if err != nil {
-				return err
-			}
-			printResponse(stdout, res)
-			if res.code < 200 || res.code > 299 {
-				return fmt.Errorf("the receiver answered %s", res.status)
-			}
-			return nil
+			o.sf.load(cmd.Flags())
+			return o.run(cmd.Context(), cmd.InOrStdin(), stdout)
 		},
 	}
-	f := cmd.Flags()
-	f.StringVar(&target, "url", "", "the receiver's URL")
-	f.StringVar(&secret, "secret", "", "the endpoint secret to sign with (default $"+SecretEnv+", else a new one, printed)")
-	f.StringVar(&typ, "type", "", "event type (default the format's test event type, webhook.test)")
-	f.StringVar(&dataFile, "data", "", "file holding the event's data, a JSON object; - for standard input (default a small test object)")
-	f.BoolVar(&allowPrivate, "allow-private-destinations", false, "allow loopback, private and other internal addresses")
-	f.DurationVar(&timeout, "timeout", 0, "how long to wait for the answer (default the format's timeout)")
-	sf.register(f)
+	o.register(cmd.Flags())
 	return cmd
+}
+
+func (o *sendTestFlags) register(f *pflag.FlagSet) {
+	f.StringVar(&o.target, "url", "", "the receiver's URL")
+	f.StringVar(&o.secret, "secret", "", "the endpoint secret to sign with (default $"+SecretEnv+", else a new one, printed)")
+	f.StringVar(&o.typ, "type", "", "event type (default the format's test event type, webhook.test)")
+	f.StringVar(&o.dataFile, "data", "", "file holding the event's data, a JSON object; - for standard input (default a small test object)")
+	f.BoolVar(&o.allowPrivate, "allow-private-destinations", false, "allow loopback, private and other internal addresses")
+	f.DurationVar(&o.timeout, "timeout", 0, "how long to wait for the answer (default the format's timeout)")
+	o.sf.register(f)
+}
+
+// run sends the delivery the flags describe and prints the exchange.
+func (o *sendTestFlags) run(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	if err := o.checkTarget(ctx); err != nil {
+		return err
+	}
+	f, src, err := o.sf.fullFormat(ctx)
+	if err != nil {
+		return err
+	}
+	secret, secretNote, err := o.signingSecret(f)
+	if err != nil {
+		return err
+	}
+	typ := cmp.Or(o.typ, f.TestEventType())
+	if !naming.EventType(typ) {
+		return fmt.Errorf("--type %q: want an event type name such as user.created", typ)
+	}
+	var data []byte
+	if o.dataFile != "" {
+		if data, err = readPayload(stdin, o.dataFile); err != nil {
+			return fmt.Errorf("--data: %w", err)
+		}
+	}
+	out, err := buildDelivery(f, []string{secret}, typ, data, time.Now())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "format:   %s (%s)\n", f.Name, src)
+	if secretNote != "" {
+		fmt.Fprintf(stdout, "secret:   %s (%s)\n", secret, secretNote)
+	}
+	fmt.Fprintf(stdout, "event:    %s %s (delivery %s, endpoint %s)\n\n", typ, out.EventID, out.DeliveryID, out.EndpointID)
+	client := delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: o.allowPrivate})
+	res, err := out.send(ctx, client, o.target, cmp.Or(o.timeout, f.Timeout()))
+	printRequest(stdout, o.target, out)
+	if err != nil {
+		return err
+	}
+	printResponse(stdout, res)
+	if res.code < 200 || res.code > 299 {
+		return fmt.Errorf("the receiver answered %s", res.status)
+	}
+	return nil
+}
+
+// checkTarget refuses a missing --url, and one the server would refuse.
+func (o *sendTestFlags) checkTarget(ctx context.Context) error {
+	if o.target == "" {
+		return errors.New("--url is required")
+	}
+	if err := delivery.CheckURL(ctx, o.target, o.allowPrivate, nil); err != nil {
+		if errors.Is(err, delivery.ErrPrivateDestination) {
+			return fmt.Errorf("--url %s: %v, which the server refuses too; give --allow-private-destinations to send to it", o.target, delivery.ErrPrivateDestination)
+		}
+		return fmt.Errorf("--url: %w", err)
+	}
+	return nil
+}
+
+// signingSecret is --secret, else $SecretEnv, else a generated one, and a
+// note of where it came from when that was not --secret.
+func (o *sendTestFlags) signingSecret(f *format.Format) (secret, note string, err error) {
+	given := o.secret
+	if given == "" {
+		if given = os.Getenv(SecretEnv); given != "" {
+			note = "from $" + SecretEnv
+		}
+	}
+	if secret, err = signature.SecretFor(f.Signature().SchemeName(), given); err != nil {
+		return "", "", fmt.Errorf("--secret: %w", err)
+	}
+	if given == "" {
+		note = "generated: give it to the receiver"
+	}
+	return secret, note, nil
 }
 
 // outgoing is one delivery ready to send: what Herald's delivery engine

@@ -159,9 +159,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 		e.Events = []string{"*"}
 	}
 	var fe herald.Fields
-	if e.Secret == "" {
-		e.Secret = signature.GenerateSecret()
-	} else if err := signature.ValidateSecret(f.Scheme(), e.Secret); err != nil {
+	if e.Secret, err = signature.SecretFor(f.Scheme(), e.Secret); err != nil {
 		fe.AddErr("", err)
 	}
 	s.check(ctx, &fe, e, f, true)
@@ -218,7 +216,7 @@ func (s *Service) Update(ctx context.Context, tenantID, endpointID string, p *Up
 	}
 	var fe herald.Fields
 	if f.Name != e.Format {
-		if signature.ValidateSecret(f.Scheme(), e.Secret) != nil {
+		if !suits(f, e.Secret) {
 			fe.Add("format", "the endpoint's secret does not suit format %q (scheme %s); rotate the secret first, a generated secret suits every scheme", f.Name, f.Scheme())
 		}
 		e.Format = f.Name
@@ -253,10 +251,8 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 	if err != nil {
 		return nil, "", err
 	}
-	secret := p.Secret
-	if secret == "" {
-		secret = signature.GenerateSecret()
-	} else if err := signature.ValidateSecret(f.Scheme(), secret); err != nil {
+	secret, err := signature.SecretFor(f.Scheme(), p.Secret)
+	if err != nil {
 		return nil, "", err
 	}
 	now := s.Clock.Now()
@@ -273,6 +269,33 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 	}
 	s.Logger.Info("endpoint secret rotated", "tenant_id", tenantID, "endpoint_id", e.ID, "grace", grace.String())
 	return updated, updated.Secret, nil
+}
+
+// CheckFormatChange refuses f as the new definition of a stored format when
+// an endpoint using it has a secret f's scheme cannot sign with (a plain
+// string secret under standard-webhooks, which needs whsec_ and base64):
+// every delivery to that endpoint would fail.
+func (s *Service) CheckFormatChange(ctx context.Context, f *format.Format) error {
+	eps, err := s.Store.EndpointListByFormat(ctx, f.Name)
+	if err != nil {
+		return fmt.Errorf("endpoints using format %s: %w", f.Name, err)
+	}
+	for _, ep := range eps {
+		if !suits(f, ep.Secret) {
+			return herald.Errorf(herald.ErrConflict, "endpoint %s of tenant %s uses format %s with a secret that cannot sign for scheme %s; rotate its secret first (a generated secret suits every scheme)",
+				ep.ID, ep.TenantID, f.Name, f.Scheme())
+		}
+	}
+	return nil
+}
+
+// suits reports whether an endpoint's secret can sign for its format's
+// scheme, the rule an endpoint's secret and format keep together whichever
+// of the two changes: the endpoint moving to another format, or its format
+// redefined (CheckFormatChange). A new secret is checked by
+// signature.SecretFor, which gives the reason.
+func suits(f *format.Format, secret string) bool {
+	return signature.ValidateSecret(f.Scheme(), secret) == nil
 }
 
 // rotationGrace reads a rotation's grace period against the format's

@@ -5,14 +5,21 @@ import (
 	"strings"
 )
 
-// transport are the headers of the HTTP transport itself (the request's
-// framing, its connection, the body's media type): Go's client sets or
-// drops them, so a value put there would be lost or would break the
-// request.
-var transport = map[string]bool{
-	"Host": true, "Content-Length": true, "Content-Type": true, "Transfer-Encoding": true,
+// connection are the headers of one HTTP connection: the request's framing
+// and the hop-by-hop headers. Go's client sets or drops them, so a value put
+// there would be lost or would break the request, and a relay does not pass
+// them on.
+var connection = map[string]bool{
+	"Host": true, "Content-Length": true, "Transfer-Encoding": true,
 	"Connection": true, "Keep-Alive": true, "Proxy-Connection": true, "Te": true,
 	"Trailer": true, "Upgrade": true,
+}
+
+// hopOnly are the other headers of one hop that a relay drops but that a
+// delivery may carry: a proxy's credentials, and Accept-Encoding, which
+// the relay's own transport negotiates.
+var hopOnly = map[string]bool{
+	"Proxy-Authenticate": true, "Proxy-Authorization": true, "Accept-Encoding": true,
 }
 
 // standardWebhooks are the Standard Webhooks headers. They are Herald's
@@ -52,10 +59,21 @@ func ValidValue(v string) bool {
 	return true
 }
 
-// Transport reports whether name is a header of the HTTP transport, which
-// cannot carry anything of a user's (a signature, say).
+// Transport reports whether name is a header of the HTTP transport (the
+// connection's, and the body's media type, which Herald sets), which cannot
+// carry anything of a user's (a signature, say).
 func Transport(name string) bool {
-	return transport[http.CanonicalHeaderKey(name)]
+	canon := http.CanonicalHeaderKey(name)
+	return connection[canon] || canon == "Content-Type"
+}
+
+// Hop reports whether name belongs to one HTTP hop (or to the transport's
+// compression), so a relay such as herald listen's --forward-to neither
+// passes it on nor shows it as the sender's. Content-Type is the body's and
+// passes.
+func Hop(name string) bool {
+	canon := http.CanonicalHeaderKey(name)
+	return connection[canon] || hopOnly[canon]
 }
 
 // Reserved reports whether Herald sets the header on a delivery itself, so
@@ -64,8 +82,7 @@ func Transport(name string) bool {
 // format's signature scheme sets (signature.Config.HeaderNames). Names
 // compare without regard to case, as HTTP's do.
 func Reserved(name string, signature []string) bool {
-	canon := http.CanonicalHeaderKey(name)
-	if transport[canon] || standardWebhooks[canon] {
+	if Transport(name) || standardWebhooks[http.CanonicalHeaderKey(name)] {
 		return true
 	}
 	for _, s := range signature {

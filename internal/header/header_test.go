@@ -75,3 +75,23 @@ func TestTransport_IsTheTransportOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestHop_TheConnectionsHeadersNotTheBodys(t *testing.T) {
+	t.Parallel()
+	for _, name := range []string{"connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Proxy-Authorization",
+		"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Accept-Encoding", "Content-Length", "Host"} {
+		if !header.Hop(name) {
+			t.Errorf("%s is not a hop header", name)
+		}
+	}
+	for _, name := range []string{"Content-Type", "Webhook-Signature", "X-Acme-Event", "User-Agent"} {
+		if header.Hop(name) {
+			t.Errorf("%s is a hop header; a relay would drop it", name)
+		}
+	}
+	// A proxy's credentials are one hop's, yet an endpoint may send them:
+	// they are not the transport's.
+	if header.Transport("Proxy-Authorization") || header.Transport("Accept-Encoding") {
+		t.Error("Proxy-Authorization or Accept-Encoding counts as transport")
+	}
+}

@@ -344,6 +344,19 @@ func GenerateSecret() string {
 	return secretPrefix + base64.StdEncoding.EncodeToString(b[:])
 }
 
+// SecretFor returns the secret to sign for scheme with: secret itself when
+// it suits the scheme (ValidateSecret), or a generated one when secret is
+// empty, as a new endpoint, a rotation and herald send-test take one.
+func SecretFor(scheme, secret string) (string, error) {
+	if secret == "" {
+		return GenerateSecret(), nil
+	}
+	if err := ValidateSecret(scheme, secret); err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
 // ValidateSecret checks a user-supplied secret for a scheme (empty means
 // StandardWebhooks). A StandardWebhooks secret is "whsec_" and the standard
 // base64 of 24 to 64 bytes; any other scheme takes 8 to 256 printable ASCII

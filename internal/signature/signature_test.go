@@ -398,6 +398,23 @@ func TestGenerateSecret(t *testing.T) {
 	}
 }
 
+func TestSecretFor_GeneratesOrChecks(t *testing.T) {
+	t.Parallel()
+	for _, scheme := range []string{signature.StandardWebhooks, signature.Body} {
+		s, err := signature.SecretFor(scheme, "")
+		if err != nil || !strings.HasPrefix(s, "whsec_") || signature.ValidateSecret(scheme, s) != nil {
+			t.Errorf("SecretFor(%s, \"\") = %q, %v; want a generated secret", scheme, s, err)
+		}
+	}
+	if s, err := signature.SecretFor(signature.Body, "plain_string_secret"); err != nil || s != "plain_string_secret" {
+		t.Errorf("SecretFor(body, a fitting secret) = %q, %v; want it back", s, err)
+	}
+	s, err := signature.SecretFor(signature.StandardWebhooks, "plain_string_secret")
+	if !errors.Is(err, herald.ErrInvalid) || s != "" || !slices.Equal(herald.Locations(err), []string{"secret"}) {
+		t.Errorf("SecretFor(standard-webhooks, a plain string) = %q, %v; want ValidateSecret's error at secret", s, err)
+	}
+}
+
 func TestValidateSecret(t *testing.T) {
 	t.Parallel()
 	b64 := func(n int) string { return "whsec_" + base64.StdEncoding.EncodeToString(make([]byte, n)) }
