@@ -34,6 +34,7 @@ import (
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
@@ -147,7 +148,9 @@ func New(cfg *Config) *Server {
 	s.registerDeliveries()
 
 	s.handler = http.HandlerFunc(s.serveHTTP)
-	if tracer := newTracer(cfg.TracerProvider); tracer != nil {
+	// No provider, or a no-op one: no handler is wrapped and tracing
+	// costs nothing.
+	if tracer := tracing.Tracer(cfg.TracerProvider, tracerName); tracer != nil {
 		s.handler = s.traceRequests(tracer, s.handler)
 	}
 	return s

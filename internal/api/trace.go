@@ -9,7 +9,6 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 )
 
 // tracerName names the instrumentation scope of the API's spans.
@@ -18,18 +17,6 @@ const tracerName = "github.com/heraldhq/herald/internal/api"
 // attrRequestID is the X-Request-Id the API answered with, so a span and a
 // log line of the same request can be matched.
 const attrRequestID = attribute.Key("herald.request.id")
-
-// newTracer returns the tracer for the API's spans, or nil when tp is nil or
-// a no-op provider: then no handler is wrapped and tracing costs nothing.
-func newTracer(tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		return nil
-	}
-	if _, off := tp.(noop.TracerProvider); off {
-		return nil
-	}
-	return tp.Tracer(tracerName)
-}
 
 // traceRequests wraps next in a server span per request, named by the
 // method and the route pattern ("POST /api/v1/tenants/{tenant}/events") and

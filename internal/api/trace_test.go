@@ -15,6 +15,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/heraldhq/herald/internal/store/dbtest"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // tracedHarness is a harness whose server records its spans in memory.
@@ -170,7 +171,7 @@ func TestTrace_OffWrapsNothing(t *testing.T) {
 		if got, plain := reflect.ValueOf(h.srv.Handler()).Pointer(), reflect.ValueOf(h.srv.serveHTTP).Pointer(); got != plain {
 			t.Errorf("%s provider: the handler is wrapped, want the plain serveHTTP", name)
 		}
-		if newTracer(tp) != nil {
+		if tracing.Tracer(tp, tracerName) != nil {
 			t.Errorf("%s provider: tracing is on, want off", name)
 		}
 		h.tenantWithKey(t, "acme")

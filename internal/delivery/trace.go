@@ -13,9 +13,9 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
-	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/tracing"
 )
 
 // tracerName names the instrumentation scope of the engine's spans.
@@ -43,17 +43,9 @@ const (
 // nothing and costs nothing.
 var offSpan = trace.SpanFromContext(context.Background())
 
-// newTracer returns the tracer for attempt spans, or nil when tp is nil or
-// a no-op provider.
-func newTracer(tp trace.TracerProvider) trace.Tracer {
-	if tp == nil {
-		return nil
-	}
-	if _, off := tp.(noop.TracerProvider); off {
-		return nil
-	}
-	return tp.Tracer(tracerName)
-}
+// newTracer returns the tracer for attempt spans, or nil when tracing is
+// off.
+func newTracer(tp trace.TracerProvider) trace.Tracer { return tracing.Tracer(tp, tracerName) }
 
 // startSpan starts the client span of one attempt. Its parent is the
 // event's trace: a remote span context made of the trace id stored with the
