@@ -68,9 +68,9 @@ type Config struct {
 	// AllowPrivateDestinations lets endpoint URLs point at loopback, private,
 	// link-local and other internal addresses.
 	AllowPrivateDestinations bool
-	// CheckURL, when set, replaces delivery.CheckURL as the check of a new
-	// or changed endpoint URL (resolving its host); an error refuses the URL
-	// with 422 at body.url.
+	// CheckURL is the endpoint service's CheckURL (endpoint.Config): when
+	// set, it replaces delivery.CheckURL as the check of a new or changed
+	// endpoint URL; an error refuses the URL with 422 at body.url.
 	CheckURL func(ctx context.Context, rawURL string) error
 	// Ready reports whether the service can take traffic (/readyz); nil
 	// means pinging the store.
@@ -117,7 +117,7 @@ func New(cfg *Config) *Server {
 	base := service.Base{Store: cfg.Store, Clock: clk, Logger: s.log}
 	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
 		Base: base, Formats: cfg.Formats,
-		AllowPrivateDestinations: cfg.AllowPrivateDestinations, MaxInFlight: cfg.MaxInFlight, CheckURL: s.urlCheck(),
+		AllowPrivateDestinations: cfg.AllowPrivateDestinations, MaxInFlight: cfg.MaxInFlight, CheckURL: cfg.CheckURL,
 	})
 	s.keys = apikey.NewService(&base)
 	s.tenants = tenantsvc.NewService(&base)
