@@ -128,11 +128,7 @@ func (s *Server) registerDeliveries() {
 		OperationID: "get-delivery", Method: http.MethodGet, Path: base + "/{delivery}", Tags: tags,
 		Summary: "Get a delivery with its attempts", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *deliveryPath) (*deliveryDetailOutput, error) {
-		d, err := s.st.DeliveryGet(ctx, in.Tenant, in.Delivery)
-		if err != nil {
-			return nil, missing(err, "delivery", in.Delivery)
-		}
-		atts, err := s.st.DeliveryAttempts(ctx, d.ID)
+		d, atts, err := s.deliveries.Get(ctx, in.Tenant, in.Delivery)
 		if err != nil {
 			return nil, err
 		}
@@ -142,29 +138,13 @@ func (s *Server) registerDeliveries() {
 		OperationID: "retry-delivery", Method: http.MethodPost, Path: base + "/{delivery}/retry", Tags: tags,
 		Summary:       "Start one more attempt series for a delivered or failed delivery",
 		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict},
-	}, scopeTenant, s.retryDelivery)
-}
-
-func (s *Server) retryDelivery(ctx context.Context, in *deliveryPath) (*deliveryOutput, error) {
-	d, err := s.st.DeliveryGet(ctx, in.Tenant, in.Delivery)
-	if err != nil {
-		return nil, missing(err, "delivery", in.Delivery)
-	}
-	stillGoing := func(status string) error {
-		return conflict("delivery %s is still %s; only a delivered or failed delivery can be retried", d.ID, status)
-	}
-	if d.Status != store.StatusDelivered && d.Status != store.StatusFailed {
-		return nil, stillGoing(d.Status)
-	}
-	d, err = s.st.DeliveryRetry(ctx, in.Tenant, in.Delivery, s.now())
-	switch {
-	case isConflict(err):
-		// It was retried or picked up between the two calls.
-		return nil, stillGoing("in progress")
-	case err != nil:
-		return nil, missing(err, "delivery", in.Delivery)
-	}
-	return &deliveryOutput{Body: deliveryFrom(d)}, nil
+	}, scopeTenant, func(ctx context.Context, in *deliveryPath) (*deliveryOutput, error) {
+		d, err := s.deliveries.Retry(ctx, in.Tenant, in.Delivery)
+		if err != nil {
+			return nil, err
+		}
+		return &deliveryOutput{Body: deliveryFrom(d)}, nil
+	})
 }
 
 func (s *Server) listDeliveries(ctx context.Context, tenant string, limit int, cursor string, p *store.DeliveryListParams) (*pageOutput[delivery], error) {
@@ -173,7 +153,7 @@ func (s *Server) listDeliveries(ctx context.Context, tenant string, limit int, c
 		return nil, err
 	}
 	p.ListParams = lp
-	rows, err := s.st.DeliveryList(ctx, tenant, p)
+	rows, err := s.deliveries.List(ctx, tenant, p)
 	if err != nil {
 		return nil, err
 	}

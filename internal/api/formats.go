@@ -9,15 +9,13 @@ import (
 	"net/http"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/catalog"
-	"github.com/heraldhq/herald/internal/format"
-	"github.com/heraldhq/herald/internal/naming"
-	"github.com/heraldhq/herald/internal/signature"
+	"github.com/heraldhq/herald/internal/formatsvc"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -92,7 +90,7 @@ func (s *Server) registerFormats() {
 	}, scopeAnyKey, func(ctx context.Context, in *formatPath) (*formatOutput, error) {
 		f, err := s.formats.Get(ctx, in.Name)
 		if err != nil {
-			return nil, missing(err, "format", in.Name)
+			return nil, err
 		}
 		return &formatOutput{Status: http.StatusOK, Body: formatObject(f.Definition())}, nil
 	})
@@ -112,37 +110,9 @@ func (s *Server) registerFormats() {
 }
 
 func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutput, error) {
-	if !naming.Format(in.Name) {
-		return nil, herald.Invalid("path.name", "must be %s", naming.NameChars)
-	}
-	if _, ok := format.Builtin(in.Name); ok {
-		return nil, conflict("format %s is built in and cannot be replaced; PUT your format under another name", in.Name)
-	}
-	if in.Body.Name != "" && in.Body.Name != in.Name {
-		return nil, herald.Invalid("body.name", "is %q but the path says %q; they must match", in.Body.Name, in.Name)
-	}
-	// The name may be left out of the body: put the path's in.
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(in.RawBody, &members); err != nil {
-		return nil, herald.Invalid("body", "must be a JSON object")
-	}
-	members["name"], _ = json.Marshal(in.Name)
-	def, err := json.Marshal(members)
+	f, created, err := s.formats.Put(ctx, &formatsvc.PutParams{Name: in.Name, Definition: in.RawBody})
 	if err != nil {
-		return nil, err
-	}
-	f, err := format.Parse(def)
-	if err != nil {
-		var fe fields
-		fe.addErr("body", err)
-		return nil, fe.err()
-	}
-	if err := s.checkSecretsSuit(ctx, f); err != nil {
-		return nil, err
-	}
-	created, err := s.formats.Put(ctx, f)
-	if err != nil {
-		return nil, err
+		return nil, formatFaults(err)
 	}
 	out := &formatOutput{Status: http.StatusOK, Body: formatObject(f.Definition())}
 	if created {
@@ -151,17 +121,27 @@ func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutp
 	return out, nil
 }
 
-func (s *Server) deleteFormat(ctx context.Context, in *formatPath) (*struct{}, error) {
-	err := s.formats.Delete(ctx, in.Name)
-	switch {
-	case errors.Is(err, catalog.ErrBuiltin):
-		return nil, conflict("format %s is built in and cannot be deleted", in.Name)
-	case isConflict(err):
-		return nil, conflict("format %s is used by at least one endpoint; move those endpoints to another format first", in.Name)
-	case err != nil:
-		return nil, missing(err, "format", in.Name)
+// formatFaults places the format service's field errors where the request
+// has them: the name is the path's, the definition is the body.
+func formatFaults(err error) error {
+	var ve *herald.ValidationError
+	if !errors.As(err, &ve) {
+		return err
 	}
-	return nil, nil
+	out := &herald.ValidationError{Fields: make([]herald.FieldError, len(ve.Fields))}
+	for i, f := range ve.Fields {
+		if rest, ok := strings.CutPrefix(f.Location, "definition"); ok {
+			f.Location = "body" + rest
+		} else {
+			f.Location = "path." + f.Location
+		}
+		out.Fields[i] = f
+	}
+	return out
+}
+
+func (s *Server) deleteFormat(ctx context.Context, in *formatPath) (*struct{}, error) {
+	return nil, s.formats.Delete(ctx, in.Name)
 }
 
 // formatRow is one format in the list: built-ins first in the catalog, so
@@ -219,22 +199,4 @@ func compactJSON(b []byte) []byte {
 		return b
 	}
 	return buf.Bytes()
-}
-
-// checkSecretsSuit refuses a replacement whose signature scheme cannot be
-// keyed by the secret of an endpoint already using the format (a plain
-// string secret under standard-webhooks, which needs whsec_ and base64):
-// every delivery to that endpoint would fail.
-func (s *Server) checkSecretsSuit(ctx context.Context, f *format.Format) error {
-	eps, err := s.st.EndpointListByFormat(ctx, f.Name)
-	if err != nil {
-		return err
-	}
-	for _, ep := range eps {
-		if signature.ValidateSecret(f.Scheme(), ep.Secret) != nil {
-			return conflict("endpoint %s of tenant %s uses format %s with a secret that cannot sign for scheme %s; rotate its secret first (a generated secret suits every scheme)",
-				ep.ID, ep.TenantID, f.Name, f.Scheme())
-		}
-	}
-	return nil
 }

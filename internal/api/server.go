@@ -28,9 +28,11 @@ import (
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/clock"
 	engine "github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/deliverysvc"
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
 	eventsvc "github.com/heraldhq/herald/internal/event"
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/formatsvc"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
@@ -84,7 +86,8 @@ type Config struct {
 type Server struct {
 	cfg        Config
 	st         store.Store
-	formats    *catalog.Catalog
+	formats    *formatsvc.Service
+	deliveries *deliverysvc.Service
 	endpoints  *endpointsvc.Service
 	keys       *apikey.Service
 	events     *eventsvc.Service
@@ -104,7 +107,6 @@ func New(cfg *Config) *Server {
 	s := &Server{
 		cfg:     *cfg,
 		st:      cfg.Store,
-		formats: cfg.Formats,
 		log:     cfg.Logger,
 		now:     clock.Or(cfg.Clock).Now,
 		maxBody: cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
@@ -119,6 +121,8 @@ func New(cfg *Config) *Server {
 		Base: base, Formats: cfg.Formats,
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, MaxInFlight: cfg.MaxInFlight, CheckURL: cfg.CheckURL,
 	})
+	s.formats = formatsvc.NewService(&formatsvc.Config{Formats: cfg.Formats, Endpoints: s.endpoints})
+	s.deliveries = deliverysvc.NewService(&base)
 	s.keys = apikey.NewService(&base)
 	s.tenants = tenantsvc.NewService(&base)
 	s.eventTypes = eventtypesvc.NewService(&base)

@@ -292,3 +292,30 @@ func TestService_ReplayNeedsAWindow(t *testing.T) {
 		}
 	})
 }
+
+func TestService_CheckFormatChangeKeepsEverySecretUsable(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		e, _ := b.create(t, &endpoint.CreateParams{Format: "body-sig", Secret: "plain_string_secret"})
+		parse := func(def string) *format.Format {
+			f, err := format.Parse([]byte(def))
+			if err != nil {
+				t.Fatalf("parse format: %v", err)
+			}
+			return f
+		}
+		err := b.svc.CheckFormatChange(t.Context(), parse(`{"name": "body-sig", "signature": {"scheme": "standard-webhooks"}}`))
+		if !errors.Is(err, herald.ErrConflict) || !strings.Contains(err.Error(), e.ID) {
+			t.Fatalf("a redefinition the secret cannot sign for: %v, want a conflict naming %s", err, e.ID)
+		}
+		if err := b.svc.CheckFormatChange(t.Context(), parse(`{"name": "body-sig", "signature": {"scheme": "timestamped", "header": "X-Sig"}}`)); err != nil {
+			t.Fatalf("a redefinition the secret suits: %v", err)
+		}
+		// Only the endpoints using the format count.
+		if err := b.svc.CheckFormatChange(t.Context(), parse(`{"name": "other", "signature": {"scheme": "standard-webhooks"}}`)); err != nil {
+			t.Fatalf("a format no endpoint uses: %v", err)
+		}
+	})
+}
