@@ -408,7 +408,7 @@ func failDue(t *testing.T, st store.Store, n int) []string {
 		_, err := st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
 			DeliveryID: c.Delivery.ID, Owner: "test", Status: store.StatusFailed, Now: now, Body: []byte(`{}`),
 			Attempt: &store.Attempt{
-				ID: id.New(id.Attempt), DeliveryID: c.Delivery.ID, Number: 1, StartedAt: now,
+				ID: id.NewAt(id.Attempt, now), DeliveryID: c.Delivery.ID, Number: 1, StartedAt: now,
 				DurationMS: 12, ResponseCode: 500, ResponseBody: "boom",
 			},
 		})
@@ -434,7 +434,7 @@ func (s *sendingTester) Test(ctx context.Context, tenantID, endpointID string) (
 		return nil, err
 	}
 	start := time.Now()
-	res := &engine.TestResult{DeliveryID: id.New(id.Delivery), Status: store.StatusFailed}
+	res := &engine.TestResult{DeliveryID: id.NewAt(id.Delivery, start), Status: store.StatusFailed}
 	resp, err := http.DefaultClient.Do(req)
 	res.DurationMS = time.Since(start).Milliseconds()
 	if err != nil {

@@ -50,7 +50,7 @@ func newHarness(t testing.TB, st store.Store, configure ...func(*Config)) *harne
 	t.Helper()
 	h := &harness{t: t, st: st, admin: apikey.New(), logs: &syncBuffer{}}
 	ctx := context.Background()
-	if _, err := st.KeyCreate(ctx, &store.Key{ID: id.New(id.Key), Name: "admin", Hash: apikey.Hash(h.admin), CreatedAt: time.Now()}); err != nil {
+	if _, err := st.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, time.Now()), Name: "admin", Hash: apikey.Hash(h.admin), CreatedAt: time.Now()}); err != nil {
 		t.Fatalf("create admin key: %v", err)
 	}
 	cfg := &Config{

@@ -208,7 +208,7 @@ func (b *bundle) endpoint(t *testing.T, url string, events []string, mod ...func
 	t.Helper()
 	now := b.clock.Now().UTC()
 	ep := &store.Endpoint{
-		ID: id.New(id.Endpoint), TenantID: b.tenant, URL: url, Events: events,
+		ID: id.NewAt(id.Endpoint, now), TenantID: b.tenant, URL: url, Events: events,
 		Secret: signature.GenerateSecret(), Enabled: true, CreatedAt: now, UpdatedAt: now,
 	}
 	for _, m := range mod {
@@ -225,7 +225,7 @@ func (b *bundle) send(t *testing.T, typ, data string) *store.EventCreateResult {
 	t.Helper()
 	now := b.clock.Now().UTC()
 	ev := &store.Event{
-		TenantID: b.tenant, ID: id.New(id.Event), Type: typ, Data: []byte(data),
+		TenantID: b.tenant, ID: id.NewAt(id.Event, now), Type: typ, Data: []byte(data),
 		TraceID: "4bf92f3577b34da6a3ce929d0e0e4736", Source: store.SourceAPI, CreatedAt: now,
 	}
 	ev.Hash = store.EventHash(ev.Type, ev.Data)

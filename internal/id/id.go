@@ -24,13 +24,9 @@ var (
 	entropy io.Reader = ulid.Monotonic(rand.Reader, 0)
 )
 
-// New returns prefix + "_" + a new ULID taken at the current time. Ids made
-// in one process are strictly increasing.
-func New(prefix string) string {
-	return NewAt(prefix, time.Now())
-}
-
-// NewAt is New at a given time (tests with a fake clock).
+// NewAt returns prefix + "_" + a new ULID taken at t, the caller's clock's
+// now. Ids made in one process at the same or later times are strictly
+// increasing.
 func NewAt(prefix string, t time.Time) string {
 	mu.Lock()
 	u := ulid.MustNew(ulid.Timestamp(t), entropy)

@@ -9,11 +9,13 @@ import (
 	"github.com/heraldhq/herald/internal/id"
 )
 
-func TestNew_PrefixedAndSortedByCreation(t *testing.T) {
+func TestNewAt_PrefixedAndSortedByCreation(t *testing.T) {
 	t.Parallel()
+	// All in one millisecond: the ULIDs' randomness keeps them in order.
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	var ids []string
 	for range 1000 {
-		ids = append(ids, id.New(id.Delivery))
+		ids = append(ids, id.NewAt(id.Delivery, at))
 	}
 	for _, s := range ids {
 		if !strings.HasPrefix(s, "dlv_") || len(s) != len("dlv_")+26 {
