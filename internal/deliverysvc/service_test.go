@@ -16,10 +16,12 @@ import (
 )
 
 // setup stores tenant acme with one endpoint and one event, and returns
-// the service and the event's one delivery, pending.
-func setup(t *testing.T, st store.Store, clk *clock.Fake) (*deliverysvc.Service, *store.Delivery) {
+// the service on a fake clock, the clock and the event's one delivery,
+// pending.
+func setup(t *testing.T, st store.Store) (*deliverysvc.Service, *clock.Fake, *store.Delivery) {
 	t.Helper()
 	ctx := t.Context()
+	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	now := clk.Now()
 	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", CreatedAt: now, UpdatedAt: now}); err != nil {
 		t.Fatalf("create tenant: %v", err)
@@ -40,7 +42,7 @@ func setup(t *testing.T, st store.Store, clk *clock.Fake) (*deliverysvc.Service,
 	if err != nil || len(res.Deliveries) != 1 {
 		t.Fatalf("create event: %v, %d deliveries; want 1", err, len(res.Deliveries))
 	}
-	return deliverysvc.NewService(&service.Base{Store: st, Clock: clk}), res.Deliveries[0]
+	return deliverysvc.NewService(&service.Base{Store: st, Clock: clk}), clk, res.Deliveries[0]
 }
 
 // fail claims the delivery and records one failed attempt, its last.
@@ -66,8 +68,7 @@ func TestService_RetryOnlyWhatHasEnded(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		t.Parallel()
-		clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-		svc, d := setup(t, st, clk)
+		svc, clk, d := setup(t, st)
 		ctx := t.Context()
 
 		_, err := svc.Retry(ctx, "acme", d.ID)
@@ -98,8 +99,7 @@ func TestService_AMissingDeliveryIsNamed(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		t.Parallel()
-		clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
-		svc, d := setup(t, st, clk)
+		svc, _, d := setup(t, st)
 		const missing = "dlv_01JH5Z3V6N8QK2R4T7W9Y1B3D5"
 		_, _, err := svc.Get(t.Context(), "acme", missing)
 		if !errors.Is(err, herald.ErrNotFound) || err.Error() != "delivery "+missing+" not found" {
