@@ -206,5 +206,3 @@ func writeProblem(w http.ResponseWriter, p *huma.ErrorModel) {
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)
 }
-
-func isConflict(err error) bool { return errors.Is(err, herald.ErrConflict) }
