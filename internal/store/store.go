@@ -129,6 +129,12 @@ type Store interface {
 	// p.Body is set and the delivery has no stored body yet, it is stored so
 	// every later attempt sends the same bytes.
 	DeliveryRecordAttempt(ctx context.Context, p *AttemptRecordParams) (*Attempt, error)
+	// DeliveryRecordAttempts records a batch of attempts in one transaction,
+	// each exactly as DeliveryRecordAttempt would and each fenced by its own
+	// lease: results[i] is ps[i]'s, and a row refused (ErrLeaseLost,
+	// ErrNotFound, bad params) is not recorded and fails no other. The error
+	// is the batch's own (the database failed): then nothing was recorded.
+	DeliveryRecordAttempts(ctx context.Context, ps []*AttemptRecordParams) ([]AttemptRecordResult, error)
 	// DeliveryRelease hands a leased delivery back unattempted (shutdown),
 	// due again at p.NextAttemptAt, if the lease is still p.Owner's.
 	DeliveryRelease(ctx context.Context, id, owner string, next time.Time) error
@@ -378,6 +384,13 @@ type AttemptRecordParams struct {
 	NextAttemptAt *time.Time // with StatusRetrying
 	Body          []byte     // the bytes sent, stored on the first attempt
 	Now           time.Time
+}
+
+// AttemptRecordResult is what became of one attempt of a batch: the attempt
+// as stored, or why it was not.
+type AttemptRecordResult struct {
+	Attempt *Attempt
+	Err     error
 }
 
 // MatchEventType reports whether an endpoint with these filters receives an

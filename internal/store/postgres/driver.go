@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -81,6 +82,30 @@ func (driver) LockClause(l sqlstore.Lock) string {
 
 func (driver) InList(col string, n int) string { return fmt.Sprintf("%s = ANY($%d)", col, n) }
 
+// Rows reads the Table argument, bound as JSON text by the querier: times
+// as RFC 3339 text, bytes as hex.
+func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {
+	var b strings.Builder
+	b.WriteString("(SELECT ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v := fmt.Sprintf("(r ->> %d)", i)
+		switch c.Type {
+		case sqlstore.ColInt:
+			v += "::bigint"
+		case sqlstore.ColTime:
+			v += "::timestamptz"
+		case sqlstore.ColBytes:
+			v = "decode(" + v + ", 'hex')"
+		}
+		fmt.Fprintf(&b, "%s AS %s", v, c.Name)
+	}
+	fmt.Fprintf(&b, " FROM jsonb_array_elements($%d::jsonb) AS r) AS %s", n, alias)
+	return b.String()
+}
+
 func pgCode(err error) string {
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
@@ -117,16 +142,17 @@ type conn interface {
 }
 
 // querier runs the shared store's SQL through pgx as it is: pgx binds and
-// scans times, NULLs and string lists natively.
+// scans times, NULLs and string lists natively; only a sqlstore.Table is
+// bound as its JSON.
 type querier struct{ c conn }
 
 func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	tag, err := q.c.Exec(ctx, sql, args...)
+	tag, err := q.c.Exec(ctx, sql, bind(args)...)
 	return tag.RowsAffected(), err
 }
 
 func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
-	rows, err := q.c.Query(ctx, sql, args...)
+	rows, err := q.c.Query(ctx, sql, bind(args)...)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +160,25 @@ func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.R
 }
 
 func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
-	return pgRow{q.c.QueryRow(ctx, sql, args...)}
+	return pgRow{q.c.QueryRow(ctx, sql, bind(args)...)}
+}
+
+// bind encodes Table arguments as JSON text, leaving the rest to pgx; args
+// without a Table are passed on as they are.
+func bind(args []any) []any {
+	var out []any
+	for i, v := range args {
+		if t, ok := v.(sqlstore.Table); ok {
+			if out == nil {
+				out = append([]any(nil), args...)
+			}
+			out[i] = sqlstore.TableJSON(t, func(t time.Time) any { return t.UTC().Format(time.RFC3339Nano) })
+		}
+	}
+	if out == nil {
+		return args
+	}
+	return out
 }
 
 type pgRow struct{ r pgx.Row }

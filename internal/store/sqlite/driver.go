@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 	"sync"
 	"time"
 
@@ -82,6 +83,25 @@ func (driver) LockClause(sqlstore.Lock) string { return "" }
 // InList reads the list argument as the JSON array bind writes.
 func (driver) InList(col string, n int) string {
 	return fmt.Sprintf("%s IN (SELECT value FROM json_each(?%d))", col, n)
+}
+
+// Rows reads the Table argument as the JSON array of arrays bind writes:
+// times are unix microseconds and bytes hex, as the schema keeps them.
+func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {
+	var b strings.Builder
+	b.WriteString("(SELECT ")
+	for i, c := range cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		v := fmt.Sprintf("r.value ->> %d", i)
+		if c.Type == sqlstore.ColBytes {
+			v = "unhex(" + v + ")"
+		}
+		fmt.Fprintf(&b, "%s AS %s", v, c.Name)
+	}
+	fmt.Fprintf(&b, " FROM json_each(?%d) r) AS %s", n, alias)
+	return b.String()
 }
 
 // markUnavailable marks a transaction's busy failure herald.ErrUnavailable,
@@ -326,6 +346,8 @@ func bind(args []any) []any {
 			if x != nil {
 				out[i] = *x
 			}
+		case sqlstore.Table:
+			out[i] = sqlstore.TableJSON(x, func(t time.Time) any { return t.UnixMicro() })
 		case []string:
 			if x == nil {
 				x = []string{}

@@ -120,24 +120,71 @@ func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*sto
 }
 
 // DeliveryRecordAttempt stores an attempt and moves the delivery on, fenced
-// by the lease; see store.Store.
+// by the lease; see store.Store. It is a batch of one.
 func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecordParams) (*store.Attempt, error) {
-	if err := p.Validate(); err != nil {
+	res, err := s.DeliveryRecordAttempts(ctx, []*store.AttemptRecordParams{p})
+	if err != nil {
 		return nil, err
 	}
-	var next *time.Time
-	if p.Status == store.StatusRetrying {
-		next = tsPtr(p.NextAttemptAt)
+	return res[0].Attempt, res[0].Err
+}
+
+// recordCols are the columns of a batch's delivery updates. None is named
+// as a column of deliveries that RETURNING reads, which SQLite requires to
+// be unqualified.
+var recordCols = []Col{
+	{"delivery_id", ColText}, {"owner", ColText}, {"status", ColText}, {"next", ColTime},
+	{"code", ColInt}, {"error", ColText}, {"body", ColBytes}, {"now", ColTime},
+}
+
+// attemptRowCols are the columns of a batch's attempt rows.
+var attemptRowCols = []Col{
+	{"id", ColText}, {"delivery_id", ColText}, {"number", ColInt}, {"started_at", ColTime},
+	{"duration_ms", ColInt}, {"response_code", ColInt}, {"response_body", ColBytes}, {"error", ColText},
+}
+
+// DeliveryRecordAttempts records a batch of attempts in one transaction of
+// three set-based statements whatever its size: the fenced update of every
+// delivery, the insert of the attempts it let through, and, only when some
+// were refused, the look-up that tells a lost lease from a missing row.
+func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptRecordParams) ([]store.AttemptRecordResult, error) {
+	res := make([]store.AttemptRecordResult, len(ps))
+	atts := make([]store.Attempt, len(ps))
+	at := make(map[string]int, len(ps)) // delivery id -> its index in ps
+	var rows Table
+	for i, p := range ps {
+		if err := p.Validate(); err != nil {
+			res[i].Err = err
+			continue
+		}
+		if _, dup := at[p.DeliveryID]; dup {
+			// Recorded in sequence, the first would end the lease and
+			// this one find it lost: so it is here.
+			res[i].Err = fmt.Errorf("delivery %q: %w", p.DeliveryID, store.ErrLeaseLost)
+			continue
+		}
+		at[p.DeliveryID] = i
+		var next *time.Time
+		if p.Status == store.StatusRetrying {
+			next = tsPtr(p.NextAttemptAt)
+		}
+		a := p.NewAttempt(s.now())
+		a.Error = cleanText(a.Error)
+		atts[i] = a
+		rows = append(rows, []any{p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, p.Body, s.orNow(p.Now)})
 	}
-	a := p.NewAttempt(s.now())
-	a.Error = cleanText(a.Error)
+	if len(rows) == 0 {
+		return res, nil
+	}
+	var numbers map[string]int
+	var refused map[string]error
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		// This commit need not wait for its log flush: if the database
-		// itself crashed before the flush, the delivery would still be
+		// itself crashed before the flush, the deliveries would still be
 		// leased and be attempted again (at least once, as after a Herald
-		// crash), while not waiting for an fsync per attempt is what lets
-		// one endpoint get more than a few hundred attempts a second.
-		// Events, which are the data Herald must never lose, are committed
+		// crash), while not waiting for an fsync per batch is what lets one
+		// endpoint get more than a few hundred attempts a second. Events,
+		// which are the data Herald must never lose, are committed
 		// synchronously.
 		if err := s.db.AsyncCommit(ctx, tx); err != nil {
 			return err
@@ -146,38 +193,98 @@ func (s *Store) DeliveryRecordAttempt(ctx context.Context, p *store.AttemptRecor
 		// and another worker claimed the delivery, lease_owner is theirs and
 		// this attempt is dropped (ErrLeaseLost), so one attempt number is
 		// never recorded twice.
-		err := tx.QueryRow(ctx, `
-			UPDATE deliveries SET
-				attempts = attempts + 1,
-				series_attempts = series_attempts + 1,
-				status = $3,
-				next_attempt_at = $4,
+		r, err := tx.Query(ctx, `
+			UPDATE deliveries AS d SET
+				attempts = d.attempts + 1,
+				series_attempts = d.series_attempts + 1,
+				status = n.status,
+				next_attempt_at = n.next,
 				lease_owner = NULL,
 				lease_expires_at = NULL,
-				last_status_code = $5,
-				last_error = $6,
-				body = coalesce(body, $7),
-				updated_at = $8
-			WHERE id = $1 AND status = 'delivering' AND lease_owner = $2
-			RETURNING attempts`,
-			p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, p.Body, s.orNow(p.Now),
-		).Scan(&a.Number)
-		if errors.Is(err, ErrNoRows) {
-			return leaseLost(ctx, tx, p.DeliveryID)
+				last_status_code = n.code,
+				last_error = n.error,
+				body = coalesce(d.body, n.body),
+				updated_at = n.now
+			FROM `+s.db.Rows(1, "n", recordCols...)+`
+			WHERE d.id = n.delivery_id AND d.status = 'delivering' AND d.lease_owner = n.owner
+			RETURNING id, attempts`, rows)
+		type numbered struct {
+			id string
+			n  int
 		}
+		got, err := Collect(r, err, func(r Row) (numbered, error) {
+			var v numbered
+			return v, r.Scan(&v.id, &v.n)
+		})
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
-			INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, response_code, response_body, error)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			a.ID, a.DeliveryID, a.Number, a.StartedAt, a.DurationMS, a.ResponseCode, []byte(a.ResponseBody), a.Error)
+		numbers = make(map[string]int, len(got))
+		inserts := make(Table, 0, len(got))
+		for _, v := range got {
+			numbers[v.id] = v.n
+			a := &atts[at[v.id]]
+			a.Number = v.n
+			// Never nil: an empty body is stored empty, not NULL.
+			body := append([]byte{}, a.ResponseBody...)
+			inserts = append(inserts, []any{a.ID, a.DeliveryID, a.Number, a.StartedAt, a.DurationMS,
+				a.ResponseCode, body, a.Error})
+		}
+		if len(inserts) > 0 {
+			if _, err := tx.Exec(ctx, `
+				INSERT INTO attempts (id, delivery_id, number, started_at, duration_ms, response_code, response_body, error)
+				SELECT a.id, a.delivery_id, a.number, a.started_at, a.duration_ms, a.response_code, a.response_body, a.error
+				FROM `+s.db.Rows(1, "a", attemptRowCols...), inserts); err != nil {
+				return err
+			}
+		}
+		refused, err = s.leasesLost(ctx, tx, rows, numbers)
 		return err
 	})
 	if err != nil {
-		return nil, s.Err(err, "record attempt of delivery %q", p.DeliveryID)
+		return nil, s.Err(err, "record %d attempts", len(rows))
 	}
-	return &a, nil
+	for _, row := range rows {
+		id := row[0].(string)
+		i := at[id]
+		if err := refused[id]; err != nil {
+			res[i].Err = err
+			continue
+		}
+		a := atts[i]
+		res[i].Attempt = &a
+	}
+	return res, nil
+}
+
+// leasesLost tells, for each row of a batch the fenced update did not
+// number, why: the delivery is gone, or its lease is not the caller's.
+func (s *Store) leasesLost(ctx context.Context, q Querier, rows Table, numbered map[string]int) (map[string]error, error) {
+	var ids []string
+	for _, row := range rows {
+		if id := row[0].(string); numbered[id] == 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	r, err := q.Query(ctx, `SELECT id FROM deliveries WHERE `+s.db.InList("id", 1), ids)
+	found, err := Collect(r, err, func(r Row) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]error, len(ids))
+	for _, id := range ids {
+		out[id] = fmt.Errorf("delivery %q: %w", id, store.ErrNotFound)
+	}
+	for _, id := range found {
+		out[id] = fmt.Errorf("delivery %q: %w", id, store.ErrLeaseLost)
+	}
+	return out, nil
 }
 
 // leaseLost tells why a fenced update matched nothing: the delivery is gone,

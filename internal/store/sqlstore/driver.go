@@ -2,7 +2,11 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"time"
 )
 
 // Querier runs SQL on a pool, a connection or a transaction of a driver.
@@ -80,4 +84,61 @@ type Driver interface {
 	// InList is a condition that col is one of the strings of the []string
 	// argument $n.
 	InList(col string, n int) string
+	// Rows is a table expression, aliased alias, of the rows of the Table
+	// argument $n, its columns named and typed by cols in order.
+	Rows(n int, alias string, cols ...Col) string
+}
+
+// ColType is how a column of a Table argument is read back in SQL.
+type ColType int
+
+// Column types of a Table.
+const (
+	ColText  ColType = iota // string
+	ColInt                  // int or int64
+	ColTime                 // time.Time, or *time.Time where nil is NULL
+	ColBytes                // []byte, where nil is NULL
+)
+
+// Col names and types one column that Driver.Rows reads.
+type Col struct {
+	Name string
+	Type ColType
+}
+
+// Table is one argument holding many rows, each one value per column, so
+// a batch is written by a few set-based statements rather than one per
+// row. Drivers bind it as the JSON of TableJSON and read it with Rows.
+type Table [][]any
+
+// TableJSON encodes t as a JSON array of arrays: times as enc spells them
+// (each driver as its schema stores them), bytes as hex, nil as null.
+func TableJSON(t Table, enc func(time.Time) any) string {
+	out := make([][]any, len(t))
+	for i, row := range t {
+		r := make([]any, len(row))
+		for j, v := range row {
+			switch x := v.(type) {
+			case time.Time:
+				r[j] = enc(x)
+			case *time.Time:
+				if x != nil {
+					r[j] = enc(*x)
+				}
+			case []byte:
+				if x != nil {
+					r[j] = hex.EncodeToString(x)
+				}
+			default:
+				r[j] = v
+			}
+		}
+		out[i] = r
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		// Only strings, numbers and nulls are left: this cannot happen.
+		panic(fmt.Sprintf("sqlstore: encode table: %v", err))
+	}
+	return string(b)
 }
