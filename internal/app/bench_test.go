@@ -47,6 +47,7 @@ func BenchmarkDelivery(b *testing.B) {
 	for _, db := range dbs {
 		b.Run(db.name+"/saturated/1-endpoint", func(b *testing.B) { benchDelivery(b, db.url(b), 1, 0) })
 		b.Run(db.name+"/saturated/4-endpoints", func(b *testing.B) { benchDelivery(b, db.url(b), 4, 0) })
+		b.Run(db.name+"/saturated/10-endpoints", func(b *testing.B) { benchDelivery(b, db.url(b), 10, 0) })
 		b.Run(db.name+"/paced-200/s", func(b *testing.B) { benchDelivery(b, db.url(b), 1, 200) })
 	}
 }

@@ -50,6 +50,16 @@ type Config struct {
 
 	// Workers is how many attempts may be in flight on this node.
 	Workers int
+	// Prefetch is how many deliveries beyond Workers the engine claims
+	// ahead, so a worker that finishes finds the next one in memory rather
+	// than waiting for a claim. Default: Workers.
+	Prefetch int
+	// BatchSize caps the attempts recorded in one transaction. Default 256.
+	BatchSize int
+	// BatchWait is how long a finished attempt may wait for others to
+	// share its record's transaction while attempts are still being sent;
+	// with none being sent it is recorded at once. Default 2ms.
+	BatchWait time.Duration
 	// PerEndpoint caps in-flight attempts per endpoint across all nodes.
 	PerEndpoint int
 	// Lease is how long a claimed delivery stays ours without a heartbeat.
@@ -87,6 +97,9 @@ type Engine struct {
 // NewEngine wires an engine; it does no I/O.
 func NewEngine(cfg Config) *Engine {
 	cfg.Workers = cmp.Or(cfg.Workers, 32)
+	cfg.Prefetch = cmp.Or(cfg.Prefetch, cfg.Workers)
+	cfg.BatchSize = cmp.Or(cfg.BatchSize, 256)
+	cfg.BatchWait = cmp.Or(cfg.BatchWait, 2*time.Millisecond)
 	cfg.PerEndpoint = cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint)
 	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
@@ -111,90 +124,81 @@ func NewEngine(cfg Config) *Engine {
 
 // Run claims and sends deliveries until ctx ends, then stops claiming, lets
 // in-flight attempts finish for up to ShutdownGrace, hands back the ones
-// still running, and returns.
+// still running or not yet started, records what was attempted, and
+// returns. It is three parts (docs/delivery.md): a fetcher that claims, a
+// dispatcher that sends on a pool of workers, and a completer that records
+// the attempts in batches.
 func (e *Engine) Run(ctx context.Context) error {
 	wake, err := e.st.Listen(ctx)
 	if err != nil {
 		return fmt.Errorf("listen for new deliveries: %w", err)
 	}
-	// Attempts run on their own context, so a shutdown can let them finish.
-	sendCtx, cutOff := context.WithCancel(context.WithoutCancel(ctx))
+	// Attempts run on their own context, so a shutdown can let them finish;
+	// the heartbeat and the records outlive them both.
+	bg := context.WithoutCancel(ctx)
+	sendCtx, cutOff := context.WithCancel(bg)
 	defer cutOff()
+	beatCtx, stopBeat := context.WithCancel(bg)
+	defer stopBeat()
 	// The heartbeat's timer is set before the first claim, so every lease
 	// this engine takes is extended on time.
-	go e.heartbeat(sendCtx, e.clock.NewTimer(e.cfg.Lease/3))
+	go e.heartbeat(beatCtx, e.clock.NewTimer(e.cfg.Lease/3))
 
-	var wg sync.WaitGroup
-	done := make(chan struct{}, e.cfg.Workers)
-	inflight := 0
-	for {
-		more := false
-		if free := e.cfg.Workers - inflight; free > 0 {
-			claimed, err := e.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
-				Owner: e.owner, Now: e.now(), Lease: e.cfg.Lease,
-				Limit: free, PerEndpoint: e.cfg.PerEndpoint,
+	var disp *dispatcher
+	comp := newCompleter(&completer{
+		st: e.st, clock: e.clock, log: e.log,
+		maxBatch: e.cfg.BatchSize, wait: e.cfg.BatchWait,
+		busy: func() bool { return disp.busy() },
+	})
+	disp = newDispatcher(&dispatcher{
+		ctx: sendCtx, clock: e.clock,
+		workers: e.cfg.Workers, perEndpoint: e.cfg.PerEndpoint, capacity: e.cfg.Workers + e.cfg.Prefetch,
+		run: func(ctx context.Context, c *store.Claimed, settled func()) {
+			e.attempt(ctx, c, onSchedule, comp.add, func(*store.Attempt) {
+				e.untrack(c.Delivery.ID)
+				settled()
 			})
-			if err != nil && ctx.Err() == nil {
-				e.log.Error("claim due deliveries", "err", err)
+		},
+		release: func(ctx context.Context, c *store.Claimed) {
+			if err := e.st.DeliveryRelease(ctx, c.Delivery.ID, e.owner, e.now()); err != nil {
+				e.log.Warn("hand back delivery", "err", err, "delivery", c.Delivery.ID)
 			}
-			for _, c := range claimed {
-				inflight++
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					e.attempt(sendCtx, c, onSchedule)
-					done <- struct{}{}
-				}()
+			e.untrack(c.Delivery.ID)
+		},
+		limiter: e.limiter,
+		sent: func(n int) {
+			e.cfg.Metrics.setInflight(n)
+			if n == 0 {
+				comp.nudge()
 			}
-			more = err == nil && len(claimed) == free
-		}
-		e.cfg.Metrics.setInflight(inflight)
-		if more {
-			continue
-		}
-
-		wait := e.cfg.PollInterval
-		if inflight < e.cfg.Workers {
-			if next, err := e.st.DeliveryNextDue(ctx); err == nil {
-				if d := next.Sub(e.now()); d > 0 && d < wait {
-					wait = d
-				}
+		},
+	})
+	f := &fetcher{
+		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
+		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, poll: e.cfg.PollInterval,
+		wake: wake, free: disp.free, freed: disp.freed,
+		push: func(cs []*store.Claimed) {
+			for _, c := range cs {
+				e.track(c.Delivery.ID)
 			}
-		}
-		timer := e.clock.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return e.shutdown(&wg, cutOff)
-		case <-wake:
-		case <-done:
-			inflight--
-		case <-timer.C():
-		}
-		timer.Stop()
-		for drained := false; !drained; {
-			select {
-			case <-done:
-				inflight--
-			default:
-				drained = true
-			}
-		}
+			disp.push(cs)
+		},
 	}
-}
 
-func (e *Engine) shutdown(wg *sync.WaitGroup, cutOff context.CancelFunc) error {
-	finished := make(chan struct{})
-	go func() { wg.Wait(); close(finished) }()
-	grace := e.clock.NewTimer(e.cfg.ShutdownGrace)
-	defer grace.Stop()
-	select {
-	case <-finished:
-	case <-grace.C():
-		e.log.Warn("shutdown grace over, handing back in-flight deliveries")
-		cutOff()
-		<-finished
+	completed := make(chan struct{})
+	go func() { comp.run(bg); close(completed) }()
+	turnsCtx, stopTurns := context.WithCancel(bg)
+	defer stopTurns()
+	go disp.turns(turnsCtx)
+
+	f.run(ctx)
+	if disp.stop(e.cfg.ShutdownGrace, cutOff) {
+		e.log.Warn("shutdown grace over, handed back in-flight deliveries")
 	}
+	// Every attempt has been handed to the completer or back to the store:
+	// write the last batch.
+	comp.close()
+	<-completed
 	return nil
 }
 
@@ -233,15 +237,20 @@ func (e *Engine) extendLeases(ctx context.Context) {
 	}
 }
 
-func (e *Engine) track(id string) func() {
+// track puts a delivery under the heartbeat, from its claim until it is
+// settled: while it waits for a worker or its rate limit turn, while it is
+// sent, and while its attempt waits for its batch to be recorded.
+func (e *Engine) track(id string) {
 	e.inflightMu.Lock()
 	e.inflight[id] = struct{}{}
 	e.inflightMu.Unlock()
-	return func() {
-		e.inflightMu.Lock()
-		delete(e.inflight, id)
-		e.inflightMu.Unlock()
-	}
+}
+
+// untrack takes a settled delivery from under the heartbeat.
+func (e *Engine) untrack(id string) {
+	e.inflightMu.Lock()
+	delete(e.inflight, id)
+	e.inflightMu.Unlock()
 }
 
 // series says whether an attempt's failure may be retried.
@@ -268,43 +277,46 @@ type try struct {
 	ended  time.Time      // when the outcome was known
 }
 
-// attempt makes one attempt of a claimed delivery and records it. It
-// returns nil when the delivery was handed back unattempted (shutdown, a
-// rate-limit wait cut off, the database not answering).
-func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series) *store.Attempt {
+// attempt makes one attempt of a claimed delivery and hands what it came
+// to to complete, which records it, now or in a batch. settled is called
+// once the delivery has left this engine's hands: with the attempt as
+// recorded (or as made, when it could not be), or with nil when the
+// delivery was handed back unattempted (shutdown, the database not
+// answering). The endpoint's rate limit is the caller's to keep.
+func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, complete func(*completion), settled func(*store.Attempt)) {
 	d, ep, ev := c.Delivery, c.Endpoint, c.Event
 	a := &try{c: c, series: s, log: e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)}
 	ctx, span := e.startSpan(ctx, c)
-	defer span.End()
 	bg := context.WithoutCancel(ctx)
-	defer e.track(d.ID)()
+	handBack := func(next time.Time) {
+		e.releaseAt(bg, a, next)
+		span.End()
+		settled(nil)
+	}
 
 	f, err := e.cfg.Formats.Get(ctx, ep.Format)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		a.out = &outcome{err: fmt.Sprintf("format %q no longer exists", ep.Format), final: true}
-		return e.finish(bg, a)
+		e.finish(bg, a, span, complete, settled)
+		return
 	case err != nil:
 		// The database is not answering: hand the delivery back for later
 		// rather than count a failure that is not the receiver's.
 		a.log.Warn("load format", "err", err)
-		e.releaseAt(bg, a, e.now().Add(e.cfg.PollInterval))
-		return nil
+		handBack(e.now().Add(e.cfg.PollInterval))
+		return
 	}
 	a.f = f
 	in, err := format.NewInput(formatEvent(ev), d.ID, ep.ID)
 	if err != nil {
 		a.out = &outcome{err: err.Error(), final: true}
-		return e.finish(bg, a)
+		e.finish(bg, a, span, complete, settled)
+		return
 	}
 	body := c.Body
 	if body == nil {
 		body = f.RenderBody(in)
-	}
-
-	if err := e.waitTurn(ctx, ep); err != nil {
-		e.releaseAt(bg, a, e.now())
-		return nil
 	}
 
 	started := e.now()
@@ -312,11 +324,11 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series) *store
 	out := e.send(ctx, f, c, in, body)
 	if ctx.Err() != nil && out.code == 0 {
 		// Cut off by shutdown: this was not the receiver's failure.
-		e.releaseAt(bg, a, e.now())
-		return nil
+		handBack(e.now())
+		return
 	}
 	a.body, a.out = body, out
-	return e.finish(bg, a)
+	e.finish(bg, a, span, complete, settled)
 }
 
 // outcome is what one HTTP request came to.
@@ -395,21 +407,39 @@ func formatEvent(ev *store.Event) *format.Event {
 	}
 }
 
-// finish records what an attempt came to and acts on it: the delivery is
-// delivered, due again later, or failed, and a failure raises the format's
-// failure event. It returns the attempt as recorded, or as made when it
-// could not be recorded.
-func (e *Engine) finish(ctx context.Context, a *try) *store.Attempt {
+// finish hands what an attempt came to to complete and, once it is
+// recorded, acts on it: the delivery is delivered, due again later, or
+// failed, and a failure raises the format's failure event. The attempt's
+// span ends then, so it says whether the record was made.
+func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete func(*completion), settled func(*store.Attempt)) {
 	a.ended = e.now()
 	if a.out.started.IsZero() {
 		a.out.started = a.ended
 	}
 	status, next := a.decide()
-	att, recorded := e.record(ctx, a, status, next)
-	if recorded && status == store.StatusFailed {
-		e.raiseFailure(ctx, a, att)
+	d, out := a.c.Delivery, a.out
+	att := &store.Attempt{
+		ID: id.NewAt(id.Attempt, out.started), DeliveryID: d.ID, Number: d.Attempts + 1,
+		StartedAt: out.started, DurationMS: out.duration.Milliseconds(),
+		ResponseCode: out.code, ResponseBody: out.body, Error: out.err,
 	}
-	return att
+	complete(&completion{
+		p: &store.AttemptRecordParams{
+			DeliveryID: d.ID, Owner: e.owner, Attempt: att, Body: a.body,
+			Status: status, NextAttemptAt: next, Now: a.ended,
+		},
+		done: func(rec *store.Attempt, err error) {
+			defer span.End()
+			if e.recorded(ctx, a, status, err) {
+				if status == store.StatusFailed {
+					e.raiseFailure(ctx, a, rec)
+				}
+				settled(rec)
+				return
+			}
+			settled(att)
+		},
+	})
 }
 
 // decide is what the attempt leaves its delivery in: delivered on a 2xx;
@@ -431,33 +461,24 @@ func (a *try) decide() (status string, next *time.Time) {
 	return store.StatusFailed, nil
 }
 
-// record stores the attempt and moves its delivery to status, fenced by
-// the lease. It reports whether the attempt was stored; when it was not,
+// recorded notes what became of an attempt's record, on its span, in the
+// metrics and the log, and reports whether it was stored. When it was not,
 // the lease expires and the delivery is attempted again: at least once,
 // never lost.
-func (e *Engine) record(ctx context.Context, a *try, status string, next *time.Time) (*store.Attempt, bool) {
-	d, out := a.c.Delivery, a.out
-	att := &store.Attempt{
-		ID: id.NewAt(id.Attempt, out.started), DeliveryID: d.ID, Number: d.Attempts + 1,
-		StartedAt: out.started, DurationMS: out.duration.Milliseconds(),
-		ResponseCode: out.code, ResponseBody: out.body, Error: out.err,
-	}
-	rec, err := e.st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
-		DeliveryID: d.ID, Owner: e.owner, Attempt: att, Body: a.body,
-		Status: status, NextAttemptAt: next, Now: a.ended,
-	})
+func (e *Engine) recorded(ctx context.Context, a *try, status string, err error) bool {
+	out := a.out
 	e.traceOutcome(ctx, status, out, err)
 	e.cfg.Metrics.observeAttempt(status, out, a.c.Event.CreatedAt, a.ended)
 	switch {
 	case errors.Is(err, store.ErrLeaseLost):
 		a.log.Warn("lease lost before the attempt was recorded; another worker has the delivery")
-		return att, false
+		return false
 	case err != nil:
 		a.log.Error("record attempt", "err", err)
-		return att, false
+		return false
 	}
 	a.log.Debug("attempt", "status", status, "code", out.code, "ms", out.duration.Milliseconds())
-	return rec, true
+	return true
 }
 
 // retryable reports whether the format's rules retry this outcome.
@@ -503,7 +524,8 @@ func (e *Engine) releaseAt(ctx context.Context, a *try, next time.Time) {
 }
 
 // waitTurn waits, on the engine's clock, until the endpoint's rate limit
-// lets one more attempt go; it returns ctx's error if ctx ends first.
+// lets one more attempt go; it returns ctx's error if ctx ends first. Only
+// a test send waits so: the dispatcher never holds a worker for a turn.
 func (e *Engine) waitTurn(ctx context.Context, ep *store.Endpoint) error {
 	lim := e.limiter(ep)
 	if lim == nil {

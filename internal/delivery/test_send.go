@@ -47,7 +47,21 @@ func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestRe
 		return nil, fmt.Errorf("test event made %d deliveries, want 1", len(res.Deliveries))
 	}
 	d := res.Deliveries[0]
-	att := e.attempt(ctx, &store.Claimed{Delivery: d, Event: res.Event, Endpoint: ep, LeaseUntil: now.Add(e.cfg.Lease)}, onlyOnce)
+	e.track(d.ID)
+	defer e.untrack(d.ID)
+	c := &store.Claimed{Delivery: d, Event: res.Event, Endpoint: ep, LeaseUntil: now.Add(e.cfg.Lease)}
+	if err := e.waitTurn(ctx, ep); err != nil {
+		if err := e.st.DeliveryRelease(context.WithoutCancel(ctx), d.ID, e.owner, e.now()); err != nil {
+			e.log.Warn("hand back delivery", "err", err, "delivery", d.ID)
+		}
+		return nil, fmt.Errorf("test send of %s interrupted: %w", d.ID, err)
+	}
+	// The caller waits for its answer: the attempt is recorded at once, in
+	// a batch of its own, not in the engine's batches.
+	var att *store.Attempt
+	e.attempt(ctx, c, onlyOnce, func(cp *completion) {
+		cp.done(e.st.DeliveryRecordAttempt(context.WithoutCancel(ctx), cp.p))
+	}, func(a *store.Attempt) { att = a })
 	if att == nil {
 		return nil, fmt.Errorf("test send of %s interrupted: %w", d.ID, ctx.Err())
 	}

@@ -1,0 +1,271 @@
+package delivery
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// dispatcher runs claimed deliveries on a bounded pool of workers. It holds
+// every delivery from its claim until it is settled (recorded or handed
+// back), so the fetcher claims only what it has room for; it keeps each
+// endpoint to its in-flight cap; and it spaces an endpoint's attempts by
+// its rate limit without holding a worker while one waits: a delivery whose
+// turn has not come is set aside in memory, still leased, until it has.
+type dispatcher struct {
+	// ctx is what attempts run on: it outlives Run's own context, so a
+	// shutdown can let them finish, and ends when they are cut off.
+	ctx         context.Context
+	clock       clock.Clock
+	workers     int // attempts sent at once
+	perEndpoint int // attempts sent at once to one endpoint, unless its own max_in_flight is lower
+	capacity    int // deliveries held at once: waiting, sending, or awaiting their record
+	// run makes the attempt; settled is called, maybe later and from
+	// another goroutine, once the delivery has left this node's hands.
+	run func(ctx context.Context, c *store.Claimed, settled func())
+	// release hands back a delivery that was never attempted (shutdown).
+	release func(ctx context.Context, c *store.Claimed)
+	// limiter is the endpoint's rate limiter, nil when it has none.
+	limiter func(ep *store.Endpoint) *rate.Limiter
+	// sent is told how many attempts are being sent, each time it changes.
+	sent func(n int)
+
+	mu       sync.Mutex
+	held     int
+	sending  int
+	perEP    map[string]int    // attempts being sent, by endpoint
+	ready    []*job            // in claim order, waiting for a worker
+	blocked  map[string][]*job // waiting for their endpoint's cap
+	deferred jobsByTurn        // waiting for their rate limit turn
+	stopped  bool
+	wg       sync.WaitGroup // workers
+
+	rearm chan struct{} // cap 1: the earliest turn changed
+	freed chan struct{} // cap 1: room was made for more deliveries
+}
+
+// job is a delivery the dispatcher holds.
+type job struct {
+	c        *store.Claimed
+	turn     time.Time // when a deferred job's rate limit turn comes
+	reserved bool      // its turn is taken: it runs without asking again
+}
+
+func newDispatcher(d *dispatcher) *dispatcher {
+	d.perEP = map[string]int{}
+	d.blocked = map[string][]*job{}
+	d.rearm = make(chan struct{}, 1)
+	d.freed = make(chan struct{}, 1)
+	if d.sent == nil {
+		d.sent = func(int) {}
+	}
+	return d
+}
+
+// free is how many more deliveries the dispatcher can take.
+func (d *dispatcher) free() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return 0
+	}
+	return max(0, d.capacity-d.held)
+}
+
+// busy reports whether attempts are being sent: more outcomes are coming.
+func (d *dispatcher) busy() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.sending > 0
+}
+
+// push takes claimed deliveries; after stop it hands them back at once.
+func (d *dispatcher) push(cs []*store.Claimed) {
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		for _, c := range cs {
+			d.release(d.ctx, c)
+		}
+		return
+	}
+	d.held += len(cs)
+	for _, c := range cs {
+		d.ready = append(d.ready, &job{c: c})
+	}
+	d.dispatchLocked()
+	d.mu.Unlock()
+}
+
+// dispatchLocked starts every job that may run now, in order, while a
+// worker is free.
+func (d *dispatcher) dispatchLocked() {
+	for d.sending < d.workers && len(d.ready) > 0 && !d.stopped {
+		j := d.ready[0]
+		d.ready[0] = nil
+		d.ready = d.ready[1:]
+		ep := j.c.Endpoint
+		if d.perEP[ep.ID] >= d.capOf(ep) {
+			d.blocked[ep.ID] = append(d.blocked[ep.ID], j)
+			continue
+		}
+		if lim := d.limiter(ep); lim != nil && !j.reserved {
+			now := d.clock.Now()
+			wait := lim.ReserveN(now, 1).DelayFrom(now)
+			j.reserved = true
+			if wait > 0 {
+				j.turn = now.Add(wait)
+				first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
+				heap.Push(&d.deferred, j)
+				if first {
+					select {
+					case d.rearm <- struct{}{}:
+					default:
+					}
+				}
+				continue
+			}
+		}
+		d.sending++
+		d.perEP[ep.ID]++
+		d.wg.Add(1)
+		go d.work(j)
+	}
+	d.sent(d.sending)
+}
+
+// capOf is the endpoint's cap on attempts in flight: its own max_in_flight
+// when set and lower, else the server's, as the claim has it.
+func (d *dispatcher) capOf(ep *store.Endpoint) int {
+	if ep.MaxInFlight > 0 && ep.MaxInFlight < d.perEndpoint {
+		return ep.MaxInFlight
+	}
+	return d.perEndpoint
+}
+
+func (d *dispatcher) work(j *job) {
+	defer d.wg.Done()
+	d.run(d.ctx, j.c, d.settle)
+	d.mu.Lock()
+	id := j.c.Endpoint.ID
+	d.sending--
+	if d.perEP[id]--; d.perEP[id] == 0 {
+		delete(d.perEP, id)
+	}
+	// The endpoint has room again: its first blocked job goes next.
+	if b := d.blocked[id]; len(b) > 0 {
+		d.ready = append([]*job{b[0]}, d.ready...)
+		if len(b) == 1 {
+			delete(d.blocked, id)
+		} else {
+			d.blocked[id] = b[1:]
+		}
+	}
+	d.dispatchLocked()
+	d.mu.Unlock()
+}
+
+// settle frees a delivery's place once it has left this node's hands.
+func (d *dispatcher) settle() {
+	d.mu.Lock()
+	d.held--
+	d.mu.Unlock()
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// turns moves deferred jobs to the front of the queue as their rate limit
+// turns come, until ctx ends.
+func (d *dispatcher) turns(ctx context.Context) {
+	for {
+		d.mu.Lock()
+		var wait time.Duration = -1
+		now := d.clock.Now()
+		var due []*job
+		for len(d.deferred) > 0 && !d.deferred[0].turn.After(now) {
+			due = append(due, heap.Pop(&d.deferred).(*job))
+		}
+		if len(due) > 0 {
+			d.ready = append(due, d.ready...)
+			d.dispatchLocked()
+		}
+		if len(d.deferred) > 0 {
+			wait = d.deferred[0].turn.Sub(now)
+		}
+		d.mu.Unlock()
+
+		var timer clock.Timer
+		var fire <-chan time.Time
+		if wait >= 0 {
+			timer = d.clock.NewTimer(wait)
+			fire = timer.C()
+		}
+		select {
+		case <-ctx.Done():
+		case <-d.rearm:
+		case <-fire:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// stop takes no more work, hands back every delivery not yet attempted,
+// and waits for the attempts being sent: for up to grace, then it calls
+// cutOff, which ends their context, and waits for them to return. It
+// reports whether it had to cut them off.
+func (d *dispatcher) stop(grace time.Duration, cutOff func()) (cut bool) {
+	d.mu.Lock()
+	d.stopped = true
+	waiting := d.ready
+	for _, b := range d.blocked {
+		waiting = append(waiting, b...)
+	}
+	waiting = append(waiting, d.deferred...)
+	d.ready, d.blocked, d.deferred = nil, map[string][]*job{}, nil
+	d.mu.Unlock()
+	for _, j := range waiting {
+		d.release(d.ctx, j.c)
+		d.settle()
+	}
+
+	finished := make(chan struct{})
+	go func() { d.wg.Wait(); close(finished) }()
+	timer := d.clock.NewTimer(grace)
+	defer timer.Stop()
+	select {
+	case <-finished:
+		return false
+	case <-timer.C():
+		cutOff()
+		<-finished
+		return true
+	}
+}
+
+// jobsByTurn is a heap of deferred jobs, earliest turn first.
+type jobsByTurn []*job
+
+func (h jobsByTurn) Len() int           { return len(h) }
+func (h jobsByTurn) Less(i, j int) bool { return h[i].turn.Before(h[j].turn) }
+func (h jobsByTurn) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *jobsByTurn) Push(x any)        { *h = append(*h, x.(*job)) }
+func (h *jobsByTurn) Pop() any {
+	old := *h
+	j := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return j
+}
