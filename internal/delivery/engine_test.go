@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -736,18 +737,31 @@ func TestEngine_CrashedClaimIsDeliveredAfterLeaseExpiry(t *testing.T) {
 	})
 }
 
-// TestEngine_KilledMidBatchLosesNothing runs an engine whose attempts hang,
-// kills it (its Run context is cut with no grace: every in-flight attempt is
-// abandoned), and checks a fresh engine delivers everything.
+// TestEngine_KilledMidBatchLosesNothing runs an engine whose attempts
+// either hang or are answered 200 at once, kills it as a crash would (its
+// store is closed first, so nothing more it writes reaches the database,
+// then its Run context is cut with no grace), and checks a fresh engine on
+// another connection delivers everything. The hanging attempts were cut off
+// in flight; the answered ones were sent but their batch never recorded:
+// they are sent again, with the same webhook-id (at least once, never lost).
 func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
 	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, st store.Store) {
+	twoHandles(t, func(t *testing.T, st, other store.Store) {
 		hang := make(chan struct{})
 		rc := newReceiver(t)
-		var hanging atomic.Bool
-		hanging.Store(true)
-		rc.setRespond(func(_ int, r *http.Request, w http.ResponseWriter) {
-			if hanging.Load() {
+		var mu sync.Mutex
+		answered := map[string]bool{} // webhook-ids the first engine had answered 200
+		var firstEngine atomic.Bool
+		firstEngine.Store(true)
+		rc.setRespond(func(n int, r *http.Request, w http.ResponseWriter) {
+			if firstEngine.Load() {
+				if n%2 == 1 {
+					mu.Lock()
+					answered[r.Header.Get("webhook-id")] = true
+					mu.Unlock()
+					w.WriteHeader(200)
+					return
+				}
 				select {
 				case <-hang:
 				case <-r.Context().Done():
@@ -756,31 +770,83 @@ func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
 			}
 			w.WriteHeader(200)
 		})
-		first := setup(t, st, func(c *delivery.Config) { c.Lease = 2 * time.Second; c.ShutdownGrace = time.Nanosecond })
+		// The first engine's batches wait an hour for more while attempts
+		// hang: the answered attempts are sent and not yet recorded.
+		first := setup(t, st, func(c *delivery.Config) {
+			c.Lease = 2 * time.Second
+			c.ShutdownGrace = time.Nanosecond
+			c.BatchWait = time.Hour
+		})
 		first.endpoint(t, rc.URL, []string{"*"})
 		var ids []string
+		deliveryOf := map[string]string{} // webhook-id (event id) -> delivery id
 		for range 20 {
-			ids = append(ids, first.send(t, "a", `{}`).Deliveries[0].ID)
+			res := first.send(t, "a", `{}`)
+			ids = append(ids, res.Deliveries[0].ID)
+			deliveryOf[res.Event.ID] = res.Deliveries[0].ID
 		}
 		ctx, kill := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- first.engine.Run(ctx) }()
-		waitFor(t, "the first engine to have attempts in flight", 10*time.Second, func() bool { return rc.inflight.Load() > 0 })
+		// The endpoint's cap is 8: 4 answered, 4 hanging.
+		waitFor(t, "the first engine to have answered and hanging attempts", 10*time.Second, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(answered) == 4 && rc.inflight.Load() == 4
+		})
+		if err := st.Close(); err != nil {
+			t.Fatalf("close the first engine's store: %v", err)
+		}
 		kill()
 		<-done
 		close(hang)
-		hanging.Store(false)
+		firstEngine.Store(false)
+		for id := range answered {
+			if d, err := other.DeliveryGet(context.Background(), first.tenant, deliveryOf[id]); err != nil || d.Attempts != 0 {
+				t.Fatalf("answered %s: %+v, %v; want it unrecorded when the engine died", id, d, err)
+			}
+		}
 
-		second := &bundle{st: st, formats: first.formats, tenant: first.tenant}
+		formats := catalog.New(other, "", nil)
+		second := &bundle{st: other, formats: formats, tenant: first.tenant}
 		second.engine = delivery.NewEngine(delivery.Config{
-			Store: st, Formats: first.formats, Client: delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
+			Store: other, Formats: formats, Client: delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: true}),
 			PollInterval: 100 * time.Millisecond,
 		})
 		second.run(t)
 		for _, id := range ids {
 			second.waitStatus(t, id, store.StatusDelivered, 20*time.Second)
 		}
+		sent := map[string]int{}
+		for _, r := range rc.got() {
+			sent[r.header.Get("webhook-id")]++
+		}
+		for id := range answered {
+			if sent[id] != 2 {
+				t.Errorf("%s, answered before the crash but not recorded, was received %d times, want twice with the same webhook-id", id, sent[id])
+			}
+			if atts := second.attempts(t, deliveryOf[id]); len(atts) != 1 || atts[0].ResponseCode != 200 {
+				t.Errorf("%s's attempts %+v, want the one the second engine recorded", deliveryOf[id], atts)
+			}
+		}
 	})
+}
+
+// twoHandles runs fn on each database with two Stores on one fresh
+// database, as two processes would have.
+func twoHandles(t *testing.T, fn func(t *testing.T, a, b store.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		path := dbtest.SQLitePath(t)
+		a := dbtest.OpenSQLite(t, path, true)
+		fn(t, a, dbtest.OpenSQLite(t, path, false))
+	})
+	if os.Getenv(dbtest.EnvPostgres) != "" {
+		t.Run("postgres", func(t *testing.T) {
+			url := dbtest.PostgresURL(t)
+			a := dbtest.OpenPostgres(t, url, true)
+			fn(t, a, dbtest.OpenPostgres(t, url, false))
+		})
+	}
 }
 
 // TestEngine_TwoEnginesShareOnePostgres: two nodes on one database split the

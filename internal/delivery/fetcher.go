@@ -64,7 +64,12 @@ func (f *fetcher) run(ctx context.Context) {
 		case <-ctx.Done():
 			timer.Stop()
 			return
-		case <-f.wake:
+		case _, ok := <-f.wake:
+			if !ok {
+				// The store closed its notifications: poll from now on
+				// rather than spin on a closed channel.
+				f.wake = nil
+			}
 		case <-f.freed:
 		case <-timer.C():
 		}

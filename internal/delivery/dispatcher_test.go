@@ -1,0 +1,284 @@
+package delivery
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/store"
+)
+
+var tp0 = time.Date(2031, 3, 4, 5, 6, 7, 0, time.UTC)
+
+// until waits for cond, failing the test if it has not come in 10s: the
+// parts run on goroutines of their own.
+func until(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// lab runs a dispatcher whose attempts block until the test finishes them.
+type lab struct {
+	d        *dispatcher
+	mu       sync.Mutex
+	running  []string                 // delivery ids being attempted
+	finish   map[string]chan struct{} // closed to end an attempt
+	settles  map[string]func()
+	released []string
+}
+
+func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, limits map[string]*rate.Limiter) *lab {
+	l := &lab{finish: map[string]chan struct{}{}, settles: map[string]func(){}}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	l.d = newDispatcher(&dispatcher{
+		ctx: ctx, clock: c, workers: workers, perEndpoint: perEndpoint, capacity: capacity,
+		run: func(ctx context.Context, c *store.Claimed, settled func()) {
+			id := c.Delivery.ID
+			l.mu.Lock()
+			l.running = append(l.running, id)
+			fin := l.finish[id]
+			l.settles[id] = settled
+			l.mu.Unlock()
+			select {
+			case <-fin:
+			case <-ctx.Done():
+			}
+			l.mu.Lock()
+			l.running = slices.DeleteFunc(l.running, func(s string) bool { return s == id })
+			l.mu.Unlock()
+		},
+		release: func(_ context.Context, c *store.Claimed) {
+			l.mu.Lock()
+			l.released = append(l.released, c.Delivery.ID)
+			l.mu.Unlock()
+		},
+		limiter: func(ep *store.Endpoint) *rate.Limiter { return limits[ep.ID] },
+	})
+	go l.d.turns(ctx)
+	return l
+}
+
+// push hands the dispatcher deliveries named endpoint/n.
+func (l *lab) push(names ...string) {
+	var cs []*store.Claimed
+	l.mu.Lock()
+	for _, n := range names {
+		ep, _, _ := cut(n)
+		l.finish[n] = make(chan struct{})
+		cs = append(cs, &store.Claimed{Delivery: &store.Delivery{ID: n}, Endpoint: &store.Endpoint{ID: ep}})
+	}
+	l.mu.Unlock()
+	l.d.push(cs)
+}
+
+func cut(s string) (string, string, bool) {
+	for i := range s {
+		if s[i] == '/' {
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func (l *lab) end(id string) {
+	l.mu.Lock()
+	close(l.finish[id])
+	l.mu.Unlock()
+}
+
+func (l *lab) sending() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := slices.Clone(l.running)
+	slices.Sort(out)
+	return out
+}
+
+// settled waits for id's attempt to be over and settles it, as the
+// completer does once its record is written.
+func (l *lab) settle(t *testing.T, id string) {
+	t.Helper()
+	until(t, id+"'s attempt to be over", func() bool { return !slices.Contains(l.sending(), id) })
+	l.mu.Lock()
+	s := l.settles[id]
+	l.mu.Unlock()
+	s()
+}
+
+// idle reports the dispatcher's own count: no attempt being sent.
+func (l *lab) idle() bool { return !l.d.busy() }
+
+func wantSending(t *testing.T, l *lab, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	until(t, fmt.Sprintf("%v to be sending", want), func() bool { return slices.Equal(l.sending(), want) })
+	// And nothing more: the dispatcher's own count agrees.
+	l.d.mu.Lock()
+	n := l.d.sending
+	l.d.mu.Unlock()
+	if n != len(want) {
+		t.Fatalf("dispatcher counts %d sending, want %d (%v)", n, len(want), want)
+	}
+}
+
+func TestDispatcher_CapsWorkersAndEachEndpoint(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, clock.NewFake(tp0), 3, 2, 100, nil)
+	l.push("a/1", "a/2", "a/3", "a/4", "b/1", "b/2")
+	// Two of a's (its cap), and b's first on the third worker: a's backlog
+	// does not keep b waiting.
+	wantSending(t, l, "a/1", "a/2", "b/1")
+	l.end("a/1")
+	// a has room again: its next goes before b's second.
+	wantSending(t, l, "a/2", "a/3", "b/1")
+	l.end("b/1")
+	wantSending(t, l, "a/2", "a/3", "b/2")
+	l.end("a/2")
+	l.end("a/3")
+	wantSending(t, l, "a/4", "b/2")
+	l.end("a/4")
+	l.end("b/2")
+	until(t, "every attempt to be over", l.idle)
+}
+
+func TestDispatcher_HoldsUntilSettled(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, clock.NewFake(tp0), 2, 10, 3, nil)
+	if n := l.d.free(); n != 3 {
+		t.Fatalf("free room %d, want the capacity 3", n)
+	}
+	l.push("a/1", "a/2", "a/3")
+	if n := l.d.free(); n != 0 {
+		t.Fatalf("free room %d after taking 3 of 3, want 0", n)
+	}
+	wantSending(t, l, "a/1", "a/2")
+	l.end("a/1")
+	wantSending(t, l, "a/2", "a/3")
+	// An attempt that is over but not recorded still holds its place.
+	if n := l.d.free(); n != 0 {
+		t.Fatalf("free room %d with a/1 over but not settled, want 0", n)
+	}
+	select {
+	case <-l.d.freed:
+		t.Fatal("room signalled before anything was settled")
+	default:
+	}
+	l.settle(t, "a/1")
+	if n := l.d.free(); n != 1 {
+		t.Fatalf("free room %d after a/1 settled, want 1", n)
+	}
+	select {
+	case <-l.d.freed:
+	default:
+		t.Fatal("settling made room but did not signal it")
+	}
+	l.end("a/2")
+	l.end("a/3")
+}
+
+func TestDispatcher_RateLimitNeverHoldsAWorker(t *testing.T) {
+	t.Parallel()
+	fake := clock.NewFake(tp0)
+	// r allows one attempt a second; f has no limit. One worker only.
+	limits := map[string]*rate.Limiter{"r": rate.NewLimiter(1, 1)}
+	l := newLab(t, fake, 1, 10, 100, limits)
+	l.push("r/1", "r/2", "r/3", "f/1")
+	wantSending(t, l, "r/1")
+	l.end("r/1")
+	// r/2 and r/3 must wait for their turns (1s and 2s from now): they are
+	// set aside and the one worker sends f/1 meanwhile.
+	wantSending(t, l, "f/1")
+	l.end("f/1")
+	until(t, "the worker to be free", l.idle)
+	l.d.mu.Lock()
+	deferred := len(l.d.deferred)
+	l.d.mu.Unlock()
+	if deferred != 2 {
+		t.Fatalf("%d deliveries set aside for their turn, want r/2 and r/3", deferred)
+	}
+	fake.Advance(time.Second)
+	wantSending(t, l, "r/2")
+	l.end("r/2")
+	until(t, "r/2 to be over", l.idle)
+	fake.Advance(time.Second)
+	wantSending(t, l, "r/3")
+	l.end("r/3")
+}
+
+func TestDispatcher_StopHandsBackWhatWasNotSent(t *testing.T) {
+	t.Parallel()
+	fake := clock.NewFake(tp0)
+	limits := map[string]*rate.Limiter{"r": rate.NewLimiter(1, 1)}
+	l := newLab(t, fake, 2, 1, 100, limits)
+	l.push("a/1", "a/2", "r/1", "r/2")
+	wantSending(t, l, "a/1", "r/1")
+	l.end("r/1")
+	wantSending(t, l, "a/1") // a/2 waits for a's cap, r/2 for its turn
+
+	stopped := make(chan bool, 1)
+	cutOff := make(chan struct{})
+	var once sync.Once
+	go func() { stopped <- l.d.stop(time.Minute, func() { once.Do(func() { close(cutOff) }) }) }()
+	until(t, "the waiting deliveries to be handed back", func() bool {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.released) == 2
+	})
+	l.mu.Lock()
+	released := slices.Clone(l.released)
+	l.mu.Unlock()
+	slices.Sort(released)
+	if !slices.Equal(released, []string{"a/2", "r/2"}) {
+		t.Fatalf("handed back %v, want the unsent a/2 and r/2", released)
+	}
+	if n := l.d.free(); n != 0 {
+		t.Errorf("free room %d after stop, want 0: a stopped dispatcher takes nothing", n)
+	}
+	// a/1 is still being sent: stop waits for it through the grace.
+	until(t, "stop to set its grace timer", func() bool { return fake.Timers() > 0 })
+	select {
+	case <-stopped:
+		t.Fatal("stop returned while a/1 was being sent, within the grace")
+	default:
+	}
+	l.end("a/1")
+	if cut := <-stopped; cut {
+		t.Error("stop cut off an attempt that finished within the grace")
+	}
+
+	l.push("a/3")
+	l.mu.Lock()
+	last := l.released[len(l.released)-1]
+	l.mu.Unlock()
+	if last != "a/3" {
+		t.Errorf("a delivery pushed after stop was not handed back (last released %q)", last)
+	}
+}
+
+func TestDispatcher_StopCutsOffAfterTheGrace(t *testing.T) {
+	t.Parallel()
+	fake := clock.NewFake(tp0)
+	l := newLab(t, fake, 1, 1, 10, nil)
+	l.push("a/1")
+	wantSending(t, l, "a/1")
+	stopped := make(chan bool, 1)
+	go func() { stopped <- l.d.stop(10*time.Second, func() { l.end("a/1") }) }()
+	until(t, "stop to set its grace timer", func() bool { return fake.Timers() > 0 })
+	fake.Advance(10 * time.Second)
+	if cut := <-stopped; !cut {
+		t.Error("stop did not report cutting off the attempt still sent after the grace")
+	}
+}

@@ -1,0 +1,92 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/dbtest"
+)
+
+// TestFetcher_ClaimsWhatThereIsRoomForWhenWoken: the fetcher claims as many
+// as the dispatcher has room for, claims again when room is made, wakes on
+// a notification of new work and on a retry coming due, and never waits
+// for its poll (an hour, on a clock that moves only when told).
+func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		fake := clock.NewFake(tp0)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		seedEvents(t, st, 5)
+		wake, err := st.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var room atomic.Int64
+		room.Store(3)
+		freed := make(chan struct{}, 1)
+		pushed := make(chan []*store.Claimed, 10)
+		f := &fetcher{
+			st: st, clock: fake, log: slog.New(slog.DiscardHandler), owner: "me",
+			lease: time.Minute, perEndpoint: 100, poll: time.Hour,
+			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
+			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
+		}
+		done := make(chan struct{})
+		go func() { f.run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+
+		next := func(what string, want int) []*store.Claimed {
+			t.Helper()
+			select {
+			case cs := <-pushed:
+				if len(cs) != want {
+					t.Fatalf("%s: claimed %d, want %d", what, len(cs), want)
+				}
+				for _, c := range cs {
+					if c.Delivery.Status != store.StatusDelivering {
+						t.Fatalf("%s: %s is %s, want leased (delivering)", what, c.Delivery.ID, c.Delivery.Status)
+					}
+				}
+				return cs
+			case <-time.After(10 * time.Second):
+				t.Fatalf("timed out waiting for %s", what)
+				return nil
+			}
+		}
+		first := next("the first claim, up to the room there is", 3)
+		room.Add(2)
+		freed <- struct{}{}
+		next("the claim once room is made", 2)
+
+		// Room, but nothing due: a new event's notification wakes it.
+		room.Add(5)
+		seedEvents(t, st, 1)
+		next("the claim of a new event", 1)
+
+		// A retry due in 10s is claimed when the clock reaches it.
+		at := tp0.Add(10 * time.Second)
+		if _, err := st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+			DeliveryID: first[0].Delivery.ID, Owner: "me", Status: store.StatusRetrying, NextAttemptAt: &at, Now: tp0,
+			Attempt: &store.Attempt{StartedAt: tp0, ResponseCode: 500},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		freed <- struct{}{}
+		until(t, "the fetcher to wait for the retry", func() bool { return fake.Timers() == 1 })
+		select {
+		case cs := <-pushed:
+			t.Fatalf("claimed %d before the retry was due", len(cs))
+		default:
+		}
+		fake.Set(at)
+		if got := next("the claim of the retry", 1); got[0].Delivery.ID != first[0].Delivery.ID {
+			t.Errorf("claimed %s, want the retried %s", got[0].Delivery.ID, first[0].Delivery.ID)
+		}
+	})
+}
