@@ -152,6 +152,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 	atts := make([]store.Attempt, len(ps))
 	at := make(map[string]int, len(ps)) // delivery id -> its index in ps
 	var rows Table
+	var ids []string
 	for i, p := range ps {
 		if err := p.Validate(); err != nil {
 			res[i].Err = err
@@ -171,6 +172,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		a := p.NewAttempt(s.now())
 		a.Error = cleanText(a.Error)
 		atts[i] = a
+		ids = append(ids, p.DeliveryID)
 		rows = append(rows, []any{p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, p.Body, s.orNow(p.Now)})
 	}
 	if len(rows) == 0 {
@@ -192,7 +194,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		// The fence: only the lease holder may record. If the lease ran out
 		// and another worker claimed the delivery, lease_owner is theirs and
 		// this attempt is dropped (ErrLeaseLost), so one attempt number is
-		// never recorded twice.
+		// never recorded twice. The list of ids beside the rows lets the
+		// planner find the deliveries by key: PostgreSQL cannot see into the
+		// rows' JSON and would otherwise scan the table.
 		r, err := tx.Query(ctx, `
 			UPDATE deliveries AS d SET
 				attempts = d.attempts + 1,
@@ -206,8 +210,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 				body = coalesce(d.body, n.body),
 				updated_at = n.now
 			FROM `+s.db.Rows(1, "n", recordCols...)+`
-			WHERE d.id = n.delivery_id AND d.status = 'delivering' AND d.lease_owner = n.owner
-			RETURNING id, attempts`, rows)
+			WHERE `+s.db.InList("d.id", 2)+` AND d.id = n.delivery_id
+				AND d.status = 'delivering' AND d.lease_owner = n.owner
+			RETURNING id, attempts`, rows, ids)
 		type numbered struct {
 			id string
 			n  int
