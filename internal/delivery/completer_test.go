@@ -50,7 +50,7 @@ func seedEvents(t *testing.T, st store.Store, n int) {
 		}
 	}
 	for range n {
-		ev := &store.Event{TenantID: "acme", ID: id.New(id.Event), Type: "a", Data: []byte(`{}`), Source: store.SourceAPI, CreatedAt: tp0}
+		ev := &store.Event{TenantID: "acme", ID: id.NewAt(id.Event, tp0), Type: "a", Data: []byte(`{}`), Source: store.SourceAPI, CreatedAt: tp0}
 		ev.Hash = store.EventHash(ev.Type, ev.Data)
 		if _, err := st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: tp0}); err != nil {
 			t.Fatal(err)

@@ -37,6 +37,7 @@ type lab struct {
 	finish   map[string]chan struct{} // closed to end an attempt
 	settles  map[string]func()
 	released []string
+	ownCap   map[string]int // endpoints' own max_in_flight
 }
 
 func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, limits map[string]*rate.Limiter) *lab {
@@ -78,7 +79,7 @@ func (l *lab) push(names ...string) {
 	for _, n := range names {
 		ep, _, _ := cut(n)
 		l.finish[n] = make(chan struct{})
-		cs = append(cs, &store.Claimed{Delivery: &store.Delivery{ID: n}, Endpoint: &store.Endpoint{ID: ep}})
+		cs = append(cs, &store.Claimed{Delivery: &store.Delivery{ID: n}, Endpoint: &store.Endpoint{ID: ep, MaxInFlight: l.ownCap[ep]}})
 	}
 	l.mu.Unlock()
 	l.d.push(cs)
@@ -151,6 +152,23 @@ func TestDispatcher_CapsWorkersAndEachEndpoint(t *testing.T) {
 	wantSending(t, l, "a/4", "b/2")
 	l.end("a/4")
 	l.end("b/2")
+	until(t, "every attempt to be over", l.idle)
+}
+
+func TestDispatcher_EndpointsOwnCapWhenLower(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, clock.NewFake(tp0), 4, 2, 100, nil)
+	l.ownCap = map[string]int{"one": 1, "five": 5}
+	l.push("one/1", "one/2", "five/1", "five/2", "five/3")
+	// one's max_in_flight 1 is below the server's 2; five's 5 is above it.
+	wantSending(t, l, "one/1", "five/1", "five/2")
+	l.end("one/1")
+	wantSending(t, l, "one/2", "five/1", "five/2")
+	l.end("five/1")
+	wantSending(t, l, "one/2", "five/2", "five/3")
+	for _, id := range []string{"one/2", "five/2", "five/3"} {
+		l.end(id)
+	}
 	until(t, "every attempt to be over", l.idle)
 }
 
