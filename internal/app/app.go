@@ -67,6 +67,9 @@ type Config struct {
 	// Clock is the time of the store, the engine and the API; nil means
 	// the wall clock (tests pass a clock.Fake).
 	Clock clock.Clock
+	// PprofAddr, when set, serves net/http/pprof on a listener of its own
+	// at this loopback address (CheckPprofAddr); off by default.
+	PprofAddr string
 }
 
 // OpenStore opens the store a database URL names: postgres:// or
@@ -110,6 +113,8 @@ type Main struct {
 	ln          net.Listener
 	served      bool
 	flushTraces func(context.Context) error
+	pprofSrv    *http.Server
+	pprofLn     net.Listener
 }
 
 // NewMain returns a Main for cfg, logging to log. It does no I/O.
@@ -138,6 +143,11 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 // Config.Addr; it prints the admin key when there is one to show. Nothing
 // is served until Run. After an error, Close releases what was acquired.
 func (m *Main) Open(ctx context.Context) error {
+	if m.cfg.PprofAddr != "" {
+		if err := CheckPprofAddr(m.cfg.PprofAddr); err != nil {
+			return err
+		}
+	}
 	st, err := OpenStore(m.cfg.DatabaseURL, store.WithClock(m.cfg.Clock))
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
@@ -165,6 +175,9 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("listen on %s: %w", m.cfg.Addr, err)
 	}
 	m.httpSrv = &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	if err := m.listenPprof(); err != nil {
+		return err
+	}
 	m.announce(adminKey)
 	return nil
 }
@@ -256,6 +269,7 @@ func (m *Main) Run(ctx context.Context) error {
 	serveDone := make(chan error, 1)
 	m.served = true // the server closes the listener from now on
 	go func() { serveDone <- m.httpSrv.Serve(m.ln) }()
+	m.servePprof()
 
 	var runErr error
 	select {
@@ -278,11 +292,15 @@ func (m *Main) Run(ctx context.Context) error {
 	return runErr
 }
 
-// Close releases what Open acquired: it closes a listener Run did not
-// serve, flushes the spans still buffered (waiting at most 5 seconds for a
+// Close releases what Open acquired: it stops the profiler, closes a
+// listener Run did not serve, flushes the spans still buffered (waiting at most 5 seconds for a
 // collector that does not answer) and closes the store. It may be called
 // after a failed Open.
 func (m *Main) Close() error {
+	if m.pprofSrv != nil {
+		_ = m.pprofSrv.Close()
+		_ = m.pprofLn.Close() // not yet closed if Run never served it
+	}
 	if m.ln != nil && !m.served {
 		if err := m.ln.Close(); err != nil {
 			m.log.Warn("close listener", "err", err)

@@ -45,7 +45,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr), migrateCmd(stderr), versionCmd(stdout))
+	root.AddCommand(serveCmd(stdout, stderr), migrateCmd(stderr), versionCmd(stdout), benchCmd(stdout, stderr))
 	root.AddCommand(receiverCmds(stdout, stderr)...)
 	return root
 }
@@ -65,6 +65,11 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			}
 			if cfg.Dev {
 				cfg.AllowPrivateDestinations = true
+			}
+			if cfg.PprofAddr != "" {
+				if err := app.CheckPprofAddr(cfg.PprofAddr); err != nil {
+					return fmt.Errorf("--pprof-addr: %w", err)
+				}
 			}
 			log := newLogger(stderr, cfg.Dev, logLevel)
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -86,6 +91,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	return cmd
 }
 
