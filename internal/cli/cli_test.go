@@ -47,6 +47,7 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_ALLOW_PRIVATE_DESTINATIONS", "true")
 	t.Setenv("HERALD_DEFAULT_FORMAT", "acme")
 	t.Setenv("HERALD_WORKERS", "7")
+	t.Setenv("HERALD_PPROF_ADDR", "127.0.0.1:6061")
 	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +56,7 @@ func TestApplyEnv(t *testing.T) {
 	}
 	for flag, want := range map[string]string{
 		"addr": "127.0.0.1:9999", "database": "sqlite:from-env.db", "allow-private-destinations": "true",
-		"default-format": "from-flag", "workers": "7",
+		"default-format": "from-flag", "workers": "7", "pprof-addr": "127.0.0.1:6061",
 	} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
