@@ -44,9 +44,11 @@ type Percentiles struct {
 }
 
 // Raw is the ceiling: the same number of signed ~1 KiB POSTs from the
-// bench's sender straight to its receiver, at the same concurrency.
+// bench's sender straight to its receiver, at the same concurrency; the
+// median of Rounds, each round's rate.
 type Raw struct {
 	Requests  int         `json:"requests"`
+	Rounds    []float64   `json:"rounds_per_second"`
 	Seconds   float64     `json:"seconds"`
 	PerSecond float64     `json:"per_second"`
 	Latency   Percentiles `json:"latency"`
@@ -185,7 +187,7 @@ func (r *Report) Print(w io.Writer) {
 	if raw == nil {
 		raw = &Raw{}
 	}
-	row("raw", fmt.Sprintf("%s signed POSTs/s", count(raw.Requests)), "", rate(raw.PerSecond), "")
+	row("raw", fmt.Sprintf("%s signed POSTs/s, median of %d", count(raw.Requests), len(raw.Rounds)), "", rate(raw.PerSecond), "")
 	row("", "p50 / p99 ms", "", lat2(raw.Latency), "")
 	if x := r.Ingest; x != nil {
 		row("ingest", fmt.Sprintf("%s events accepted/s", count(x.Events)), rate(x.PerSecond), rate(raw.PerSecond), times(x.Ratio))

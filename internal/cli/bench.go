@@ -80,4 +80,3 @@ stdout. See docs/benchmarks.md.`,
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof of this process (the in-process server) on this loopback address, e.g. 127.0.0.1:6060")
 	return cmd
 }
-

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -80,8 +81,11 @@ func TestBench_EveryScenarioEndToEnd(t *testing.T) {
 func checkReport(t *testing.T, rep *bench.Report) {
 	t.Helper()
 	raw := rep.Raw.PerSecond
-	if rep.Raw.Requests != 60 || raw <= 0 || rep.Raw.Latency.P50 <= 0 {
-		t.Fatalf("raw ceiling %+v, want 60 requests at a positive rate", rep.Raw)
+	if rep.Raw.Requests != 60 || raw <= 0 || rep.Raw.Latency.P50 <= 0 || len(rep.Raw.Rounds) != 3 {
+		t.Fatalf("raw ceiling %+v, want 3 rounds of 60 requests at a positive rate", rep.Raw)
+	}
+	if r := slices.Sorted(slices.Values(rep.Raw.Rounds)); r[1] != raw {
+		t.Errorf("raw ceiling %v/s, want the median of its rounds %v", raw, rep.Raw.Rounds)
 	}
 	isRatio := func(what string, got, figure float64) {
 		t.Helper()
@@ -140,7 +144,7 @@ func TestBench_Target(t *testing.T) {
 	if err != nil {
 		t.Fatalf("herald bench --target: %v\n%s", err, progress)
 	}
-	for _, want := range []string{"raw", "60 signed POSTs/s", "60 events accepted/s", "throughput, fan-out 10", "100 held deliveries drained/s", "server /metrics"} {
+	for _, want := range []string{"raw", "60 signed POSTs/s, median of 3", "60 events accepted/s", "throughput, fan-out 10", "100 held deliveries drained/s", "server /metrics"} {
 		if !strings.Contains(table, want) {
 			t.Errorf("the table has no %q:\n%s", want, table)
 		}
