@@ -57,6 +57,9 @@ type Config struct {
 	Formats *catalog.Catalog
 	// Tester sends test events; nil makes the test route answer 503.
 	Tester Tester
+	// Dispatcher, when set, takes new deliveries straight from ingest on
+	// this node (the delivery engine); nil leaves them to the claim.
+	Dispatcher eventsvc.Dispatcher
 	// Logger receives unexpected errors; nil discards them.
 	Logger *slog.Logger
 	// Clock is the time of every decision the API and its services make;
@@ -126,7 +129,7 @@ func New(cfg *Config) *Server {
 	s.keys = apikey.NewService(&base)
 	s.tenants = tenantsvc.NewService(&base)
 	s.eventTypes = eventtypesvc.NewService(&base)
-	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes})
+	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes, Dispatcher: cfg.Dispatcher})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every

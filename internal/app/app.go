@@ -219,7 +219,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		TracerProvider: tp,
 	})
 	srv := api.New(&api.Config{
-		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log, Clock: m.cfg.Clock,
+		Store: m.st, Formats: m.formats, Tester: m.engine, Dispatcher: m.engine, Logger: m.log, Clock: m.cfg.Clock,
 		MaxBodyBytes:             m.cfg.MaxBodyBytes,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
 		MaxInFlight:              m.cfg.PerEndpoint,

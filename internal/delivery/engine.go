@@ -92,6 +92,9 @@ type Engine struct {
 
 	inflightMu sync.Mutex
 	inflight   map[string]struct{} // deliveries this engine is attempting
+
+	handMu sync.Mutex
+	hand   *handOff // set while Run's fetcher runs
 }
 
 // NewEngine wires an engine; it does no I/O.
@@ -185,6 +188,17 @@ func (e *Engine) Run(ctx context.Context) error {
 		},
 	}
 
+	// Ingest on this node may hand deliveries straight to the dispatcher
+	// while the fetcher runs (HandOff).
+	e.handMu.Lock()
+	e.hand = &handOff{free: disp.free, push: f.push}
+	e.handMu.Unlock()
+	defer func() {
+		e.handMu.Lock()
+		e.hand = nil
+		e.handMu.Unlock()
+	}()
+
 	completed := make(chan struct{})
 	go func() { comp.run(bg); close(completed) }()
 	turnsCtx, stopTurns := context.WithCancel(bg)
@@ -192,6 +206,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	go disp.turns(turnsCtx)
 
 	f.run(ctx)
+	e.handMu.Lock()
+	e.hand = nil // no more hand-offs: what comes now waits for a claim
+	e.handMu.Unlock()
 	if disp.stop(e.cfg.ShutdownGrace, cutOff) {
 		e.log.Warn("shutdown grace over, handed back in-flight deliveries")
 	}
@@ -200,6 +217,38 @@ func (e *Engine) Run(ctx context.Context) error {
 	comp.close()
 	<-completed
 	return nil
+}
+
+// handOff is how ingest reaches a running engine's dispatcher.
+type handOff struct {
+	free func() int
+	push func(cs []*store.Claimed)
+}
+
+// HandOffRoom is how many new deliveries this engine can take straight
+// from ingest, and the lease they get (store.HandOff): its free room, none
+// when it is not running. Ingest leases them in its own transaction, so
+// they reach a worker without a claim.
+func (e *Engine) HandOffRoom() store.HandOff {
+	e.handMu.Lock()
+	h := e.hand
+	e.handMu.Unlock()
+	if h == nil {
+		return store.HandOff{}
+	}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint}
+}
+
+// HandOff takes deliveries an ingest transaction leased to this engine
+// and committed. One that stopped meanwhile leaves them to their lease:
+// they are claimed again when it runs out.
+func (e *Engine) HandOff(cs []*store.Claimed) {
+	e.handMu.Lock()
+	h := e.hand
+	e.handMu.Unlock()
+	if h != nil {
+		h.push(cs)
+	}
 }
 
 // heartbeat extends the leases of the attempts in flight each time beat

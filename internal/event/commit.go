@@ -33,6 +33,9 @@ type committer struct {
 	st        store.Store
 	maxEvents int
 	maxBytes  int
+	// dispatcher, when set, takes new deliveries straight from the batch
+	// that made them (a hand-off), leased to it, without a claim.
+	dispatcher Dispatcher
 
 	mu      sync.Mutex
 	queue   []*waiter
@@ -46,8 +49,18 @@ type waiter struct {
 	turn chan bool // true: commit the next batch; false: out is the answer
 }
 
-func newCommitter(st store.Store, maxEvents, maxBytes int) *committer {
-	return &committer{st: st, maxEvents: cmp.Or(maxEvents, defaultBatchEvents), maxBytes: cmp.Or(maxBytes, defaultBatchBytes)}
+func newCommitter(st store.Store, maxEvents, maxBytes int, d Dispatcher) *committer {
+	return &committer{st: st, maxEvents: cmp.Or(maxEvents, defaultBatchEvents), maxBytes: cmp.Or(maxBytes, defaultBatchBytes), dispatcher: d}
+}
+
+// Dispatcher takes deliveries straight from ingest: the delivery engine of
+// this node (delivery.Engine).
+type Dispatcher interface {
+	// HandOffRoom is how many new deliveries it can take now, and whose
+	// lease they get until when; a zero Limit takes none.
+	HandOffRoom() store.HandOff
+	// HandOff takes the deliveries a committed batch leased to it.
+	HandOff(cs []*store.Claimed)
 }
 
 // create stores p in the next batch and returns its own outcome once that
@@ -113,8 +126,19 @@ func (c *committer) write(ctx context.Context, batch []*waiter) {
 	for i, w := range batch {
 		ps[i] = w.p
 	}
-	outs, err := c.st.EventCreateMany(ctx, ps)
+	var h *store.HandOff
+	if c.dispatcher != nil {
+		if room := c.dispatcher.HandOffRoom(); room.Limit > 0 {
+			h = &room
+		}
+	}
+	outs, handed, err := c.st.EventCreateMany(ctx, ps, h)
 	if err == nil {
+		// Committed: the leases are ours. Should this node die before the
+		// dispatcher sends them, they are claimed again when they run out.
+		if len(handed) > 0 {
+			c.dispatcher.HandOff(handed)
+		}
 		for i, w := range batch {
 			w.out = outs[i]
 		}

@@ -23,7 +23,7 @@ type gatedStore struct {
 	fail    error         // EventCreateMany of more than one event fails with it
 }
 
-func (g *gatedStore) EventCreateMany(ctx context.Context, ps []*store.EventCreateParams) ([]store.EventCreateOutcome, error) {
+func (g *gatedStore) EventCreateMany(ctx context.Context, ps []*store.EventCreateParams, h *store.HandOff) ([]store.EventCreateOutcome, []*store.Claimed, error) {
 	g.mu.Lock()
 	g.batches = append(g.batches, len(ps))
 	first, fail := len(g.batches) == 1, g.fail
@@ -32,9 +32,9 @@ func (g *gatedStore) EventCreateMany(ctx context.Context, ps []*store.EventCreat
 		<-g.gate
 	}
 	if fail != nil && len(ps) > 1 {
-		return nil, fail
+		return nil, nil, fail
 	}
-	return g.Store.EventCreateMany(ctx, ps)
+	return g.Store.EventCreateMany(ctx, ps, h)
 }
 
 func (g *gatedStore) sizes() []int {
@@ -58,7 +58,7 @@ func setupCommit(t *testing.T, st store.Store, maxEvents int) *commitBundle {
 		t.Fatal(err)
 	}
 	g := &gatedStore{Store: st}
-	return &commitBundle{st: g, c: newCommitter(g, maxEvents, 0)}
+	return &commitBundle{st: g, c: newCommitter(g, maxEvents, 0, nil)}
 }
 
 func params(id, data string) *store.EventCreateParams {
@@ -226,4 +226,53 @@ func TestCommitter_AFailedBatchIsRetriedEventByEvent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// recordingDispatcher has room for n deliveries and keeps what it is handed.
+type recordingDispatcher struct {
+	mu     sync.Mutex
+	n      int
+	handed []*store.Claimed
+}
+
+func (d *recordingDispatcher) HandOffRoom() store.HandOff {
+	return store.HandOff{Owner: "node-1", Until: time.Now().Add(time.Minute), Limit: d.n, PerEndpoint: 8}
+}
+
+func (d *recordingDispatcher) HandOff(cs []*store.Claimed) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.handed = append(d.handed, cs...)
+}
+
+// A committed batch hands the dispatcher what it had room for, leased to
+// it; what did not fit waits for the claim.
+func TestCommitter_HandsNewDeliveriesToTheDispatcher(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setupCommit(t, st, 0)
+		d := &recordingDispatcher{n: 1}
+		b.c.dispatcher = d
+		ctx := context.Background()
+		first, err := b.c.create(ctx, params("h1", `{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := b.c.create(ctx, params("h2", `{"n":2}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(d.handed) != 2 || d.handed[0].Delivery.ID != first.Deliveries[0].ID {
+			t.Fatalf("handed %d deliveries, want each request's one", len(d.handed))
+		}
+		if first.Deliveries[0].Status != store.StatusDelivering || second.Deliveries[0].Status != store.StatusDelivering {
+			t.Errorf("answered statuses %s, %s; want delivering (handed off)", first.Deliveries[0].Status, second.Deliveries[0].Status)
+		}
+		d.n = 0
+		third, err := b.c.create(ctx, params("h3", `{"n":3}`))
+		if err != nil || third.Deliveries[0].Status != store.StatusPending || len(d.handed) != 2 {
+			t.Fatalf("with no room: %+v, %v, %d handed; want pending and nothing more handed", third, err, len(d.handed))
+		}
+	})
 }

@@ -27,6 +27,10 @@ type Config struct {
 	// 256 events and 4 MiB.
 	BatchEvents int
 	BatchBytes  int
+	// Dispatcher, when set, takes new deliveries straight from ingest,
+	// leased to it, up to the room it has (see store.HandOff); nil leaves
+	// every delivery to the claim.
+	Dispatcher Dispatcher
 }
 
 // Service takes events in.
@@ -39,7 +43,7 @@ type Service struct {
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
 	base := cfg.Base.Init()
-	return &Service{Base: base, types: cfg.Types, commit: newCommitter(base.Store, cfg.BatchEvents, cfg.BatchBytes)}
+	return &Service{Base: base, types: cfg.Types, commit: newCommitter(base.Store, cfg.BatchEvents, cfg.BatchBytes, cfg.Dispatcher)}
 }
 
 // IngestParams is an event a producer sends.

@@ -102,9 +102,11 @@ type Store interface {
 	// for group commit: out[i] is what EventCreate would have returned for
 	// ps[i] (its result, or its own ErrConflict or ErrNotFound, which never
 	// undoes its neighbours), and the workers are woken once. An event
-	// given twice is stored once, the second answered as a re-post. A
-	// non-nil error is the transaction's: then nothing was stored.
-	EventCreateMany(ctx context.Context, ps []*EventCreateParams) ([]EventCreateOutcome, error)
+	// given twice is stored once, the second answered as a re-post. With
+	// h set, up to h.Limit of the new deliveries are created already
+	// leased to h.Owner (see HandOff) and returned as handed, ready to
+	// send. A non-nil error is the transaction's: then nothing was stored.
+	EventCreateMany(ctx context.Context, ps []*EventCreateParams, h *HandOff) (out []EventCreateOutcome, handed []*Claimed, err error)
 	EventGet(ctx context.Context, tenantID, id string) (*Event, error)
 	EventList(ctx context.Context, tenantID string, p *EventListParams) ([]*Event, error)
 
@@ -350,6 +352,21 @@ type EventCreateParams struct {
 	// them itself (a synchronous test send) without a worker taking them.
 	LeaseOwner string
 	LeaseUntil time.Time
+}
+
+// HandOff asks EventCreateMany to lease new deliveries to the node that
+// ingests them, so they go straight to its dispatcher instead of waiting
+// for a claim: at most Limit of them (its free capacity), oldest event
+// first, and no more for an endpoint than the room its cap leaves
+// (PerEndpoint, or the endpoint's MaxInFlight when lower, less the
+// unexpired leases it holds), counted as DeliveryClaimDue counts it. The
+// rest are pending for the ordinary claim. A node that dies with them
+// loses nothing: they are claimed again when the lease runs out.
+type HandOff struct {
+	Owner       string
+	Until       time.Time // the lease's expiry
+	Limit       int
+	PerEndpoint int
 }
 
 // EventCreateOutcome is what EventCreateMany did with one event: a result,

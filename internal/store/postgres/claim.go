@@ -105,7 +105,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 		// Claimers take turns (claims take milliseconds): the in-flight count
 		// in the query is then exact, where two concurrent claims would each
 		// count the other's leases as free room.
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, lockClaim); err != nil {
+		if err := s.db.LockClaims(ctx, tx); err != nil {
 			return nil, err
 		}
 		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint)

@@ -42,6 +42,12 @@ func (driver) Notify(ctx context.Context, tx sqlstore.Querier) error {
 	return nil
 }
 
+// LockClaims takes the claim's advisory lock for the transaction.
+func (driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, lockClaim)
+	return err
+}
+
 // AsyncCommit sets synchronous_commit off for this transaction only.
 func (driver) AsyncCommit(ctx context.Context, tx sqlstore.Querier) error {
 	_, err := tx.Exec(ctx, `SET LOCAL synchronous_commit = off`)

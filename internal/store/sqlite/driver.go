@@ -56,6 +56,9 @@ func (driver) Notify(_ context.Context, tx sqlstore.Querier) error {
 	return nil
 }
 
+// LockClaims does nothing: the single writer serializes claims already.
+func (driver) LockClaims(context.Context, sqlstore.Querier) error { return nil }
+
 // AsyncCommit does nothing: synchronous=NORMAL in WAL mode already commits
 // without an fsync, for every transaction.
 func (driver) AsyncCommit(context.Context, sqlstore.Querier) error { return nil }

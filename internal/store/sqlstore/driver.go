@@ -75,6 +75,11 @@ type Driver interface {
 	// waiting for its log to reach disk, where the database allows it (see
 	// docs/design.md); elsewhere it does nothing.
 	AsyncCommit(ctx context.Context, tx Querier) error
+	// LockClaims, inside a Tx, makes the transaction take its turn with
+	// the claims (PostgreSQL: the claim's advisory lock), so the leases it
+	// counts and takes are exact; where writers are serialized anyway
+	// (SQLite) it does nothing.
+	LockClaims(ctx context.Context, tx Querier) error
 	// Classify tells what kind of failure err is.
 	Classify(err error) Kind
 	// LockClause is the clause that takes lock on the rows a SELECT reads,

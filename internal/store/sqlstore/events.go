@@ -47,7 +47,7 @@ func scanEvent(r Row) (*store.Event, error) {
 // EventCreate stores the event and its deliveries in one transaction; see
 // store.Store. It is EventCreateMany of one, so both follow one rule.
 func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
-	out, err := s.EventCreateMany(ctx, []*store.EventCreateParams{p})
+	out, _, err := s.EventCreateMany(ctx, []*store.EventCreateParams{p}, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -63,20 +63,21 @@ const insertChunk = 500
 // missing tenant or endpoint, an id reused with other content) is left to
 // a failing statement, which on PostgreSQL would abort the transaction for
 // its neighbours too: those are read first and answered per event.
-func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreateParams) ([]store.EventCreateOutcome, error) {
+func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreateParams, h *store.HandOff) ([]store.EventCreateOutcome, []*store.Claimed, error) {
 	var out []store.EventCreateOutcome
+	var handed []*store.Claimed
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		var err error
-		out, err = s.eventCreateMany(ctx, tx, ps)
+		out, handed, err = s.eventCreateMany(ctx, tx, ps, h)
 		return err
 	})
 	if err != nil {
 		if len(ps) == 1 {
-			return nil, fmt.Errorf("create event %q: %w", ps[0].Event.ID, err)
+			return nil, nil, fmt.Errorf("create event %q: %w", ps[0].Event.ID, err)
 		}
-		return nil, fmt.Errorf("create %d events: %w", len(ps), err)
+		return nil, nil, fmt.Errorf("create %d events: %w", len(ps), err)
 	}
-	return out, nil
+	return out, handed, nil
 }
 
 // pendingEvent is one event of a batch on its way in.
@@ -86,7 +87,7 @@ type pendingEvent struct {
 	now time.Time
 }
 
-func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.EventCreateParams) ([]store.EventCreateOutcome, error) {
+func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.EventCreateParams, h *store.HandOff) ([]store.EventCreateOutcome, []*store.Claimed, error) {
 	out := make([]store.EventCreateOutcome, len(ps))
 	evs := make([]pendingEvent, len(ps))
 	tenantIDs := make([]string, 0, len(ps))
@@ -101,7 +102,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 	rows, err := tx.Query(ctx, `SELECT id FROM tenants WHERE `+s.db.InList("id", 1)+` ORDER BY id`+s.db.LockClause(LockKeyShare), tenantIDs)
 	tenants, err := Collect(rows, err, scanString)
 	if err != nil {
-		return nil, s.Err(err, "find tenants")
+		return nil, nil, s.Err(err, "find tenants")
 	}
 
 	// Insert every new event in one statement; the ones that exist already
@@ -139,15 +140,16 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			return k, r.Scan(&k[0], &k[1])
 		})
 		if err != nil {
-			return nil, s.Err(err, "insert events")
+			return nil, nil, s.Err(err, "insert events")
 		}
 		for _, k := range keys {
 			inserted[k] = true
 		}
 	}
 
-	var byTenant map[string][]endpointFilters
+	var byTenant map[string][]*store.Endpoint
 	var dels []*store.Delivery
+	var cands []handCandidate // new deliveries a hand-off may lease
 	for i := range evs {
 		pe := &evs[i]
 		ev := &pe.ev
@@ -162,7 +164,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			// A re-post of an event stored before.
 			res, err := s.existingEvent(ctx, tx, ev)
 			if err != nil && !errors.Is(err, store.ErrConflict) {
-				return nil, err
+				return nil, nil, err
 			}
 			out[i] = store.EventCreateOutcome{Result: res, Err: wrapEventErr(ev.ID, err)}
 			continue
@@ -173,37 +175,44 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			if errors.Is(err, store.ErrNotFound) {
 				// Nothing of this event may be kept: its row goes again.
 				if _, derr := tx.Exec(ctx, `DELETE FROM events WHERE tenant_id = $1 AND id = $2`, ev.TenantID, ev.ID); derr != nil {
-					return nil, s.Err(derr, "undo event %q", ev.ID)
+					return nil, nil, s.Err(derr, "undo event %q", ev.ID)
 				}
 				out[i].Err = wrapEventErr(ev.ID, err)
 				continue
 			}
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		} else {
 			if byTenant == nil {
 				if byTenant, err = s.enabledEndpoints(ctx, tx, tenants); err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 			}
 			for _, ep := range byTenant[ev.TenantID] {
-				if store.MatchEventType(ep.filters, ev.Type) {
-					targets = append(targets, ep.id)
+				if store.MatchEventType(ep.Events, ev.Type) {
+					targets = append(targets, ep.ID)
 				}
 			}
 		}
 		ds, due := pe.p.NewDeliveries(ev, targets, pe.now)
-		for _, d := range ds {
+		for k, d := range ds {
 			// Where the delivery is due: pending at its creation, or, leased
 			// to its creator, when that lease runs out.
 			d.NextAttemptAt = &due
+			if pe.p.EndpointIDs == nil && pe.p.LeaseOwner == "" {
+				cands = append(cands, handCandidate{d: d, ev: ev, ep: endpointOf(byTenant[ev.TenantID], targets[k])})
+			}
 		}
 		dels = append(dels, ds...)
 		out[i].Result = &store.EventCreateResult{Event: ev, Created: true, Deliveries: ds}
 	}
-	if err := s.insertDeliveries(ctx, tx, evs, dels); err != nil {
-		return nil, err
+	handed, err := s.handOff(ctx, tx, h, cands)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.insertDeliveries(ctx, tx, evs, dels, h); err != nil {
+		return nil, nil, err
 	}
 	// A repeat within the batch is a re-post of its first: the same event
 	// and deliveries if the content is the same, a conflict if not.
@@ -230,14 +239,14 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 	}
 	if len(dels) > 0 {
 		if err := s.db.Notify(ctx, tx); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return out, nil
+	return out, handed, nil
 }
 
 // insertDeliveries writes new deliveries with multi-row INSERTs.
-func (s *Store) insertDeliveries(ctx context.Context, tx Querier, evs []pendingEvent, dels []*store.Delivery) error {
+func (s *Store) insertDeliveries(ctx context.Context, tx Querier, evs []pendingEvent, dels []*store.Delivery, h *store.HandOff) error {
 	lease := map[[2]string]*store.EventCreateParams{}
 	for i := range evs {
 		if evs[i].p.LeaseOwner != "" {
@@ -252,6 +261,8 @@ func (s *Store) insertDeliveries(ctx context.Context, tx Querier, evs []pendingE
 			var until *time.Time
 			if p := lease[[2]string{d.TenantID, d.EventID}]; p != nil {
 				owner, until = &p.LeaseOwner, d.NextAttemptAt
+			} else if d.Status == store.StatusDelivering {
+				owner, until = &h.Owner, d.NextAttemptAt // handed off
 			}
 			args = append(args, d.ID, d.TenantID, d.EventID, d.EventType, d.EndpointID, d.Status,
 				*d.NextAttemptAt, owner, until, d.CreatedAt, d.UpdatedAt)
@@ -301,38 +312,94 @@ func scanString(r Row) (string, error) {
 	return v, r.Scan(&v)
 }
 
-// endpointFilters is an enabled endpoint and its decoded filters.
-type endpointFilters struct {
-	id      string
-	filters []string
-}
-
-// enabledEndpoints reads the enabled endpoints of the tenants, with their
-// filters, once for a whole batch. Filters are matched in Go; see
-// store.DecodeFilters. The rows are key-share locked (PostgreSQL) so a
-// concurrent EndpointDelete waits for this batch instead of failing its
-// inserts.
-func (s *Store) enabledEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]endpointFilters, error) {
-	rows, err := tx.Query(ctx, `SELECT tenant_id, id, events FROM endpoints WHERE `+s.db.InList("tenant_id", 1)+` AND enabled
-		ORDER BY tenant_id, id`+s.db.LockClause(LockKeyShare), tenantIDs)
+// enabledEndpoints reads the enabled endpoints of the tenants once for a
+// whole batch, whole, as a hand-off gives them to the dispatcher. Filters
+// are matched in Go (store.MatchEventType). The rows are key-share locked
+// (PostgreSQL) so a concurrent EndpointDelete waits for this batch instead
+// of failing its inserts.
+func (s *Store) enabledEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]*store.Endpoint, error) {
+	rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE `+s.db.InList("ep.tenant_id", 1)+` AND ep.enabled
+		ORDER BY ep.tenant_id, ep.id`+s.db.LockClause(LockKeyShare), tenantIDs)
+	eps, err := Collect(rows, err, scanEndpoint)
 	if err != nil {
 		return nil, s.Err(err, "find endpoints")
 	}
-	defer rows.Close()
-	out := map[string][]endpointFilters{}
-	for rows.Next() {
-		var tenantID, epID, events string
-		if err := rows.Scan(&tenantID, &epID, &events); err != nil {
-			return nil, s.Err(err, "find endpoints")
-		}
-		f, err := store.DecodeFilters(epID, events)
-		if err != nil {
-			return nil, err
-		}
-		out[tenantID] = append(out[tenantID], endpointFilters{epID, f})
+	out := map[string][]*store.Endpoint{}
+	for _, ep := range eps {
+		out[ep.TenantID] = append(out[ep.TenantID], ep)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, s.Err(err, "find endpoints")
+	return out, nil
+}
+
+// endpointOf is the endpoint id among eps (sorted by id).
+func endpointOf(eps []*store.Endpoint, id string) *store.Endpoint {
+	i, _ := slices.BinarySearchFunc(eps, id, func(e *store.Endpoint, id string) int { return strings.Compare(e.ID, id) })
+	return eps[i]
+}
+
+// handCandidate is a new delivery a hand-off may lease, with what a
+// dispatcher needs to send it.
+type handCandidate struct {
+	d  *store.Delivery
+	ev *store.Event
+	ep *store.Endpoint
+}
+
+// handOff leases up to h.Limit of the candidates to h.Owner, oldest event
+// first, each endpoint held to the room its cap leaves, and returns them
+// as claimed. It runs in its turn with the claims, so the leases it counts
+// are exact across nodes.
+func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands []handCandidate) ([]*store.Claimed, error) {
+	if h == nil || h.Limit <= 0 || len(cands) == 0 {
+		return nil, nil
+	}
+	if err := s.db.LockClaims(ctx, tx); err != nil {
+		return nil, s.Err(err, "hand off deliveries")
+	}
+	now := s.Now()
+	ids := make([]string, 0, len(cands))
+	for _, c := range cands {
+		ids = append(ids, c.ep.ID)
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	rows, err := tx.Query(ctx, `SELECT endpoint_id, count(*) FROM deliveries
+		WHERE status = 'delivering' AND lease_expires_at > $1 AND `+s.db.InList("endpoint_id", 2)+`
+		GROUP BY endpoint_id`, now, ids)
+	held, err := Collect(rows, err, func(r Row) (struct {
+		id string
+		n  int
+	}, error) {
+		var v struct {
+			id string
+			n  int
+		}
+		return v, r.Scan(&v.id, &v.n)
+	})
+	if err != nil {
+		return nil, s.Err(err, "hand off deliveries")
+	}
+	leased := map[string]int{}
+	for _, c := range held {
+		leased[c.id] = c.n
+	}
+	until := store.Timestamp(h.Until)
+	var out []*store.Claimed
+	for _, c := range cands {
+		if len(out) == h.Limit {
+			break
+		}
+		limit := h.PerEndpoint
+		if c.ep.MaxInFlight > 0 && c.ep.MaxInFlight < limit {
+			limit = c.ep.MaxInFlight
+		}
+		if leased[c.ep.ID] >= limit {
+			continue
+		}
+		leased[c.ep.ID]++
+		c.d.Status, c.d.NextAttemptAt = store.StatusDelivering, &until
+		d := *c.d
+		d.NextAttemptAt = nil
+		out = append(out, &store.Claimed{Delivery: &d, Event: c.ev, Endpoint: c.ep, LeaseUntil: until})
 	}
 	return out, nil
 }

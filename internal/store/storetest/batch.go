@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -27,7 +29,7 @@ func testEventCreateManyAnswersEachEvent(t *testing.T, st store.Store) {
 		{Event: newEvent("acme", "e4", "x", `{}`), EndpointIDs: []string{"ep_missing"}, Now: t0}, // test send to nothing
 		{Event: newEvent("acme", "e5", "user.deleted", `{}`), Now: t0},                           // new, one delivery
 	}
-	out := do(st.EventCreateMany(ctx, ps)).must(t)
+	out := createMany(t, st, ps, nil)
 	if len(out) != len(ps) {
 		t.Fatalf("EventCreateMany answered %d events of %d", len(out), len(ps))
 	}
@@ -82,11 +84,11 @@ func testEventCreateManyRepeatsInOneBatch(t *testing.T, st store.Store) {
 	mkTenant(t, st, "acme")
 	mkEndpoint(t, st, "acme")
 	mkEndpoint(t, st, "acme")
-	out := do(st.EventCreateMany(ctx, []*store.EventCreateParams{
+	out := createMany(t, st, []*store.EventCreateParams{
 		{Event: newEvent("acme", "dup", "user.created", `{}`), Now: t0},
 		{Event: newEvent("acme", "dup", "user.created", `{}`), Now: t0},
 		{Event: newEvent("acme", "dup", "user.created", `{"other":true}`), Now: t0},
-	})).must(t)
+	}, nil)
 	if out[0].Err != nil || !out[0].Result.Created || len(out[0].Result.Deliveries) != 2 {
 		t.Fatalf("first = %+v, want created with two deliveries", out[0])
 	}
@@ -110,4 +112,96 @@ func sameIDs(a, b []*store.Delivery) bool {
 		}
 	}
 	return true
+}
+
+// createMany is EventCreateMany that must succeed as a transaction; it
+// fails the test if something was handed off without a hand-off asked for.
+func createMany(t *testing.T, st store.Store, ps []*store.EventCreateParams, h *store.HandOff) []store.EventCreateOutcome {
+	t.Helper()
+	out, handed, err := st.EventCreateMany(ctxT(t), ps, h)
+	if err != nil {
+		t.Fatalf("EventCreateMany: %v", err)
+	}
+	if h == nil && len(handed) != 0 {
+		t.Fatalf("EventCreateMany without a hand-off handed %d deliveries", len(handed))
+	}
+	return out
+}
+
+// A hand-off leases new deliveries to the ingesting node, at most its
+// limit, each endpoint held to the room its cap leaves (counting leases
+// claimed before), oldest first; the rest stay pending for the claim, and
+// the leased ones are claimed again once their lease runs out.
+func testEventCreateManyHandsOff(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	a := mkEndpoint(t, st, "acme", filters("a"))
+	b := mkEndpoint(t, st, "acme", filters("b"), func(e *store.Endpoint) { e.MaxInFlight = 1 })
+	mkEvent(t, st, "acme", "a", t0)
+	if got := claim(t, st, "other-node", t0, 10, 2); len(got) != 1 {
+		t.Fatalf("claimed %d, want a's one delivery", len(got))
+	}
+	var ps []*store.EventCreateParams
+	for i := range 3 {
+		ps = append(ps, &store.EventCreateParams{Event: newEvent("acme", fmt.Sprintf("a%d", i), "a", `{}`), Now: t0.Add(time.Second)})
+		ps = append(ps, &store.EventCreateParams{Event: newEvent("acme", fmt.Sprintf("b%d", i), "b", `{}`), Now: t0.Add(time.Second)})
+	}
+	until := store.Timestamp(t0.Add(time.Minute))
+	out, handed, err := st.EventCreateMany(ctx, ps, &store.HandOff{Owner: "me", Until: until, Limit: 10, PerEndpoint: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := countBy(handed, byEndpoint)
+	// a: cap 2, one lease held by the other node: room for 1. b: its own
+	// cap 1.
+	if n[a.ID] != 1 || n[b.ID] != 1 || len(handed) != 2 {
+		t.Fatalf("handed %v, want one of a's and one of b's", n)
+	}
+	if handed[0].Event.ID != "a0" || handed[1].Event.ID != "b0" {
+		t.Errorf("handed events %s, %s; want the oldest, a0 and b0", handed[0].Event.ID, handed[1].Event.ID)
+	}
+	for _, c := range handed {
+		if c.Delivery.Status != store.StatusDelivering || c.Endpoint == nil || c.Endpoint.URL == "" || !c.LeaseUntil.Equal(until) {
+			t.Errorf("handed %+v, want a delivering delivery with its endpoint, leased until %s", c, until)
+		}
+		stored := do(st.DeliveryGet(ctx, "acme", c.Delivery.ID)).must(t)
+		if stored.Status != store.StatusDelivering {
+			t.Errorf("stored handed delivery is %s, want delivering", stored.Status)
+		}
+	}
+	pending := 0
+	for _, o := range out {
+		for _, d := range o.Result.Deliveries {
+			if d.Status == store.StatusPending {
+				pending++
+			}
+		}
+	}
+	if pending != 4 {
+		t.Errorf("%d deliveries left pending, want 4", pending)
+	}
+	// Nothing more for the capped endpoints while the leases hold...
+	if got := countBy(claim(t, st, "w", t0.Add(2*time.Second), 10, 2), byEndpoint); got[a.ID] != 0 || got[b.ID] != 0 {
+		t.Errorf("claim beside the hand-off's leases: %v, want nothing (both endpoints at their cap)", got)
+	}
+	// ...and once they run out, the handed deliveries are claimed again:
+	// a node that died with them loses nothing.
+	// (Claimed and recorded in rounds: b's own cap lets one go at a time.)
+	later := until.Add(2 * time.Minute)
+	ids := map[string]bool{}
+	for round := 0; round < 10; round++ {
+		again := claim(t, st, "w", later, 10, 10)
+		if len(again) == 0 {
+			break
+		}
+		for _, c := range again {
+			ids[c.Delivery.ID] = true
+			record(t, st, "w", c.Delivery.ID, store.StatusDelivered, later, nil)
+		}
+	}
+	for _, c := range handed {
+		if !ids[c.Delivery.ID] {
+			t.Errorf("handed delivery %s not claimed again after its lease ran out", c.Delivery.ID)
+		}
+	}
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"EventCreateMissingTenant", testEventCreateMissingTenant},
 		{"EventCreateManyAnswersEachEvent", testEventCreateManyAnswersEachEvent},
 		{"EventCreateManyRepeatsInOneBatch", testEventCreateManyRepeatsInOneBatch},
+		{"EventCreateManyHandsOff", testEventCreateManyHandsOff},
 		{"EventGetList", testEventGetList},
 		{"DeliveryGetList", testDeliveryGetList},
 		{"DeliveryClaimDue_Basic", testClaimBasic},
