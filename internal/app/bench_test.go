@@ -18,6 +18,46 @@ import (
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
 
+// benchDatabases are the databases every benchmark runs on: a fresh
+// SQLite file, and a fresh PostgreSQL schema when HERALD_TEST_DATABASE_URL
+// is set.
+var benchDatabases = []struct {
+	name string
+	url  func(b *testing.B) string
+}{
+	{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
+	{"postgres", func(b *testing.B) string {
+		if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
+			b.Skip("HERALD_TEST_DATABASE_URL is unset")
+		}
+		return dbtest.PostgresURL(b)
+	}},
+}
+
+// poster POSTs JSON to the server at base with key, on kept-alive
+// connections, and fails on any answer outside 2xx.
+func poster(base, key string) func(path, body string) error {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	return func(path, body string) error {
+		req, err := http.NewRequest("POST", base+path, bytes.NewBufferString(body))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+key)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			return err
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode >= 300 {
+			return fmt.Errorf("%s: %d %s", path, resp.StatusCode, raw)
+		}
+		return nil
+	}
+}
+
 // BenchmarkDelivery measures the whole path on one machine: events posted
 // over HTTP to a running server (API, store, engine), delivered signed to
 // local receivers. It reports deliveries per second and the p50/p99 latency
@@ -32,19 +72,7 @@ import (
 //
 //     go test ./internal/app -run '^$' -bench Delivery -benchtime 3000x
 func BenchmarkDelivery(b *testing.B) {
-	dbs := []struct {
-		name string
-		url  func(b *testing.B) string
-	}{
-		{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
-		{"postgres", func(b *testing.B) string {
-			if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
-				b.Skip("HERALD_TEST_DATABASE_URL is unset")
-			}
-			return dbtest.PostgresURL(b)
-		}},
-	}
-	for _, db := range dbs {
+	for _, db := range benchDatabases {
 		b.Run(db.name+"/saturated/1-endpoint", func(b *testing.B) { benchDelivery(b, db.url(b), 1, 0) })
 		b.Run(db.name+"/saturated/4-endpoints", func(b *testing.B) { benchDelivery(b, db.url(b), 4, 0) })
 		b.Run(db.name+"/saturated/10-endpoints", func(b *testing.B) { benchDelivery(b, db.url(b), 10, 0) })
@@ -81,22 +109,7 @@ func benchDelivery(b *testing.B, dbURL string, endpoints, perSecond int) {
 	srv, _ := runServer(b, &app.Config{DatabaseURL: dbURL, AdminKey: adminKey, AllowPrivateDestinations: true}, nil)
 	base := srv.base
 
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-	post := func(path, body string) error {
-		req, _ := http.NewRequest("POST", base+path, bytes.NewBufferString(body))
-		req.Header.Set("Authorization", "Bearer "+adminKey)
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		raw, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode >= 300 {
-			return fmt.Errorf("%s: %d %s", path, resp.StatusCode, raw)
-		}
-		return nil
-	}
+	post := poster(base, adminKey)
 	if err := post("/api/v1/tenants", `{"id":"bench","name":"Bench"}`); err != nil {
 		b.Fatal(err)
 	}
@@ -157,37 +170,11 @@ func benchDelivery(b *testing.B, dbURL string, endpoints, perSecond int) {
 //
 //	go test ./internal/app -run '^$' -bench Ingest -benchtime 5000x
 func BenchmarkIngest(b *testing.B) {
-	for _, db := range []struct {
-		name string
-		url  func(b *testing.B) string
-	}{
-		{"sqlite", func(b *testing.B) string { return "sqlite:" + filepath.Join(b.TempDir(), "bench.db") }},
-		{"postgres", func(b *testing.B) string {
-			if os.Getenv("HERALD_TEST_DATABASE_URL") == "" {
-				b.Skip("HERALD_TEST_DATABASE_URL is unset")
-			}
-			return dbtest.PostgresURL(b)
-		}},
-	} {
+	for _, db := range benchDatabases {
 		b.Run(db.name, func(b *testing.B) {
 			const adminKey = "hk_bench_admin_key_0123456789abcdef"
 			srv, _ := runServer(b, &app.Config{DatabaseURL: db.url(b), AdminKey: adminKey}, nil)
-			client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-			post := func(path, body string) error {
-				req, _ := http.NewRequest("POST", srv.base+path, bytes.NewBufferString(body))
-				req.Header.Set("Authorization", "Bearer "+adminKey)
-				req.Header.Set("Content-Type", "application/json")
-				resp, err := client.Do(req)
-				if err != nil {
-					return err
-				}
-				raw, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode >= 300 {
-					return fmt.Errorf("%s: %d %s", path, resp.StatusCode, raw)
-				}
-				return nil
-			}
+			post := poster(srv.base, adminKey)
 			if err := post("/api/v1/tenants", `{"id":"bench","name":"Bench"}`); err != nil {
 				b.Fatal(err)
 			}
