@@ -3,6 +3,7 @@ package delivery
 import (
 	"container/heap"
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,7 +34,9 @@ type dispatcher struct {
 	release func(ctx context.Context, c *store.Claimed)
 	// limiter is the endpoint's rate limiter, nil when it has none.
 	limiter func(ep *store.Endpoint) *rate.Limiter
-	// sent is told how many attempts are being sent, each time it changes.
+	// sent is told how many attempts are being sent, after every dispatch
+	// (a worker that finished included, which is how the completer learns
+	// that nothing is being sent).
 	sent func(n int)
 
 	mu       sync.Mutex
@@ -111,7 +114,7 @@ func (d *dispatcher) dispatchLocked() {
 		d.ready[0] = nil
 		d.ready = d.ready[1:]
 		ep := j.c.Endpoint
-		if d.perEP[ep.ID] >= d.capOf(ep) {
+		if d.perEP[ep.ID] >= ep.InFlightCap(d.perEndpoint) {
 			d.blocked[ep.ID] = append(d.blocked[ep.ID], j)
 			continue
 		}
@@ -140,15 +143,6 @@ func (d *dispatcher) dispatchLocked() {
 	d.sent(d.sending)
 }
 
-// capOf is the endpoint's cap on attempts in flight: its own max_in_flight
-// when set and lower, else the server's, as the claim has it.
-func (d *dispatcher) capOf(ep *store.Endpoint) int {
-	if ep.MaxInFlight > 0 && ep.MaxInFlight < d.perEndpoint {
-		return ep.MaxInFlight
-	}
-	return d.perEndpoint
-}
-
 func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
 	d.run(d.ctx, j.c, d.settle)
@@ -160,7 +154,7 @@ func (d *dispatcher) work(j *job) {
 	}
 	// The endpoint has room again: its first blocked job goes next.
 	if b := d.blocked[id]; len(b) > 0 {
-		d.ready = append([]*job{b[0]}, d.ready...)
+		d.ready = slices.Insert(d.ready, 0, b[0])
 		if len(b) == 1 {
 			delete(d.blocked, id)
 		} else {
@@ -194,7 +188,7 @@ func (d *dispatcher) turns(ctx context.Context) {
 			due = append(due, heap.Pop(&d.deferred).(*job))
 		}
 		if len(due) > 0 {
-			d.ready = append(due, d.ready...)
+			d.ready = slices.Insert(d.ready, 0, due...)
 			d.dispatchLocked()
 		}
 		if len(d.deferred) > 0 {

@@ -170,6 +170,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			continue
 		}
 		var targets []string
+		var matched []*store.Endpoint // the endpoints of targets, matched by filter
 		if pe.p.EndpointIDs != nil {
 			targets, err = s.eventTargets(ctx, tx, ev, pe.p.EndpointIDs)
 			if errors.Is(err, store.ErrNotFound) {
@@ -191,7 +192,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			}
 			for _, ep := range byTenant[ev.TenantID] {
 				if store.MatchEventType(ep.Events, ev.Type) {
-					targets = append(targets, ep.ID)
+					targets, matched = append(targets, ep.ID), append(matched, ep)
 				}
 			}
 		}
@@ -200,8 +201,8 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			// Where the delivery is due: pending at its creation, or, leased
 			// to its creator, when that lease runs out.
 			d.NextAttemptAt = &due
-			if pe.p.EndpointIDs == nil && pe.p.LeaseOwner == "" {
-				cands = append(cands, handCandidate{d: d, ev: ev, ep: endpointOf(byTenant[ev.TenantID], targets[k])})
+			if matched != nil && pe.p.LeaseOwner == "" {
+				cands = append(cands, handCandidate{d: d, ev: ev, ep: matched[k]})
 			}
 		}
 		dels = append(dels, ds...)
@@ -331,12 +332,6 @@ func (s *Store) enabledEndpoints(ctx context.Context, tx Querier, tenantIDs []st
 	return out, nil
 }
 
-// endpointOf is the endpoint id among eps (sorted by id).
-func endpointOf(eps []*store.Endpoint, id string) *store.Endpoint {
-	i, _ := slices.BinarySearchFunc(eps, id, func(e *store.Endpoint, id string) int { return strings.Compare(e.ID, id) })
-	return eps[i]
-}
-
 // handCandidate is a new delivery a hand-off may lease, with what a
 // dispatcher needs to send it.
 type handCandidate struct {
@@ -388,11 +383,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		if len(out) == h.Limit {
 			break
 		}
-		limit := h.PerEndpoint
-		if c.ep.MaxInFlight > 0 && c.ep.MaxInFlight < limit {
-			limit = c.ep.MaxInFlight
-		}
-		if leased[c.ep.ID] >= limit {
+		if leased[c.ep.ID] >= c.ep.InFlightCap(h.PerEndpoint) {
 			continue
 		}
 		leased[c.ep.ID]++
