@@ -97,10 +97,17 @@ func (c *committer) commitNext(ctx context.Context) {
 	c.queue = c.queue[n:]
 	c.mu.Unlock()
 
+	// Answered and the turn passed on however write ends: a panic that
+	// left the turn with nobody would hang every ingest after it.
+	defer c.passTurn(batch)
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), commitTimeout)
 	defer cancel()
 	c.write(ctx, batch)
+}
 
+// passTurn answers the rest of a committed batch and hands the turn to the
+// first request still queued, or ends the run when none is.
+func (c *committer) passTurn(batch []*waiter) {
 	c.mu.Lock()
 	var next *waiter
 	if len(c.queue) > 0 {
