@@ -233,7 +233,7 @@ type txQuerier struct {
 }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	query = rewrite(query)
+	query = rewrite(query, len(args))
 	st, err := q.stmt(ctx, query, len(args))
 	if err != nil {
 		return 0, err
@@ -251,7 +251,7 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	query = rewrite(query)
+	query = rewrite(query, len(args))
 	st, err := q.stmt(ctx, query, len(args))
 	if err != nil {
 		return nil, err
@@ -269,7 +269,7 @@ func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore
 }
 
 func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	query = rewrite(query)
+	query = rewrite(query, len(args))
 	st, err := q.stmt(ctx, query, len(args))
 	switch {
 	case err != nil:
@@ -323,12 +323,17 @@ var (
 )
 
 // rewrite turns PostgreSQL's $N into SQLite's ?N.
-func rewrite(query string) string {
+// Statements of more than maxCachedArgs arguments (the multi-row inserts
+// of a batch, one text per row count) are rewritten each time rather than
+// kept, as the statement cache does.
+func rewrite(query string, nargs int) string {
 	if v, ok := rewritten.Load(query); ok {
 		return v.(string)
 	}
 	out := placeholder.ReplaceAllString(query, "?$1")
-	rewritten.Store(query, out)
+	if nargs <= maxCachedArgs {
+		rewritten.Store(query, out)
+	}
 	return out
 }
 
