@@ -6,24 +6,7 @@ import (
 	"errors"
 
 	"github.com/danielgtaylor/huma/v2"
-
-	"github.com/heraldhq/herald"
 )
-
-// fields collects field errors (herald.Fields under the names the handlers
-// use); err is nil when there are none.
-type fields herald.Fields
-
-func (f *fields) add(loc, format string, args ...any) { (*herald.Fields)(f).Add(loc, format, args...) }
-
-// addErr adds err's fields, prefixed with loc, or err's text at loc when it
-// is not a ValidationError.
-func (f *fields) addErr(loc string, err error) { (*herald.Fields)(f).AddErr(loc, err) }
-
-// text refuses NUL in free text.
-func (f *fields) text(loc, s string) { (*herald.Fields)(f).Text(loc, s) }
-
-func (f fields) err() error { return herald.Fields(f).Err() }
 
 // jsonObject is a JSON object kept as the client wrote it (numbers are not
 // rounded through float64), documented and validated as an object.
