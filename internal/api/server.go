@@ -110,16 +110,12 @@ func New(cfg *Config) *Server {
 	s := &Server{
 		cfg:     *cfg,
 		st:      cfg.Store,
-		log:     cfg.Logger,
-		now:     clock.Or(cfg.Clock).Now,
 		maxBody: cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
 		mux:     http.NewServeMux(),
 	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
-	}
-	clk := clock.Or(cfg.Clock)
-	base := service.Base{Store: cfg.Store, Clock: clk, Logger: s.log}
+	// The API and every service share one set of defaults.
+	base := service.Base{Store: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger}.Init()
+	s.log, s.now = base.Logger, base.Clock.Now
 	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
 		Base: base, Formats: cfg.Formats,
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, MaxInFlight: cfg.MaxInFlight, CheckURL: cfg.CheckURL,

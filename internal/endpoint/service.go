@@ -49,14 +49,14 @@ type Config struct {
 
 // Service applies the endpoint rules and stores the result.
 type Service struct {
-	service.Base
-	cfg Config
+	Config // with its defaults
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	s := &Service{Base: cfg.Base.Init(), cfg: *cfg}
-	s.cfg.MaxInFlight = cmp.Or(s.cfg.MaxInFlight, delivery.DefaultPerEndpoint)
+	s := &Service{Config: *cfg}
+	s.Base = s.Base.Init()
+	s.MaxInFlight = cmp.Or(s.MaxInFlight, delivery.DefaultPerEndpoint)
 	return s
 }
 
@@ -243,7 +243,7 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 	if err != nil {
 		return nil, "", err
 	}
-	f, err := s.cfg.Formats.Get(ctx, e.Format)
+	f, err := s.Formats.Get(ctx, e.Format)
 	if err != nil {
 		return nil, "", fmt.Errorf("format %s of endpoint %s: %w", e.Format, e.ID, err)
 	}
@@ -343,10 +343,10 @@ func (s *Service) Replay(ctx context.Context, tenantID, endpointID string, p *Re
 // format finds the format an endpoint names ("" = the catalog's default);
 // a missing one is the caller's error at "format".
 func (s *Service) format(ctx context.Context, name string) (*format.Format, error) {
-	f, err := s.cfg.Formats.Get(ctx, name)
+	f, err := s.Formats.Get(ctx, name)
 	switch {
 	case errors.Is(err, herald.ErrNotFound) && name == "":
-		return nil, herald.Invalid("format", "no format given and the server's default format %q does not exist", s.cfg.Formats.DefaultName())
+		return nil, herald.Invalid("format", "no format given and the server's default format %q does not exist", s.Formats.DefaultName())
 	case errors.Is(err, herald.ErrNotFound):
 		return nil, herald.Invalid("format", "format %q does not exist", name)
 	case err != nil:
@@ -364,8 +364,8 @@ func (s *Service) check(ctx context.Context, fe *herald.Fields, e *store.Endpoin
 	if e.RateLimit < 0 {
 		fe.Add("rate_limit", "must be 0 (no limit) or more")
 	}
-	if e.MaxInFlight < 0 || e.MaxInFlight > s.cfg.MaxInFlight {
-		fe.Add("max_in_flight", "must be from 0 (the server's cap) to %d, the server's cap on attempts in flight to one endpoint", s.cfg.MaxInFlight)
+	if e.MaxInFlight < 0 || e.MaxInFlight > s.MaxInFlight {
+		fe.Add("max_in_flight", "must be from 0 (the server's cap) to %d, the server's cap on attempts in flight to one endpoint", s.MaxInFlight)
 	}
 	if checkURL {
 		if err := s.checkURL(ctx, e.URL); err != nil {
@@ -378,10 +378,10 @@ func (s *Service) check(ctx context.Context, fe *herald.Fields, e *store.Endpoin
 // destination, which the sender's dialer enforces again at connect time),
 // or Config.CheckURL when one is set.
 func (s *Service) checkURL(ctx context.Context, raw string) error {
-	if s.cfg.CheckURL != nil {
-		return s.cfg.CheckURL(ctx, raw)
+	if s.CheckURL != nil {
+		return s.CheckURL(ctx, raw)
 	}
-	return delivery.CheckURL(ctx, raw, s.cfg.AllowPrivateDestinations, nil)
+	return delivery.CheckURL(ctx, raw, s.AllowPrivateDestinations, nil)
 }
 
 // notFound restates a lookup's ErrNotFound as "endpoint <id> not found"
