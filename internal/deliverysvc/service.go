@@ -49,22 +49,23 @@ func (s *Service) List(ctx context.Context, tenantID string, p *store.DeliveryLi
 // or failed. One still pending, delivering or retrying is a conflict: it
 // has attempts to come already.
 func (s *Service) Retry(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
-	d, err := s.Store.DeliveryGet(ctx, tenantID, deliveryID)
-	if err != nil {
+	d, err := s.Store.DeliveryRetry(ctx, tenantID, deliveryID, s.Clock.Now())
+	switch {
+	case err == nil:
+		return d, nil
+	case !errors.Is(err, herald.ErrConflict):
 		return nil, notFound(err, deliveryID)
 	}
-	if d.Status != store.StatusDelivered && d.Status != store.StatusFailed {
-		return nil, stillGoing(d.ID, d.Status)
-	}
-	d, err = s.Store.DeliveryRetry(ctx, tenantID, deliveryID, s.Clock.Now())
+	// Refused: read it only now, to say what it is doing.
+	cur, err := s.Store.DeliveryGet(ctx, tenantID, deliveryID)
 	switch {
-	case errors.Is(err, herald.ErrConflict):
-		// It was retried or picked up between the two calls.
-		return nil, stillGoing(deliveryID, "in progress")
 	case err != nil:
 		return nil, notFound(err, deliveryID)
+	case cur.Status == store.StatusDelivered || cur.Status == store.StatusFailed:
+		// It was retried and finished between the two calls.
+		return nil, stillGoing(deliveryID, "in progress")
 	}
-	return d, nil
+	return nil, stillGoing(deliveryID, cur.Status)
 }
 
 func stillGoing(deliveryID, status string) error {
