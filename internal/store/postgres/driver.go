@@ -88,6 +88,9 @@ func (driver) LockClause(l sqlstore.Lock) string {
 
 func (driver) InList(col string, n int) string { return fmt.Sprintf("%s = ANY($%d)", col, n) }
 
+// KeyFilter is the list: the planner finds the rows by key with it.
+func (d driver) KeyFilter(col string, n int) string { return d.InList(col, n) }
+
 // Rows reads the Table argument, bound as JSON text by the querier: times
 // as RFC 3339 text, bytes as hex.
 func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {

@@ -26,15 +26,15 @@ WITH room AS MATERIALIZED (
     -- unexpired leases it holds already. Computed
     -- once per endpoint (MATERIALIZED), not once per use of n below.
     SELECT e.id AS endpoint_id,
-        (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < ?3 THEN e.max_in_flight ELSE ?3 END)
+        (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $3 THEN e.max_in_flight ELSE $3 END)
           - (SELECT count(*) FROM deliveries l
-              WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > ?1) AS n
+              WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS n
     FROM endpoints e
     WHERE e.enabled AND EXISTS (
         SELECT 1 FROM deliveries d
         WHERE d.endpoint_id = e.id
           AND d.status IN ('pending', 'retrying', 'delivering')
-          AND d.next_attempt_at <= ?1)
+          AND d.next_attempt_at <= $1)
 ),
 candidates AS (
     -- The first cap due rows of each endpoint with room, read from the
@@ -49,16 +49,16 @@ candidates AS (
         SELECT d2.id FROM deliveries d2
         WHERE d2.endpoint_id = r.endpoint_id
           AND d2.status IN ('pending', 'retrying', 'delivering')
-          AND d2.next_attempt_at <= ?1
+          AND d2.next_attempt_at <= $1
         ORDER BY d2.next_attempt_at, d2.id
-        LIMIT ?3)
+        LIMIT $3)
     WHERE r.n > 0
 )
 SELECT id
 FROM candidates
 WHERE rn <= n
 ORDER BY next_attempt_at, id
-LIMIT ?2`
+LIMIT $2`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {

@@ -194,9 +194,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		// The fence: only the lease holder may record. If the lease ran out
 		// and another worker claimed the delivery, lease_owner is theirs and
 		// this attempt is dropped (ErrLeaseLost), so one attempt number is
-		// never recorded twice. The list of ids beside the rows lets the
-		// planner find the deliveries by key: PostgreSQL cannot see into the
-		// rows' JSON and would otherwise scan the table.
+		// never recorded twice. KeyFilter lets the planner find the
+		// deliveries by key (PostgreSQL cannot see into the rows' JSON and
+		// would otherwise scan the table).
 		r, err := tx.Query(ctx, `
 			UPDATE deliveries AS d SET
 				attempts = d.attempts + 1,
@@ -210,7 +210,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 				body = coalesce(d.body, n.body),
 				updated_at = n.now
 			FROM `+s.db.Rows(1, "n", recordCols...)+`
-			WHERE `+s.db.InList("d.id", 2)+` AND d.id = n.delivery_id
+			WHERE `+s.db.KeyFilter("d.id", 2)+` AND d.id = n.delivery_id
 				AND d.status = 'delivering' AND d.lease_owner = n.owner
 			RETURNING id, attempts`, rows, ids)
 		type numbered struct {
