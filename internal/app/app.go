@@ -48,6 +48,7 @@ type Config struct {
 	MaxBodyBytes             int64
 	Workers                  int
 	PerEndpoint              int
+	PerTenant                int
 	// Lease is how long a claimed delivery stays this node's before another
 	// node may take it (crash recovery time); it must exceed the longest
 	// format timeout.
@@ -215,6 +216,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations}),
 		Workers:        m.cfg.Workers,
 		PerEndpoint:    m.cfg.PerEndpoint,
+		PerTenant:      m.cfg.PerTenant,
 		Lease:          m.cfg.Lease,
 		TracerProvider: tp,
 	})

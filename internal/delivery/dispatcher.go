@@ -16,9 +16,13 @@ import (
 // dispatcher runs claimed deliveries on a bounded pool of workers. It holds
 // every delivery from its claim until it is settled (recorded or handed
 // back), so the fetcher claims only what it has room for; it keeps each
-// endpoint to its in-flight cap; and it spaces an endpoint's attempts by
-// its rate limit without holding a worker while one waits: a delivery whose
-// turn has not come is set aside in memory, still leased, until it has.
+// endpoint to its in-flight cap and each tenant to its share of the
+// workers, and gives free workers to the tenants with work in turn (one
+// delivery each, round and round), so one tenant's backlog, hanging
+// receivers or rate limits never leave another tenant waiting for a
+// worker; and it spaces an endpoint's attempts by its rate limit without
+// holding a worker while one waits: a delivery whose turn has not come is
+// set aside in memory, still leased, until it has.
 type dispatcher struct {
 	// ctx is what attempts run on: it outlives Run's own context, so a
 	// shutdown can let them finish, and ends when they are cut off.
@@ -26,6 +30,7 @@ type dispatcher struct {
 	clock       clock.Clock
 	workers     int // attempts sent at once
 	perEndpoint int // attempts sent at once to one endpoint, unless its own max_in_flight is lower
+	perTenant   int // attempts sent at once for one tenant (0: no share)
 	capacity    int // deliveries held at once: waiting, sending, or awaiting their record
 	// run makes the attempt; settled is called, maybe later and from
 	// another goroutine, once the delivery has left this node's hands.
@@ -43,7 +48,10 @@ type dispatcher struct {
 	held     int
 	sending  int
 	perEP    map[string]int    // attempts being sent, by endpoint
-	ready    []*job            // in claim order, waiting for a worker
+	perTN    map[string]int    // attempts being sent, by tenant
+	queued   map[string][]*job // waiting for a worker, by tenant, in claim order
+	turn     []string          // tenants with queued jobs and room in their share, in turn
+	inTurn   map[string]bool   // the tenants in turn
 	blocked  map[string][]*job // waiting for their endpoint's cap
 	deferred jobsByTurn        // waiting for their rate limit turn
 	stopped  bool
@@ -62,7 +70,11 @@ type job struct {
 
 func newDispatcher(d *dispatcher) *dispatcher {
 	d.perEP = map[string]int{}
+	d.perTN = map[string]int{}
+	d.queued = map[string][]*job{}
+	d.inTurn = map[string]bool{}
 	d.blocked = map[string][]*job{}
+	d.perTenant = store.TenantCap(d.perTenant)
 	d.rearm = make(chan struct{}, 1)
 	d.freed = make(chan struct{}, 1)
 	if d.sent == nil {
@@ -100,67 +112,114 @@ func (d *dispatcher) push(cs []*store.Claimed) {
 	}
 	d.held += len(cs)
 	for _, c := range cs {
-		d.ready = append(d.ready, &job{c: c})
+		d.queueLocked(&job{c: c}, false)
 	}
 	d.dispatchLocked()
 	d.mu.Unlock()
 }
 
-// dispatchLocked starts every job that may run now, in order, while a
-// worker is free.
+// queueLocked queues j for a worker behind its tenant's other jobs, or
+// ahead of them (a job whose endpoint or rate limit turn has come).
+func (d *dispatcher) queueLocked(j *job, first bool) {
+	t := j.c.Delivery.TenantID
+	if first {
+		d.queued[t] = slices.Insert(d.queued[t], 0, j)
+	} else {
+		d.queued[t] = append(d.queued[t], j)
+	}
+	d.offerTurnLocked(t)
+}
+
+// offerTurnLocked puts tenant t at the back of the turn if it has queued
+// jobs and room in its share and is not there already.
+func (d *dispatcher) offerTurnLocked(t string) {
+	if !d.inTurn[t] && len(d.queued[t]) > 0 && d.perTN[t] < d.perTenant {
+		d.turn = append(d.turn, t)
+		d.inTurn[t] = true
+	}
+}
+
+// dispatchLocked starts every job that may run now while a worker is free:
+// the first queued job of the tenant whose turn it is, then that tenant
+// goes to the back of the turn.
 func (d *dispatcher) dispatchLocked() {
-	for d.sending < d.workers && len(d.ready) > 0 && !d.stopped {
-		j := d.ready[0]
-		d.ready[0] = nil
-		d.ready = d.ready[1:]
-		ep := j.c.Endpoint
-		if d.perEP[ep.ID] >= ep.InFlightCap(d.perEndpoint) {
-			d.blocked[ep.ID] = append(d.blocked[ep.ID], j)
+	for d.sending < d.workers && len(d.turn) > 0 && !d.stopped {
+		t := d.turn[0]
+		d.turn[0] = ""
+		d.turn = d.turn[1:]
+		delete(d.inTurn, t)
+		q := d.queued[t]
+		if len(q) == 0 || d.perTN[t] >= d.perTenant {
 			continue
 		}
-		if lim := d.limiter(ep); lim != nil && !j.reserved {
-			now := d.clock.Now()
-			wait := lim.ReserveN(now, 1).DelayFrom(now)
-			j.reserved = true
-			if wait > 0 {
-				j.turn = now.Add(wait)
-				first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
-				heap.Push(&d.deferred, j)
-				if first {
-					select {
-					case d.rearm <- struct{}{}:
-					default:
-					}
-				}
-				continue
-			}
+		j := q[0]
+		q[0] = nil
+		if len(q) == 1 {
+			delete(d.queued, t)
+		} else {
+			d.queued[t] = q[1:]
 		}
-		d.sending++
-		d.perEP[ep.ID]++
-		d.wg.Add(1)
-		go d.work(j)
+		d.placeLocked(j)
+		d.offerTurnLocked(t)
 	}
 	d.sent(d.sending)
+}
+
+// placeLocked starts j on a worker, or sets it aside: for its endpoint's
+// cap, or until its rate limit turn.
+func (d *dispatcher) placeLocked(j *job) {
+	ep := j.c.Endpoint
+	if d.perEP[ep.ID] >= ep.InFlightCap(d.perEndpoint) {
+		d.blocked[ep.ID] = append(d.blocked[ep.ID], j)
+		return
+	}
+	if lim := d.limiter(ep); lim != nil && !j.reserved {
+		now := d.clock.Now()
+		wait := lim.ReserveN(now, 1).DelayFrom(now)
+		j.reserved = true
+		if wait > 0 {
+			j.turn = now.Add(wait)
+			first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
+			heap.Push(&d.deferred, j)
+			if first {
+				select {
+				case d.rearm <- struct{}{}:
+				default:
+				}
+			}
+			return
+		}
+	}
+	d.sending++
+	d.perEP[ep.ID]++
+	d.perTN[j.c.Delivery.TenantID]++
+	d.wg.Add(1)
+	go d.work(j)
 }
 
 func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
 	d.run(d.ctx, j.c, d.settle)
 	d.mu.Lock()
-	id := j.c.Endpoint.ID
+	id, t := j.c.Endpoint.ID, j.c.Delivery.TenantID
 	d.sending--
 	if d.perEP[id]--; d.perEP[id] == 0 {
 		delete(d.perEP, id)
 	}
-	// The endpoint has room again: its first blocked job goes next.
+	if d.perTN[t]--; d.perTN[t] == 0 {
+		delete(d.perTN, t)
+	}
+	// The endpoint has room again: its first blocked job goes first in its
+	// tenant's queue; and the tenant has room in its share again.
 	if b := d.blocked[id]; len(b) > 0 {
-		d.ready = slices.Insert(d.ready, 0, b[0])
+		d.queueLocked(b[0], true)
 		if len(b) == 1 {
 			delete(d.blocked, id)
 		} else {
 			d.blocked[id] = b[1:]
 		}
 	}
+	d.offerTurnLocked(t)
 	d.dispatchLocked()
 	d.mu.Unlock()
 }
@@ -188,7 +247,10 @@ func (d *dispatcher) turns(ctx context.Context) {
 			due = append(due, heap.Pop(&d.deferred).(*job))
 		}
 		if len(due) > 0 {
-			d.ready = slices.Insert(d.ready, 0, due...)
+			// Each first in its tenant's queue, in the order their turns came.
+			for _, j := range slices.Backward(due) {
+				d.queueLocked(j, true)
+			}
 			d.dispatchLocked()
 		}
 		if len(d.deferred) > 0 {
@@ -223,12 +285,16 @@ func (d *dispatcher) turns(ctx context.Context) {
 func (d *dispatcher) stop(grace time.Duration, cutOff func()) (cut bool) {
 	d.mu.Lock()
 	d.stopped = true
-	waiting := d.ready
+	var waiting []*job
+	for _, q := range d.queued {
+		waiting = append(waiting, q...)
+	}
 	for _, b := range d.blocked {
 		waiting = append(waiting, b...)
 	}
 	waiting = append(waiting, d.deferred...)
-	d.ready, d.blocked, d.deferred = nil, map[string][]*job{}, nil
+	d.queued, d.turn, d.inTurn = map[string][]*job{}, nil, map[string]bool{}
+	d.blocked, d.deferred = map[string][]*job{}, nil
 	d.mu.Unlock()
 	for _, j := range waiting {
 		d.release(d.ctx, j.c)

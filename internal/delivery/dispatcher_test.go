@@ -37,7 +37,8 @@ type lab struct {
 	finish   map[string]chan struct{} // closed to end an attempt
 	settles  map[string]func()
 	released []string
-	ownCap   map[string]int // endpoints' own max_in_flight
+	ownCap   map[string]int    // endpoints' own max_in_flight
+	tenantOf map[string]string // endpoints' tenants; "" when not set
 }
 
 func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, limits map[string]*rate.Limiter) *lab {
@@ -79,7 +80,10 @@ func (l *lab) push(names ...string) {
 	for _, n := range names {
 		ep, _, _ := cut(n)
 		l.finish[n] = make(chan struct{})
-		cs = append(cs, &store.Claimed{Delivery: &store.Delivery{ID: n}, Endpoint: &store.Endpoint{ID: ep, MaxInFlight: l.ownCap[ep]}})
+		cs = append(cs, &store.Claimed{
+			Delivery: &store.Delivery{ID: n, TenantID: l.tenantOf[ep]},
+			Endpoint: &store.Endpoint{ID: ep, TenantID: l.tenantOf[ep], MaxInFlight: l.ownCap[ep]},
+		})
 	}
 	l.mu.Unlock()
 	l.d.push(cs)
@@ -152,6 +156,35 @@ func TestDispatcher_CapsWorkersAndEachEndpoint(t *testing.T) {
 	wantSending(t, l, "a/4", "b/2")
 	l.end("a/4")
 	l.end("b/2")
+	until(t, "every attempt to be over", l.idle)
+}
+
+// Free workers go to the tenants with work in turn, and no tenant sends
+// more than its share at once: a tenant's older backlog over many
+// endpoints does not keep another tenant's delivery waiting for a worker.
+func TestDispatcher_TenantsTakeTurnsWithinTheirShare(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, clock.NewFake(tp0), 3, 10, 100, nil)
+	l.tenantOf = map[string]string{"h1": "hog", "h2": "hog", "h3": "hog", "q": "quiet"}
+	l.d.perTenant = 2
+	l.push("h1/1", "h2/1", "h3/1", "h1/2", "h2/2", "q/1", "q/2")
+	// Three workers, in turn: hog's first, quiet's first, hog's second.
+	wantSending(t, l, "h1/1", "h2/1", "q/1")
+	l.end("q/1")
+	// quiet's turn again before hog's third, though hog's came first.
+	wantSending(t, l, "h1/1", "h2/1", "q/2")
+	l.end("q/2")
+	// quiet has nothing left and hog is at its share: the worker waits.
+	until(t, "q/2 to be over", func() bool { return !slices.Contains(l.sending(), "q/2") })
+	wantSending(t, l, "h1/1", "h2/1")
+	l.end("h1/1")
+	wantSending(t, l, "h2/1", "h3/1")
+	for _, id := range []string{"h2/1", "h3/1"} {
+		l.end(id)
+	}
+	wantSending(t, l, "h1/2", "h2/2")
+	l.end("h1/2")
+	l.end("h2/2")
 	until(t, "every attempt to be over", l.idle)
 }
 

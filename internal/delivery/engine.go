@@ -31,9 +31,14 @@ import (
 // maxResponseBody is how much of a receiver's answer an attempt keeps.
 const maxResponseBody = 4 << 10
 
+// DefaultWorkers is how many attempts a node sends at once unless --workers
+// says otherwise: attempts mostly wait on the network, so a node keeps many
+// in flight (docs/delivery.md).
+const DefaultWorkers = 128
+
 // DefaultPerEndpoint is the server's cap on attempts in flight to one
 // endpoint, across all nodes, unless --per-endpoint says otherwise.
-const DefaultPerEndpoint = 8
+const DefaultPerEndpoint = 16
 
 // Config configures an Engine. Zero values take the defaults in NewEngine.
 type Config struct {
@@ -62,6 +67,14 @@ type Config struct {
 	BatchWait time.Duration
 	// PerEndpoint caps in-flight attempts per endpoint across all nodes.
 	PerEndpoint int
+	// PerTenant is one tenant's fair share: the most attempts of one tenant
+	// this node sends at once, so the others always have workers however
+	// many endpoints of one tenant hang or wait. Its deliveries also hold
+	// at most twice this many leases across all nodes (sent, waiting for a
+	// worker or for their record), so one tenant's rate-limited or backlogged
+	// endpoints cannot fill a node's room either. Claims and the dispatcher
+	// go round the tenants with work. Default: three quarters of Workers.
+	PerTenant int
 	// Lease is how long a claimed delivery stays ours without a heartbeat.
 	// In-flight leases are extended every Lease/3, so a live engine keeps
 	// its deliveries however long the format's timeout, and a crashed
@@ -99,11 +112,12 @@ type Engine struct {
 
 // NewEngine wires an engine; it does no I/O.
 func NewEngine(cfg Config) *Engine {
-	cfg.Workers = cmp.Or(cfg.Workers, 32)
+	cfg.Workers = cmp.Or(cfg.Workers, DefaultWorkers)
 	cfg.Prefetch = cmp.Or(cfg.Prefetch, cfg.Workers)
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 256)
 	cfg.BatchWait = cmp.Or(cfg.BatchWait, 2*time.Millisecond)
 	cfg.PerEndpoint = cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint)
+	cfg.PerTenant = cmp.Or(cfg.PerTenant, max(1, cfg.Workers*3/4))
 	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)
@@ -155,7 +169,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	})
 	disp = newDispatcher(&dispatcher{
 		ctx: sendCtx, clock: e.clock,
-		workers: e.cfg.Workers, perEndpoint: e.cfg.PerEndpoint, capacity: e.cfg.Workers + e.cfg.Prefetch,
+		workers: e.cfg.Workers, perEndpoint: e.cfg.PerEndpoint, perTenant: e.cfg.PerTenant, capacity: e.cfg.Workers + e.cfg.Prefetch,
 		run: func(ctx context.Context, c *store.Claimed, settled func()) {
 			e.attempt(ctx, c, onSchedule, comp.add, func(*store.Attempt) {
 				e.untrack(c.Delivery.ID)
@@ -178,7 +192,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	})
 	f := &fetcher{
 		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
-		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, poll: e.cfg.PollInterval,
+		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, perTenant: e.tenantLeases(), poll: e.cfg.PollInterval,
 		wake: wake, free: disp.free, freed: disp.freed,
 		push: func(cs []*store.Claimed) {
 			for _, c := range cs {
@@ -236,8 +250,12 @@ func (e *Engine) HandOffRoom() store.HandOff {
 	if h == nil {
 		return store.HandOff{}
 	}
-	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases()}
 }
+
+// tenantLeases is the most leases one tenant's deliveries hold across all
+// nodes: twice its share of workers (Config.PerTenant).
+func (e *Engine) tenantLeases() int { return 2 * e.cfg.PerTenant }
 
 // HandOff takes deliveries an ingest transaction leased to this engine
 // and committed. One that stopped meanwhile leaves them to their lease:

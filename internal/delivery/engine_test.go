@@ -776,6 +776,7 @@ func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
 			c.Lease = 2 * time.Second
 			c.ShutdownGrace = time.Nanosecond
 			c.BatchWait = time.Hour
+			c.PerEndpoint = 8
 		})
 		first.endpoint(t, rc.URL, []string{"*"})
 		var ids []string

@@ -22,6 +22,7 @@ type fetcher struct {
 	owner       string
 	lease       time.Duration
 	perEndpoint int
+	perTenant   int // leases of one tenant, across nodes
 	poll        time.Duration
 
 	wake  <-chan struct{}           // store.Listen's
@@ -37,7 +38,7 @@ func (f *fetcher) run(ctx context.Context) {
 		if n := f.free(); n > 0 {
 			claimed, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: f.clock.Now(), Lease: f.lease,
-				Limit: n, PerEndpoint: f.perEndpoint,
+				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant,
 			})
 			if err != nil && ctx.Err() == nil {
 				f.log.Error("claim due deliveries", "err", err)

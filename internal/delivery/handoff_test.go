@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
@@ -33,8 +34,10 @@ func TestEngine_HandOffDeliversWithoutAClaim(t *testing.T) {
 		stop := b.run(t)
 		var room store.HandOff
 		waitFor(t, "the engine to have room", 10*time.Second, func() bool { room = b.engine.HandOffRoom(); return room.Limit > 0 })
-		if room.PerEndpoint != 8 || room.Owner == "" || !room.Until.After(b.clock.Now()) {
-			t.Fatalf("room = %+v, want the engine's lease and the default cap of 8", room)
+		if room.PerEndpoint != delivery.DefaultPerEndpoint || room.PerTenant != 2*delivery.DefaultWorkers*3/4 ||
+			room.Owner == "" || !room.Until.After(b.clock.Now()) {
+			t.Fatalf("room = %+v, want the engine's lease, the default cap of %d and twice the default tenant share",
+				room, delivery.DefaultPerEndpoint)
 		}
 		now := b.clock.Now()
 		ev := &store.Event{

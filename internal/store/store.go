@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
 	"strings"
 	"time"
 
@@ -359,14 +360,16 @@ type EventCreateParams struct {
 // for a claim: at most Limit of them (its free capacity), oldest event
 // first, and no more for an endpoint than the room its cap leaves
 // (PerEndpoint, or the endpoint's MaxInFlight when lower, less the
-// unexpired leases it holds), counted as DeliveryClaimDue counts it. The
-// rest are pending for the ordinary claim. A node that dies with them
-// loses nothing: they are claimed again when the lease runs out.
+// unexpired leases it holds), nor for a tenant than PerTenant leaves,
+// counted as DeliveryClaimDue counts them. The rest are pending for the
+// ordinary claim. A node that dies with them loses nothing: they are
+// claimed again when the lease runs out.
 type HandOff struct {
 	Owner       string
 	Until       time.Time // the lease's expiry
 	Limit       int
 	PerEndpoint int
+	PerTenant   int // 0: no cap per tenant
 }
 
 // EventCreateOutcome is what EventCreateMany did with one event: a result,
@@ -390,6 +393,19 @@ type DeliveryClaimParams struct {
 	Lease       time.Duration
 	Limit       int
 	PerEndpoint int
+	// PerTenant caps the unexpired leases of one tenant's deliveries,
+	// across all nodes: the fair share that keeps one tenant's backlog
+	// from taking every claim. 0: no cap per tenant.
+	PerTenant int
+}
+
+// TenantCap is a PerTenant setting as a number to compare with: n, or no
+// limit at all when n is 0.
+func TenantCap(n int) int {
+	if n <= 0 {
+		return math.MaxInt32
+	}
+	return n
 }
 
 // AttemptRecordParams is the outcome of one attempt.

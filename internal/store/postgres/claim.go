@@ -9,7 +9,7 @@ import (
 )
 
 // claimSQL leases due deliveries. $1 now, $2 lease expiry, $3 owner,
-// $4 limit, $5 per-endpoint cap.
+// $4 limit, $5 per-endpoint cap, $6 per-tenant share.
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
@@ -17,7 +17,11 @@ import (
 // endpoint (a LATERAL over the endpoint's own due rows) before ordering and
 // limiting over all of them: a plain ORDER BY next_attempt_at LIMIT n over
 // every due row would return the same thousand rows of one backlogged,
-// capped endpoint on every claim and never reach anyone else's.
+// capped endpoint on every claim and never reach anyone else's. Tenants take
+// their turns the same way: no more leases for a tenant than its share
+// leaves, and the limit goes round the tenants with due work (each one's
+// first, then each one's second, ...), so one tenant's backlog of many
+// endpoints cannot take every claim.
 const claimSQL = `
 WITH RECURSIVE active AS (
     -- The endpoints with unfinished deliveries and the earliest due time of
@@ -46,9 +50,9 @@ room AS MATERIALIZED (
     -- Enabled endpoints with due work, and how many more leases each may
     -- take: its cap (its own max_in_flight, held to the server's) minus
     -- the unexpired leases it holds already.
-    SELECT id, free
+    SELECT id, tenant_id, free
     FROM (
-        SELECT e.id, (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $5 THEN e.max_in_flight ELSE $5 END) - (
+        SELECT e.id, e.tenant_id, (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $5 THEN e.max_in_flight ELSE $5 END) - (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) AS free
@@ -58,9 +62,21 @@ room AS MATERIALIZED (
     ) r
     WHERE free > 0
 ),
-candidates AS (
-    SELECT c.id, c.next_attempt_at AS due
+tenant_room AS MATERIALIZED (
+    -- The same for the tenants of those endpoints: their share less the
+    -- unexpired leases they hold.
+    SELECT t.tenant_id, $6 - (
+            SELECT count(*) FROM deliveries l
+            WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1
+        ) AS free
+    FROM (SELECT DISTINCT tenant_id FROM room) t
+),
+ranked AS (
+    -- Each tenant's candidates in due order, numbered: the turn each takes.
+    SELECT c.id, c.next_attempt_at, tenant_room.free AS tenant_free,
+        row_number() OVER (PARTITION BY room.tenant_id ORDER BY c.next_attempt_at, c.id) AS turn
     FROM room
+    JOIN tenant_room ON tenant_room.tenant_id = room.tenant_id
     CROSS JOIN LATERAL (
         SELECT d.id, d.next_attempt_at
         FROM deliveries d
@@ -70,7 +86,13 @@ candidates AS (
         ORDER BY d.next_attempt_at, d.id
         LIMIT room.free
     ) c
-    ORDER BY c.next_attempt_at, c.id
+    WHERE tenant_room.free > 0
+),
+candidates AS (
+    SELECT id, next_attempt_at AS due, turn
+    FROM ranked
+    WHERE turn <= tenant_free
+    ORDER BY turn, next_attempt_at, id
     LIMIT $4
 ),
 picked AS (
@@ -78,7 +100,7 @@ picked AS (
     -- is skipped, not waited for (the next claim finds it if it is still
     -- due); one changed since this statement began is checked again
     -- against the conditions before it is locked.
-    SELECT d.id, candidates.due
+    SELECT d.id, candidates.due, candidates.turn
     FROM deliveries d
     JOIN candidates ON candidates.id = d.id
     WHERE d.status IN ('pending', 'retrying', 'delivering')
@@ -91,13 +113,13 @@ claimed AS (
         next_attempt_at = $2, updated_at = $1
     FROM picked
     WHERE d.id = picked.id
-    RETURNING d.*, picked.due
+    RETURNING d.*, picked.due, picked.turn
 )
 SELECT ` + sqlstore.ClaimedCols + `
 FROM claimed d
 JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
 JOIN endpoints ep ON ep.id = d.endpoint_id
-ORDER BY d.due, d.id`
+ORDER BY d.turn, d.due, d.id`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
@@ -108,7 +130,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 		if err := s.db.LockClaims(ctx, tx); err != nil {
 			return nil, err
 		}
-		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint)
+		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant))
 		return sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
 	})
 }

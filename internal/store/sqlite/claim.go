@@ -17,15 +17,19 @@ import (
 // each endpoint before ordering and limiting over all of them: a plain
 // ORDER BY next_attempt_at LIMIT n over every due row would return the same
 // rows of one backlogged, capped endpoint on every claim and never reach
-// anyone else's. The writer's IMMEDIATE transaction makes the in-flight
-// count exact and keeps two claimers from picking the same rows.
+// anyone else's. Tenants take their turns the same way: no more leases for
+// a tenant than its share ($4) leaves, and the claim's limit goes round the
+// tenants with due work (each one's first, then each one's second, ...),
+// so one tenant's backlog of many endpoints cannot take every claim. The
+// writer's IMMEDIATE transaction makes the in-flight counts exact and keeps
+// two claimers from picking the same rows.
 const claimPickSQL = `
 WITH room AS MATERIALIZED (
     -- Enabled endpoints with due work, and how many more leases each may
     -- take: its cap (its own max_in_flight, held to the server's) minus the
     -- unexpired leases it holds already. Computed
     -- once per endpoint (MATERIALIZED), not once per use of n below.
-    SELECT e.id AS endpoint_id,
+    SELECT e.id AS endpoint_id, e.tenant_id,
         (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $3 THEN e.max_in_flight ELSE $3 END)
           - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS n
@@ -36,13 +40,21 @@ WITH room AS MATERIALIZED (
           AND d.status IN ('pending', 'retrying', 'delivering')
           AND d.next_attempt_at <= $1)
 ),
+tenant_room AS MATERIALIZED (
+    -- The same for the tenants of those endpoints: their share less the
+    -- unexpired leases they hold.
+    SELECT t.tenant_id,
+        $4 - (SELECT count(*) FROM deliveries l
+              WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS tn
+    FROM (SELECT DISTINCT tenant_id FROM room WHERE n > 0) t
+),
 candidates AS (
     -- The first cap due rows of each endpoint with room, read from the
     -- (endpoint, due) index: a backlog of thousands at one endpoint costs a
     -- probe, not a scan, and a full endpoint is not probed at all. SQLite
     -- has no LATERAL, and a LIMIT may not name an outer column, so the
     -- subquery takes cap rows and the rank keeps the first n of them.
-    SELECT d.id, d.next_attempt_at, r.n,
+    SELECT d.id, d.next_attempt_at, r.n, r.tenant_id,
         row_number() OVER (PARTITION BY r.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
     FROM room r
     JOIN deliveries d ON d.id IN (
@@ -53,17 +65,25 @@ candidates AS (
         ORDER BY d2.next_attempt_at, d2.id
         LIMIT $3)
     WHERE r.n > 0
+),
+ranked AS (
+    -- Each tenant's candidates in due order, numbered: the turn each takes.
+    SELECT c.id, c.next_attempt_at, tr.tn,
+        row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.next_attempt_at, c.id) AS turn
+    FROM candidates c
+    JOIN tenant_room tr ON tr.tenant_id = c.tenant_id
+    WHERE c.rn <= c.n
 )
 SELECT id
-FROM candidates
-WHERE rn <= n
-ORDER BY next_attempt_at, id
+FROM ranked
+WHERE turn <= tn
+ORDER BY turn, next_attempt_at, id
 LIMIT $2`
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint)
+		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant))
 		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
 			var v string
 			return v, r.Scan(&v)
@@ -91,7 +111,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 		if err != nil {
 			return nil, err
 		}
-		// Back in the order the pick chose: oldest due first.
+		// Back in the order the pick chose: tenants in turn, oldest due first.
 		byID := make(map[string]*store.Claimed, len(claimed))
 		for _, c := range claimed {
 			byID[c.Delivery.ID] = c

@@ -341,7 +341,7 @@ type handCandidate struct {
 }
 
 // handOff leases up to h.Limit of the candidates to h.Owner, oldest event
-// first, each endpoint held to the room its cap leaves, and returns them
+// first, each endpoint and tenant held to the room its cap leaves, and returns them
 // as claimed. It runs in its turn with the claims, so the leases it counts
 // are exact across nodes.
 func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands []handCandidate) ([]*store.Claimed, error) {
@@ -357,25 +357,20 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		ids = append(ids, c.ep.ID)
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	rows, err := tx.Query(ctx, `SELECT endpoint_id, count(*) FROM deliveries
-		WHERE status = 'delivering' AND lease_expires_at > $1 AND `+s.db.InList("endpoint_id", 2)+`
-		GROUP BY endpoint_id`, now, ids)
-	held, err := Collect(rows, err, func(r Row) (struct {
-		id string
-		n  int
-	}, error) {
-		var v struct {
-			id string
-			n  int
-		}
-		return v, r.Scan(&v.id, &v.n)
-	})
+	leased, err := s.leasesBy(ctx, tx, "endpoint_id", now, ids)
 	if err != nil {
-		return nil, s.Err(err, "hand off deliveries")
+		return nil, err
 	}
-	leased := map[string]int{}
-	for _, c := range held {
-		leased[c.id] = c.n
+	tenantLeased := map[string]int{}
+	if h.PerTenant > 0 {
+		var tenants []string
+		for _, c := range cands {
+			tenants = append(tenants, c.ep.TenantID)
+		}
+		tenants = slices.Compact(slices.Sorted(slices.Values(tenants)))
+		if tenantLeased, err = s.leasesBy(ctx, tx, "tenant_id", now, tenants); err != nil {
+			return nil, err
+		}
 	}
 	until := store.Timestamp(h.Until)
 	var out []*store.Claimed
@@ -383,14 +378,39 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		if len(out) == h.Limit {
 			break
 		}
-		if leased[c.ep.ID] >= c.ep.InFlightCap(h.PerEndpoint) {
+		if leased[c.ep.ID] >= c.ep.InFlightCap(h.PerEndpoint) || tenantLeased[c.ep.TenantID] >= store.TenantCap(h.PerTenant) {
 			continue
 		}
 		leased[c.ep.ID]++
+		tenantLeased[c.ep.TenantID]++
 		c.d.Status, c.d.NextAttemptAt = store.StatusDelivering, &until
 		d := *c.d
 		d.NextAttemptAt = nil
 		out = append(out, &store.Claimed{Delivery: &d, Event: c.ev, Endpoint: c.ep, LeaseUntil: until})
+	}
+	return out, nil
+}
+
+// leasesBy counts the unexpired leases of each of keys, by col (endpoint_id
+// or tenant_id).
+func (s *Store) leasesBy(ctx context.Context, tx Querier, col string, now time.Time, keys []string) (map[string]int, error) {
+	rows, err := tx.Query(ctx, `SELECT `+col+`, count(*) FROM deliveries
+		WHERE status = 'delivering' AND lease_expires_at > $1 AND `+s.db.InList(col, 2)+`
+		GROUP BY `+col, now, keys)
+	type held struct {
+		key string
+		n   int
+	}
+	counts, err := Collect(rows, err, func(r Row) (held, error) {
+		var v held
+		return v, r.Scan(&v.key, &v.n)
+	})
+	if err != nil {
+		return nil, s.Err(err, "hand off deliveries")
+	}
+	out := make(map[string]int, len(counts))
+	for _, c := range counts {
+		out[c.key] = c.n
 	}
 	return out, nil
 }

@@ -205,3 +205,32 @@ func testEventCreateManyHandsOff(t *testing.T, st store.Store) {
 		}
 	}
 }
+
+// A hand-off holds each tenant to its share too, counting the leases it
+// holds already.
+func testEventCreateManyHandsOffTenantShare(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkTenant(t, st, "other")
+	mkEndpoint(t, st, "acme", filters("a"))
+	mkEndpoint(t, st, "acme", filters("a"))
+	mkEndpoint(t, st, "other", filters("a"))
+	mkEvent(t, st, "acme", "a", t0) // two deliveries
+	if got := claim(t, st, "other-node", t0, 10, 10); len(got) != 2 {
+		t.Fatalf("claimed %d, want acme's two deliveries", len(got))
+	}
+	var ps []*store.EventCreateParams
+	for i := range 3 {
+		ps = append(ps, &store.EventCreateParams{Event: newEvent("acme", fmt.Sprintf("a%d", i), "a", `{}`), Now: t0.Add(time.Second)})
+		ps = append(ps, &store.EventCreateParams{Event: newEvent("other", fmt.Sprintf("o%d", i), "a", `{}`), Now: t0.Add(time.Second)})
+	}
+	until := store.Timestamp(t0.Add(time.Minute))
+	_, handed, err := st.EventCreateMany(ctx, ps, &store.HandOff{Owner: "me", Until: until, Limit: 100, PerEndpoint: 10, PerTenant: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// acme: share 3, two leases held: room for 1. other: 3 of its 3.
+	if n := countBy(handed, byTenant); n["acme"] != 1 || n["other"] != 3 {
+		t.Fatalf("handed %v per tenant, want 1 of acme's and 3 of other's", n)
+	}
+}

@@ -226,6 +226,52 @@ func testClaimBacklogDoesNotStarve(t *testing.T, st store.Store) {
 	}
 }
 
+// Tenants take turns in a claim, and none holds more leases than its
+// share: one tenant's older backlog over many endpoints does not take the
+// whole limit from a tenant with newer work.
+func testClaimSharesTenants(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "hog")
+	mkTenant(t, st, "quiet")
+	for range 3 {
+		mkEndpoint(t, st, "hog", filters("x"))
+	}
+	mkEndpoint(t, st, "quiet", filters("x"))
+	for i := range 5 {
+		mkEvent(t, st, "hog", "x", t0.Add(time.Duration(i)*time.Millisecond)) // 3 deliveries each
+	}
+	mkEvent(t, st, "quiet", "x", t0.Add(time.Hour))
+	mkEvent(t, st, "quiet", "x", t0.Add(time.Hour+time.Millisecond))
+	now := t0.Add(2 * time.Hour)
+	claimShared := func(owner string, limit, perTenant int) []*store.Claimed {
+		return do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
+			Owner: owner, Now: now, Lease: time.Minute, Limit: limit, PerEndpoint: 10, PerTenant: perTenant,
+		})).must(t)
+	}
+
+	// No share set: still each tenant's first, then each one's second.
+	got := claimShared("w1", 4, 0)
+	if n := countBy(got, byTenant); n["hog"] != 2 || n["quiet"] != 2 {
+		t.Fatalf("claim of 4: %v per tenant, want 2 each (turns), though all of hog's are older", n)
+	}
+	if got[0].Delivery.TenantID != "hog" || got[1].Delivery.TenantID != "quiet" {
+		t.Errorf("first two claimed are %s's and %s's, want each tenant's first (hog's oldest, then quiet's)",
+			got[0].Delivery.TenantID, got[1].Delivery.TenantID)
+	}
+	// A share of 6: hog holds 2 leases, so 4 more; quiet has nothing due.
+	got = claimShared("w2", 100, 6)
+	if n := countBy(got, byTenant); n["hog"] != 4 || len(got) != 4 {
+		t.Fatalf("claim with a share of 6: %v per tenant, want 4 of hog's", n)
+	}
+	if more := claimShared("w3", 100, 6); len(more) != 0 {
+		t.Fatalf("claim with hog's share full: got %v, want nothing", countBy(more, byTenant))
+	}
+	// Without the share the rest is there to take.
+	if more := claimShared("w3", 100, 0); len(more) != 15-6 {
+		t.Fatalf("claim without a share: got %d, want hog's other %d", len(more), 15-6)
+	}
+}
+
 func testClaimSkipsDisabled(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	mkTenant(t, st, "acme")

@@ -68,6 +68,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"DeliveryClaimDue_EndpointsOwnCap", testClaimEndpointsOwnCap},
 		{"EndpointMaxInFlightRoundTrips", testEndpointMaxInFlightRoundTrips},
 		{"DeliveryClaimDue_BacklogDoesNotStarve", testClaimBacklogDoesNotStarve},
+		{"DeliveryClaimDue_SharesTenants", testClaimSharesTenants},
+		{"EventCreateManyHandsOffTenantShare", testEventCreateManyHandsOffTenantShare},
 		{"DeliveryClaimDue_SkipsDisabled", testClaimSkipsDisabled},
 		{"DeliveryClaimDue_ExpiredLease", testClaimExpiredLease},
 		{"DeliveryClaimDue_Concurrent", testClaimConcurrent},
@@ -272,6 +274,8 @@ func countBy(cs []*store.Claimed, key func(*store.Claimed) string) map[string]in
 }
 
 func byEndpoint(c *store.Claimed) string { return c.Delivery.EndpointID }
+
+func byTenant(c *store.Claimed) string { return c.Delivery.TenantID }
 
 // walk reads every page of a list through store.Page and returns the rows
 // in order and how many pages it took.
