@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"testing"
@@ -144,6 +145,37 @@ func TestLists_BadLimitOrCursor(t *testing.T) {
 			}
 		}
 		wantProblem(t, admin.get("/api/v1/tenants?limit=%zz"), http.StatusBadRequest, "")
+	})
+}
+
+// A cursor in the server's form whose time no row can have is the
+// client's error on every list and database. PostgreSQL answered the
+// first of these with "timestamp out of range (SQLSTATE 22008)", a 500.
+func TestLists_HostileCursorIs422(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		h.tenantWithKey(t, "acme")
+		ep := h.endpoint(t, "acme", map[string]any{})["id"].(string)
+		ev := admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}})
+		want(t, ev, http.StatusAccepted)
+		paths := []string{
+			"/api/v1/tenants", "/api/v1/event-types", "/api/v1/formats",
+			"/api/v1/tenants/acme/endpoints", "/api/v1/tenants/acme/events", "/api/v1/tenants/acme/deliveries",
+			"/api/v1/tenants/acme/endpoints/" + ep + "/deliveries",
+			"/api/v1/tenants/acme/events/" + ev.str(t, "id") + "/deliveries",
+		}
+		for _, at := range []time.Time{
+			time.UnixMicro(-210866803200000001), time.UnixMicro(math.MinInt64), time.UnixMicro(math.MaxInt64),
+			time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		} {
+			c := url.QueryEscape(store.EncodeCursor(at, "x"))
+			for _, path := range paths {
+				r := admin.get(path + "?cursor=" + c)
+				wantProblem(t, r, http.StatusUnprocessableEntity, "query.cursor")
+			}
+		}
 	})
 }
 

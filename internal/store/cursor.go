@@ -44,7 +44,10 @@ func EncodeCursor(createdAt time.Time, id string) string {
 }
 
 // DecodeCursor reads a cursor made by EncodeCursor. Cursors come from
-// clients, so anything else is a *herald.ValidationError at "query.cursor".
+// clients, so anything else is a *herald.ValidationError at "query.cursor":
+// not base64, another version, no id, an id that is not text, or a time
+// outside the years 1 to 9999. It is the one check of a cursor: the API's
+// lists and the store's queries all decode through it.
 func DecodeCursor(s string) (createdAt time.Time, id string, err error) {
 	bad := herald.Invalid("query.cursor", "is not a cursor this server returned")
 	b, err := base64.RawURLEncoding.DecodeString(s)
@@ -58,9 +61,22 @@ func DecodeCursor(s string) (createdAt time.Time, id string, err error) {
 	if !utf8.ValidString(id) || strings.ContainsRune(id, 0) {
 		return time.Time{}, "", bad
 	}
+	// So is a time no row can have: PostgreSQL refuses a timestamp before
+	// 4714 BC as out of range, and every time Herald stores and shows is
+	// within RFC 3339's years 1 to 9999.
 	micros := int64(binary.BigEndian.Uint64(b[1:9]))
+	if micros < minCursorMicros || micros > maxCursorMicros {
+		return time.Time{}, "", bad
+	}
 	return time.UnixMicro(micros).UTC(), id, nil
 }
+
+// The first and last moments a cursor may name, in unix microseconds: the
+// years 1 to 9999, which every database keeps and RFC 3339 can write.
+var (
+	minCursorMicros = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).UnixMicro()
+	maxCursorMicros = time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC).UnixMicro()
+)
 
 // Cursored is a list row that can say where the next page starts.
 type Cursored interface {

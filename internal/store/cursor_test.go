@@ -3,8 +3,11 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
@@ -20,6 +23,8 @@ func TestCursor_RoundTrip(t *testing.T) {
 		{time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC), "a"},
 		{time.Unix(0, 0).UTC(), "user.created"},
 		{time.Date(2025, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 3600)), "acme-ü"},
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), "first"},
+		{time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), "last"},
 	} {
 		c := store.EncodeCursor(tc.at, tc.id)
 		at, id, err := store.DecodeCursor(c)
@@ -39,6 +44,13 @@ func TestDecodeCursor_RejectsForeignInput(t *testing.T) {
 		"AgAAAAAAAAAAYQ", // version 2
 		store.EncodeCursor(time.Unix(1, 0), "a\x00b"),
 		store.EncodeCursor(time.Unix(1, 0), "\xff\xfe"),
+		// Times no row can have (issue 12: PostgreSQL answered the first
+		// with "timestamp out of range", a 500).
+		store.EncodeCursor(time.UnixMicro(-210866803200000001), "x"),
+		store.EncodeCursor(time.UnixMicro(math.MinInt64), "x"),
+		store.EncodeCursor(time.UnixMicro(math.MaxInt64), "x"),
+		store.EncodeCursor(time.Date(0, 12, 31, 23, 59, 59, 999999000, time.UTC), "x"),
+		store.EncodeCursor(time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), "x"),
 	} {
 		_, _, err := store.DecodeCursor(c)
 		var ve *herald.ValidationError
@@ -103,6 +115,8 @@ func FuzzDecodeCursor(f *testing.F) {
 	f.Add("AQ")
 	f.Add("AQAAAAAAAAAAYQ")
 	f.Add("not base64 at all")
+	f.Add(store.EncodeCursor(time.UnixMicro(-210866803200000001), "x"))
+	f.Add(store.EncodeCursor(time.Date(9999, 12, 31, 23, 59, 59, 999999000, time.UTC), "x"))
 	f.Fuzz(func(t *testing.T, s string) {
 		at, id, err := store.DecodeCursor(s)
 		if err != nil {
@@ -111,7 +125,15 @@ func FuzzDecodeCursor(f *testing.F) {
 			}
 			return
 		}
-		// Whatever decodes must encode back to a cursor meaning the same.
+		// Whatever decodes is a time every database can compare with its
+		// rows, and text every database can bind...
+		if at.Year() < 1 || at.Year() > 9999 || at.Location() != time.UTC {
+			t.Fatalf("DecodeCursor(%q) = time %v, want one in the years 1 to 9999, UTC", s, at)
+		}
+		if !utf8.ValidString(id) || strings.ContainsRune(id, 0) || id == "" {
+			t.Fatalf("DecodeCursor(%q) = id %q, want non-empty UTF-8 without NUL", s, id)
+		}
+		// ...and encodes back to a cursor meaning the same.
 		at2, id2, err := store.DecodeCursor(store.EncodeCursor(at, id))
 		if err != nil || !at2.Equal(at) || id2 != id {
 			t.Fatalf("re-encoding (%v, %q) decoded as (%v, %q, %v)", at, id, at2, id2, err)

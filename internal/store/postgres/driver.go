@@ -58,8 +58,11 @@ func (driver) AsyncCommit(ctx context.Context, tx sqlstore.Querier) error {
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
-	codeBadCharacter        = "22021" // e.g. a NUL in text
-	codeUntranslatable      = "22P05"
+	// classDataException is SQLSTATE class 22, every refusal of a value
+	// as invalid input: a NUL or untranslatable character in text (22021,
+	// 22P05), a timestamp out of range (22008), a number out of range
+	// (22003), a malformed literal (22P02, 22007).
+	classDataException = "22"
 )
 
 func (driver) Classify(err error) sqlstore.Kind {
@@ -68,8 +71,8 @@ func (driver) Classify(err error) sqlstore.Kind {
 		return sqlstore.KindUnique
 	case c == codeForeignKeyViolation:
 		return sqlstore.KindForeignKey
-	case c == codeBadCharacter, c == codeUntranslatable:
-		return sqlstore.KindBadText
+	case strings.HasPrefix(c, classDataException):
+		return sqlstore.KindInvalid
 	case unavailable(err):
 		return sqlstore.KindUnavailable
 	}

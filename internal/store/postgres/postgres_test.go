@@ -4,12 +4,15 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 	"github.com/heraldhq/herald/internal/store/postgres"
@@ -113,4 +116,20 @@ func BenchmarkClaim(b *testing.B) {
 		b.Skip(dbtest.EnvPostgres + " is not set")
 	}
 	storetest.Bench(b, func(b *testing.B) store.Store { return dbtest.Postgres(b) })
+}
+
+// A value PostgreSQL refuses as out of range (SQLSTATE 22008 here) is the
+// caller's error, herald.ErrInvalid, not an unexpected one.
+func TestStore_OutOfRangeTimeIsInvalid(t *testing.T) {
+	t.Parallel()
+	skipWithoutServer(t)
+	st := dbtest.Postgres(t)
+	_, err := st.TenantCreate(context.Background(), &store.Tenant{ID: "acme", Name: "Acme", CreatedAt: time.Date(-5000, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if !errors.Is(err, herald.ErrInvalid) {
+		t.Fatalf("TenantCreate at 5001 BC = %v, want herald.ErrInvalid", err)
+	}
+	var he *herald.Error
+	if !errors.As(err, &he) || strings.Contains(he.Message, "SQLSTATE") {
+		t.Fatalf("TenantCreate at 5001 BC = %v, want a herald.Error whose message is the client's, not PostgreSQL's", err)
+	}
 }

@@ -73,6 +73,11 @@ func (driver) Classify(err error) sqlstore.Kind {
 		return sqlstore.KindUnique
 	case c == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
 		return sqlstore.KindForeignKey
+	// SQLite's refusals of a value as such, PostgreSQL's class 22: a text
+	// or blob longer than SQLITE_MAX_LENGTH, a value of the wrong type
+	// where only one will do (a rowid).
+	case c&0xff == sqlite3.SQLITE_TOOBIG, c&0xff == sqlite3.SQLITE_MISMATCH:
+		return sqlstore.KindInvalid
 	case unavailable(err):
 		return sqlstore.KindUnavailable
 	}

@@ -47,7 +47,11 @@ const (
 	KindOther       Kind = iota
 	KindUnique           // a unique or primary key constraint refused the row
 	KindForeignKey       // a foreign key constraint refused the row
-	KindBadText          // text the database cannot store (PostgreSQL: a NUL)
+	// KindInvalid is a value the database refused as invalid input, which
+	// only the caller can mend: PostgreSQL's SQLSTATE class 22 (data
+	// exception: a NUL in text, a time or number out of range, a malformed
+	// literal), SQLite's SQLITE_TOOBIG and SQLITE_MISMATCH.
+	KindInvalid
 	KindUnavailable      // the database could not be reached or stayed locked
 )
 

@@ -45,10 +45,11 @@ func (s *Store) orNow(t time.Time) time.Time {
 
 // Err wraps an unexpected database error with what was being done: marked
 // herald.ErrUnavailable when the database could not be reached (the request
-// may succeed if retried), and herald.ErrInvalid when the text given cannot
-// be stored (PostgreSQL refuses a NUL, which JSON can spell as \u0000): the
-// caller's input, not a server error. Errors that already carry a store
-// kind pass through.
+// may succeed if retried), and herald.ErrInvalid when the database refused
+// a value as invalid input (KindInvalid: PostgreSQL refuses a NUL, which
+// JSON can spell as \u0000, or a timestamp out of its range): the caller's
+// input, not a server error. Errors that already carry a store kind pass
+// through.
 func (s *Store) Err(err error, what string, args ...any) error {
 	if err == nil || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrConflict) ||
 		errors.Is(err, store.ErrLeaseLost) || errors.Is(err, herald.ErrInvalid) {
@@ -56,8 +57,11 @@ func (s *Store) Err(err error, what string, args ...any) error {
 	}
 	what = fmt.Sprintf(what, args...)
 	switch s.db.Classify(err) {
-	case KindBadText:
-		return fmt.Errorf("%s: text contains a character that cannot be stored: %w", what, herald.ErrInvalid)
+	case KindInvalid:
+		// The client's input, not the server, is at fault: a 422, never a
+		// 500. The client reads the herald.Error's message; the database's
+		// own words are kept as text for the log.
+		return fmt.Errorf("%s: %w (%v)", what, errDatabaseRefusedValue, err)
 	case KindUnavailable:
 		if !errors.Is(err, herald.ErrUnavailable) {
 			return fmt.Errorf("%s: %w: %w", what, herald.ErrUnavailable, err)
@@ -65,6 +69,12 @@ func (s *Store) Err(err error, what string, args ...any) error {
 	}
 	return fmt.Errorf("%s: %w", what, err)
 }
+
+// errDatabaseRefusedValue is what a client is told of a value the
+// database refused as invalid input (KindInvalid). The API's checks should
+// have refused it first, naming the field; this is the net beneath them.
+var errDatabaseRefusedValue = herald.Errorf(herald.ErrInvalid,
+	"a value was refused by the database as invalid: a character it cannot store, or a time or number out of its range")
 
 // is reports whether err is of kind k.
 func (s *Store) is(err error, k Kind) bool { return err != nil && s.db.Classify(err) == k }

@@ -96,6 +96,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Idempotency_ReleaseAbandoned", testIdempotencyReleaseAbandoned},
 		{"Idempotency_TakeOverAbandoned", testIdempotencyTakeOverAbandoned},
 		{"TimesAreUTCMicroseconds", testTimesUTC},
+		{"Lists_RefuseHostileCursors", testListsRefuseHostileCursors},
+		{"Lists_TakeEdgeCursors", testListsTakeEdgeCursors},
 	}
 	for _, tc := range single {
 		t.Run(tc.name, func(t *testing.T) {

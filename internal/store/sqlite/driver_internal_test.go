@@ -1,0 +1,48 @@
+package sqlite
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"testing"
+
+	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+)
+
+// SQLite's refusals of a value are the client's error, as PostgreSQL's
+// class 22 is: KindInvalid, which the store answers as herald.ErrInvalid
+// (422), never a 500.
+func TestClassify_InvalidInput(t *testing.T) {
+	t.Parallel()
+	st, err := Open(filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	d := driver{st}
+	if _, err := st.write.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY)`); err != nil {
+		t.Fatal(err)
+	}
+	for what, query := range map[string]string{
+		"a blob over SQLITE_MAX_LENGTH (SQLITE_TOOBIG)": `SELECT zeroblob(2000000000)`,
+		"text as a rowid (SQLITE_MISMATCH)":             `INSERT INTO t (n) VALUES ('not a number')`,
+	} {
+		_, err := st.write.ExecContext(ctx, query)
+		if err == nil {
+			t.Fatalf("%s: no error, want SQLite to refuse it", what)
+		}
+		if k := d.Classify(err); k != sqlstore.KindInvalid {
+			t.Errorf("%s: Classify(%v) = %d, want KindInvalid", what, err, k)
+		}
+		if err := st.Err(err, "test"); !errors.Is(err, herald.ErrInvalid) {
+			t.Errorf("%s: Err = %v, want herald.ErrInvalid", what, err)
+		}
+	}
+	// A statement SQLite cannot run is the server's fault, not the input's.
+	_, err = st.write.ExecContext(ctx, `SELECT * FROM no_such_table`)
+	if k := d.Classify(err); k != sqlstore.KindOther {
+		t.Errorf("Classify(%v) = %d, want KindOther", err, k)
+	}
+}
