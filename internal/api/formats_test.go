@@ -97,6 +97,9 @@ func TestFormats_Invalid(t *testing.T) {
 			{"x", `{"name": "y"}`, "body.name"},
 			{"x", `{"colour": "blue"}`, "body.colour"},
 			{"x", `{"headers": {"X-Ok": 5}}`, "body.headers.X-Ok"},
+			// Header injection: accepted with 201 before issue 12.
+			{"x", `{"headers": {"X-A": "a\r\nInjected: yes"}}`, "body.headers.X-A"},
+			{"x", `{"headers": {"X-A": "{{event.type}}\u0000"}}`, "body.headers.X-A"},
 			{"bad name!", `{}`, "path.name"},
 		} {
 			r := admin.put("/api/v1/formats/"+url.PathEscape(tc.name), tc.body)

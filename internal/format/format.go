@@ -202,6 +202,12 @@ func (c *compiler) headers() {
 		case header.Reserved(name, sigHeaders):
 			c.add(loc, "is set by Herald and cannot be templated")
 			continue
+		case !header.ValidValue(c.def.Headers[name]):
+			// A CR or LF would end the header and start one of the
+			// template's choosing; Go's client refuses the rest. The
+			// placeholders are printable, so the whole template is checked.
+			c.add(loc, "must not contain control characters (CR, LF, NUL, ...); only tab is allowed")
+			continue
 		}
 		t, err := compileText(c.def.Headers[name], true)
 		if err != nil {

@@ -100,7 +100,10 @@ func TestHeaders_TimestampAndAttempt(t *testing.T) {
 	f := mustParse(t, `{"name":"h","headers":{"User-Agent":"Acme/1.0","X-Event":"{{event.type}}","X-Try":"{{attempt}}","x-ts":"{{timestamp}}","X-Obj":"{{event.data.id}}"}}`)
 	in := input(t, specEvent())
 	in.Timestamp, in.Attempt = time.Unix(1767323045, 0), 3
-	h := f.RenderHeaders(in)
+	h, err := f.RenderHeaders(in)
+	if err != nil {
+		t.Fatal(err)
+	}
 	want := map[string]string{"User-Agent": "Acme/1.0", "X-Event": "user.created", "X-Try": "3", "X-Ts": "1767323045", "X-Obj": "usr_789"}
 	for k, v := range want {
 		if got := h.Get(k); got != v {

@@ -33,8 +33,10 @@ type RenderParams struct {
 // the endpoint's headers, the format's headers, the signature headers,
 // signed at in.Timestamp with the event's id. It is what the delivery engine
 // sends and what herald send-test shows, so the two cannot differ. An error
-// means the secrets cannot sign for the format's scheme, which no retry
-// mends.
+// means the attempt cannot be made as the format says, the same on every
+// attempt, so no retry mends it: a header rendered from the event's data is
+// not a valid header value (see RenderHeaders), or the secrets cannot sign
+// for the format's scheme.
 func (f *Format) Render(in *Input, p *RenderParams) (*Outgoing, error) {
 	body := p.Body
 	if body == nil {
@@ -46,7 +48,11 @@ func (f *Format) Render(in *Input, p *RenderParams) (*Outgoing, error) {
 	for k, v := range p.Headers {
 		h.Set(k, v)
 	}
-	for k, vs := range f.RenderHeaders(in) {
+	own, err := f.RenderHeaders(in)
+	if err != nil {
+		return nil, err
+	}
+	for k, vs := range own {
 		h[k] = vs
 	}
 	sig, err := signature.Sign(f.Signature(), p.Secrets, in.Event.ID, in.Timestamp, body)

@@ -86,3 +86,32 @@ func TestRender_ASecretThatCannotSignIsAnError(t *testing.T) {
 		t.Fatalf("Render with a plain secret: %v, want an error starting sign:", err)
 	}
 }
+
+// Event data fed into a header placeholder may hold what no header can
+// carry (CR, LF, NUL). Render then fails, naming the header, rather than
+// hand the client a request it will refuse on every attempt.
+func TestRender_AHeaderValueFromDataThatCannotBeSentIsAnError(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `{"name":"acme","headers":{"X-Acme-User":"user {{event.data.name}}","X-Acme-Event":"{{event.type}}"}}`)
+	for _, name := range []string{`a\r\nInjected: yes`, `a\nb`, `nul\u0000`, `del\u007f`} {
+		ev := specEvent()
+		ev.Data = []byte(`{"name":"` + name + `"}`)
+		in := input(t, ev)
+		in.Timestamp = time.Unix(1767323045, 0)
+		out, err := f.Render(in, &format.RenderParams{Secrets: []string{testSecret}})
+		if err == nil {
+			t.Fatalf("data name %s: Render = headers %q, want an error", name, out.Header)
+		}
+		if msg := err.Error(); !strings.Contains(msg, "X-Acme-User") || !strings.Contains(msg, "control character") {
+			t.Errorf("data name %s: Render error %q, want it to name header X-Acme-User and say why", name, msg)
+		}
+	}
+	// Tabs and any printable text, in any script, are sent as they are.
+	ev := specEvent()
+	ev.Data = []byte(`{"name":"Zoë\tvan Dijk"}`) // the JSON escape of a tab
+	in := input(t, ev)
+	out, err := f.Render(in, &format.RenderParams{Secrets: []string{testSecret}})
+	if err != nil || out.Header.Get("X-Acme-User") != "user Zoë\tvan Dijk" {
+		t.Fatalf("Render = %q, %v; want X-Acme-User sent as rendered", out.Header.Get("X-Acme-User"), err)
+	}
+}

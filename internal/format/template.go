@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/header"
 	"github.com/heraldhq/herald/internal/jsonstyle"
 )
 
@@ -50,13 +51,21 @@ func (f *Format) RenderBody(in *Input) []byte {
 }
 
 // RenderHeaders returns the format's own headers for one attempt (not the
-// signature headers, which package signature adds).
-func (f *Format) RenderHeaders(in *Input) http.Header {
+// signature headers, which package signature adds). The templates' own text
+// was checked when the format was compiled, but event data filled into a
+// placeholder may hold what no header can carry (a CR or LF, which would
+// end the header, or another control character): that is an error naming
+// the header, since every attempt of the delivery would render it alike.
+func (f *Format) RenderHeaders(in *Input) (http.Header, error) {
 	h := make(http.Header, len(f.headers))
 	for _, ht := range f.headers {
-		h.Set(ht.name, ht.tmpl.render(in))
+		v := ht.tmpl.render(in)
+		if !header.ValidValue(v) {
+			return nil, fmt.Errorf("header %s: the value rendered from the event's data holds a control character (CR, LF, NUL, ...) that no HTTP header can carry; no retry can send it", ht.name)
+		}
+		h.Set(ht.name, v)
 	}
-	return h
+	return h, nil
 }
 
 // placeholder is one {{...}} reference.
