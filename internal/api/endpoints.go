@@ -28,6 +28,9 @@ type endpoint struct {
 	MaxInFlight int               `json:"max_in_flight" doc:"At most this many attempts in flight at once, across all nodes; 0 = the server's cap, which also bounds it."`
 	Metadata    jsonObject        `json:"metadata"`
 	Secret      string            `json:"secret,omitempty" doc:"Only in the answers to create and rotate-secret."`
+	// SecretOmitted marks the replay of a create or rotate-secret under its
+	// Idempotency-Key: the secret is never stored with the answer.
+	SecretOmitted bool `json:"secret_omitted,omitempty" doc:"true, and no secret, in a replay of a create or rotate-secret under its Idempotency-Key: the answer is kept without the secret. Rotate the secret if the first answer was lost."`
 	// PreviousSecretExpiresAt is when the secret replaced by the last
 	// rotation stops signing.
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty" doc:"While set, deliveries are also signed with the secret the last rotation replaced."`
@@ -155,6 +158,7 @@ func (s *Server) registerEndpoints() {
 	register(s, huma.Operation{
 		OperationID: "create-endpoint", Method: http.MethodPost, Path: base, Tags: tags,
 		Summary: "Create an endpoint", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
+		Metadata: map[string]any{metaSecretMember: "secret"},
 	}, scopeTenant, s.createEndpoint)
 	register(s, huma.Operation{
 		OperationID: "list-endpoints", Method: http.MethodGet, Path: base, Tags: tags,
@@ -196,6 +200,7 @@ func (s *Server) registerEndpoints() {
 		Summary:     "Replace an endpoint's secret",
 		Description: "During the grace period every delivery carries signatures by the old and the new secret.",
 		Errors:      []int{http.StatusNotFound},
+		Metadata:    map[string]any{metaSecretMember: "secret"},
 	}, scopeTenant, s.rotateSecret)
 	register(s, huma.Operation{
 		OperationID: "test-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/test", Tags: tags,

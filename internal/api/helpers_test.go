@@ -62,6 +62,9 @@ func newHarness(t testing.TB, st store.Store, configure ...func(*Config)) *harne
 		c(cfg)
 	}
 	h.srv = New(cfg)
+	// A sweep of expired idempotency records ends before the store closes
+	// (cleanups run last first: the store's was registered before).
+	t.Cleanup(h.srv.idempotencySweeps.Wait)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", h.logs.String())

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"time"
@@ -29,6 +31,36 @@ const idempotencyAbandonAfter = time.Minute
 // otherwise its retry would find the key in progress until it is abandoned.
 const idempotencyFinishTimeout = 10 * time.Second
 
+// idempotencyTTL is how long a key's record lasts, from the request that
+// reserved it: a repeat within it gets the stored answer, a later one runs
+// as a new request. A day covers a client's retries; keeping answers for
+// ever kept every answer for ever.
+const idempotencyTTL = 24 * time.Hour
+
+// Expired records are deleted by a sweep that a reservation starts, at most
+// once per idempotencySweepEvery on each node, in batches so that no
+// transaction is long; the read path ignores them meanwhile. Only
+// reservations add records, so while none are made nothing grows.
+const (
+	idempotencySweepEvery   = 10 * time.Minute
+	idempotencySweepBatch   = 1000
+	idempotencySweepBatches = 100
+	idempotencySweepTimeout = time.Minute
+)
+
+// Operation metadata the middleware reads.
+const (
+	// metaSecretMember names the member of an operation's answer that
+	// holds a secret shown once (a key, a signing secret). The answer is
+	// stored without it, and with "<member>_omitted": true in its place:
+	// a secret is never kept in an idempotency record.
+	metaSecretMember = "herald.secret-member"
+	// metaTenantMember names the member of an operation's answer that
+	// holds the id of the tenant the operation created, so that its record
+	// is that tenant's and goes with it.
+	metaTenantMember = "herald.tenant-member"
+)
+
 // idempotency is the huma middleware behind the Idempotency-Key header on
 // POST, as the IETF Idempotency-Key draft and Stripe have it. The first
 // request with a (caller's key, Idempotency-Key) reserves it in the store
@@ -44,6 +76,11 @@ const idempotencyFinishTimeout = 10 * time.Second
 // by a store that failed while freeing it), and the next repeat runs the
 // request again rather than let the key be blocked for ever; an operation
 // that really takes longer than that can therefore run twice.
+//
+// A record lasts idempotencyTTL, and belongs to the tenant of the request
+// (the path's, or the one it created): deleting the tenant deletes it. A
+// secret in the answer is never stored (metaSecretMember), so its replay
+// lacks it and says so.
 func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 	key := ctx.Header("Idempotency-Key")
 	if ctx.Method() != http.MethodPost || key == "" {
@@ -61,9 +98,10 @@ func (s *Server) idempotency(ctx huma.Context, next func(huma.Context)) {
 	}
 	u := ctx.URL()
 	r := &store.IdempotencyRecord{
-		Scope: p.KeyID, Key: key,
+		Scope: p.KeyID, TenantID: ctx.Param("tenant"), Key: key,
 		RequestHash: idempotencyHash(ctx.Method(), u.EscapedPath(), requestBody(ctx.Context())),
 	}
+	s.sweepIdempotency(ctx.Context())
 	if s.reserveIdempotencyKey(ctx, r) {
 		s.runReserved(ctx, r, next)
 	}
@@ -93,7 +131,15 @@ func (s *Server) reserveIdempotencyKey(ctx huma.Context, r *store.IdempotencyRec
 	// Three such changes in a row is a key in heavy contention: busy.
 	for range 3 {
 		rec, err := s.st.IdempotencyGet(c, r.Scope, r.Key)
+		expired := store.Timestamp(s.now().Add(-idempotencyTTL))
 		switch {
+		case err == nil && rec.CreatedAt.Before(expired):
+			// Expired: the key is free, as if the sweep had been. Only a
+			// record that old is deleted, as for an abandoned one below.
+			if err := s.st.IdempotencyReleaseExpired(c, r.Scope, r.Key, expired); err != nil {
+				s.writeError(ctx, err)
+				return false
+			}
 		case err == nil:
 			cutoff := store.Timestamp(s.now().Add(-idempotencyAbandonAfter))
 			if !rec.InProgress() || !rec.CreatedAt.Before(cutoff) {
@@ -116,6 +162,11 @@ func (s *Server) reserveIdempotencyKey(ctx huma.Context, r *store.IdempotencyRec
 		err = s.st.IdempotencyPut(c, r)
 		if err == nil {
 			return true
+		}
+		if errors.Is(err, herald.ErrNotFound) {
+			// The tenant was deleted since the key was checked.
+			s.writeError(ctx, notFound("tenant %s not found", r.TenantID))
+			return false
 		}
 		if !errors.Is(err, herald.ErrConflict) {
 			s.writeError(ctx, err)
@@ -165,7 +216,23 @@ func (s *Server) runReserved(ctx huma.Context, r *store.IdempotencyRecord, next 
 	next(rc)
 	ran = true
 	if rc.status >= 200 && rc.status <= 299 {
-		r.Status, r.Body = rc.status, rc.body.Bytes()
+		meta := ctx.Operation().Metadata
+		body := rc.body.Bytes()
+		if member, _ := meta[metaSecretMember].(string); member != "" {
+			var err error
+			if body, err = withoutSecret(body, member); err != nil {
+				// Never store what may hold the secret: free the key, so a
+				// repeat runs again, as one without the header would.
+				s.log.Error("idempotency answer not stored: cannot take the secret out", "request_id", requestID(ctx.Context()), "error", err.Error())
+				s.releaseIdempotencyKey(finish, ctx, r)
+				rc.send()
+				return
+			}
+		}
+		if member, _ := meta[metaTenantMember].(string); member != "" {
+			r.TenantID = stringMember(body, member)
+		}
+		r.Status, r.Body = rc.status, body
 		if err := s.st.IdempotencyComplete(finish, r); err != nil {
 			// The operation succeeded and its answer goes out all the same.
 			// A repeat gets 409 until the reservation is abandoned, then
@@ -226,4 +293,99 @@ func printableASCII(s string) bool {
 		}
 	}
 	return true
+}
+
+// withoutSecret is body, a JSON object, with its member named member taken
+// out and "<member>_omitted": true in its place; the other members are kept
+// as they were, in their order. Without that member, body is returned as it
+// is. Anything but a JSON object is an error.
+func withoutSecret(body []byte, member string) ([]byte, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, fmt.Errorf("answer is not a JSON object")
+	}
+	var out bytes.Buffer
+	out.WriteByte('{')
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("read answer: %w", err)
+		}
+		name, _ := tok.(string)
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return nil, fmt.Errorf("read answer member %q: %w", name, err)
+		}
+		if out.Len() > 1 {
+			out.WriteByte(',')
+		}
+		k, _ := json.Marshal(name) // a string always marshals
+		if name == member {
+			found = true
+			k, _ = json.Marshal(member + "_omitted")
+			value = json.RawMessage("true")
+		}
+		out.Write(k)
+		out.WriteByte(':')
+		out.Write(value)
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return nil, fmt.Errorf("answer is not one JSON object")
+	}
+	if !found {
+		return body, nil
+	}
+	out.WriteByte('}')
+	if bytes.HasSuffix(body, []byte("\n")) {
+		out.WriteByte('\n')
+	}
+	return out.Bytes(), nil
+}
+
+// stringMember is the string member named member of the JSON object body,
+// or "".
+func stringMember(body []byte, member string) string {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return ""
+	}
+	var v string
+	if json.Unmarshal(m[member], &v) != nil {
+		return ""
+	}
+	return v
+}
+
+// sweepIdempotency starts the deletion of expired idempotency records, in
+// the background, unless this node did so in the last
+// idempotencySweepEvery. The request does not wait for it.
+func (s *Server) sweepIdempotency(ctx context.Context) {
+	now := s.now()
+	due := s.idempotencySweepDue.Load()
+	if now.UnixNano() < due || !s.idempotencySweepDue.CompareAndSwap(due, now.Add(idempotencySweepEvery).UnixNano()) {
+		return
+	}
+	before := now.Add(-idempotencyTTL)
+	s.idempotencySweeps.Add(1)
+	go func() {
+		defer s.idempotencySweeps.Done()
+		c, cancel := context.WithTimeout(context.WithoutCancel(ctx), idempotencySweepTimeout)
+		defer cancel()
+		deleted := 0
+		for range idempotencySweepBatches {
+			n, err := s.st.IdempotencyDeleteExpired(c, before, idempotencySweepBatch)
+			deleted += n
+			if err != nil {
+				s.log.Warn("delete expired idempotency records", "deleted", deleted, "error", err.Error())
+				return
+			}
+			if n < idempotencySweepBatch {
+				break
+			}
+		}
+		if deleted > 0 {
+			s.log.Info("expired idempotency records deleted", "deleted", deleted, "made_before", before)
+		}
+	}()
 }

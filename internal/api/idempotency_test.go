@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -258,7 +259,8 @@ func TestIdempotency_ReservationInProgressAndAbandoned(t *testing.T) {
 		}
 		again := post("busy")
 		want(t, again, http.StatusCreated)
-		if !bytes.Equal(again.Body, r.Body) || again.Header.Get("Idempotent-Replayed") != "true" {
+		// The replay is the first answer less the secret, which is never kept.
+		if again.str(t, "id") != r.str(t, "id") || again.Header.Get("Idempotent-Replayed") != "true" {
 			t.Fatalf("repeat after the take-over answered %s, want the replay of %s", again.Body, r.Body)
 		}
 		if n := count(); n != 1 {
@@ -305,4 +307,228 @@ func TestIdempotency_AnswerSentWhenStoringItFails(t *testing.T) {
 		fake.Advance(idempotencyAbandonAfter + time.Second)
 		wantProblem(t, post("acme"), http.StatusConflict, "") // the tenant exists: it ran again
 	})
+}
+
+// idem posts body to path as the admin with an Idempotency-Key.
+func (h *harness) idem(path, key string, body any) *response {
+	h.t.Helper()
+	return h.do(req{method: http.MethodPost, path: path, key: h.admin, body: body,
+		header: map[string]string{"Idempotency-Key": key}})
+}
+
+// wantSecretOmitted checks that the record of idem holds no secret and
+// that its replay is the first answer without member secret and with
+// "<secret>_omitted": true, marked replayed.
+func wantSecretOmitted(t *testing.T, h *harness, path, idem string, body any, first *response, secret string) {
+	t.Helper()
+	value := first.str(t, secret)
+	if value == "" {
+		t.Fatalf("first answer has no %s: %s", secret, first.Body)
+	}
+	if _, ok := first.obj(t)[secret+"_omitted"]; ok {
+		t.Fatalf("first answer says %s_omitted: %s", secret, first.Body)
+	}
+	rec, err := h.st.IdempotencyGet(context.Background(), adminKeyID(t, h), idem)
+	if err != nil {
+		t.Fatalf("record of %s: %v", idem, err)
+	}
+	if bytes.Contains(rec.Body, []byte(value)) || bytes.Contains(rec.Body, []byte(`"`+secret+`"`)) {
+		t.Fatalf("the idempotency record of %s holds the %s: %s", path, secret, rec.Body)
+	}
+	again := h.idem(path, idem, body)
+	want(t, again, first.Code)
+	if again.Header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("repeat of %s was not a replay: %s", path, again.Body)
+	}
+	wantObj := first.obj(t)
+	delete(wantObj, secret)
+	wantObj[secret+"_omitted"] = true
+	if got := again.obj(t); !reflect.DeepEqual(got, wantObj) {
+		t.Fatalf("replay of %s\n got %s\nwant the first answer without %s and with %s_omitted: true: %v", path, again.Body, secret, secret, wantObj)
+	}
+}
+
+// A secret shown once (a tenant key, an endpoint's signing secret) is never
+// kept in an idempotency record: its replay lacks it and says so. Issue 12:
+// the full key was stored, in clear, and replayed.
+func TestIdempotency_SecretsAreNeverStored(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		h.tenantWithKey(t, "acme")
+
+		keys := "/api/v1/tenants/acme/keys"
+		first := h.idem(keys, "key-1", map[string]any{"name": "ci"})
+		want(t, first, http.StatusCreated)
+		wantSecretOmitted(t, h, keys, "key-1", map[string]any{"name": "ci"}, first, "key")
+		// The key itself works, and the replay made no other.
+		want(t, h.as(first.str(t, "key")).get("/api/v1/tenants/acme"), http.StatusOK)
+
+		eps := "/api/v1/tenants/acme/endpoints"
+		body := map[string]any{"url": "https://example.com/hook"}
+		first = h.idem(eps, "ep-1", body)
+		want(t, first, http.StatusCreated)
+		wantSecretOmitted(t, h, eps, "ep-1", body, first, "secret")
+		if n := len(h.as(h.admin).get(eps).list(t)); n != 1 {
+			t.Fatalf("%d endpoints, want 1", n)
+		}
+
+		rotate := eps + "/" + first.str(t, "id") + "/rotate-secret"
+		first = h.idem(rotate, "rot-1", map[string]any{"grace": "1h"})
+		want(t, first, http.StatusOK)
+		wantSecretOmitted(t, h, rotate, "rot-1", map[string]any{"grace": "1h"}, first, "secret")
+	})
+}
+
+// Every operation whose answer has a member named as a secret is one whose
+// idempotency record leaves it out, and says so in its schema.
+func TestIdempotency_EveryAnswerWithASecretIsStoredWithoutIt(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, dbtest.SQLite(t))
+	doc := h.srv.api.OpenAPI()
+	checked := 0
+	for path, item := range doc.Paths {
+		op := item.Post
+		if op == nil {
+			continue
+		}
+		for code, resp := range op.Responses {
+			mt := resp.Content["application/json"]
+			if !strings.HasPrefix(code, "2") || mt == nil || mt.Schema == nil {
+				continue
+			}
+			schema := mt.Schema
+			if schema.Ref != "" {
+				schema = doc.Components.Schemas.SchemaFromRef(schema.Ref)
+			}
+			for _, name := range []string{"key", "secret", "token", "password"} {
+				if _, ok := schema.Properties[name]; !ok {
+					continue
+				}
+				checked++
+				if got, _ := op.Metadata[metaSecretMember].(string); got != name {
+					t.Errorf("POST %s answers %s with a %q member, but its idempotency record would keep it (metadata %q)", path, code, name, got)
+				}
+				if _, ok := schema.Properties[name+"_omitted"]; !ok {
+					t.Errorf("POST %s: the schema of its answer has no %s_omitted member for the replay", path, name)
+				}
+			}
+		}
+	}
+	if checked != 3 {
+		t.Errorf("%d answers with a secret, want 3 (a key creation, an endpoint creation, a rotation)", checked)
+	}
+}
+
+func TestIdempotency_RecordsExpireAfterADay(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		start := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+		fake := clock.NewFake(start)
+		h := newHarness(t, st, func(c *Config) { c.Clock = fake })
+		h.tenantWithKey(t, "acme")
+		const path = "/api/v1/tenants/acme/events"
+		body := `{"type": "user.created", "data": {}}`
+		count := func() int { return len(h.as(h.admin).get(path).list(t)) }
+		scope := adminKeyID(t, h)
+
+		want(t, h.idem(path, "k", body), http.StatusAccepted)
+		want(t, h.idem(path, "other", body), http.StatusAccepted)
+		// Within the day, a repeat is the first answer.
+		fake.Advance(idempotencyTTL - time.Second)
+		r := h.idem(path, "k", body)
+		want(t, r, http.StatusAccepted)
+		if r.Header.Get("Idempotent-Replayed") != "true" || count() != 2 {
+			t.Fatalf("repeat within a day: replayed %q, %d events; want a replay and 2 events", r.Header.Get("Idempotent-Replayed"), count())
+		}
+		// A day on, the key is free: the repeat is a new request.
+		fake.Advance(2 * time.Second)
+		r = h.idem(path, "k", body)
+		want(t, r, http.StatusAccepted)
+		if r.Header.Get("Idempotent-Replayed") != "" || count() != 3 {
+			t.Fatalf("repeat after a day: replayed %q, %d events; want it run, 3 events", r.Header.Get("Idempotent-Replayed"), count())
+		}
+		// The next reservation once a sweep is due (one every
+		// idempotencySweepEvery per node) deletes every expired record, the
+		// one nobody repeated too; the fresh one stays.
+		h.srv.idempotencySweeps.Wait()
+		if _, err := st.IdempotencyGet(context.Background(), scope, "other"); err != nil {
+			t.Fatalf("the record of other is gone before a sweep was due: %v", err)
+		}
+		fake.Advance(idempotencySweepEvery)
+		want(t, h.idem(path, "trigger", body), http.StatusAccepted)
+		h.srv.idempotencySweeps.Wait()
+		ctx := context.Background()
+		if rec, err := st.IdempotencyGet(ctx, scope, "other"); err == nil {
+			t.Fatalf("expired record of %q still stored (made %v, now %v)", "other", rec.CreatedAt, fake.Now())
+		}
+		if _, err := st.IdempotencyGet(ctx, scope, "k"); err != nil {
+			t.Fatalf("the fresh record of k: %v", err)
+		}
+		if !strings.Contains(h.logs.String(), "expired idempotency records deleted") {
+			t.Errorf("the sweep logged nothing:\n%s", h.logs.String())
+		}
+	})
+}
+
+// Deleting a tenant deletes the records of requests under it, the admin's
+// too, and of the request that created it. Issue 12: a creation replayed
+// 201 after its tenant was deleted.
+func TestIdempotency_TenantDeleteDeletesItsRecords(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		create := map[string]any{"id": "acme", "name": "Acme"}
+		want(t, h.idem("/api/v1/tenants", "t-1", create), http.StatusCreated)
+		key1 := h.idem("/api/v1/tenants/acme/keys", "k-1", nil)
+		want(t, key1, http.StatusCreated)
+		want(t, h.idem("/api/v1/tenants/acme/endpoints", "e-1", map[string]any{"url": "https://example.com/hook"}), http.StatusCreated)
+		want(t, h.idem("/api/v1/tenants", "t-2", map[string]any{"id": "other"}), http.StatusCreated)
+
+		want(t, admin.delete("/api/v1/tenants/acme"), http.StatusNoContent)
+		scope := adminKeyID(t, h)
+		for _, k := range []string{"t-1", "k-1", "e-1"} {
+			if rec, err := st.IdempotencyGet(context.Background(), scope, k); err == nil {
+				t.Fatalf("record %s of the deleted tenant is still stored: %d %s", k, rec.Status, rec.Body)
+			}
+		}
+		if _, err := st.IdempotencyGet(context.Background(), scope, "t-2"); err != nil {
+			t.Fatalf("another tenant's record: %v", err)
+		}
+
+		// The same requests run again: the tenant is created anew, and so
+		// is a key for it.
+		r := h.idem("/api/v1/tenants", "t-1", create)
+		want(t, r, http.StatusCreated)
+		if r.Header.Get("Idempotent-Replayed") != "" {
+			t.Fatal("the creation of the deleted tenant was replayed, want it run again")
+		}
+		want(t, admin.get("/api/v1/tenants/acme"), http.StatusOK)
+		key2 := h.idem("/api/v1/tenants/acme/keys", "k-1", nil)
+		want(t, key2, http.StatusCreated)
+		if key2.Header.Get("Idempotent-Replayed") != "" || key2.str(t, "id") == key1.str(t, "id") || key2.str(t, "key") == "" {
+			t.Fatalf("key creation after the tenant was deleted answered %s (replayed %q), want a new key", key2.Body, key2.Header.Get("Idempotent-Replayed"))
+		}
+	})
+}
+
+func TestWithoutSecret(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{`{"id":"key_1","key":"hk_x","name":"ci"}` + "\n", `{"id":"key_1","key_omitted":true,"name":"ci"}` + "\n"},
+		{`{"key":{"nested":"hk_x"},"n":1.50}`, `{"key_omitted":true,"n":1.50}`},
+		{`{"id":"key_1"}`, `{"id":"key_1"}`}, // nothing to take out
+		{`{"a":{"key":"inner"}}`, `{"a":{"key":"inner"}}`},
+	} {
+		got, err := withoutSecret([]byte(tc.in), "key")
+		if err != nil || string(got) != tc.want {
+			t.Errorf("withoutSecret(%s) = %s, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	for _, in := range []string{``, `[]`, `"hk_x"`, `{"key":`, `{"key":"hk_x"`} {
+		if got, err := withoutSecret([]byte(in), "key"); err == nil {
+			t.Errorf("withoutSecret(%s) = %s, want an error: it cannot be known to hold no secret", in, got)
+		}
+	}
 }

@@ -17,6 +17,8 @@ import (
 	"reflect"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -103,6 +105,12 @@ type Server struct {
 	api        huma.API
 	handler    http.Handler
 	patterns   []string // every pattern registered on mux, for the routing test
+
+	// idempotencySweepDue is when this node next sweeps expired
+	// idempotency records (unix nanoseconds on the Server's clock), and
+	// idempotencySweeps the sweeps running, which tests wait for.
+	idempotencySweepDue atomic.Int64
+	idempotencySweeps   sync.WaitGroup
 }
 
 // New builds the API's routes. It does no I/O.
@@ -348,7 +356,10 @@ func tooLarge(limit int64) *huma.ErrorModel {
 // register adds an operation open to scope sc. Errors the handler returns
 // become problem details through problem.
 func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.Context, *I) (*O, error)) {
-	op.Metadata = map[string]any{metaScope: sc}
+	if op.Metadata == nil {
+		op.Metadata = map[string]any{}
+	}
+	op.Metadata[metaScope] = sc
 	if sc != scopePublic {
 		op.Security = []map[string][]string{{securityScheme: {}}}
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)

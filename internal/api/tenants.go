@@ -53,10 +53,14 @@ type tenantPatchInput struct {
 // apiKey is a tenant key, shown in full only in the answer that creates it.
 type apiKey struct {
 	ID        string    `json:"id" example:"key_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
-	Key       string    `json:"key" doc:"The key itself; it is shown only here."`
+	Key       string    `json:"key,omitempty" doc:"The key itself; it is shown only here, in the answer that created it."`
 	Name      string    `json:"name"`
 	TenantID  string    `json:"tenant_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// KeyOmitted marks a replay of the creation under its Idempotency-Key
+	// (it takes key's place there): the key is never stored, so a replay
+	// cannot show it.
+	KeyOmitted bool `json:"key_omitted,omitempty" doc:"true, and no key, in a replay of this creation under its Idempotency-Key: the key is shown once and never stored. Create another key if the first answer was lost."`
 }
 
 type keyCreateInput struct {
@@ -76,6 +80,7 @@ func (s *Server) registerTenants() {
 	register(s, huma.Operation{
 		OperationID: "create-tenant", Method: http.MethodPost, Path: base, Tags: tags,
 		Summary: "Create a tenant", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusConflict},
+		Metadata: map[string]any{metaTenantMember: "id"},
 	}, scopeAdmin, s.createTenant)
 	register(s, huma.Operation{
 		OperationID: "list-tenants", Method: http.MethodGet, Path: base, Tags: tags,
@@ -116,6 +121,7 @@ func (s *Server) registerTenants() {
 		Summary:       "Create a tenant key",
 		Description:   "A tenant key may read its tenant and use everything under /api/v1/tenants/{tenant}/ except creating keys, and read formats and event types.",
 		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
+		Metadata: map[string]any{metaSecretMember: "key"},
 	}, scopeTenantAdmin, s.createKey)
 }
 

@@ -63,7 +63,7 @@ type Store interface {
 	// List methods return up to p.PageLimit()+1 rows; see ListParams and Page.
 	TenantList(ctx context.Context, p *ListParams) ([]*Tenant, error)
 	TenantUpdate(ctx context.Context, t *Tenant) (*Tenant, error)
-	TenantDelete(ctx context.Context, id string) error // deletes everything the tenant owns
+	TenantDelete(ctx context.Context, id string) error // deletes everything the tenant owns, its idempotency records too
 
 	// KeyCreate stores a key by its hash. TenantID "" makes an admin key.
 	KeyCreate(ctx context.Context, k *Key) (*Key, error)
@@ -168,12 +168,15 @@ type Store interface {
 	IdempotencyGet(ctx context.Context, scope, key string) (*IdempotencyRecord, error)
 	// IdempotencyPut stores an answer; ErrConflict when (scope, key) exists.
 	// With Status 0 it reserves the key for a request about to run, so that
-	// of two requests racing for one key exactly one gets to run it.
+	// of two requests racing for one key exactly one gets to run it. With
+	// TenantID set the record is that tenant's, and ErrNotFound when there
+	// is no such tenant.
 	IdempotencyPut(ctx context.Context, r *IdempotencyRecord) error
 	// IdempotencyComplete fills in the answer (Status, Body) of the
-	// reservation for (r.Scope, r.Key): ErrNotFound when there is none,
-	// ErrConflict when the record already holds an answer. r.Status must not
-	// be 0.
+	// reservation for (r.Scope, r.Key), and its tenant when r.TenantID is
+	// set (the request created it): ErrNotFound when there is no
+	// reservation or no such tenant, ErrConflict when the record already
+	// holds an answer. r.Status must not be 0.
 	IdempotencyComplete(ctx context.Context, r *IdempotencyRecord) error
 	// IdempotencyRelease deletes the reservation for (scope, key) if it is
 	// still in progress, so the client may retry with the same key after an
@@ -184,6 +187,14 @@ type Store interface {
 	// callers that found the same abandoned reservation, none can delete the
 	// fresh reservation another of them made in its place.
 	IdempotencyReleaseAbandoned(ctx context.Context, scope, key string, before time.Time) error
+	// IdempotencyReleaseExpired deletes the record for (scope, key),
+	// answered or not, if it was made before before: it has expired, and
+	// the key may be used again. As with IdempotencyReleaseAbandoned, a
+	// fresh record made in its place is never deleted.
+	IdempotencyReleaseExpired(ctx context.Context, scope, key string, before time.Time) error
+	// IdempotencyDeleteExpired deletes up to limit records, of any scope,
+	// answered or not, made before before, and returns how many it deleted.
+	IdempotencyDeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
 }
 
 // Tenant is a customer that receives webhooks.
@@ -303,7 +314,10 @@ type Attempt struct {
 // or, while Status is 0, the reservation of the key by the request that is
 // running.
 type IdempotencyRecord struct {
-	Scope       string // who asked: a key id
+	Scope string // who asked: a key id
+	// TenantID is the tenant the request was for (the path's, or the one it
+	// created), "" for none: deleting the tenant deletes the record.
+	TenantID    string
 	Key         string
 	RequestHash string
 	Status      int // the answer's HTTP status; 0 while in progress

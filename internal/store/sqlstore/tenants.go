@@ -64,11 +64,12 @@ func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenan
 }
 
 // TenantDelete deletes the tenant and, by cascade, its keys, endpoints,
-// events, deliveries and attempts.
+// events, deliveries, attempts and idempotency records.
 func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 	err := s.db.Tx(ctx, func(tx Querier) error {
-		// Idempotency records are scoped by key id, not by a foreign key:
-		// drop the ones of this tenant's keys before the keys go.
+		// Idempotency records of the tenant go by cascade (tenant_id).
+		// Those its own keys made before that column existed are found by
+		// their scope, the key's id, before the keys go.
 		if _, err := tx.Exec(ctx, `
 			DELETE FROM idempotency_records
 			WHERE scope IN (SELECT id FROM api_keys WHERE tenant_id = $1)`, tenantID); err != nil {
@@ -257,13 +258,13 @@ func (s *Store) EventTypeList(ctx context.Context, p *store.ListParams) ([]*stor
 	return pageRows(ctx, s, scanEventType, "event types", p, "name", `SELECT `+eventTypeCols+` FROM event_types WHERE true`)
 }
 
-const idempotencyCols = `scope, key, request_hash, status, body, created_at`
+const idempotencyCols = `scope, coalesce(tenant_id, ''), key, request_hash, status, body, created_at`
 
 // IdempotencyGet returns the stored answer for (scope, key).
 func (s *Store) IdempotencyGet(ctx context.Context, scope, key string) (*store.IdempotencyRecord, error) {
 	var r store.IdempotencyRecord
 	err := s.read.QueryRow(ctx, `SELECT `+idempotencyCols+` FROM idempotency_records WHERE scope = $1 AND key = $2`,
-		scope, key).Scan(&r.Scope, &r.Key, &r.RequestHash, &r.Status, &r.Body, &r.CreatedAt)
+		scope, key).Scan(&r.Scope, &r.TenantID, &r.Key, &r.RequestHash, &r.Status, &r.Body, &r.CreatedAt)
 	if err != nil {
 		return nil, s.Err(notFound(err, "idempotency key %q", key), "get idempotency key %q", key)
 	}
@@ -278,11 +279,14 @@ func (s *Store) IdempotencyPut(ctx context.Context, r *store.IdempotencyRecord) 
 		body = []byte{}
 	}
 	_, err := s.write.Exec(ctx, `
-		INSERT INTO idempotency_records (scope, key, request_hash, status, body, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`,
-		r.Scope, r.Key, r.RequestHash, r.Status, body, s.orNow(r.CreatedAt))
-	if s.is(err, KindUnique) {
+		INSERT INTO idempotency_records (scope, tenant_id, key, request_hash, status, body, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+		r.Scope, nullString(r.TenantID), r.Key, r.RequestHash, r.Status, body, s.orNow(r.CreatedAt))
+	switch {
+	case s.is(err, KindUnique):
 		return fmt.Errorf("idempotency key %q already used: %w", r.Key, store.ErrConflict)
+	case s.is(err, KindForeignKey):
+		return fmt.Errorf("tenant %q: %w", r.TenantID, store.ErrNotFound)
 	}
 	return s.Err(err, "put idempotency key %q", r.Key)
 }
@@ -299,9 +303,12 @@ func (s *Store) IdempotencyComplete(ctx context.Context, r *store.IdempotencyRec
 	}
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		n, err := tx.Exec(ctx, `
-			UPDATE idempotency_records SET status = $3, body = $4
+			UPDATE idempotency_records SET status = $3, body = $4, tenant_id = coalesce($5, tenant_id)
 			WHERE scope = $1 AND key = $2 AND status = 0`,
-			r.Scope, r.Key, r.Status, body)
+			r.Scope, r.Key, r.Status, body, nullString(r.TenantID))
+		if s.is(err, KindForeignKey) {
+			return fmt.Errorf("tenant %q: %w", r.TenantID, store.ErrNotFound)
+		}
 		if err != nil || n == 1 {
 			return err
 		}
@@ -338,4 +345,29 @@ func (s *Store) IdempotencyReleaseAbandoned(ctx context.Context, scope, key stri
 		WHERE scope = $1 AND key = $2 AND status = 0 AND created_at < $3`,
 		scope, key, store.Timestamp(before))
 	return s.Err(err, "release abandoned idempotency key %q", key)
+}
+
+// IdempotencyReleaseExpired deletes the record for (scope, key), answered or
+// not, if it was made before before.
+func (s *Store) IdempotencyReleaseExpired(ctx context.Context, scope, key string, before time.Time) error {
+	_, err := s.write.Exec(ctx, `
+		DELETE FROM idempotency_records
+		WHERE scope = $1 AND key = $2 AND created_at < $3`,
+		scope, key, store.Timestamp(before))
+	return s.Err(err, "release expired idempotency key %q", key)
+}
+
+// IdempotencyDeleteExpired deletes up to limit records made before before.
+// A batch at a time keeps each transaction short, however many expired
+// while nobody swept.
+func (s *Store) IdempotencyDeleteExpired(ctx context.Context, before time.Time, limit int) (int, error) {
+	n, err := s.write.Exec(ctx, `
+		DELETE FROM idempotency_records
+		WHERE (scope, key) IN (
+			SELECT scope, key FROM idempotency_records WHERE created_at < $1 LIMIT $2)`,
+		store.Timestamp(before), limit)
+	if err != nil {
+		return 0, s.Err(err, "delete expired idempotency records")
+	}
+	return int(n), nil
 }

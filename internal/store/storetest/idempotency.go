@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -190,5 +191,120 @@ func testIdempotencyTakeOverAbandoned(t *testing.T, st store.Store) {
 	got := do(st.IdempotencyGet(ctx, "key_1", "k")).must(t)
 	if !got.InProgress() || got.CreatedAt.Before(us(now)) { // stored to the microsecond
 		t.Fatalf("after the take-over the key holds status %d made %v, want a fresh reservation (made at %v or later)", got.Status, got.CreatedAt, now)
+	}
+}
+
+// An admin key's records of requests under a tenant are that tenant's:
+// deleting the tenant deletes them, as it deletes its own keys' records
+// (testTenantDeleteCascades). Issue 12: a key creation replayed with 201
+// after its tenant was deleted.
+func testIdempotencyTenantDeleteDeletesItsRecords(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "a")
+	mkTenant(t, st, "b")
+	put := func(key, tenantID string) {
+		t.Helper()
+		if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: "key_admin", TenantID: tenantID, Key: key,
+			RequestHash: "rh", Status: 201, Body: []byte(`{}`), CreatedAt: t0}); err != nil {
+			t.Fatalf("put %s: %v", key, err)
+		}
+	}
+	put("for-a", "a")
+	put("for-b", "b")
+	put("for-none", "")
+	// A tenant's request reserved, then answered.
+	if err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: "key_admin", TenantID: "a", Key: "reserved-for-a", RequestHash: "rh", CreatedAt: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.IdempotencyComplete(ctx, &store.IdempotencyRecord{Scope: "key_admin", Key: "reserved-for-a", Status: 201}); err != nil {
+		t.Fatal(err)
+	}
+	// A request that creates its tenant names it only in its answer.
+	reserve(t, st, "key_admin", "creates-a", t0)
+	if err := st.IdempotencyComplete(ctx, &store.IdempotencyRecord{Scope: "key_admin", TenantID: "a", Key: "creates-a", Status: 201, Body: []byte(`{}`)}); err != nil {
+		t.Fatalf("IdempotencyComplete naming its tenant: %v", err)
+	}
+	if got := do(st.IdempotencyGet(ctx, "key_admin", "creates-a")).must(t); got.TenantID != "a" {
+		t.Fatalf("completed record's tenant %q, want a", got.TenantID)
+	}
+	if got := do(st.IdempotencyGet(ctx, "key_admin", "for-b")).must(t); got.TenantID != "b" {
+		t.Fatalf("record's tenant %q, want b", got.TenantID)
+	}
+
+	if err := st.TenantDelete(ctx, "a"); err != nil {
+		t.Fatalf("TenantDelete: %v", err)
+	}
+	for _, k := range []string{"for-a", "reserved-for-a", "creates-a"} {
+		_, err := st.IdempotencyGet(ctx, "key_admin", k)
+		wantErr(t, err, store.ErrNotFound, "the deleted tenant's record "+k)
+	}
+	wantRecord(t, st, "key_admin", "for-b", 201, `{}`)
+	wantRecord(t, st, "key_admin", "for-none", 201, `{}`)
+
+	// No record may name a tenant that does not exist.
+	err := st.IdempotencyPut(ctx, &store.IdempotencyRecord{Scope: "key_admin", TenantID: "a", Key: "late", RequestHash: "rh", CreatedAt: t0})
+	wantErr(t, err, store.ErrNotFound, "IdempotencyPut for a deleted tenant")
+	reserve(t, st, "key_admin", "late", t0)
+	err = st.IdempotencyComplete(ctx, &store.IdempotencyRecord{Scope: "key_admin", TenantID: "a", Key: "late", Status: 201})
+	wantErr(t, err, store.ErrNotFound, "IdempotencyComplete naming a deleted tenant")
+	wantRecord(t, st, "key_admin", "late", 0, "")
+}
+
+func testIdempotencyReleaseExpired(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	reserve(t, st, "key_1", "open", t0)
+	reserve(t, st, "key_1", "done", t0)
+	if err := st.IdempotencyComplete(ctx, &store.IdempotencyRecord{Scope: "key_1", Key: "done", Status: 201, Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"open", "done"} {
+		// Made at the cutoff or after it, it has not expired.
+		for _, before := range []time.Time{t0.Add(-time.Second), us(t0)} {
+			if err := st.IdempotencyReleaseExpired(ctx, "key_1", k, before); err != nil {
+				t.Fatalf("IdempotencyReleaseExpired(%s, before %v): %v", k, before, err)
+			}
+			do(st.IdempotencyGet(ctx, "key_1", k)).must(t)
+		}
+		// Another scope's is another record.
+		if err := st.IdempotencyReleaseExpired(ctx, "key_2", k, t0.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		do(st.IdempotencyGet(ctx, "key_1", k)).must(t)
+		// Expired, it goes whether answered or not, and the key is free.
+		if err := st.IdempotencyReleaseExpired(ctx, "key_1", k, t0.Add(time.Millisecond)); err != nil {
+			t.Fatalf("IdempotencyReleaseExpired(%s): %v", k, err)
+		}
+		_, err := st.IdempotencyGet(ctx, "key_1", k)
+		wantErr(t, err, store.ErrNotFound, "IdempotencyGet of an expired record "+k)
+		reserve(t, st, "key_1", k, t0.Add(time.Hour))
+	}
+}
+
+func testIdempotencyDeleteExpired(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	for i := range 5 {
+		reserve(t, st, fmt.Sprintf("key_%d", i), "old", t0.Add(time.Duration(i)*time.Second))
+	}
+	reserve(t, st, "key_0", "new", t0.Add(time.Hour))
+	if err := st.IdempotencyComplete(ctx, &store.IdempotencyRecord{Scope: "key_1", Key: "old", Status: 201, Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	cutoff := t0.Add(4 * time.Second) // key_0 .. key_3 expired, key_4 made at it
+	n, err := st.IdempotencyDeleteExpired(ctx, cutoff, 3)
+	if err != nil || n != 3 {
+		t.Fatalf("IdempotencyDeleteExpired(limit 3) = %d, %v; want 3 of the 4 expired", n, err)
+	}
+	n, err = st.IdempotencyDeleteExpired(ctx, cutoff, 3)
+	if err != nil || n != 1 {
+		t.Fatalf("IdempotencyDeleteExpired again = %d, %v; want the last expired one", n, err)
+	}
+	for i := range 4 {
+		_, err := st.IdempotencyGet(ctx, fmt.Sprintf("key_%d", i), "old")
+		wantErr(t, err, store.ErrNotFound, fmt.Sprintf("expired record of key_%d", i))
+	}
+	wantRecord(t, st, "key_4", "old", 0, "")
+	wantRecord(t, st, "key_0", "new", 0, "")
+	if n, err := st.IdempotencyDeleteExpired(ctx, cutoff, 3); err != nil || n != 0 {
+		t.Fatalf("IdempotencyDeleteExpired with nothing expired = %d, %v; want 0", n, err)
 	}
 }
