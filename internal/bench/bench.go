@@ -20,7 +20,7 @@ import (
 )
 
 // Scenarios are the scenario names, in the order they run.
-var Scenarios = []string{"ingest", "throughput", "latency", "noisy-neighbour", "failures", "backlog"}
+var Scenarios = []string{"ingest", "throughput", "latency", "noisy-neighbour", "fair-share", "failures", "backlog"}
 
 // Config is what `herald bench` takes from its flags. Zero sizes get the
 // defaults, small enough that a run with every scenario ends in about two
@@ -184,6 +184,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Latency, err = r.latency(ctx)
 		case "noisy-neighbour":
 			rep.NoisyNeighbour, err = r.noisy(ctx)
+		case "fair-share":
+			rep.FairShare, err = r.fairShare(ctx)
 		case "failures":
 			rep.Failures, err = r.failures(ctx)
 		case "backlog":

@@ -30,6 +30,7 @@ type Report struct {
 	Throughput     []*Throughput `json:"throughput,omitempty"`
 	Latency        *Latency      `json:"latency,omitempty"`
 	NoisyNeighbour *Noisy        `json:"noisy_neighbour,omitempty"`
+	FairShare      *FairShare    `json:"fair_share,omitempty"`
 	Failures       *Failures     `json:"failures,omitempty"`
 	Backlog        *Backlog      `json:"backlog,omitempty"`
 }
@@ -113,6 +114,23 @@ type NoisyRun struct {
 	Delivered  int         `json:"delivered"`
 	Complete   bool        `json:"complete"`
 	Latency    Percentiles `json:"latency"`
+}
+
+// FairShare is the fair-share scenario: one tenant's paced load to its 2
+// healthy endpoints, alone and then beside another tenant that first
+// posted a burst to endpoints that hang (answer after 10 s) and endpoints
+// limited to one attempt a second. Ratio is the first tenant's p99 beside
+// the other over its p99 alone.
+type FairShare struct {
+	Healthy     int      `json:"healthy"`
+	Hanging     int      `json:"abuser_hanging"`
+	RateLimited int      `json:"abuser_rate_limited"`
+	Burst       int      `json:"abuser_events"`
+	Rate        int      `json:"rate"`
+	Seconds     float64  `json:"seconds"`
+	Alone       NoisyRun `json:"alone"`
+	Beside      NoisyRun `json:"beside_abuser"`
+	P99Ratio    float64  `json:"p99_ratio"`
 }
 
 // Failures is a run against a receiver that answers 500 to 30% of attempts
@@ -205,6 +223,10 @@ func (r *Report) Print(w io.Writer) {
 	if x := r.NoisyNeighbour; x != nil {
 		row("noisy-neighbour", fmt.Sprintf("%d healthy alone: p50 / p99 ms%s", x.Healthy, incomplete(x.Alone.Complete, x.Alone.Delivered)), lat2(x.Alone.Latency), "", "")
 		row("", fmt.Sprintf("beside %d slow + %d refusing: p50 / p99 ms%s", x.Slow, x.Refused, incomplete(x.Beside.Complete, x.Beside.Delivered)), lat2(x.Beside.Latency), "", times(x.P99Ratio)+" of alone")
+	}
+	if x := r.FairShare; x != nil {
+		row("fair-share", fmt.Sprintf("a tenant's %d healthy alone: p50 / p99 ms%s", x.Healthy, incomplete(x.Alone.Complete, x.Alone.Delivered)), lat2(x.Alone.Latency), "", "")
+		row("", fmt.Sprintf("beside a tenant's %d hanging + %d limited to 1/s, %d events: p50 / p99 ms%s", x.Hanging, x.RateLimited, x.Burst, incomplete(x.Beside.Complete, x.Beside.Delivered)), lat2(x.Beside.Latency), "", times(x.P99Ratio)+" of alone")
 	}
 	if x := r.Failures; x != nil {
 		row("failures", fmt.Sprintf("%s events, %.0f%% of attempts 500: delivered", count(x.Events), 100*x.FailRate), count(x.Delivered), "", "")

@@ -83,14 +83,21 @@ func (r *runner) tenant(ctx context.Context, name string) (string, error) {
 }
 
 func (r *runner) endpoint(ctx context.Context, tenant, url string) error {
-	return r.api.call(ctx, http.MethodPost, "/api/v1/tenants/"+tenant+"/endpoints", map[string]any{
-		"url": url, "events": []string{"bench.*"}, "format": r.format,
-	}, nil)
+	return r.endpointWith(ctx, tenant, url, nil)
 }
 
-// receivers starts n receivers of mode m, each with its recorder of
-// events slots, and an endpoint of tenant for each.
-func (r *runner) receivers(ctx context.Context, tenant string, n int, m mode, events int) ([]*receiver, error) {
+// endpointWith creates an endpoint of tenant with extra fields set.
+func (r *runner) endpointWith(ctx context.Context, tenant, url string, extra map[string]any) error {
+	body := map[string]any{"url": url, "events": []string{"bench.*"}, "format": r.format}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return r.api.call(ctx, http.MethodPost, "/api/v1/tenants/"+tenant+"/endpoints", body, nil)
+}
+
+// startReceivers starts n receivers of mode m, each with its recorder of
+// events slots, with no endpoints.
+func (r *runner) startReceivers(n int, m mode, events int) ([]*receiver, error) {
 	var rs []*receiver
 	for range n {
 		var rec *recorder
@@ -103,6 +110,18 @@ func (r *runner) receivers(ctx context.Context, tenant string, n int, m mode, ev
 			return nil, err
 		}
 		rs = append(rs, rc)
+	}
+	return rs, nil
+}
+
+// receivers starts n receivers of mode m, each with its recorder of
+// events slots, and an endpoint of tenant for each.
+func (r *runner) receivers(ctx context.Context, tenant string, n int, m mode, events int) ([]*receiver, error) {
+	rs, err := r.startReceivers(n, m, events)
+	if err != nil {
+		return nil, err
+	}
+	for _, rc := range rs {
 		if err := r.endpoint(ctx, tenant, rc.URL()); err != nil {
 			closeAll(rs)
 			return nil, err
@@ -380,6 +399,87 @@ func (r *runner) noisyRun(ctx context.Context, name string, healthyN, slowN, ref
 	}
 	lat, _ := arrivals(l, rs)
 	return NoisyRun{Deliveries: healthyN * n, Delivered: delivered(rs), Complete: complete, Latency: percentiles(lat)}, nil
+}
+
+// The abusing tenant of the fair-share scenario: enough hanging endpoints
+// to hold every worker of a node with the default per-endpoint cap were
+// there no share per tenant, and rate-limited ones whose deliveries wait
+// for their turns.
+const (
+	fairHealthy     = 2
+	fairHanging     = 10
+	fairRateLimited = 4
+	fairBurst       = 100
+)
+
+// fairShare runs one tenant's paced load to its healthy endpoints twice:
+// alone, and after another tenant posted a burst to endpoints that hang and
+// endpoints limited to one attempt a second (issue 12: a tenant key alone
+// once stalled every other tenant for tens of seconds).
+func (r *runner) fairShare(ctx context.Context) (*FairShare, error) {
+	x := &FairShare{
+		Healthy: fairHealthy, Hanging: fairHanging, RateLimited: fairRateLimited, Burst: fairBurst,
+		Rate: r.cfg.NoisyRate, Seconds: r.cfg.NoisyDuration.Seconds(),
+	}
+	var err error
+	if x.Alone, err = r.fairRun(ctx, "fair-alone", false); err != nil {
+		return nil, err
+	}
+	if x.Beside, err = r.fairRun(ctx, "fair-beside", true); err != nil {
+		return nil, err
+	}
+	x.P99Ratio = ratio(x.Beside.Latency.P99, x.Alone.Latency.P99)
+	return x, nil
+}
+
+func (r *runner) fairRun(ctx context.Context, name string, abuse bool) (NoisyRun, error) {
+	var run NoisyRun
+	if abuse {
+		t, err := r.tenant(ctx, name+"-abuser")
+		if err != nil {
+			return run, err
+		}
+		defer r.dropTenant(ctx, t)
+		bad, err := r.receivers(ctx, t, fairHanging, slow, fairBurst)
+		if err != nil {
+			return run, err
+		}
+		defer closeAll(bad)
+		limited, err := r.startReceivers(fairRateLimited, healthy, fairBurst)
+		if err != nil {
+			return run, err
+		}
+		defer closeAll(limited)
+		for _, rc := range limited {
+			if err := r.endpointWith(ctx, t, rc.URL(), map[string]any{"rate_limit": 1}); err != nil {
+				return run, err
+			}
+		}
+		if err := r.post(ctx, name+"-abuser", t, newLoad(fairBurst, r.cfg.Producers, 0)); err != nil {
+			return run, err
+		}
+	}
+	t, err := r.tenant(ctx, name)
+	if err != nil {
+		return run, err
+	}
+	defer r.dropTenant(ctx, t)
+	n := max(int(float64(r.cfg.NoisyRate)*r.cfg.NoisyDuration.Seconds()), 1)
+	rs, err := r.receivers(ctx, t, fairHealthy, healthy, n)
+	if err != nil {
+		return run, err
+	}
+	defer closeAll(rs)
+	l := newLoad(n, r.cfg.Producers, float64(r.cfg.NoisyRate))
+	if err := r.post(ctx, name, t, l); err != nil {
+		return run, err
+	}
+	complete, err := r.wait(ctx, name, rs)
+	if err != nil {
+		return run, err
+	}
+	lat, _ := arrivals(l, rs)
+	return NoisyRun{Deliveries: fairHealthy * n, Delivered: delivered(rs), Complete: complete, Latency: percentiles(lat)}, nil
 }
 
 // failures posts Config.FailureEvents to a receiver that answers 500 to

@@ -62,7 +62,7 @@ func TestBench_EveryScenarioEndToEnd(t *testing.T) {
 			if err := json.Unmarshal([]byte(out), &keys); err != nil {
 				t.Fatal(err)
 			}
-			for _, k := range []string{"raw", "ingest", "throughput", "latency", "noisy_neighbour", "failures", "backlog"} {
+			for _, k := range []string{"raw", "ingest", "throughput", "latency", "noisy_neighbour", "fair_share", "failures", "backlog"} {
 				if _, ok := keys[k]; !ok {
 					t.Errorf("the report has no %q", k)
 				}
@@ -112,6 +112,10 @@ func checkReport(t *testing.T, rep *bench.Report) {
 	if x := rep.NoisyNeighbour; !x.Alone.Complete || !x.Beside.Complete || x.Alone.Deliveries != 100 || x.Beside.Delivered != 100 ||
 		math.Abs(x.P99Ratio-x.Beside.Latency.P99/x.Alone.Latency.P99) > 1e-9 {
 		t.Errorf("noisy neighbour: %+v, want 10 x 10 healthy deliveries in each run and the p99 ratio of the two", x)
+	}
+	if x := rep.FairShare; !x.Alone.Complete || !x.Beside.Complete || x.Alone.Deliveries != 20 || x.Beside.Delivered != 20 ||
+		math.Abs(x.P99Ratio-x.Beside.Latency.P99/x.Alone.Latency.P99) > 1e-9 {
+		t.Errorf("fair share: %+v, want 10 x 2 healthy deliveries in each run and the p99 ratio of the two", x)
 	}
 	if x := rep.Failures; !x.Complete || x.Delivered != 30 || x.Attempts != x.Delivered+x.Answered500+x.Duplicates {
 		t.Errorf("failures: %+v, want all 30 delivered and every attempt counted", x)
