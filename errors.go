@@ -1,9 +1,11 @@
 package herald
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Error kinds shared by every layer. The api package maps each to one HTTP
@@ -136,6 +138,25 @@ func (f *Fields) AddErr(location string, err error) {
 func (f *Fields) Text(location, s string) {
 	if strings.ContainsRune(s, 0) {
 		f.Add(location, "must not contain NUL characters")
+	}
+}
+
+// MaxMetadataBytes bounds the metadata of a tenant or an endpoint, as
+// compact JSON: metadata is shown in every list of them, and 250 objects
+// of 16 KiB make a 4 MiB page.
+const MaxMetadataBytes = 16 << 10
+
+// Metadata refuses metadata (compact JSON, or nil for none) that is not a
+// JSON object of valid UTF-8, or is larger than MaxMetadataBytes.
+func (f *Fields) Metadata(location string, m json.RawMessage) {
+	switch {
+	case m == nil:
+	case len(m) > MaxMetadataBytes:
+		f.Add(location, "is %d bytes of JSON; metadata may be at most %d (16 KiB)", len(m), MaxMetadataBytes)
+	case !utf8.Valid(m):
+		f.Add(location, "is not valid UTF-8")
+	case !json.Valid(m) || m[0] != '{':
+		f.Add(location, "must be a JSON object")
 	}
 }
 

@@ -1,9 +1,11 @@
 package herald_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald"
@@ -58,5 +60,29 @@ func TestLocations(t *testing.T) {
 	}
 	if got := herald.Locations(herald.ErrNotFound); got != nil {
 		t.Fatalf("Locations of a plain kind = %v, want nil", got)
+	}
+}
+
+func TestFields_Metadata(t *testing.T) {
+	t.Parallel()
+	at := `{"p":"` + strings.Repeat("m", herald.MaxMetadataBytes-len(`{"p":""}`)) + `"}`
+	for _, tc := range []struct {
+		name string
+		m    json.RawMessage
+		bad  bool
+	}{
+		{"none", nil, false},
+		{"empty object", json.RawMessage(`{}`), false},
+		{"at the limit", json.RawMessage(at), false},
+		{"a byte over", json.RawMessage(at[:len(at)-2] + `m"}`), true},
+		{"an array", json.RawMessage(`[1]`), true},
+		{"not JSON", json.RawMessage(`{"a":`), true},
+		{"invalid UTF-8", json.RawMessage("{\"a\":\"\xff\"}"), true},
+	} {
+		var f herald.Fields
+		f.Metadata("metadata", tc.m)
+		if got := herald.Locations(f.Err()); tc.bad != slices.Equal(got, []string{"metadata"}) || (!tc.bad && got != nil) {
+			t.Errorf("%s: faults at %v, want a fault at metadata: %v", tc.name, got, tc.bad)
+		}
 	}
 }

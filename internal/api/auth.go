@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
 )
 
 // securityScheme is the OpenAPI name of bearer-key authentication.
@@ -48,7 +49,10 @@ func principalFrom(ctx context.Context) *principal {
 }
 
 // authenticate is the huma middleware that checks the key against the
-// operation's scope before any input is parsed.
+// operation's scope before any input is parsed, and before a byte of the
+// body is read (readBody comes after it): a request with a wrong key is
+// answered at once, however large a body it announces, and its connection
+// is closed rather than drained.
 func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	sc, _ := ctx.Operation().Metadata[metaScope].(scope)
 	if sc == scopePublic {
@@ -60,6 +64,8 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		err = s.authorize(ctx.Context(), p, sc, ctx.Param("tenant"))
 	}
 	if err != nil {
+		r, w := humago.Unwrap(ctx)
+		closeUnread(w.Header(), r)
 		s.writeError(ctx, err)
 		return
 	}

@@ -40,7 +40,7 @@ type deliveryDetail struct {
 	LastError        string     `json:"last_error"`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
-	Attempts         []attempt  `json:"attempts" nullable:"false" doc:"Oldest first."`
+	Attempts         []attempt  `json:"attempts" nullable:"false" doc:"The latest attempts, oldest first, up to 4 MiB of them in all; when older ones are left out there are fewer than attempt_count."`
 }
 
 // attempt is one HTTP request made for a delivery.
@@ -128,7 +128,7 @@ func (s *Server) registerDeliveries() {
 		OperationID: "get-delivery", Method: http.MethodGet, Path: base + "/{delivery}", Tags: tags,
 		Summary: "Get a delivery with its attempts", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *deliveryPath) (*deliveryDetailOutput, error) {
-		d, atts, err := s.deliveries.Get(ctx, in.Tenant, in.Delivery)
+		d, atts, err := s.deliveries.Get(ctx, in.Tenant, in.Delivery, s.pageBytes)
 		if err != nil {
 			return nil, err
 		}
@@ -148,7 +148,7 @@ func (s *Server) registerDeliveries() {
 }
 
 func (s *Server) listDeliveries(ctx context.Context, tenant string, limit int, cursor string, p *store.DeliveryListParams) (*pageOutput[delivery], error) {
-	lp, err := listParams(limit, cursor)
+	lp, err := s.listParams(limit, cursor)
 	if err != nil {
 		return nil, err
 	}
@@ -157,5 +157,5 @@ func (s *Server) listDeliveries(ctx context.Context, tenant string, limit int, c
 	if err != nil {
 		return nil, err
 	}
-	return pageOf(rows, limit, deliveryFrom), nil
+	return pageOf(rows, &p.ListParams, deliveryFrom), nil
 }

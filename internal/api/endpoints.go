@@ -164,7 +164,7 @@ func (s *Server) registerEndpoints() {
 		OperationID: "list-endpoints", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List endpoints", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointListInput) (*pageOutput[endpoint], error) {
-		p, err := listParams(in.Limit, in.Cursor)
+		p, err := s.listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +173,7 @@ func (s *Server) registerEndpoints() {
 			return nil, err
 		}
 		now := s.now()
-		return pageOf(rows, in.Limit, func(e *store.Endpoint) endpoint { return endpointFrom(e, "", now) }), nil
+		return pageOf(rows, &p, func(e *store.Endpoint) endpoint { return endpointFrom(e, "", now) }), nil
 	})
 	register(s, huma.Operation{
 		OperationID: "get-endpoint", Method: http.MethodGet, Path: base + "/{endpoint}", Tags: tags,

@@ -97,7 +97,7 @@ func (s *Server) registerEvents() {
 		if in.Type != "" && !naming.EventType(in.Type) {
 			return nil, herald.Invalid("query.type", "is not an event type name")
 		}
-		p, err := listParams(in.Limit, in.Cursor)
+		p, err := s.listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -105,7 +105,7 @@ func (s *Server) registerEvents() {
 		if err != nil {
 			return nil, err
 		}
-		return pageOf(rows, in.Limit, eventFrom), nil
+		return pageOf(rows, &p, eventFrom), nil
 	})
 	register(s, huma.Operation{
 		OperationID: "get-event", Method: http.MethodGet, Path: base + "/{event}", Tags: tags,

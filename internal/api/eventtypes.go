@@ -61,7 +61,7 @@ func (s *Server) registerEventTypes() {
 		OperationID: "list-event-types", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List the event catalog",
 	}, scopeAnyKey, func(ctx context.Context, in *listInput) (*pageOutput[eventType], error) {
-		p, err := listParams(in.Limit, in.Cursor)
+		p, err := s.listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +69,7 @@ func (s *Server) registerEventTypes() {
 		if err != nil {
 			return nil, err
 		}
-		return pageOf(rows, in.Limit, eventTypeFrom), nil
+		return pageOf(rows, &p, eventTypeFrom), nil
 	})
 	register(s, huma.Operation{
 		OperationID: "get-event-type", Method: http.MethodGet, Path: base + "/{name}", Tags: tags,

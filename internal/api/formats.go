@@ -154,6 +154,8 @@ type formatRow struct {
 
 func (r *formatRow) Cursor() string { return store.EncodeCursor(r.created, r.name) }
 
+func (r *formatRow) Size() int { return 256 + len(r.name) + len(r.def) }
+
 // listFormats pages through the built-in and stored formats in memory:
 // there are few, and the store lists them whole.
 func (s *Server) listFormats(ctx context.Context, in *listInput) (*pageOutput[formatObject], error) {
@@ -190,7 +192,8 @@ func (s *Server) listFormats(ctx context.Context, in *listInput) (*pageOutput[fo
 	if len(rows) > in.Limit+1 {
 		rows = rows[:in.Limit+1]
 	}
-	return pageOf(rows, in.Limit, func(r *formatRow) formatObject { return formatObject(compactJSON(r.def)) }), nil
+	return pageOf(rows, &store.ListParams{Limit: in.Limit, MaxBytes: s.pageBytes},
+		func(r *formatRow) formatObject { return formatObject(compactJSON(r.def)) }), nil
 }
 
 func compactJSON(b []byte) []byte {

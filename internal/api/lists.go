@@ -13,14 +13,14 @@ type listInput struct {
 }
 
 // listParams checks the cursor here, so a bad one is the client's 422
-// whatever the list.
-func listParams(limit int, cursor string) (store.ListParams, error) {
+// whatever the list, and sets the page's byte budget.
+func (s *Server) listParams(limit int, cursor string) (store.ListParams, error) {
 	if cursor != "" {
 		if _, _, err := store.DecodeCursor(cursor); err != nil {
 			return store.ListParams{}, err
 		}
 	}
-	return store.ListParams{Limit: limit, Cursor: cursor}, nil
+	return store.ListParams{Limit: limit, Cursor: cursor, MaxBytes: s.pageBytes}, nil
 }
 
 // page is a list's answer: newest first, and the cursor of the next page or
@@ -34,10 +34,11 @@ type pageOutput[T any] struct {
 	Body page[T]
 }
 
-// pageOf trims rows a list method returned (one more than the limit when
-// there is a next page) and converts them.
-func pageOf[R store.Cursored, T any](rows []R, limit int, conv func(R) T) *pageOutput[T] {
-	rows, next := store.Page(rows, limit)
+// pageOf trims rows a list method returned (the page and one row more when
+// there is a next page: the limit, or the byte budget, cut it) and converts
+// them.
+func pageOf[R store.Sized, T any](rows []R, p *store.ListParams, conv func(R) T) *pageOutput[T] {
+	rows, next := store.Page(rows, p)
 	out := &pageOutput[T]{Body: page[T]{Data: make([]T, 0, len(rows))}}
 	for _, r := range rows {
 		out.Body.Data = append(out.Body.Data, conv(r))

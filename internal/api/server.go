@@ -7,9 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -69,6 +67,17 @@ type Config struct {
 	Clock clock.Clock
 	// MaxBodyBytes bounds request bodies (413 beyond); 0 means 1 MiB.
 	MaxBodyBytes int64
+	// MaxBufferedBytes bounds the request-body bytes held in memory at
+	// once across all requests (see bodyBudget); 0 means
+	// DefaultMaxBufferedBytes, and less than MaxBodyBytes means
+	// MaxBodyBytes, so that a body at the limit can always be taken.
+	MaxBufferedBytes int64
+	// BufferedWait is how long a request waits for room in that budget
+	// before it is answered 503; 0 means DefaultBufferedWait.
+	BufferedWait time.Duration
+	// MaxPageBytes is the byte budget of one page of a list (see
+	// store.ListParams.MaxBytes); 0 means store.DefaultPageBytes.
+	MaxPageBytes int
 	// MaxInFlight is the server's cap on attempts in flight to one endpoint
 	// (--per-endpoint), the most an endpoint may set; 0 means the default.
 	MaxInFlight int
@@ -101,6 +110,8 @@ type Server struct {
 	log        *slog.Logger
 	now        func() time.Time
 	maxBody    int64
+	bodies     *bodyBudget
+	pageBytes  int
 	mux        *http.ServeMux
 	api        huma.API
 	handler    http.Handler
@@ -116,11 +127,14 @@ type Server struct {
 // New builds the API's routes. It does no I/O.
 func New(cfg *Config) *Server {
 	s := &Server{
-		cfg:     *cfg,
-		st:      cfg.Store,
-		maxBody: cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
-		mux:     http.NewServeMux(),
+		cfg:       *cfg,
+		st:        cfg.Store,
+		maxBody:   cmp.Or(cfg.MaxBodyBytes, DefaultMaxBodyBytes),
+		pageBytes: cmp.Or(cfg.MaxPageBytes, store.DefaultPageBytes),
+		mux:       http.NewServeMux(),
 	}
+	s.bodies = newBodyBudget(max(cmp.Or(cfg.MaxBufferedBytes, DefaultMaxBufferedBytes), s.maxBody),
+		cmp.Or(cfg.BufferedWait, DefaultBufferedWait))
 	// The API and every service share one set of defaults.
 	base := service.Base{Store: cfg.Store, Clock: cfg.Clock, Logger: cfg.Logger}.Init()
 	s.log, s.now = base.Logger, base.Clock.Now
@@ -148,7 +162,7 @@ func New(cfg *Config) *Server {
 	hc.Transformers = []huma.Transformer{s.transformError}
 	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	s.api = humago.New(&recordingMux{ServeMux: s.mux, patterns: &s.patterns}, hc)
-	s.api.UseMiddleware(s.authenticate, s.idempotency)
+	s.api.UseMiddleware(s.authenticate, s.readBody, s.idempotency)
 
 	s.registerHealth()
 	s.registerTenants()
@@ -205,7 +219,7 @@ func requestID(ctx context.Context) string {
 	return id
 }
 
-// requestBody is the body serveHTTP read, for the idempotency hash.
+// requestBody is the body readBody read, for the idempotency hash.
 func requestBody(ctx context.Context) []byte {
 	b, _ := ctx.Value(bodyKey).([]byte)
 	return b
@@ -218,10 +232,9 @@ func newRequestID() string {
 }
 
 // serveHTTP does what must happen before huma sees a request: a request id,
-// panic recovery, the body limit (huma would report an over-long body read
-// through http.MaxBytesReader as a 500), the media type and the query syntax
-// (huma silently ignores a malformed escape), and problem answers for paths
-// no route matches.
+// panic recovery, the query syntax (huma silently ignores a malformed
+// escape), and problem answers for paths no route matches. The body is left
+// to readBody, which runs after the key is checked.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("X-Request-Id", reqID)
@@ -238,49 +251,31 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	// Nothing here reads the body: readBody does, once the key is checked.
+	refuse := func(p *huma.ErrorModel) {
+		closeUnread(w.Header(), r)
+		writeProblem(w, p)
+	}
 	// Path and query values reach the store as text; PostgreSQL refuses
 	// invalid UTF-8 and NUL, and no id or filter holds control characters.
 	if !cleanText(r.URL.Path) {
-		writeProblem(w, newProblem(http.StatusNotFound, "no route for this path"))
+		refuse(newProblem(http.StatusNotFound, "no route for this path"))
 		return
 	}
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
-		writeProblem(w, newProblem(http.StatusBadRequest, "malformed query string: "+err.Error()))
+		refuse(newProblem(http.StatusBadRequest, "malformed query string: "+err.Error()))
 		return
 	}
 	for k, vs := range query {
 		for _, v := range append(vs, k) {
 			if !cleanText(v) {
-				writeProblem(w, newProblem(http.StatusBadRequest, "malformed query string: invalid UTF-8 or control characters"))
+				refuse(newProblem(http.StatusBadRequest, "malformed query string: invalid UTF-8 or control characters"))
 				return
 			}
 		}
 	}
 
-	if r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > s.maxBody {
-			writeProblem(w, tooLarge(s.maxBody))
-			return
-		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
-		var tooBig *http.MaxBytesError
-		switch {
-		case errors.As(err, &tooBig):
-			writeProblem(w, tooLarge(s.maxBody))
-			return
-		case err != nil:
-			writeProblem(w, newProblem(http.StatusBadRequest, "could not read the request body"))
-			return
-		}
-		if len(body) > 0 && hasBodyMethod(r.Method) && !isJSON(r.Header.Get("Content-Type")) {
-			writeProblem(w, newProblem(http.StatusUnsupportedMediaType,
-				"the request body must be JSON (Content-Type: application/json)"))
-			return
-		}
-		ctx = context.WithValue(ctx, bodyKey, body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-	}
 	r = r.WithContext(ctx)
 
 	if h, pattern := s.mux.Handler(r); pattern == "" {
@@ -294,6 +289,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // details, and passes anything else it does (a redirect to a clean path)
 // through.
 func (s *Server) serveUnrouted(w http.ResponseWriter, r *http.Request, h http.Handler) {
+	closeUnread(w.Header(), r)
 	rec := &capture{header: http.Header{}, code: http.StatusOK}
 	h.ServeHTTP(rec, r)
 	switch rec.code {
@@ -349,10 +345,6 @@ func isJSON(contentType string) bool {
 	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
 }
 
-func tooLarge(limit int64) *huma.ErrorModel {
-	return newProblem(http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body is larger than %d bytes", limit))
-}
-
 // register adds an operation open to scope sc. Errors the handler returns
 // become problem details through problem.
 func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.Context, *I) (*O, error)) {
@@ -365,7 +357,7 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
 	}
 	if _, ok := reflect.TypeFor[I]().FieldByName("Body"); ok {
-		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType)
+		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable)
 	}
 	if _, ok := reflect.TypeFor[I]().FieldByName("Limit"); ok {
 		op.Errors = append(op.Errors, http.StatusUnprocessableEntity)
@@ -377,7 +369,7 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 			Schema:      &huma.Schema{Type: huma.TypeString, MaxLength: ptr(maxIdempotencyKeyLen)},
 		})
 	}
-	// serveHTTP has already read the body within Config.MaxBodyBytes.
+	// readBody has already read the body within Config.MaxBodyBytes.
 	op.MaxBodyBytes = -1
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := h(ctx, in)

@@ -36,7 +36,7 @@ type tenantPath struct {
 
 type tenantCreateInput struct {
 	Body struct {
-		ID       string     `json:"id" maxLength:"64" example:"acme" doc:"Your id for the tenant: 1 to 64 of A-Z a-z 0-9 _ . -"`
+		ID       string     `json:"id" maxLength:"64" example:"acme" doc:"Your id for the tenant: 1 to 64 of A-Z a-z 0-9 _ . -, but not . or .."`
 		Name     string     `json:"name,omitempty" maxLength:"256" example:"Acme Inc"`
 		Metadata jsonObject `json:"metadata,omitempty"`
 	}
@@ -86,7 +86,7 @@ func (s *Server) registerTenants() {
 		OperationID: "list-tenants", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List tenants",
 	}, scopeAdmin, func(ctx context.Context, in *listInput) (*pageOutput[tenant], error) {
-		p, err := listParams(in.Limit, in.Cursor)
+		p, err := s.listParams(in.Limit, in.Cursor)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +94,7 @@ func (s *Server) registerTenants() {
 		if err != nil {
 			return nil, err
 		}
-		return pageOf(rows, in.Limit, tenantFrom), nil
+		return pageOf(rows, &p, tenantFrom), nil
 	})
 	register(s, huma.Operation{
 		OperationID: "get-tenant", Method: http.MethodGet, Path: base + "/{tenant}", Tags: tags,

@@ -49,6 +49,9 @@ type Config struct {
 	Workers                  int
 	PerEndpoint              int
 	PerTenant                int
+	// MaxBufferedBytes bounds the request-body bytes held in memory at
+	// once across all requests (api.Config.MaxBufferedBytes).
+	MaxBufferedBytes int64
 	// Lease is how long a claimed delivery stays this node's before another
 	// node may take it (crash recovery time); it must exceed the longest
 	// format timeout.
@@ -223,6 +226,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	srv := api.New(&api.Config{
 		Store: m.st, Formats: m.formats, Tester: m.engine, Dispatcher: m.engine, Logger: m.log, Clock: m.cfg.Clock,
 		MaxBodyBytes:             m.cfg.MaxBodyBytes,
+		MaxBufferedBytes:         m.cfg.MaxBufferedBytes,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
 		MaxInFlight:              m.cfg.PerEndpoint,
 		Ready:                    m.st.Ping,

@@ -66,6 +66,9 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cfg.Dev {
 				cfg.AllowPrivateDestinations = true
 			}
+			if cfg.MaxBufferedBytes < cfg.MaxBodyBytes {
+				return fmt.Errorf("--max-buffered-bytes %d is less than --max-body-bytes %d: a body at the limit could never be read", cfg.MaxBufferedBytes, cfg.MaxBodyBytes)
+			}
 			if cfg.PprofAddr != "" {
 				if err := app.CheckPprofAddr(cfg.PprofAddr); err != nil {
 					return fmt.Errorf("--pprof-addr: %w", err)
@@ -86,6 +89,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.FormatsFile, "formats", "", "load format definitions from this JSON or YAML file at start")
 	f.BoolVar(&cfg.Dev, "dev", false, "development mode: allow private destinations, log as text, print the admin key")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body the API accepts")
+	f.Int64Var(&cfg.MaxBufferedBytes, "max-buffered-bytes", 32<<20, "request-body bytes held in memory at once, across all requests; past it a request waits up to a second for room, then gets 503")
 	f.IntVar(&cfg.Workers, "workers", delivery.DefaultWorkers, "attempts in flight at once on this node")
 	f.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "attempts in flight at once per endpoint, across all nodes, and the most an endpoint's max_in_flight may be")
 	f.IntVar(&cfg.PerTenant, "per-tenant", 0, "attempts in flight at once for one tenant on this node, its fair share of the workers (its deliveries hold at most twice this many leases across all nodes); 0: three quarters of --workers")

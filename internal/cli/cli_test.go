@@ -48,6 +48,7 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_DEFAULT_FORMAT", "acme")
 	t.Setenv("HERALD_WORKERS", "7")
 	t.Setenv("HERALD_PPROF_ADDR", "127.0.0.1:6061")
+	t.Setenv("HERALD_MAX_BUFFERED_BYTES", "2097152")
 	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +57,7 @@ func TestApplyEnv(t *testing.T) {
 	}
 	for flag, want := range map[string]string{
 		"addr": "127.0.0.1:9999", "database": "sqlite:from-env.db", "allow-private-destinations": "true",
-		"default-format": "from-flag", "workers": "7", "pprof-addr": "127.0.0.1:6061",
+		"default-format": "from-flag", "workers": "7", "pprof-addr": "127.0.0.1:6061", "max-buffered-bytes": "2097152",
 	} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
@@ -72,6 +73,20 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_DEV", "maybe")
 	if err := applyEnv(bad); err == nil || !strings.Contains(err.Error(), "HERALD_DEV") {
 		t.Errorf("HERALD_DEV=maybe: err = %v, want one naming the variable", err)
+	}
+}
+
+// A budget of buffered bodies smaller than one body could never take a
+// body at the limit: serve refuses to start with one.
+func TestServe_RefusesABufferedBudgetBelowTheBodyLimit(t *testing.T) {
+	t.Parallel()
+	var out, errOut syncBuffer
+	root := NewRoot(&out, &errOut)
+	root.SetArgs([]string{"serve", "--max-body-bytes", "2000000", "--max-buffered-bytes", "1000000",
+		"--database", "sqlite:" + filepath.Join(t.TempDir(), "h.db")})
+	err := root.ExecuteContext(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "--max-buffered-bytes") || !strings.Contains(err.Error(), "--max-body-bytes") {
+		t.Fatalf("serve with --max-buffered-bytes below --max-body-bytes: %v, want an error naming both", err)
 	}
 }
 

@@ -21,14 +21,16 @@ func NewService(b *service.Base) *Service {
 	return &Service{Base: b.Init()}
 }
 
-// Get returns one of the tenant's deliveries and its attempts, oldest
-// first.
-func (s *Service) Get(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, []*store.Attempt, error) {
+// Get returns one of the tenant's deliveries and its latest attempts,
+// oldest first, as many as fit in attemptBytes (0 means
+// store.DefaultPageBytes; the latest always). When older attempts are left
+// out, there are fewer than the delivery's Attempts.
+func (s *Service) Get(ctx context.Context, tenantID, deliveryID string, attemptBytes int) (*store.Delivery, []*store.Attempt, error) {
 	d, err := s.Store.DeliveryGet(ctx, tenantID, deliveryID)
 	if err != nil {
 		return nil, nil, notFound(err, deliveryID)
 	}
-	atts, err := s.Store.DeliveryAttempts(ctx, d.ID)
+	atts, err := s.Store.DeliveryAttemptsLatest(ctx, d.ID, attemptBytes)
 	if err != nil {
 		return nil, nil, fmt.Errorf("attempts of delivery %s: %w", d.ID, err)
 	}

@@ -84,7 +84,7 @@ func TestService_RetryOnlyWhatHasEnded(t *testing.T) {
 			t.Fatalf("retry of a failed delivery = %+v, %v; want it pending, due now on the service's clock", got, err)
 		}
 
-		d2, atts, err := svc.Get(ctx, "acme", d.ID)
+		d2, atts, err := svc.Get(ctx, "acme", d.ID, 0)
 		if err != nil || d2.ID != d.ID || len(atts) != 1 || atts[0].ResponseCode != 500 {
 			t.Fatalf("Get = %+v, %d attempts, %v; want the delivery and its failed attempt", d2, len(atts), err)
 		}
@@ -101,7 +101,7 @@ func TestService_AMissingDeliveryIsNamed(t *testing.T) {
 		t.Parallel()
 		svc, _, d := setup(t, st)
 		const missing = "dlv_01JH5Z3V6N8QK2R4T7W9Y1B3D5"
-		_, _, err := svc.Get(t.Context(), "acme", missing)
+		_, _, err := svc.Get(t.Context(), "acme", missing, 0)
 		if !errors.Is(err, herald.ErrNotFound) || err.Error() != "delivery "+missing+" not found" {
 			t.Errorf("Get of a missing delivery: %v", err)
 		}
@@ -109,7 +109,7 @@ func TestService_AMissingDeliveryIsNamed(t *testing.T) {
 			t.Errorf("Retry of a missing delivery: %v", err)
 		}
 		// Another tenant's delivery is missing too.
-		if _, _, err := svc.Get(t.Context(), "other", d.ID); !errors.Is(err, herald.ErrNotFound) {
+		if _, _, err := svc.Get(t.Context(), "other", d.ID, 0); !errors.Is(err, herald.ErrNotFound) {
 			t.Errorf("Get of another tenant's delivery: %v, want not found", err)
 		}
 	})

@@ -162,6 +162,7 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 	if e.Secret, err = signature.SecretFor(f.Scheme(), e.Secret); err != nil {
 		fe.AddErr("", err)
 	}
+	fe.Metadata("metadata", e.Metadata)
 	s.check(ctx, &fe, e, f, true)
 	if err := fe.Err(); err != nil {
 		return nil, "", err
@@ -221,6 +222,8 @@ func (s *Service) Update(ctx context.Context, tenantID, endpointID string, p *Up
 		}
 		e.Format = f.Name
 	}
+	// Only new metadata is held to the rule: what is stored stays.
+	fe.Metadata("metadata", p.Metadata)
 	s.check(ctx, &fe, e, f, urlChanged)
 	if err := fe.Err(); err != nil {
 		return nil, err

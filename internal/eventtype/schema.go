@@ -82,6 +82,129 @@ func compileSchema(raw []byte) (sch *jsonschema.Schema, err error) {
 	return c.Compile(schemaURL)
 }
 
+// checkSchema is what a new schema must pass: it compiles, and it has no
+// reference cycle that validation would follow in place. A schema stored
+// before that rule is only compiled (compileSchema); its events meet the
+// validator's own check of the cycle, as they did.
+func checkSchema(raw []byte) error {
+	sch, err := compileSchema(raw)
+	if err != nil {
+		return err
+	}
+	if loc := inPlaceCycle(sch); loc != "" {
+		return fmt.Errorf("it refers to itself at %s without going into the value (as {\"$ref\": \"#\"} does), so no value could ever be checked against it", loc)
+	}
+	return nil
+}
+
+// inPlaceCycle finds a reference cycle that validation would follow
+// without going into the value: {"$ref": "#"}, or {"allOf": [{"$ref":
+// "#/$defs/a"}]} with a referring back to the root. Such a schema compiles,
+// but the validator stops at the cycle with an error, so every event of
+// the type would be refused. It returns the location of a schema on the
+// cycle, "" when there is none. Cycles through a property, an item or any
+// other keyword that goes into the value are fine: they end with the data.
+//
+// A $dynamicRef is followed to its static target; where the dynamic scope
+// would take it elsewhere, the validator's own check still applies.
+func inPlaceCycle(root *jsonschema.Schema) string {
+	// Every schema reachable from the root, by any keyword.
+	var all []*jsonschema.Schema
+	seen := map[*jsonschema.Schema]bool{}
+	var collect func(s *jsonschema.Schema)
+	collect = func(s *jsonschema.Schema) {
+		if s == nil || seen[s] {
+			return
+		}
+		seen[s] = true
+		all = append(all, s)
+		for _, next := range inPlace(s) {
+			collect(next)
+		}
+		for _, next := range intoValue(s) {
+			collect(next)
+		}
+	}
+	collect(root)
+
+	// A cycle among the in-place edges alone.
+	const (
+		unseen = iota
+		onPath
+		done
+	)
+	state := make(map[*jsonschema.Schema]int, len(all))
+	var visit func(s *jsonschema.Schema) string
+	visit = func(s *jsonschema.Schema) string {
+		switch state[s] {
+		case onPath:
+			// "#/$defs/a" within the schema; a meta-schema by its URL.
+			return strings.TrimPrefix(s.Location, schemaURL)
+		case done:
+			return ""
+		}
+		state[s] = onPath
+		for _, next := range inPlace(s) {
+			if next == nil {
+				continue
+			}
+			if loc := visit(next); loc != "" {
+				return loc
+			}
+		}
+		state[s] = done
+		return ""
+	}
+	for _, s := range all {
+		if loc := visit(s); loc != "" {
+			return loc
+		}
+	}
+	return ""
+}
+
+// inPlace lists the subschemas that validate the same value as s.
+func inPlace(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.Ref, s.RecursiveRef, s.Not, s.If, s.Then, s.Else}
+	if s.DynamicRef != nil {
+		out = append(out, s.DynamicRef.Ref)
+	}
+	out = append(out, s.AllOf...)
+	out = append(out, s.AnyOf...)
+	out = append(out, s.OneOf...)
+	for _, d := range s.DependentSchemas {
+		out = append(out, d)
+	}
+	for _, d := range s.Dependencies {
+		if d, ok := d.(*jsonschema.Schema); ok {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// intoValue lists the subschemas that validate a part of the value s
+// validates: its members, names, items, content.
+func intoValue(s *jsonschema.Schema) []*jsonschema.Schema {
+	out := []*jsonschema.Schema{s.PropertyNames, s.UnevaluatedProperties, s.Contains, s.Items2020, s.UnevaluatedItems, s.ContentSchema}
+	for _, p := range s.Properties {
+		out = append(out, p)
+	}
+	for _, p := range s.PatternProperties {
+		out = append(out, p)
+	}
+	out = append(out, s.PrefixItems...)
+	for _, v := range []any{s.AdditionalProperties, s.Items, s.AdditionalItems} {
+		switch v := v.(type) {
+		case *jsonschema.Schema:
+			out = append(out, v)
+		case []*jsonschema.Schema:
+			out = append(out, v...)
+		}
+	}
+	return out
+}
+
 type noLoader struct{}
 
 func (noLoader) Load(url string) (any, error) {

@@ -60,7 +60,7 @@ func (s *Service) Put(ctx context.Context, p *PutParams) (et *store.EventType, c
 			return nil, false, herald.Invalid("schema", "is not valid JSON")
 		}
 		schema = buf.Bytes()
-		if _, err := compileSchema(schema); err != nil {
+		if err := checkSchema(schema); err != nil {
 			return nil, false, herald.Invalid("schema", "is not a valid JSON Schema: %s", err)
 		}
 	}

@@ -3,6 +3,7 @@ package eventtype_test
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -100,6 +101,67 @@ func TestService_CheckEventHoldsDataToTheSchema(t *testing.T) {
 		}
 		if got := herald.Locations(svc.CheckEvent(ctx, "old.thing", []byte(`{}`))); !slices.Equal(got, []string{"type"}) {
 			t.Errorf("archived type: faults at %v, want [type]", got)
+		}
+	})
+}
+
+// A schema that refers to itself without going into the value compiles,
+// but validating anything against it never gets past the cycle: every
+// event of the type would be refused. It is refused at PUT instead, while
+// recursion through properties and items, which ends with the data, is
+// fine.
+func TestService_PutRefusesASchemaThatRefersToItselfInPlace(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		svc, _ := newService(st)
+		ctx := t.Context()
+		for _, schema := range []string{
+			`{"$ref": "#"}`,
+			`{"allOf": [{"$ref": "#/$defs/a"}], "$defs": {"a": {"anyOf": [{"type": "string"}, {"$ref": "#"}]}}}`,
+			`{"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "properties": {"x": {"$ref": "#/$defs/a"}}}`,
+			`{"not": {"$ref": "#"}}`,
+			`{"if": {"$ref": "#"}, "then": true}`,
+			`{"dependentSchemas": {"a": {"$ref": "#"}}}`,
+			`{"$dynamicAnchor": "n", "$dynamicRef": "#n"}`,
+			`{"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"allOf": [{"$ref": "#/definitions/a"}]}}, "$ref": "#/definitions/a"}`,
+		} {
+			_, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "loops", Schema: []byte(schema)})
+			if got := herald.Locations(err); !slices.Equal(got, []string{"schema"}) {
+				t.Errorf("put schema %s: %v (faults at %v), want a fault at [schema]", schema, err, got)
+			}
+		}
+		if _, err := svc.Get(ctx, "loops"); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("after refusals: Get = %v, want ErrNotFound", err)
+		}
+
+		for name, tc := range map[string]struct{ schema, good, bad string }{
+			"tree": {
+				`{"type": "object", "properties": {"name": {"type": "string"}, "children": {"type": "array", "items": {"$ref": "#"}}}}`,
+				`{"name": "a", "children": [{"name": "b", "children": [{"name": "c"}]}]}`,
+				`{"name": "a", "children": [{"name": 1}]}`,
+			},
+			"list": {
+				`{"$ref": "#/$defs/node", "$defs": {"node": {"type": "object", "required": ["v"], "properties": {"v": {"type": "integer"}, "next": {"$ref": "#/$defs/node"}}}}}`,
+				`{"v": 1, "next": {"v": 2, "next": {"v": 3}}}`,
+				`{"v": 1, "next": {"next": {"v": 3}}}`,
+			},
+			"meta-schema": {
+				`{"$ref": "https://json-schema.org/draft/2020-12/schema"}`,
+				`{"type": "object"}`,
+				`{"type": 5}`,
+			},
+		} {
+			typ := "recursive." + strings.ReplaceAll(name, "-", "_")
+			if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: typ, Schema: []byte(tc.schema)}); err != nil {
+				t.Fatalf("%s: put %s: %v, want it accepted", name, tc.schema, err)
+			}
+			if err := svc.CheckEvent(ctx, typ, []byte(tc.good)); err != nil {
+				t.Errorf("%s: CheckEvent(%s) = %v, want it to pass", name, tc.good, err)
+			}
+			if err := svc.CheckEvent(ctx, typ, []byte(tc.bad)); !errors.Is(err, herald.ErrInvalid) || len(herald.Locations(err)) == 0 {
+				t.Errorf("%s: CheckEvent(%s) = %v, want a field fault", name, tc.bad, err)
+			}
 		}
 	})
 }

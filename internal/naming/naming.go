@@ -7,7 +7,7 @@ const MaxEventTypeLen = 128
 
 // NameChars describes the grammar of format names and tenant ids, for
 // messages.
-const NameChars = "1 to 64 of A-Z a-z 0-9 _ . -"
+const NameChars = "1 to 64 of A-Z a-z 0-9 _ . -, and not . or .."
 
 var (
 	// nameRE: format names and tenant ids.
@@ -35,11 +35,18 @@ func EventFilter(s string) bool {
 }
 
 // Format reports whether s may name a format (NameChars).
-func Format(s string) bool { return nameRE.MatchString(s) }
+func Format(s string) bool { return name(s) }
 
 // Tenant reports whether s may be a tenant's id (NameChars): tenant ids are
 // chosen by the user.
-func Tenant(s string) bool { return nameRE.MatchString(s) }
+func Tenant(s string) bool { return name(s) }
+
+// name is the grammar of format names and tenant ids. They are path
+// segments (/tenants/{tenant}, /formats/{name}), and "." and ".." are the
+// two that a URL path cannot hold: clients and the server's own path
+// cleaning take them for the current and the parent directory, so such a
+// tenant would be reachable only as %2E%2E.
+func name(s string) bool { return s != "." && s != ".." && nameRE.MatchString(s) }
 
 // EventID reports whether s may be a producer's own event id: 1 to 128 of
 // A-Z a-z 0-9 _ : -.

@@ -37,12 +37,14 @@ func TestEventFilter(t *testing.T) {
 
 func TestFormatAndTenant(t *testing.T) {
 	t.Parallel()
-	for _, s := range []string{"acme-v1", "standard-webhooks", "a.b_c", strings.Repeat("x", 64)} {
+	for _, s := range []string{"acme-v1", "standard-webhooks", "a.b_c", "...", ".a", "a..", strings.Repeat("x", 64)} {
 		if !naming.Format(s) || !naming.Tenant(s) {
 			t.Errorf("Format(%q) or Tenant(%q) = false, want true", s, s)
 		}
 	}
-	for _, s := range []string{"", "a b", "a/b", "zoë", strings.Repeat("x", 65)} {
+	// "." and ".." cannot be path segments: clients and path cleaning
+	// take them for the current and the parent directory.
+	for _, s := range []string{"", ".", "..", "a b", "a/b", "zoë", strings.Repeat("x", 65)} {
 		if naming.Format(s) || naming.Tenant(s) {
 			t.Errorf("Format(%q) or Tenant(%q) = true, want false", s, s)
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"math"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -16,6 +17,10 @@ const (
 	DefaultLimit = 50
 	// MaxLimit is the largest page size a list returns.
 	MaxLimit = 250
+	// DefaultPageBytes is the byte budget of a page when
+	// ListParams.MaxBytes is 0: 250 events of 1 MiB would otherwise be a
+	// 250 MiB answer, held in memory whole.
+	DefaultPageBytes = 4 << 20
 )
 
 // PageLimit is the page size p asks for: DefaultLimit when p is nil or its
@@ -26,6 +31,15 @@ func (p *ListParams) PageLimit() int {
 		return DefaultLimit
 	}
 	return min(p.Limit, MaxLimit)
+}
+
+// PageBytes is the byte budget p asks for: DefaultPageBytes when p is nil
+// or its MaxBytes is not positive.
+func (p *ListParams) PageBytes() int {
+	if p == nil || p.MaxBytes <= 0 {
+		return DefaultPageBytes
+	}
+	return p.MaxBytes
 }
 
 // cursorVersion is the first byte of every cursor, so the format can change
@@ -83,17 +97,102 @@ type Cursored interface {
 	Cursor() string
 }
 
-// Page trims the answer of a list method to limit rows (see PageLimit for
-// limit 0) and returns the cursor of the next page, "" when this is the last.
-// List methods return up to limit+1 rows; the extra row only says that
-// another page exists.
-func Page[T Cursored](rows []T, limit int) (page []T, next string) {
-	limit = (&ListParams{Limit: limit}).PageLimit()
-	if len(rows) <= limit {
-		return rows, ""
+// Sized is a list row that can say where the next page starts and what it
+// weighs on a page.
+type Sized interface {
+	Cursored
+	// Size is about the bytes the row takes in a list's answer: its
+	// variable-length fields as stored, and a fixed allowance for the
+	// rest.
+	Size() int
+}
+
+// PageFill is the one rule of what goes on a page: rows in list order
+// while there are fewer than the page's limit and their sizes add up to
+// no more than its byte budget, the first row always (a row larger than
+// the budget still makes a page of its own, so a list always moves on).
+// The first row that does not fit only says that another page exists. The
+// list methods stop reading at it, and Page cuts there.
+type PageFill struct {
+	limit, budget int
+	n, bytes      int
+}
+
+// NewPageFill starts a page of p.
+func NewPageFill(p *ListParams) *PageFill {
+	return &PageFill{limit: p.PageLimit(), budget: p.PageBytes()}
+}
+
+// NewBytesFill starts a run of rows bounded by maxBytes alone (0 means
+// DefaultPageBytes), under the same rule.
+func NewBytesFill(maxBytes int) *PageFill {
+	return &PageFill{limit: math.MaxInt, budget: (&ListParams{MaxBytes: maxBytes}).PageBytes()}
+}
+
+// Fits reports whether a row of this size goes on the page, and counts it
+// when it does.
+func (f *PageFill) Fits(size int) bool {
+	if f.n >= f.limit || (f.n > 0 && f.bytes+size > f.budget) {
+		return false
 	}
-	page = rows[:limit]
-	return page, page[limit-1].Cursor()
+	f.n++
+	f.bytes += size
+	return true
+}
+
+// Page trims the answer of a list method to the page p asks for (see
+// PageFill) and returns the cursor of the next page, "" when this is the
+// last. List methods return the page and at most one row more, which only
+// says that another page exists.
+func Page[T Sized](rows []T, p *ListParams) (page []T, next string) {
+	f := NewPageFill(p)
+	for i, r := range rows {
+		if !f.Fits(r.Size()) { // never the first row, which always fits
+			return rows[:i], rows[i-1].Cursor()
+		}
+	}
+	return rows, ""
+}
+
+// rowOverhead is the allowance, in a row's Size, for its fixed-size
+// fields (times, numbers, statuses) and the JSON around them: a little
+// more than they take, so that a page stays within its budget as the API
+// writes it.
+const rowOverhead = 320
+
+// Size is about the bytes t takes in a list.
+func (t *Tenant) Size() int { return rowOverhead + len(t.ID) + len(t.Name) + len(t.Metadata) }
+
+// Size is about the bytes et takes in a list.
+func (et *EventType) Size() int {
+	return rowOverhead + len(et.Name) + len(et.Description) + len(et.Schema)
+}
+
+// Size is about the bytes e takes in a list, health and status included.
+func (e *Endpoint) Size() int {
+	n := 2*rowOverhead + len(e.ID) + len(e.URL) + len(e.Description) + len(e.Format) + len(e.Metadata)
+	for _, f := range e.Events {
+		n += len(f) + 3
+	}
+	for k, v := range e.Headers {
+		n += len(k) + len(v) + 6
+	}
+	return n
+}
+
+// Size is about the bytes e takes in a list.
+func (e *Event) Size() int {
+	return rowOverhead + len(e.ID) + len(e.Type) + len(e.TraceID) + len(e.Data)
+}
+
+// Size is about the bytes d takes in a list.
+func (d *Delivery) Size() int {
+	return rowOverhead + len(d.ID) + len(d.EventID) + len(d.EventType) + len(d.EndpointID) + len(d.LastError)
+}
+
+// Size is about the bytes a takes in a delivery's answer.
+func (a *Attempt) Size() int {
+	return rowOverhead/2 + len(a.ID) + len(a.ResponseBody) + len(a.Error)
 }
 
 // Cursor is the list cursor pointing after t.

@@ -64,29 +64,84 @@ func TestDecodeCursor_RejectsForeignInput(t *testing.T) {
 }
 
 type row struct {
-	at time.Time
-	id string
+	at   time.Time
+	id   string
+	size int
 }
 
 func (r row) Cursor() string { return store.EncodeCursor(r.at, r.id) }
+
+func (r row) Size() int { return r.size }
 
 func TestPage(t *testing.T) {
 	t.Parallel()
 	rows := make([]row, 4)
 	for i := range rows {
-		rows[i] = row{time.Unix(int64(100-i), 0), fmt.Sprint(i)}
+		rows[i] = row{time.Unix(int64(100-i), 0), fmt.Sprint(i), 1}
 	}
-	page, next := store.Page(rows, 3)
+	page, next := store.Page(rows, &store.ListParams{Limit: 3})
 	if len(page) != 3 || next != rows[2].Cursor() {
 		t.Errorf("Page(4 rows, 3) = %d rows, next %q; want 3 rows and the third row's cursor %q", len(page), next, rows[2].Cursor())
 	}
-	page, next = store.Page(rows[:3], 3)
+	page, next = store.Page(rows[:3], &store.ListParams{Limit: 3})
 	if len(page) != 3 || next != "" {
 		t.Errorf("Page(3 rows, 3) = %d rows, next %q; want 3 rows and no next cursor", len(page), next)
 	}
-	page, next = store.Page(rows, 0)
+	page, next = store.Page(rows, &store.ListParams{})
 	if len(page) != 4 || next != "" {
 		t.Errorf("Page(4 rows, 0) = %d rows, next %q; want the default limit to keep all 4", len(page), next)
+	}
+}
+
+func TestPage_StopsAtTheByteBudget(t *testing.T) {
+	t.Parallel()
+	rows := make([]row, 5)
+	for i := range rows {
+		rows[i] = row{time.Unix(int64(100-i), 0), fmt.Sprint(i), 40}
+	}
+	for _, tc := range []struct {
+		name      string
+		rows      []row
+		budget    int
+		wantRows  int
+		wantNextN int // the row whose cursor is next; -1 for none
+	}{
+		{"two fit exactly", rows, 80, 2, 1},
+		{"two and a bit", rows, 119, 2, 1},
+		{"all fit", rows, 200, 5, -1},
+		{"a first row over the budget still makes a page", rows, 10, 1, 0},
+		{"the last row does not fit", rows[:3], 80, 2, 1},
+	} {
+		page, next := store.Page(tc.rows, &store.ListParams{Limit: 50, MaxBytes: tc.budget})
+		wantNext := ""
+		if tc.wantNextN >= 0 {
+			wantNext = tc.rows[tc.wantNextN].Cursor()
+		}
+		if len(page) != tc.wantRows || next != wantNext {
+			t.Errorf("%s: Page(%d rows of 40 bytes, budget %d) = %d rows, next %q; want %d rows, next %q",
+				tc.name, len(tc.rows), tc.budget, len(page), next, tc.wantRows, wantNext)
+		}
+	}
+	// The limit still applies within the budget.
+	if page, next := store.Page(rows, &store.ListParams{Limit: 2, MaxBytes: 1 << 20}); len(page) != 2 || next != rows[1].Cursor() {
+		t.Errorf("Page(limit 2, large budget) = %d rows, next %q; want 2 rows and the second's cursor", len(page), next)
+	}
+}
+
+func TestPageBytes(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		p    *store.ListParams
+		want int
+	}{
+		{nil, store.DefaultPageBytes},
+		{&store.ListParams{}, store.DefaultPageBytes},
+		{&store.ListParams{MaxBytes: -1}, store.DefaultPageBytes},
+		{&store.ListParams{MaxBytes: 1000}, 1000},
+	} {
+		if got := tc.p.PageBytes(); got != tc.want {
+			t.Errorf("%+v.PageBytes() = %d, want %d", tc.p, got, tc.want)
+		}
 	}
 }
 

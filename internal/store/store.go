@@ -60,7 +60,8 @@ type Store interface {
 
 	TenantCreate(ctx context.Context, t *Tenant) (*Tenant, error) // ErrConflict if the id exists
 	TenantGet(ctx context.Context, id string) (*Tenant, error)
-	// List methods return up to p.PageLimit()+1 rows; see ListParams and Page.
+	// List methods return a page and at most one row more; see ListParams
+	// and Page.
 	TenantList(ctx context.Context, p *ListParams) ([]*Tenant, error)
 	TenantUpdate(ctx context.Context, t *Tenant) (*Tenant, error)
 	TenantDelete(ctx context.Context, id string) error // deletes everything the tenant owns, its idempotency records too
@@ -115,6 +116,12 @@ type Store interface {
 	DeliveryList(ctx context.Context, tenantID string, p *DeliveryListParams) ([]*Delivery, error)
 	// DeliveryAttempts lists a delivery's attempts, oldest first.
 	DeliveryAttempts(ctx context.Context, deliveryID string) ([]*Attempt, error)
+	// DeliveryAttemptsLatest lists a delivery's latest attempts, oldest
+	// first, as many as fit in maxBytes of their Size (the latest always;
+	// 0 means DefaultPageBytes): retries can give a delivery any number
+	// of attempts, each with a response body of up to 4 KiB. It stops
+	// reading at the first that does not fit.
+	DeliveryAttemptsLatest(ctx context.Context, deliveryID string, maxBytes int) ([]*Attempt, error)
 
 	// DeliveryClaimDue leases up to p.Limit due deliveries (pending, retrying,
 	// or delivering with an expired lease, next_attempt_at <= p.Now, whose
@@ -332,13 +339,19 @@ func (r *IdempotencyRecord) InProgress() bool { return r.Status == 0 }
 // ListParams pages through a list, newest first (creation time, then id or
 // name, descending). Cursor is opaque: "" for the first page, else the cursor
 // Page returned for the previous one; one the server did not make gives a
-// *herald.ValidationError at "query.cursor". Every list method taking
-// ListParams returns up to PageLimit()+1 rows: the extra row only says that
-// another page exists, so callers pass the rows through Page, which trims
-// them and makes the next cursor.
+// *herald.ValidationError at "query.cursor". A page holds up to
+// PageLimit() rows and up to PageBytes() of them (see PageFill). Every list
+// method taking ListParams returns the page and at most one row more, the
+// first that did not fit, and stops reading there, so a page of large rows
+// is never held whole: the extra row only says that another page exists,
+// so callers pass the rows through Page, which trims them and makes the
+// next cursor.
 type ListParams struct {
 	Limit  int
 	Cursor string
+	// MaxBytes is the page's byte budget, the sum of its rows' Size; 0
+	// means DefaultPageBytes.
+	MaxBytes int
 }
 
 // EventListParams filters EventList.

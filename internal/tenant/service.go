@@ -69,6 +69,7 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Tenant, e
 		fe.Add("id", "must be "+naming.NameChars)
 	}
 	fe.Text("name", p.Name)
+	fe.Metadata("metadata", p.Metadata)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
@@ -89,11 +90,15 @@ func (s *Service) Update(ctx context.Context, tenantID string, p *UpdateParams) 
 	if err != nil {
 		return nil, err
 	}
+	var fe herald.Fields
 	if p.Name != nil {
-		var fe herald.Fields
-		if fe.Text("name", *p.Name); fe.Err() != nil {
-			return nil, fe.Err()
-		}
+		fe.Text("name", *p.Name)
+	}
+	fe.Metadata("metadata", p.Metadata)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	if p.Name != nil {
 		t.Name = *p.Name
 	}
 	if p.Metadata != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -104,19 +105,49 @@ func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.Deli
 
 const attemptCols = `id, delivery_id, number, started_at, duration_ms, response_code, response_body, error`
 
+func scanAttempt(r Row) (*store.Attempt, error) {
+	var a store.Attempt
+	var body []byte
+	if err := r.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &a.DurationMS,
+		&a.ResponseCode, &body, &a.Error); err != nil {
+		return nil, err
+	}
+	a.ResponseBody = string(body)
+	a.StartedAt = store.Timestamp(a.StartedAt)
+	return &a, nil
+}
+
 // DeliveryAttempts lists a delivery's attempts, oldest first.
 func (s *Store) DeliveryAttempts(ctx context.Context, deliveryID string) ([]*store.Attempt, error) {
-	return listRows(ctx, s, func(r Row) (*store.Attempt, error) {
-		var a store.Attempt
-		var body []byte
-		if err := r.Scan(&a.ID, &a.DeliveryID, &a.Number, &a.StartedAt, &a.DurationMS,
-			&a.ResponseCode, &body, &a.Error); err != nil {
-			return nil, err
+	return listRows(ctx, s, scanAttempt, "attempts", `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, deliveryID)
+}
+
+// DeliveryAttemptsLatest lists a delivery's latest attempts within a byte
+// budget, oldest first; see store.Store. It reads newest first and stops
+// at the first attempt that does not fit.
+func (s *Store) DeliveryAttemptsLatest(ctx context.Context, deliveryID string, maxBytes int) ([]*store.Attempt, error) {
+	rows, err := s.read.Query(ctx, `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number DESC`, deliveryID)
+	if err != nil {
+		return nil, s.Err(err, "list attempts")
+	}
+	defer rows.Close()
+	fill := store.NewBytesFill(maxBytes)
+	var out []*store.Attempt
+	for rows.Next() {
+		a, err := scanAttempt(rows)
+		if err != nil {
+			return nil, s.Err(err, "list attempts")
 		}
-		a.ResponseBody = string(body)
-		a.StartedAt = store.Timestamp(a.StartedAt)
-		return &a, nil
-	}, "attempts", `SELECT `+attemptCols+` FROM attempts WHERE delivery_id = $1 ORDER BY number`, deliveryID)
+		if !fill.Fits(a.Size()) {
+			break
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.Err(err, "list attempts")
+	}
+	slices.Reverse(out)
+	return out, nil
 }
 
 // DeliveryRecordAttempt stores an attempt and moves the delivery on, fenced

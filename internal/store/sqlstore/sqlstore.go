@@ -181,12 +181,40 @@ func listRows[T any](ctx context.Context, s *Store, scan func(Row) (T, error), w
 	return out, nil
 }
 
-// pageRows is listRows of one page (see page) of a query whose WHERE
-// clause is open.
-func pageRows[T any](ctx context.Context, s *Store, scan func(Row) (T, error), what string, p *store.ListParams, key string, query string, args ...any) ([]T, error) {
+// pageRows reads one page (see page) of a query whose WHERE clause is
+// open, on the readers: the rows that fit on the page (store.PageFill) and
+// the first that does not, where it stops reading, so that a page of large
+// rows is never read whole. A failure is "list <what>: ...".
+func pageRows[T store.Sized](ctx context.Context, s *Store, scan func(Row) (T, error), what string, p *store.ListParams, key string, query string, args ...any) ([]T, error) {
 	query, args, err := page(query, args, key, p)
 	if err != nil {
 		return nil, err
 	}
-	return listRows(ctx, s, scan, what, query, args...)
+	rows, err := s.read.Query(ctx, query, args...)
+	out, err := collectPage(rows, err, scan, store.NewPageFill(p))
+	if err != nil {
+		return nil, s.Err(err, "list %s", what)
+	}
+	return out, nil
+}
+
+// collectPage is Collect up to and including the first row that does not
+// fit f.
+func collectPage[T store.Sized](rows Rows, err error, scan func(Row) (T, error), f *store.PageFill) ([]T, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+		if !f.Fits(v.Size()) {
+			break
+		}
+	}
+	return out, rows.Err()
 }

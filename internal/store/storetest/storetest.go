@@ -101,6 +101,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"TimesAreUTCMicroseconds", testTimesUTC},
 		{"Lists_RefuseHostileCursors", testListsRefuseHostileCursors},
 		{"Lists_TakeEdgeCursors", testListsTakeEdgeCursors},
+		{"ListsStopAtByteBudget", testListsStopAtByteBudget},
+		{"DeliveryAttemptsLatest", testDeliveryAttemptsLatest},
 	}
 	for _, tc := range single {
 		t.Run(tc.name, func(t *testing.T) {
@@ -284,7 +286,14 @@ func byTenant(c *store.Claimed) string { return c.Delivery.TenantID }
 
 // walk reads every page of a list through store.Page and returns the rows
 // in order and how many pages it took.
-func walk[T store.Cursored](t *testing.T, limit int, list func(cursor string) ([]T, error)) (all []T, pages int) {
+func walk[T store.Sized](t *testing.T, limit int, list func(cursor string) ([]T, error)) (all []T, pages int) {
+	t.Helper()
+	return walkPages(t, &store.ListParams{Limit: limit}, list)
+}
+
+// walkPages is walk of pages of p's limit and byte budget. Each answer
+// must be the page and at most one row more.
+func walkPages[T store.Sized](t *testing.T, p *store.ListParams, list func(cursor string) ([]T, error)) (all []T, pages int) {
 	t.Helper()
 	cursor := ""
 	for {
@@ -292,10 +301,10 @@ func walk[T store.Cursored](t *testing.T, limit int, list func(cursor string) ([
 		if err != nil {
 			t.Fatalf("list page %d: %v", pages+1, err)
 		}
-		if len(rows) > limit+1 {
-			t.Fatalf("list page %d returned %d rows, want at most limit+1 = %d", pages+1, len(rows), limit+1)
+		page, next := store.Page(rows, p)
+		if len(rows) > len(page)+1 {
+			t.Fatalf("list page %d returned %d rows for a page of %d, want at most one row more than the page", pages+1, len(rows), len(page))
 		}
-		page, next := store.Page(rows, limit)
 		all = append(all, page...)
 		pages++
 		if next == "" {
