@@ -93,6 +93,18 @@ func (d *dispatcher) free() int {
 	return max(0, d.capacity-d.held)
 }
 
+// queuedCount is how many deliveries wait for a worker (not for their
+// endpoint's cap or their rate limit turn).
+func (d *dispatcher) queuedCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, q := range d.queued {
+		n += len(q)
+	}
+	return n
+}
+
 // busy reports whether attempts are being sent: more outcomes are coming.
 func (d *dispatcher) busy() bool {
 	d.mu.Lock()

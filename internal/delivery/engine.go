@@ -193,7 +193,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	f := &fetcher{
 		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
 		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, perTenant: e.tenantLeases(), poll: e.cfg.PollInterval,
-		wake: wake, free: disp.free, freed: disp.freed,
+		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8),
+		wake:  wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed,
 		push: func(cs []*store.Claimed) {
 			for _, c := range cs {
 				e.track(c.Delivery.ID)

@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -14,7 +15,12 @@ import (
 // finds the next delivery already claimed), again at once while claims come
 // back full, and otherwise when woken: by a notification of new due work
 // from any node, by room freed in the dispatcher, by the next retry coming
-// due, or by the poll interval as a fallback.
+// due, or by the poll interval as a fallback. While the dispatcher has
+// batch deliveries or more waiting for a worker, it claims only once batch
+// places are free: a claim costs about the same for one row as for a
+// hundred, and on PostgreSQL claims take turns with each other and with
+// ingest's hand-offs, so a claim per settled delivery made the claims the
+// bottleneck (docs/design.md).
 type fetcher struct {
 	st          store.Store
 	clock       clock.Clock
@@ -25,28 +31,41 @@ type fetcher struct {
 	perTenant   int // leases of one tenant, across nodes
 	poll        time.Duration
 
-	wake  <-chan struct{}           // store.Listen's
-	free  func() int                // room in the dispatcher
-	freed <-chan struct{}           // room was made
-	push  func(cs []*store.Claimed) // to the dispatcher
+	batch int // the least room worth a claim while workers have work queued
+
+	wake   <-chan struct{}           // store.Listen's
+	free   func() int                // room in the dispatcher
+	queued func() int                // deliveries waiting for a worker; nil: none
+	freed  <-chan struct{}           // room was made
+	push   func(cs []*store.Claimed) // to the dispatcher
+}
+
+// hungry reports whether a claim of n is worth making now: n is a batch,
+// or the workers are close to running out of queued work.
+func (f *fetcher) hungry(n int) bool {
+	return n >= f.batch || f.queued == nil || f.queued() < f.batch
 }
 
 // run claims until ctx ends.
 func (f *fetcher) run(ctx context.Context) {
+	// next is the earliest due time, read again only after a claim or a
+	// wake-up that may have changed it, not on every room freed.
+	var next time.Time
+	stale := true
 	for {
-		more := false
-		if n := f.free(); n > 0 {
-			claimed, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
+		more, claimed := false, false
+		if n := f.free(); n > 0 && f.hungry(n) {
+			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: f.clock.Now(), Lease: f.lease,
 				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant,
 			})
 			if err != nil && ctx.Err() == nil {
 				f.log.Error("claim due deliveries", "err", err)
 			}
-			if len(claimed) > 0 {
-				f.push(claimed)
+			if len(cs) > 0 {
+				f.push(cs)
 			}
-			more = err == nil && len(claimed) == n
+			more, claimed = err == nil && len(cs) == n, true
 		}
 		if more {
 			continue
@@ -54,10 +73,16 @@ func (f *fetcher) run(ctx context.Context) {
 
 		wait := f.poll
 		if f.free() > 0 {
-			if next, err := f.st.DeliveryNextDue(ctx); err == nil {
-				if d := next.Sub(f.clock.Now()); d > 0 && d < wait {
-					wait = d
+			if claimed || stale {
+				switch at, err := f.st.DeliveryNextDue(ctx); {
+				case err == nil:
+					next, stale = at, false
+				case errors.Is(err, store.ErrNotFound):
+					next, stale = time.Time{}, false
 				}
+			}
+			if d := next.Sub(f.clock.Now()); !next.IsZero() && d > 0 && d < wait {
+				wait = d
 			}
 		}
 		timer := f.clock.NewTimer(wait)
@@ -71,8 +96,10 @@ func (f *fetcher) run(ctx context.Context) {
 				// rather than spin on a closed channel.
 				f.wake = nil
 			}
+			stale = true
 		case <-f.freed:
 		case <-timer.C():
+			stale = true
 		}
 		timer.Stop()
 	}

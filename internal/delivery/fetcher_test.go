@@ -90,3 +90,75 @@ func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
 		}
 	})
 }
+
+// TestFetcher_ClaimsInBatchesWhileWorkersHaveWork: with deliveries queued
+// for the workers, room freed one place at a time is not claimed place by
+// place; it is claimed once a batch of places is free, or as soon as the
+// queue runs short.
+func TestFetcher_ClaimsInBatchesWhileWorkersHaveWork(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		seedEvents(t, st, 10)
+		var room, queued, claims atomic.Int64
+		queued.Store(10)
+		freed := make(chan struct{}, 1)
+		pushed := make(chan []*store.Claimed, 10)
+		f := &fetcher{
+			st: countClaims{st, &claims}, clock: clock.NewFake(tp0), log: slog.New(slog.DiscardHandler), owner: "me",
+			lease: time.Minute, perEndpoint: 100, poll: time.Hour, batch: 4,
+			free: func() int { return int(room.Load()) }, freed: freed,
+			queued: func() int { return int(queued.Load()) },
+			push:   func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
+		}
+		done := make(chan struct{})
+		go func() { f.run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		free := func(n int64) {
+			room.Add(n)
+			freed <- struct{}{}
+			until(t, "the fetcher to take the signal", func() bool { return len(freed) == 0 })
+		}
+		// Three places freed one by one, with 10 queued: no claim.
+		for range 3 {
+			free(1)
+		}
+		// The fetcher may still be between taking the last signal and
+		// deciding; a fourth place makes a batch either way.
+		free(1)
+		select {
+		case cs := <-pushed:
+			if len(cs) != 4 {
+				t.Fatalf("claimed %d, want the batch of 4", len(cs))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("timed out waiting for the claim of a batch")
+		}
+		if n := claims.Load(); n != 1 {
+			t.Errorf("%d claims for 4 places freed one by one, want 1", n)
+		}
+		// The queue runs short: one free place is claimed at once.
+		queued.Store(1)
+		free(1)
+		select {
+		case cs := <-pushed:
+			if len(cs) != 1 {
+				t.Fatalf("claimed %d, want 1", len(cs))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("timed out waiting for the claim with the queue short")
+		}
+	})
+}
+
+// countClaims counts the claims made through it.
+type countClaims struct {
+	store.Store
+	n *atomic.Int64
+}
+
+func (c countClaims) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	c.n.Add(1)
+	return c.Store.DeliveryClaimDue(ctx, p)
+}

@@ -44,15 +44,15 @@ type Kind int
 
 // Error kinds a Driver tells apart.
 const (
-	KindOther       Kind = iota
-	KindUnique           // a unique or primary key constraint refused the row
-	KindForeignKey       // a foreign key constraint refused the row
+	KindOther      Kind = iota
+	KindUnique          // a unique or primary key constraint refused the row
+	KindForeignKey      // a foreign key constraint refused the row
 	// KindInvalid is a value the database refused as invalid input, which
 	// only the caller can mend: PostgreSQL's SQLSTATE class 22 (data
 	// exception: a NUL in text, a time or number out of range, a malformed
 	// literal), SQLite's SQLITE_TOOBIG and SQLITE_MISMATCH.
 	KindInvalid
-	KindUnavailable      // the database could not be reached or stayed locked
+	KindUnavailable // the database could not be reached or stayed locked
 )
 
 // Lock is a row lock a query may take on databases that have them.
