@@ -102,8 +102,7 @@ func (s *Server) authorize(ctx context.Context, p *principal, sc scope, tenant s
 		}
 		// Every route under a tenant answers 404 for a tenant that does not
 		// exist, so handlers need not check.
-		_, err := s.tenants.Get(ctx, tenant)
-		return err
+		return s.tenants.Exists(ctx, tenant)
 	}
 	return forbidden("this operation is not available")
 }

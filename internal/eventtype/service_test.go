@@ -1,6 +1,7 @@
 package eventtype_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -162,6 +163,56 @@ func TestService_PutRefusesASchemaThatRefersToItselfInPlace(t *testing.T) {
 			if err := svc.CheckEvent(ctx, typ, []byte(tc.bad)); !errors.Is(err, herald.ErrInvalid) || len(herald.Locations(err)) == 0 {
 				t.Errorf("%s: CheckEvent(%s) = %v, want a field fault", name, tc.bad, err)
 			}
+		}
+	})
+}
+
+// countTypeReads counts the event-type reads made through it.
+type countTypeReads struct {
+	store.Store
+	n *int
+}
+
+func (c countTypeReads) EventTypeGet(ctx context.Context, name string) (*store.EventType, error) {
+	*c.n++
+	return c.Store.EventTypeGet(ctx, name)
+}
+
+// CheckEvent reads a type once for a burst of events; a change made
+// through this service takes effect at once, one made by another node
+// (straight into the store) within the cache's two seconds.
+func TestService_CheckEventCachesTypesBriefly(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		reads := 0
+		svc, clk := newService(countTypeReads{st, &reads})
+		ctx := t.Context()
+		for range 5 {
+			if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{}`)); err != nil {
+				t.Fatalf("a type not in the catalog: %v", err)
+			}
+		}
+		if reads != 1 {
+			t.Fatalf("%d reads for 5 events of one type, want 1", reads)
+		}
+		if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "invoice.paid", Schema: []byte(amountSchema)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{}`)); !errors.Is(err, herald.ErrInvalid) {
+			t.Fatalf("right after this node's put: %v, want the schema's 422", err)
+		}
+		// Another node archives it.
+		now := clk.Now()
+		if _, err := st.EventTypePut(ctx, &store.EventType{Name: "invoice.paid", Archived: true, CreatedAt: now, UpdatedAt: now}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{"amount": 1}`)); err != nil {
+			t.Fatalf("within the cache's life: %v, want the cached type's answer", err)
+		}
+		clk.Advance(2 * time.Second)
+		if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{"amount": 1}`)); !errors.Is(err, herald.ErrInvalid) || !strings.Contains(err.Error(), "archived") {
+			t.Fatalf("after two seconds: %v, want archived", err)
 		}
 	})
 }

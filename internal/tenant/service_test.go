@@ -1,6 +1,7 @@
 package tenant_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -89,6 +90,64 @@ func TestService_MissingTenantIsNamed(t *testing.T) {
 			if msg, ok := message(err, herald.ErrNotFound); !ok || msg != "tenant nobody not found" {
 				t.Errorf("%s: %v, want ErrNotFound saying tenant nobody not found", name, err)
 			}
+		}
+	})
+}
+
+// countTenantReads counts the tenant reads made through it.
+type countTenantReads struct {
+	store.Store
+	n *int
+}
+
+func (c countTenantReads) TenantGet(ctx context.Context, id string) (*store.Tenant, error) {
+	*c.n++
+	return c.Store.TenantGet(ctx, id)
+}
+
+// Exists reads a tenant once for a burst of requests, never remembers a
+// tenant that is missing, forgets one deleted through it at once, and sees
+// one deleted through another node within two seconds.
+func TestService_ExistsRemembersBriefly(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		reads := 0
+		svc, clk := newService(countTenantReads{st, &reads})
+		ctx := t.Context()
+		if err := svc.Exists(ctx, "acme"); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("Exists before create: %v, want not found", err)
+		}
+		for _, id := range []string{"acme", "other"} {
+			if _, err := svc.Create(ctx, &tenant.CreateParams{ID: id, Name: id}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		reads = 0
+		for range 5 {
+			if err := svc.Exists(ctx, "acme"); err != nil {
+				t.Fatalf("Exists after create: %v", err)
+			}
+		}
+		if reads != 1 {
+			t.Fatalf("%d reads for 5 checks, want 1", reads)
+		}
+		if err := svc.Delete(ctx, "acme"); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Exists(ctx, "acme"); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("Exists right after this node's delete: %v, want not found", err)
+		}
+		// Another node deletes "other".
+		if err := svc.Exists(ctx, "other"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.TenantDelete(ctx, "other"); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(2 * time.Second)
+		if err := svc.Exists(ctx, "other"); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("Exists two seconds after another node's delete: %v, want not found", err)
 		}
 	})
 }
