@@ -42,25 +42,20 @@ func (f *Format) Render(in *Input, p *RenderParams) (*Outgoing, error) {
 	if body == nil {
 		body = f.RenderBody(in)
 	}
-	h := make(http.Header, 4+len(p.Headers)+len(f.headers))
-	h.Set("Content-Type", "application/json")
-	h.Set("User-Agent", UserAgent)
+	// One map for every header, the signature's included: each kind is
+	// written over the one before rather than merged in from a map of
+	// its own.
+	h := make(http.Header, 5+len(p.Headers)+len(f.headers))
+	fixed := []string{"application/json", UserAgent}
+	h["Content-Type"], h["User-Agent"] = fixed[0:1:1], fixed[1:2:2]
 	for k, v := range p.Headers {
 		h.Set(k, v)
 	}
-	own, err := f.RenderHeaders(in)
-	if err != nil {
+	if err := f.renderHeaders(h, in); err != nil {
 		return nil, err
 	}
-	for k, vs := range own {
-		h[k] = vs
-	}
-	sig, err := signature.Sign(f.Signature(), p.Secrets, in.Event.ID, in.Timestamp, body)
-	if err != nil {
+	if err := signature.SignTo(h, f.Signature(), p.Secrets, in.Event.ID, in.Timestamp, body); err != nil {
 		return nil, fmt.Errorf("sign: %w", err)
-	}
-	for k, vs := range sig {
-		h[k] = vs
 	}
 	return &Outgoing{Body: body, Header: h}, nil
 }

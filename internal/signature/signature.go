@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -226,65 +227,130 @@ func (c *Config) HeaderNames() []string {
 // only. msgID is the event id (the Standard Webhooks webhook-id). ts is the
 // moment of the attempt; its Unix seconds are signed and sent.
 func Sign(c *Config, secrets []string, msgID string, ts time.Time, body []byte) (http.Header, error) {
+	h := make(http.Header, 3)
+	if err := SignTo(h, c, secrets, msgID, ts, body); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Canonical forms of the Standard Webhooks header names, so that setting
+// them does not canonicalise them again on every attempt.
+var (
+	canonicalWebhookID        = http.CanonicalHeaderKey(HeaderWebhookID)
+	canonicalWebhookTimestamp = http.CanonicalHeaderKey(HeaderWebhookTimestamp)
+	canonicalWebhookSignature = http.CanonicalHeaderKey(HeaderWebhookSignature)
+)
+
+// scratch holds the signed message (and the MACs after it) while an
+// attempt is signed: one buffer reused across attempts instead of a
+// conversion of each part and a sum per secret every time.
+var scratch = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+// maxScratch is the largest buffer kept for reuse; a bigger body's is
+// left to the garbage collector, so one large delivery does not pin its
+// size in memory.
+const maxScratch = 64 << 10
+
+// SignTo is Sign writing the signature headers into h, replacing any of
+// the same names there and leaving the rest, so that an attempt builds one
+// header map rather than merging a second one into it. On an error h is
+// unchanged.
+func SignTo(h http.Header, c *Config, secrets []string, msgID string, ts time.Time, body []byte) error {
 	if err := c.Validate(); err != nil {
-		return nil, fmt.Errorf("sign: %w", err)
+		return fmt.Errorf("sign: %w", err)
 	}
 	if len(secrets) == 0 {
-		return nil, errors.New("sign: no secret")
+		return errors.New("sign: no secret")
 	}
 	scheme := c.SchemeName()
 	if !c.SupportsMultipleSecrets() {
 		secrets = secrets[:1]
 	}
-	keys := make([][]byte, len(secrets))
+	// Two secrets at most are active (the new and, during a rotation's
+	// grace, the previous), so the keys fit here without an allocation.
+	var keyBuf [2][]byte
+	keys := keyBuf[:0]
 	for i, s := range secrets {
 		k, err := Key(scheme, s)
 		if err != nil {
-			return nil, fmt.Errorf("sign: secret %d: %w", i+1, err)
+			return fmt.Errorf("sign: secret %d: %w", i+1, err)
 		}
-		keys[i] = k
+		keys = append(keys, k)
+	}
+	if scheme == StandardWebhooks {
+		if err := checkMsgID(msgID); err != nil {
+			return fmt.Errorf("sign: %w", err)
+		}
 	}
 	unix := strconv.FormatInt(ts.Unix(), 10)
-	bunix, dot := []byte(unix), []byte(".")
-	h := make(http.Header, 3)
+
+	// The signed message is the same for every key: write it once.
+	sp := scratch.Get().(*[]byte)
+	msg := (*sp)[:0]
+	switch scheme {
+	case StandardWebhooks:
+		msg = append(append(append(append(append(msg, msgID...), '.'), unix...), '.'), body...)
+	case Timestamped:
+		msg = append(append(append(msg, unix...), '.'), body...)
+	case Body:
+		msg = append(msg, body...)
+	case BodyThenTimestamp:
+		msg = append(append(append(msg, body...), '.'), unix...)
+	}
+	// mac is the message's HMAC-SHA256 under key, written after the
+	// message in the scratch buffer and valid until the next call.
+	mac := func(key []byte) []byte {
+		m := hmac.New(sha256.New, key)
+		m.Write(msg)
+		return m.Sum(msg[len(msg):len(msg)])
+	}
 
 	switch scheme {
 	case StandardWebhooks:
-		if err := checkMsgID(msgID); err != nil {
-			return nil, fmt.Errorf("sign: %w", err)
-		}
-		sigs := make([]string, len(keys))
+		// "v1,<base64>" for each key, separated by spaces, in one string.
+		one := len("v1,") + base64.StdEncoding.EncodedLen(sha256.Size)
+		sig := make([]byte, 0, len(keys)*(one+1))
 		for i, k := range keys {
-			sigs[i] = "v1," + base64.StdEncoding.EncodeToString(mac(k, []byte(msgID), dot, bunix, dot, body))
+			if i > 0 {
+				sig = append(sig, ' ')
+			}
+			sig = append(sig, "v1,"...)
+			sig = base64.StdEncoding.AppendEncode(sig, mac(k))
 		}
-		h.Set(HeaderWebhookID, msgID)
-		h.Set(HeaderWebhookTimestamp, unix)
-		h.Set(HeaderWebhookSignature, strings.Join(sigs, " "))
+		vals := []string{msgID, unix, string(sig)}
+		h[canonicalWebhookID] = vals[0:1:1]
+		h[canonicalWebhookTimestamp] = vals[1:2:2]
+		h[canonicalWebhookSignature] = vals[2:3:3]
 	case Timestamped:
-		var b strings.Builder
-		b.WriteString("t=")
-		b.WriteString(unix)
+		sig := make([]byte, 0, len("t=")+len(unix)+len(keys)*(len(",v1=")+hex.EncodedLen(sha256.Size)))
+		sig = append(append(sig, "t="...), unix...)
 		for _, k := range keys {
-			b.WriteString(",v1=")
-			b.WriteString(hex.EncodeToString(mac(k, bunix, dot, body)))
+			sig = hex.AppendEncode(append(sig, ",v1="...), mac(k))
 		}
-		h.Set(c.Header, b.String())
+		h.Set(c.Header, string(sig))
 	case Body:
 		prefix := DefaultPrefix
 		if c.Prefix != nil {
 			prefix = *c.Prefix
 		}
-		sum := mac(keys[0], body)
+		sig := append(make([]byte, 0, len(prefix)+base64.StdEncoding.EncodedLen(sha256.Size)+sha256.Size), prefix...)
 		if c.Encoding == EncodingBase64 {
-			h.Set(c.Header, prefix+base64.StdEncoding.EncodeToString(sum))
+			sig = base64.StdEncoding.AppendEncode(sig, mac(keys[0]))
 		} else {
-			h.Set(c.Header, prefix+hex.EncodeToString(sum))
+			sig = hex.AppendEncode(sig, mac(keys[0]))
 		}
+		h.Set(c.Header, string(sig))
 	case BodyThenTimestamp:
 		h.Set(c.TimestampHeader, unix)
-		h.Set(c.Header, hex.EncodeToString(mac(keys[0], body, dot, bunix)))
+		h.Set(c.Header, hex.EncodeToString(mac(keys[0])))
 	}
-	return h, nil
+
+	if cap(msg) <= maxScratch {
+		*sp = msg[:0]
+		scratch.Put(sp)
+	}
+	return nil
 }
 
 // checkMsgID refuses a message id that cannot travel in the webhook-id
@@ -304,15 +370,6 @@ func checkMsgID(id string) error {
 		return fmt.Errorf("message id %q starts or ends with a blank", id)
 	}
 	return nil
-}
-
-// mac is HMAC-SHA256 of the parts written one after another.
-func mac(key []byte, parts ...[]byte) []byte {
-	m := hmac.New(sha256.New, key)
-	for _, p := range parts {
-		m.Write(p)
-	}
-	return m.Sum(nil)
 }
 
 // Key returns the HMAC key of a secret under a scheme: for StandardWebhooks

@@ -4,10 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -529,4 +531,75 @@ func TestDocsVectors(t *testing.T) {
 	if n != 5 {
 		t.Errorf("%d rows in the docs' Test vectors table, want 5", n)
 	}
+}
+
+// SignTo writes what Sign returns into a header that already holds the
+// request's other headers: the signature's replace any of the same names
+// (in any case) and the rest stay; on an error nothing changes.
+func TestSignTo_WritesIntoTheHeader(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"id":"evt_01"}`)
+	now := time.Unix(1767323045, 0)
+	for _, c := range []signature.Config{
+		{},
+		{Scheme: signature.Timestamped, Header: "x-acme-signature"},
+		{Scheme: signature.BodyThenTimestamp, Header: "Clasp-Event-Signature", TimestampHeader: "clasp-event-timestamp"},
+	} {
+		for name, secrets := range rotations() {
+			want, err := signature.Sign(&c, secrets, "evt_01", now, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{"Content-Type": {"application/json"}}
+			for _, k := range c.HeaderNames() {
+				h[k] = []string{"stale", "values"}
+			}
+			if err := signature.SignTo(h, &c, secrets, "evt_01", now, body); err != nil {
+				t.Fatal(err)
+			}
+			for k, vs := range want {
+				if !slices.Equal(h[k], vs) {
+					t.Errorf("%s, %s: %s = %q, want %q as Sign gives", c.SchemeName(), name, k, h[k], vs)
+				}
+			}
+			if len(h) != len(want)+1 || h.Get("Content-Type") != "application/json" {
+				t.Errorf("%s, %s: header %v, want Sign's %v and Content-Type", c.SchemeName(), name, h, want)
+			}
+		}
+	}
+	h := http.Header{"Webhook-Signature": {"old"}}
+	if err := signature.SignTo(h, &signature.Config{}, []string{"not base64!"}, "evt_01", now, body); err == nil || h.Get("Webhook-Signature") != "old" || len(h) != 1 {
+		t.Errorf("SignTo with a bad secret = %v, header %v; want an error and the header as it was", err, h)
+	}
+}
+
+// Attempts are signed at once on many workers, sharing the buffers the
+// signed message is written in: each signature is of its own body.
+func TestSign_ConcurrentlyEachOfItsOwnBody(t *testing.T) {
+	t.Parallel()
+	secret := signature.GenerateSecret()
+	now := time.Unix(1767323045, 0)
+	v, err := verify.NewStandard([]string{secret}, verify.WithClock(func() time.Time { return now }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				// Sizes either side of the buffer kept for reuse.
+				body := []byte(fmt.Sprintf(`{"g":%d,"i":%d,"pad":%q}`, g, i, strings.Repeat("x", (g*i*997)%(80<<10))))
+				h, err := signature.Sign(&signature.Config{}, []string{secret}, fmt.Sprintf("evt_%d_%d", g, i), now, body)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if err := v.Verify(body, h); err != nil {
+					t.Errorf("goroutine %d, body %d: %v", g, i, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
 }
