@@ -216,7 +216,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.engine = delivery.NewEngine(delivery.Config{
 		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: delivery.NewMetrics(reg), Clock: m.cfg.Clock,
-		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations}),
+		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations, Workers: m.cfg.Workers}),
 		Workers:        m.cfg.Workers,
 		PerEndpoint:    m.cfg.PerEndpoint,
 		PerTenant:      m.cfg.PerTenant,

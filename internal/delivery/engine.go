@@ -122,7 +122,7 @@ func NewEngine(cfg Config) *Engine {
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)
 	if cfg.Client == nil {
-		cfg.Client = NewHTTPClient(ClientConfig{})
+		cfg.Client = NewHTTPClient(ClientConfig{Workers: cfg.Workers})
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -410,13 +410,17 @@ type outcome struct {
 	final      bool // a failure no retry can mend
 }
 
+// send makes the attempt's one HTTP request: the endpoint's format signs
+// body (already rendered, once per attempt) and the request goes out on
+// the client's kept-alive connections; the answer's status decides, and at
+// most maxResponseBody of its body is kept, read within responseWait.
 func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, in *format.Input, body []byte) *outcome {
 	ep, started := c.Endpoint, in.Timestamp
 	out := &outcome{started: started}
 
-	ctx, cancel := context.WithTimeout(ctx, f.Timeout())
+	reqCtx, cancel := context.WithTimeout(ctx, f.Timeout())
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
 		out.err = "bad endpoint URL: " + err.Error()
 		out.final = true
@@ -435,18 +439,19 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 	resp, err := e.cfg.Client.Do(req)
 	if err != nil {
 		out.duration = e.now().Sub(started)
-		out.err = describeError(err, f.Timeout())
+		out.err = describeError(reqCtx, err, f.Timeout())
 		return out
 	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBody))
-	// Drain a little more so the connection can go back to the pool.
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	out.duration = e.now().Sub(started)
 	out.code = resp.StatusCode
-	out.body = string(b)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		out.err = "reading response: " + describeError(err, f.Timeout())
+	out.body, err = readAnswer(resp, cancel)
+	out.duration = e.now().Sub(started)
+	switch {
+	case err == nil:
+	case errors.Is(err, context.Canceled):
+		// Cut off after responseWait, or by shutdown, while the body was
+		// read: the status is the answer, and the body what came in time.
+	default:
+		out.err = "reading response: " + describeError(reqCtx, err, f.Timeout())
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), e.now())
@@ -455,6 +460,62 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 		out.err = "redirects are not followed: " + resp.Header.Get("Location")
 	}
 	return out
+}
+
+// responseWait bounds the reading of an answer's body once its status line
+// and headers have come. The status decides the attempt and the body is
+// only kept for the log, so a receiver that answers 200 and then lets its
+// body drip cannot hold the attempt, and its worker, for the whole timeout.
+// It runs on the wall clock, as the request's timeout does.
+const responseWait = time.Second
+
+// maxDrain is how much of an answer beyond what is kept is read and thrown
+// away, so that the connection can go back to the pool; the connection of
+// a longer answer is closed instead.
+const maxDrain = 64 << 10
+
+// answerBufs are the buffers answers are read into, maxResponseBody each,
+// reused: reading an answer allocates only the text it keeps.
+var answerBufs = sync.Pool{New: func() any { b := make([]byte, maxResponseBody); return &b }}
+
+// readAnswer reads the first maxResponseBody bytes of resp's body, which it
+// returns, and drains up to maxDrain more, within responseWait of being
+// called; then it closes the body. When responseWait runs out first it
+// calls cut, which must end the request (its context's cancel), and
+// returns what had come with the read's error, context.Canceled. An error
+// while draining is not reported: what is kept was read whole.
+func readAnswer(resp *http.Response, cut context.CancelFunc) (string, error) {
+	defer resp.Body.Close()
+	if resp.ContentLength == 0 {
+		return "", nil // 204, or Content-Length: 0: nothing to wait for
+	}
+	timer := time.AfterFunc(responseWait, cut)
+	defer timer.Stop()
+	bp := answerBufs.Get().(*[]byte)
+	defer answerBufs.Put(bp)
+	buf := *bp
+	n := 0
+	var err error
+	for n < len(buf) && err == nil {
+		var m int
+		m, err = resp.Body.Read(buf[n:])
+		n += m
+	}
+	kept := string(buf[:n])
+	if err != nil {
+		if err == io.EOF {
+			err = nil
+		}
+		return kept, err
+	}
+	for drained := 0; drained < maxDrain; {
+		m, err := resp.Body.Read(buf)
+		drained += m
+		if err != nil {
+			break
+		}
+	}
+	return kept, nil
 }
 
 // secrets lists the signing secrets, newest first: the previous secret is

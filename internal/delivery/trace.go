@@ -167,7 +167,9 @@ func errorType(out *outcome) string {
 		return "endpoint_url"
 	case strings.HasPrefix(e, "reading response"):
 		return "response"
-	case strings.Contains(e, "dial ") || strings.Contains(e, "connection") || strings.Contains(e, "lookup "):
+	case strings.HasPrefix(e, "TLS: "):
+		return "tls"
+	case strings.Contains(e, "connect") || strings.HasPrefix(e, "DNS ") || strings.HasPrefix(e, "no route") || strings.Contains(e, "dial "):
 		return "connection"
 	}
 	return "_OTHER"
