@@ -133,3 +133,12 @@ func TestStore_OutOfRangeTimeIsInvalid(t *testing.T) {
 		t.Fatalf("TenantCreate at 5001 BC = %v, want a herald.Error whose message is the client's, not PostgreSQL's", err)
 	}
 }
+
+// BenchmarkBatch measures the completer's batched record and group
+// commit's batched ingest (storetest.BenchBatch).
+func BenchmarkBatch(b *testing.B) {
+	if os.Getenv(dbtest.EnvPostgres) == "" {
+		b.Skip(dbtest.EnvPostgres + " is not set")
+	}
+	storetest.BenchBatch(b, func(b *testing.B) store.Store { return dbtest.Postgres(b) })
+}

@@ -95,3 +95,9 @@ func TestOpen_NoIO(t *testing.T) {
 func BenchmarkClaim(b *testing.B) {
 	storetest.Bench(b, func(b *testing.B) store.Store { return dbtest.SQLite(b) })
 }
+
+// BenchmarkBatch measures the completer's batched record and group
+// commit's batched ingest (storetest.BenchBatch).
+func BenchmarkBatch(b *testing.B) {
+	storetest.BenchBatch(b, func(b *testing.B) store.Store { return dbtest.SQLite(b) })
+}
