@@ -54,9 +54,12 @@ func (s *Store) EventCreate(ctx context.Context, p *store.EventCreateParams) (*s
 	return out[0].Result, out[0].Err
 }
 
-// Rows per multi-row INSERT: far below the parameter limits of both
-// databases (SQLite 32,766, PostgreSQL 65,535) at 10 parameters a row.
-const insertChunk = 500
+// Rows per multi-row INSERT. Small, because SQLite's driver (modernc)
+// finds each argument's parameter by a scan of the statement's, so binding
+// costs the square of a statement's arguments: at 500 rows 64 events at
+// fan-out 10 took 63 ms, at 32 rows 23 ms (17.7 ms with the statements kept
+// prepared), and PostgreSQL did no worse (BenchmarkBatch, docs/design.md).
+const insertChunk = 32
 
 // EventCreateMany stores several events and their deliveries in one
 // transaction; see store.Store. Nothing an event can be refused for (a
