@@ -63,7 +63,7 @@ type Config struct {
 	// FailureEvents is the number of events of the failures scenario
 	// (2,000).
 	FailureEvents int
-	// Backlog is the number of deliveries of the backlog scenario (10,000).
+	// Backlog is the number of deliveries of the backlog scenario (100,000).
 	Backlog int
 	// Timeout bounds each wait for deliveries to arrive (2m); a scenario
 	// that runs out reports what arrived, marked incomplete.
@@ -84,7 +84,7 @@ func (c *Config) defaults() {
 	c.NoisyRate = cmp.Or(c.NoisyRate, 100)
 	c.NoisyDuration = cmp.Or(c.NoisyDuration, 10*time.Second)
 	c.FailureEvents = cmp.Or(c.FailureEvents, 2000)
-	c.Backlog = cmp.Or(c.Backlog, 10000)
+	c.Backlog = cmp.Or(c.Backlog, 100000)
 	c.Timeout = cmp.Or(c.Timeout, 2*time.Minute)
 	if c.Progress == nil {
 		c.Progress = io.Discard

@@ -75,7 +75,7 @@ stdout. See docs/benchmarks.md.`,
 	f.IntVar(&cfg.NoisyRate, "noisy-rate", 100, "events per second of each noisy-neighbour run, each to 10 healthy endpoints, and of each fair-share run, each to 2")
 	f.DurationVar(&cfg.NoisyDuration, "noisy-duration", 10*time.Second, "how long each noisy-neighbour and fair-share run posts")
 	f.IntVar(&cfg.FailureEvents, "failure-events", 2000, "events of the failures scenario")
-	f.IntVar(&cfg.Backlog, "backlog", 10000, "deliveries held back, then released, in the backlog scenario")
+	f.IntVar(&cfg.Backlog, "backlog", 100000, "deliveries held back, then released, in the backlog scenario")
 	f.DurationVar(&cfg.Timeout, "timeout", 2*time.Minute, "longest wait for a scenario's deliveries to arrive")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof of this process (the in-process server) on this loopback address, e.g. 127.0.0.1:6060")
 	return cmd
