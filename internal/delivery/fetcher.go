@@ -48,13 +48,21 @@ func (f *fetcher) hungry(n int) bool {
 
 // run claims until ctx ends.
 func (f *fetcher) run(ctx context.Context) {
-	// next is the earliest due time, read again only after a claim or a
-	// wake-up that may have changed it, not on every room freed.
+	// next is the earliest due time as last read. A claim is made only when
+	// something is due (one that finds nothing still takes a claim's turn,
+	// which on PostgreSQL ingest's hand-offs wait for), and next is read
+	// again after a claim and after anything that may have moved it: a
+	// notification, room freed (a retry recorded, a cap with room again),
+	// the timer. Unread (stale, the read failed) counts as due.
 	var next time.Time
 	stale := true
 	for {
-		more, claimed := false, false
-		if n := f.free(); n > 0 && f.hungry(n) {
+		if stale && f.free() > 0 {
+			next, stale = f.nextDue(ctx)
+		}
+		more := false
+		due := stale || (!next.IsZero() && !next.After(f.clock.Now()))
+		if n := f.free(); n > 0 && due && f.hungry(n) {
 			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: f.clock.Now(), Lease: f.lease,
 				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant,
@@ -65,7 +73,7 @@ func (f *fetcher) run(ctx context.Context) {
 			if len(cs) > 0 {
 				f.push(cs)
 			}
-			more, claimed = err == nil && len(cs) == n, true
+			more, stale = err == nil && len(cs) == n, true
 		}
 		if more {
 			continue
@@ -73,13 +81,8 @@ func (f *fetcher) run(ctx context.Context) {
 
 		wait := f.poll
 		if f.free() > 0 {
-			if claimed || stale {
-				switch at, err := f.st.DeliveryNextDue(ctx); {
-				case err == nil:
-					next, stale = at, false
-				case errors.Is(err, store.ErrNotFound):
-					next, stale = time.Time{}, false
-				}
+			if stale {
+				next, stale = f.nextDue(ctx)
 			}
 			if d := next.Sub(f.clock.Now()); !next.IsZero() && d > 0 && d < wait {
 				wait = d
@@ -96,11 +99,22 @@ func (f *fetcher) run(ctx context.Context) {
 				// rather than spin on a closed channel.
 				f.wake = nil
 			}
-			stale = true
 		case <-f.freed:
 		case <-timer.C():
-			stale = true
 		}
+		stale = true
 		timer.Stop()
 	}
+}
+
+// nextDue reads the earliest due time: zero when nothing is waiting, and
+// stale when it could not be read.
+func (f *fetcher) nextDue(ctx context.Context) (next time.Time, stale bool) {
+	switch at, err := f.st.DeliveryNextDue(ctx); {
+	case err == nil:
+		return at, false
+	case errors.Is(err, store.ErrNotFound):
+		return time.Time{}, false
+	}
+	return time.Time{}, true
 }

@@ -162,3 +162,47 @@ func (c countClaims) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClai
 	c.n.Add(1)
 	return c.Store.DeliveryClaimDue(ctx, p)
 }
+
+// TestFetcher_NoClaimWhenNothingIsDue: room freed while nothing is due
+// makes no claim (a claim that finds nothing still takes its turn with the
+// claims and hand-offs); new work's notification does.
+func TestFetcher_NoClaimWhenNothingIsDue(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		wake, err := st.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var room, claims atomic.Int64
+		room.Store(5)
+		freed := make(chan struct{}, 1)
+		pushed := make(chan []*store.Claimed, 10)
+		f := &fetcher{
+			st: countClaims{st, &claims}, clock: clock.NewFake(tp0), log: slog.New(slog.DiscardHandler), owner: "me",
+			lease: time.Minute, perEndpoint: 100, poll: time.Hour, batch: 1,
+			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
+			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
+		}
+		done := make(chan struct{})
+		go func() { f.run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		for range 3 {
+			freed <- struct{}{}
+			until(t, "the fetcher to take the signal", func() bool { return len(freed) == 0 })
+		}
+		seedEvents(t, st, 1)
+		select {
+		case cs := <-pushed:
+			if len(cs) != 1 {
+				t.Fatalf("claimed %d, want the new event's 1", len(cs))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("timed out waiting for the claim of the new event")
+		}
+		if n := claims.Load(); n != 1 {
+			t.Errorf("%d claims, want 1: none while nothing was due", n)
+		}
+	})
+}

@@ -236,12 +236,19 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 		}
 	}
 	// What callers see of a delivery in flight: no next attempt.
+	waiting := 0
 	for _, d := range dels {
 		if d.Status == store.StatusDelivering {
 			d.NextAttemptAt = nil
+		} else {
+			waiting++
 		}
 	}
-	if len(dels) > 0 {
+	// Wake the claimers only for deliveries left for a claim: one handed
+	// off or leased to its creator has nothing for them, and on PostgreSQL
+	// every wake-up was a claim that found nothing, taking its turn with
+	// the hand-offs of the next ingests.
+	if waiting > 0 {
 		if err := s.db.Notify(ctx, tx); err != nil {
 			return nil, nil, err
 		}
