@@ -7,8 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -37,8 +35,6 @@ type dispatcher struct {
 	run func(ctx context.Context, c *store.Claimed, settled func())
 	// release hands back a delivery that was never attempted (shutdown).
 	release func(ctx context.Context, c *store.Claimed)
-	// limiter is the endpoint's rate limiter, nil when it has none.
-	limiter func(ep *store.Endpoint) *rate.Limiter
 	// sent is told how many attempts are being sent, after every dispatch
 	// (a worker that finished included, which is how the completer learns
 	// that nothing is being sent).
@@ -185,22 +181,20 @@ func (d *dispatcher) placeLocked(j *job) {
 		d.blocked[ep.ID] = append(d.blocked[ep.ID], j)
 		return
 	}
-	if lim := d.limiter(ep); lim != nil && !j.reserved {
-		now := d.clock.Now()
-		wait := lim.ReserveN(now, 1).DelayFrom(now)
+	// Its rate limit turn, given out by the claim across every node: a
+	// delivery whose turn has not come is set aside until it has.
+	if !j.reserved && j.c.NotBefore.After(d.clock.Now()) {
 		j.reserved = true
-		if wait > 0 {
-			j.turn = now.Add(wait)
-			first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
-			heap.Push(&d.deferred, j)
-			if first {
-				select {
-				case d.rearm <- struct{}{}:
-				default:
-				}
+		j.turn = j.c.NotBefore
+		first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
+		heap.Push(&d.deferred, j)
+		if first {
+			select {
+			case d.rearm <- struct{}{}:
+			default:
 			}
-			return
 		}
+		return
 	}
 	d.sending++
 	d.perEP[ep.ID]++

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -39,10 +37,13 @@ type lab struct {
 	released []string
 	ownCap   map[string]int    // endpoints' own max_in_flight
 	tenantOf map[string]string // endpoints' tenants; "" when not set
+	turns    map[string]time.Time
 }
 
-func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, limits map[string]*rate.Limiter) *lab {
-	l := &lab{finish: map[string]chan struct{}{}, settles: map[string]func(){}}
+// newLab's turns are deliveries' rate limit turns (Claimed.NotBefore), by
+// name; the others go at once.
+func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, turns map[string]time.Time) *lab {
+	l := &lab{finish: map[string]chan struct{}{}, settles: map[string]func(){}, turns: turns}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	l.d = newDispatcher(&dispatcher{
@@ -67,7 +68,6 @@ func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, lim
 			l.released = append(l.released, c.Delivery.ID)
 			l.mu.Unlock()
 		},
-		limiter: func(ep *store.Endpoint) *rate.Limiter { return limits[ep.ID] },
 	})
 	go l.d.turns(ctx)
 	return l
@@ -81,8 +81,9 @@ func (l *lab) push(names ...string) {
 		ep, _, _ := cut(n)
 		l.finish[n] = make(chan struct{})
 		cs = append(cs, &store.Claimed{
-			Delivery: &store.Delivery{ID: n, TenantID: l.tenantOf[ep]},
-			Endpoint: &store.Endpoint{ID: ep, TenantID: l.tenantOf[ep], MaxInFlight: l.ownCap[ep]},
+			Delivery:  &store.Delivery{ID: n, TenantID: l.tenantOf[ep]},
+			Endpoint:  &store.Endpoint{ID: ep, TenantID: l.tenantOf[ep], MaxInFlight: l.ownCap[ep]},
+			NotBefore: l.turns[n],
 		})
 	}
 	l.mu.Unlock()
@@ -243,9 +244,10 @@ func TestDispatcher_HoldsUntilSettled(t *testing.T) {
 func TestDispatcher_RateLimitNeverHoldsAWorker(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(tp0)
-	// r allows one attempt a second; f has no limit. One worker only.
-	limits := map[string]*rate.Limiter{"r": rate.NewLimiter(1, 1)}
-	l := newLab(t, fake, 1, 10, 100, limits)
+	// r allows one attempt a second (the claim gave r/2 and r/3 their
+	// turns 1s and 2s from now); f has no limit. One worker only.
+	turns := map[string]time.Time{"r/2": tp0.Add(time.Second), "r/3": tp0.Add(2 * time.Second)}
+	l := newLab(t, fake, 1, 10, 100, turns)
 	l.push("r/1", "r/2", "r/3", "f/1")
 	wantSending(t, l, "r/1")
 	l.end("r/1")
@@ -272,8 +274,8 @@ func TestDispatcher_RateLimitNeverHoldsAWorker(t *testing.T) {
 func TestDispatcher_StopHandsBackWhatWasNotSent(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(tp0)
-	limits := map[string]*rate.Limiter{"r": rate.NewLimiter(1, 1)}
-	l := newLab(t, fake, 2, 1, 100, limits)
+	turns := map[string]time.Time{"r/2": tp0.Add(time.Second)}
+	l := newLab(t, fake, 2, 1, 100, turns)
 	l.push("a/1", "a/2", "r/1", "r/2")
 	wantSending(t, l, "a/1", "r/1")
 	l.end("r/1")

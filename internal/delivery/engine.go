@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
-	"golang.org/x/time/rate"
 
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/clock"
@@ -100,9 +99,6 @@ type Engine struct {
 	owner  string           // identifies this engine in leases: host-pid-random
 	tracer trace.Tracer     // nil: tracing is off
 
-	limitersMu sync.Mutex
-	limiters   map[string]*rate.Limiter
-
 	inflightMu sync.Mutex
 	inflight   map[string]struct{} // deliveries this engine is attempting
 
@@ -135,7 +131,7 @@ func NewEngine(cfg Config) *Engine {
 		cfg: cfg, st: cfg.Store, log: cfg.Logger, clock: cfg.Clock, now: cfg.Clock.Now,
 		owner:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		tracer:   newTracer(cfg.TracerProvider),
-		limiters: map[string]*rate.Limiter{}, inflight: map[string]struct{}{},
+		inflight: map[string]struct{}{},
 	}
 }
 
@@ -182,7 +178,6 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			e.untrack(c.Delivery.ID)
 		},
-		limiter: e.limiter,
 		sent: func(n int) {
 			e.cfg.Metrics.setInflight(n)
 			if n == 0 {
@@ -652,21 +647,24 @@ func (e *Engine) releaseAt(ctx context.Context, a *try, next time.Time) {
 	}
 }
 
-// waitTurn waits, on the engine's clock, until the endpoint's rate limit
-// lets one more attempt go; it returns ctx's error if ctx ends first. Only
-// a test send waits so: the dispatcher never holds a worker for a turn.
+// waitTurn takes the endpoint's next rate limit turn from the store (as
+// the claims give them out, so the limit holds across every node) and
+// waits for it on the engine's clock; it returns ctx's error if ctx ends
+// first. Only a test send waits so: the dispatcher never holds a worker
+// for a turn.
 func (e *Engine) waitTurn(ctx context.Context, ep *store.Endpoint) error {
-	lim := e.limiter(ep)
-	if lim == nil {
+	if ep.RateLimit <= 0 {
 		return nil
 	}
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	now := e.now()
-	r := lim.ReserveN(now, 1)
-	wait := r.DelayFrom(now)
-	if wait <= 0 {
+	at, err := e.st.EndpointTakeTurn(ctx, ep.ID, e.now())
+	if err != nil {
+		return fmt.Errorf("take a rate limit turn: %w", err)
+	}
+	wait := at.Sub(e.now())
+	if at.IsZero() || wait <= 0 {
 		return nil
 	}
 	t := e.clock.NewTimer(wait)
@@ -675,26 +673,8 @@ func (e *Engine) waitTurn(ctx context.Context, ep *store.Endpoint) error {
 	case <-t.C():
 		return nil
 	case <-ctx.Done():
-		// Give the turn back, so the attempts behind this one move up.
-		r.CancelAt(e.now())
 		return ctx.Err()
 	}
-}
-
-func (e *Engine) limiter(ep *store.Endpoint) *rate.Limiter {
-	if ep.RateLimit <= 0 {
-		return nil
-	}
-	e.limitersMu.Lock()
-	defer e.limitersMu.Unlock()
-	l := e.limiters[ep.ID]
-	if l == nil || int(l.Limit()) != ep.RateLimit {
-		// A burst of 1 spaces attempts evenly: a bucket of N would allow up
-		// to 2N-1 in one second, and the promise is at most N a second.
-		l = rate.NewLimiter(rate.Limit(ep.RateLimit), 1)
-		e.limiters[ep.ID] = l
-	}
-	return l
 }
 
 // raiseFailure sends the format's failure event to the tenant's endpoints

@@ -145,6 +145,11 @@ type Store interface {
 	// ErrNotFound, bad params) is not recorded and fails no other. The error
 	// is the batch's own (the database failed): then nothing was recorded.
 	DeliveryRecordAttempts(ctx context.Context, ps []*AttemptRecordParams) ([]AttemptRecordResult, error)
+	// EndpointTakeTurn takes the endpoint's next turn under its rate limit,
+	// as claims give them out, for an attempt made outside the claims (a
+	// test send): the time it may be sent, zero when the endpoint has no
+	// rate limit.
+	EndpointTakeTurn(ctx context.Context, endpointID string, now time.Time) (time.Time, error)
 	// DeliveryRelease hands a leased delivery back unattempted (shutdown),
 	// due again at p.NextAttemptAt, if the lease is still p.Owner's.
 	DeliveryRelease(ctx context.Context, id, owner string, next time.Time) error
@@ -303,6 +308,11 @@ type Claimed struct {
 	Body []byte
 	// LeaseUntil is when the lease expires.
 	LeaseUntil time.Time
+	// NotBefore is the delivery's turn under its endpoint's rate limit:
+	// its attempt is not sent before it. Zero: at once. Turns are given out
+	// by the claims and hand-offs, which take turns with each other, so an
+	// endpoint's rate limit holds for the whole deployment.
+	NotBefore time.Time
 }
 
 // Attempt is one HTTP request made for a delivery.

@@ -472,9 +472,15 @@ func (s *Store) Claim(ctx context.Context, p *store.DeliveryClaimParams,
 	until := store.Timestamp(p.Now.Add(p.Lease))
 	var out []*store.Claimed
 	err := s.db.Tx(ctx, func(tx Querier) error {
-		var err error
-		out, err = claim(ctx, tx, now, until)
-		return err
+		cs, err := claim(ctx, tx, now, until)
+		if err != nil {
+			return err
+		}
+		var later map[string]time.Time
+		if out, later, err = s.takeTurns(ctx, tx, now, cs); err != nil {
+			return err
+		}
+		return s.putBack(ctx, tx, p.Owner, later)
 	})
 	if err != nil {
 		return nil, s.Err(err, "claim due deliveries")

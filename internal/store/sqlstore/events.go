@@ -384,6 +384,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 	}
 	until := store.Timestamp(h.Until)
 	var out []*store.Claimed
+	chosen := map[*store.Claimed]*store.Delivery{} // the stored delivery of each
 	for _, c := range cands {
 		if len(out) == h.Limit {
 			break
@@ -393,10 +394,24 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		}
 		leased[c.ep.ID]++
 		tenantLeased[c.ep.TenantID]++
-		c.d.Status, c.d.NextAttemptAt = store.StatusDelivering, &until
 		d := *c.d
-		d.NextAttemptAt = nil
-		out = append(out, &store.Claimed{Delivery: &d, Event: c.ev, Endpoint: c.ep, LeaseUntil: until})
+		d.Status, d.NextAttemptAt = store.StatusDelivering, nil
+		cl := &store.Claimed{Delivery: &d, Event: c.ev, Endpoint: c.ep, LeaseUntil: until}
+		chosen[cl] = c.d
+		out = append(out, cl)
+	}
+	// Rate-limited endpoints' turns, as a claim gives them: one whose turn
+	// is beyond the horizon stays pending, due at its turn.
+	out, later, err := s.takeTurns(ctx, tx, now, out)
+	if err != nil {
+		return nil, err
+	}
+	for cl, d := range chosen {
+		if at, ok := later[cl.Delivery.ID]; ok {
+			d.NextAttemptAt = &at
+			continue
+		}
+		d.Status, d.NextAttemptAt = store.StatusDelivering, &until
 	}
 	return out, nil
 }

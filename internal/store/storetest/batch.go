@@ -234,3 +234,37 @@ func testEventCreateManyHandsOffTenantShare(t *testing.T, st store.Store) {
 		t.Fatalf("handed %v per tenant, want 1 of acme's and 3 of other's", n)
 	}
 }
+
+// A hand-off gives turns as a claim does: one whose turn is beyond a
+// second stays pending, due at its turn.
+func testHandOffRateLimitTurns(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme", filters("a"), func(e *store.Endpoint) { e.RateLimit = 1 })
+	now := store.Timestamp(t0)
+	var ps []*store.EventCreateParams
+	for i := range 3 {
+		ps = append(ps, &store.EventCreateParams{Event: newEvent("acme", fmt.Sprintf("a%d", i), "a", `{}`), Now: now})
+	}
+	out, handed, err := st.EventCreateMany(ctx, ps, &store.HandOff{Owner: "me", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Turns run on the store's clock: the first at once, then a second apart.
+	if len(handed) != 2 || !handed[0].NotBefore.IsZero() || handed[1].NotBefore.IsZero() {
+		t.Fatalf("handed %d (turns %v), want 2: at once and in a second", len(handed), turnsOf(handed))
+	}
+	last := out[2].Result.Deliveries[0]
+	if last.Status != store.StatusPending || last.NextAttemptAt == nil || last.NextAttemptAt.Sub(handed[1].NotBefore) != time.Second {
+		t.Fatalf("the third delivery is %s due %v, want pending, due at its turn a second after %v",
+			last.Status, last.NextAttemptAt, handed[1].NotBefore)
+	}
+}
+
+func turnsOf(cs []*store.Claimed) []time.Time {
+	var out []time.Time
+	for _, c := range cs {
+		out = append(out, c.NotBefore)
+	}
+	return out
+}

@@ -272,6 +272,47 @@ func testClaimSharesTenants(t *testing.T, st store.Store) {
 	}
 }
 
+// Claims give a rate-limited endpoint's deliveries their turns, spaced by
+// one over the rate and carried on by every claimer (another node
+// included); a delivery whose turn is more than a second ahead stays in
+// the table, due at its turn.
+func testClaimRateLimitTurns(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme", filters("x"), func(e *store.Endpoint) { e.RateLimit = 2 })
+	for i := range 5 {
+		mkEvent(t, st, "acme", "x", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	now := store.Timestamp(t0.Add(time.Minute))
+	got := claim(t, st, "w1", now, 10, 10)
+	if len(got) != 3 {
+		t.Fatalf("claimed %d, want the 3 whose turns are within a second (now, +0.5s, +1s)", len(got))
+	}
+	for i, c := range got {
+		want := now.Add(time.Duration(i) * 500 * time.Millisecond)
+		if i == 0 {
+			want = time.Time{} // at once
+		}
+		if !c.NotBefore.Equal(want) {
+			t.Errorf("claimed #%d: turn %v, want %v", i, c.NotBefore, want)
+		}
+	}
+	// The other two wait in the table for their turns: not due now.
+	if more := claim(t, st, "w2", now, 10, 10); len(more) != 0 {
+		t.Fatalf("another node claimed %d at once, want none: their turns are 1.5s and 2s away", len(more))
+	}
+	at := now.Add(1500 * time.Millisecond)
+	more := claim(t, st, "w2", at, 10, 10)
+	if len(more) != 1 || !more[0].NotBefore.IsZero() {
+		t.Fatalf("another node at +1.5s claimed %+v, want one, at once (its turn)", more)
+	}
+	// A test send takes the next turn, after the claims'.
+	turn := do(st.EndpointTakeTurn(ctx, got[0].Endpoint.ID, at)).must(t)
+	if want := now.Add(2 * time.Second); !turn.Equal(want) {
+		t.Errorf("test send's turn %v, want %v, after the claims'", turn, want)
+	}
+}
+
 func testClaimSkipsDisabled(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	mkTenant(t, st, "acme")

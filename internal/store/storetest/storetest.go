@@ -69,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"EndpointMaxInFlightRoundTrips", testEndpointMaxInFlightRoundTrips},
 		{"DeliveryClaimDue_BacklogDoesNotStarve", testClaimBacklogDoesNotStarve},
 		{"DeliveryClaimDue_SharesTenants", testClaimSharesTenants},
+		{"DeliveryClaimDue_RateLimitTurns", testClaimRateLimitTurns},
+		{"EventCreateManyHandsOffRateLimitTurns", testHandOffRateLimitTurns},
 		{"EventCreateManyHandsOffTenantShare", testEventCreateManyHandsOffTenantShare},
 		{"DeliveryClaimDue_SkipsDisabled", testClaimSkipsDisabled},
 		{"DeliveryClaimDue_ExpiredLease", testClaimExpiredLease},
