@@ -65,6 +65,8 @@ func newHarness(t testing.TB, st store.Store, configure ...func(*Config)) *harne
 	// A sweep of expired idempotency records ends before the store closes
 	// (cleanups run last first: the store's was registered before).
 	t.Cleanup(h.srv.idempotencySweeps.Wait)
+	// So do the writes of keys' last uses.
+	t.Cleanup(h.srv.keys.Wait)
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("server log:\n%s", h.logs.String())

@@ -388,6 +388,14 @@ func TestIdempotency_SecretsAreNeverStored(t *testing.T) {
 		// The key itself works, and the replay made no other.
 		want(t, h.as(first.str(t, "key")).get("/api/v1/tenants/acme"), http.StatusOK)
 
+		first = h.idem("/api/v1/keys", "admin-key-1", map[string]any{"name": "ops"})
+		want(t, first, http.StatusCreated)
+		wantSecretOmitted(t, h, "/api/v1/keys", "admin-key-1", map[string]any{"name": "ops"}, first, "key")
+		want(t, h.as(first.str(t, "key")).get("/api/v1/tenants"), http.StatusOK)
+		if n := len(h.as(h.admin).get("/api/v1/keys").list(t)); n != 2 {
+			t.Fatalf("%d admin keys after a creation and its replay, want 2", n)
+		}
+
 		eps := "/api/v1/tenants/acme/endpoints"
 		body := map[string]any{"url": "https://example.com/hook"}
 		first = h.idem(eps, "ep-1", body)
@@ -439,8 +447,8 @@ func TestIdempotency_EveryAnswerWithASecretIsStoredWithoutIt(t *testing.T) {
 			}
 		}
 	}
-	if checked != 3 {
-		t.Errorf("%d answers with a secret, want 3 (a key creation, an endpoint creation, a rotation)", checked)
+	if checked != 4 {
+		t.Errorf("%d answers with a secret, want 4 (a tenant key's and an admin key's creation, an endpoint creation, a rotation)", checked)
 	}
 }
 

@@ -60,6 +60,9 @@ type Config struct {
 	// Dispatcher, when set, takes new deliveries straight from ingest on
 	// this node (the delivery engine); nil leaves them to the claim.
 	Dispatcher eventsvc.Dispatcher
+	// EventAccepted, when set, is told the tenant of every event newly
+	// stored by ingest (the metrics' herald_events_accepted_total).
+	EventAccepted func(tenantID string)
 	// Logger receives unexpected errors; nil discards them.
 	Logger *slog.Logger
 	// Clock is the time of every decision the API and its services make;
@@ -147,7 +150,7 @@ func New(cfg *Config) *Server {
 	s.keys = apikey.NewService(&base)
 	s.tenants = tenantsvc.NewService(&base)
 	s.eventTypes = eventtypesvc.NewService(&base)
-	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes, Dispatcher: cfg.Dispatcher})
+	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes, Dispatcher: cfg.Dispatcher, Accepted: cfg.EventAccepted})
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every
@@ -166,6 +169,7 @@ func New(cfg *Config) *Server {
 
 	s.registerHealth()
 	s.registerTenants()
+	s.registerKeys()
 	s.registerFormats()
 	s.registerEventTypes()
 	s.registerEndpoints()

@@ -8,7 +8,6 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
-	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
 )
@@ -48,30 +47,6 @@ type tenantPatchInput struct {
 		Name     *string    `json:"name,omitempty" maxLength:"256"`
 		Metadata jsonObject `json:"metadata,omitempty" doc:"Replaces the metadata."`
 	}
-}
-
-// apiKey is a tenant key, shown in full only in the answer that creates it.
-type apiKey struct {
-	ID        string    `json:"id" example:"key_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
-	Key       string    `json:"key,omitempty" doc:"The key itself; it is shown only here, in the answer that created it."`
-	Name      string    `json:"name"`
-	TenantID  string    `json:"tenant_id"`
-	CreatedAt time.Time `json:"created_at"`
-	// KeyOmitted marks a replay of the creation under its Idempotency-Key
-	// (it takes key's place there): the key is never stored, so a replay
-	// cannot show it.
-	KeyOmitted bool `json:"key_omitted,omitempty" doc:"true, and no key, in a replay of this creation under its Idempotency-Key: the key is shown once and never stored. Create another key if the first answer was lost."`
-}
-
-type keyCreateInput struct {
-	Tenant string `path:"tenant" doc:"Tenant id."`
-	Body   *struct {
-		Name string `json:"name,omitempty" maxLength:"256" doc:"What the key is for."`
-	}
-}
-
-type keyOutput struct {
-	Body apiKey
 }
 
 func (s *Server) registerTenants() {
@@ -116,13 +91,6 @@ func (s *Server) registerTenants() {
 	}, scopeTenantAdmin, func(ctx context.Context, in *tenantPath) (*struct{}, error) {
 		return nil, s.tenants.Delete(ctx, in.Tenant)
 	})
-	register(s, huma.Operation{
-		OperationID: "create-tenant-key", Method: http.MethodPost, Path: base + "/{tenant}/keys", Tags: tags,
-		Summary:       "Create a tenant key",
-		Description:   "A tenant key may read its tenant and use everything under /api/v1/tenants/{tenant}/ except creating keys, and read formats and event types.",
-		DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
-		Metadata: map[string]any{metaSecretMember: "key"},
-	}, scopeTenantAdmin, s.createKey)
 }
 
 func (s *Server) createTenant(ctx context.Context, in *tenantCreateInput) (*tenantOutput, error) {
@@ -152,16 +120,4 @@ func (s *Server) updateTenant(ctx context.Context, in *tenantPatchInput) (*tenan
 		return nil, inBody(err)
 	}
 	return &tenantOutput{Body: tenantFrom(t)}, nil
-}
-
-func (s *Server) createKey(ctx context.Context, in *keyCreateInput) (*keyOutput, error) {
-	name := ""
-	if in.Body != nil {
-		name = in.Body.Name
-	}
-	k, key, err := s.keys.Create(ctx, &apikey.CreateParams{TenantID: in.Tenant, Name: name})
-	if err != nil {
-		return nil, inBody(err)
-	}
-	return &keyOutput{Body: apiKey{ID: k.ID, Key: key, Name: k.Name, TenantID: k.TenantID, CreatedAt: k.CreatedAt.UTC()}}, nil
 }

@@ -8,6 +8,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/id"
@@ -39,13 +41,28 @@ func Hash(key string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// Config wires a Service: the store keeps the keys (by hash), the clock stamps ids and creation
-// times, the logger gets a line per key created. Store is required.
+// TouchEvery is how often a key's last use is written at most: a key
+// used all day costs one write a minute, not one per request.
+const TouchEvery = time.Minute
+
+// touchTimeout bounds the write of a last use, which no request waits
+// for.
+const touchTimeout = 10 * time.Second
+
+// Config wires a Service: the store keeps the keys (by hash), the clock stamps ids, creation
+// and last use times, the logger gets a line per key created and deleted. Store is required.
 type Config = service.Base
 
-// Service creates and looks up API keys.
+// Service creates, lists, deletes and looks up API keys. It keeps no key
+// in memory: every request's key is looked up in the store, so a key
+// deleted through any node is refused by every node at once.
 type Service struct {
 	service.Base
+	// touching holds the ids of the keys whose last use is being written
+	// on this node, so that a burst of requests writes it once; touches
+	// counts those writes, for Wait.
+	touching sync.Map
+	touches  sync.WaitGroup
 }
 
 // NewService returns a Service. It does no I/O.
@@ -70,7 +87,65 @@ func (s *Service) Authenticate(ctx context.Context, key string) (*store.Key, err
 	case err != nil:
 		return nil, fmt.Errorf("look up API key: %w", err)
 	}
+	s.touch(ctx, k)
 	return k, nil
+}
+
+// touch records that k was used now when its stored last use is older
+// than TouchEvery, in the background: the request it authenticates
+// never waits for the write, and a write that fails costs only a stale
+// last_used_at.
+func (s *Service) touch(ctx context.Context, k *store.Key) {
+	now := s.Clock.Now()
+	if k.LastUsedAt != nil && now.Sub(*k.LastUsedAt) < TouchEvery {
+		return
+	}
+	if _, busy := s.touching.LoadOrStore(k.ID, struct{}{}); busy {
+		return
+	}
+	s.touches.Go(func() {
+		defer s.touching.Delete(k.ID)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchTimeout)
+		defer cancel()
+		// The condition in the store keeps other nodes touching the key at
+		// the same moment from writing it again.
+		if err := s.Store.KeyTouch(ctx, k.ID, now, now.Add(-TouchEvery)); err != nil {
+			s.Logger.Warn("record the last use of an API key", "key_id", k.ID, "err", err)
+		}
+	})
+}
+
+// Wait returns once the last uses being written have been: tests call it
+// before they read them, or close the store.
+func (s *Service) Wait() { s.touches.Wait() }
+
+// List returns a page of the keys of a tenant, or with tenantID "" of
+// the admin keys, newest first (one more than p.Limit when there is a
+// next page, as store lists do).
+func (s *Service) List(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Key, error) {
+	rows, err := s.Store.KeyList(ctx, tenantID, p)
+	if err != nil {
+		return nil, fmt.Errorf("list API keys: %w", err)
+	}
+	return rows, nil
+}
+
+// Delete deletes a key of a tenant, or with tenantID "" an admin key; it
+// is refused from the next request on. A key the tenant (or the admin
+// keys) does not have is ErrNotFound, and the last admin key is an
+// ErrConflict: without one, nobody could manage the server.
+func (s *Service) Delete(ctx context.Context, tenantID, keyID string) error {
+	err := s.Store.KeyDelete(ctx, tenantID, keyID)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return herald.Errorf(herald.ErrNotFound, "key %s not found", keyID)
+	case errors.Is(err, herald.ErrConflict):
+		return herald.Errorf(herald.ErrConflict, "key %s is the last admin key and cannot be deleted: create another admin key first", keyID)
+	case err != nil:
+		return fmt.Errorf("delete API key %s: %w", keyID, err)
+	}
+	s.Logger.Info("API key deleted", "key_id", keyID, "tenant_id", tenantID)
+	return nil
 }
 
 // CreateParams is a new key.

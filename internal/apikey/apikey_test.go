@@ -1,8 +1,11 @@
 package apikey_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,7 +40,11 @@ func newService(t *testing.T, st store.Store) (*apikey.Service, *clock.Fake) {
 	if _, err := st.TenantCreate(t.Context(), &store.Tenant{ID: "acme", CreatedAt: clk.Now(), UpdatedAt: clk.Now()}); err != nil {
 		t.Fatalf("create tenant: %v", err)
 	}
-	return apikey.NewService(&apikey.Config{Store: st, Clock: clk}), clk
+	svc := apikey.NewService(&apikey.Config{Store: st, Clock: clk})
+	// Last uses being written end before the store closes (cleanups run
+	// last first: the store's was registered before).
+	t.Cleanup(svc.Wait)
+	return svc, clk
 }
 
 func TestService_CreateStoresOnlyTheHash(t *testing.T) {
@@ -127,6 +134,170 @@ func TestService_BootstrapStoresTheConfiguredKey(t *testing.T) {
 		}
 		if shown, err := svc.Bootstrap(ctx, &apikey.BootstrapParams{Key: configured, Dev: true}); err != nil || shown != configured {
 			t.Fatalf("dev start with a configured key: %q, %v; want it shown", shown, err)
+		}
+	})
+}
+
+// touchSpy is a real store that counts the writes of last uses and, when
+// hold is set, keeps each one waiting until hold is closed.
+type touchSpy struct {
+	store.Store
+	touches atomic.Int32
+	started chan struct{}
+	hold    chan struct{}
+}
+
+func (s *touchSpy) KeyTouch(ctx context.Context, id string, at, ifBefore time.Time) error {
+	s.touches.Add(1)
+	if s.hold != nil {
+		s.started <- struct{}{}
+		<-s.hold
+	}
+	return s.Store.KeyTouch(ctx, id, at, ifBefore)
+}
+
+func lastUsed(t *testing.T, st store.Store, key string) *time.Time {
+	t.Helper()
+	k, err := st.KeyGetByHash(t.Context(), apikey.Hash(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.LastUsedAt
+}
+
+func TestService_AuthenticateRecordsTheLastUseAtMostOnceAMinute(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		spy := &touchSpy{Store: st}
+		svc, clk := newService(t, spy)
+		_, key, err := svc.Create(t.Context(), &apikey.CreateParams{TenantID: "acme", Name: "ci"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := lastUsed(t, st, key); got != nil {
+			t.Fatalf("a new key's last use = %v, want none", got)
+		}
+		first := clk.Now()
+		for range 20 {
+			if _, err := svc.Authenticate(t.Context(), key); err != nil {
+				t.Fatal(err)
+			}
+			svc.Wait()
+		}
+		if got := lastUsed(t, st, key); got == nil || !got.Equal(first) {
+			t.Fatalf("last use after 20 requests = %v, want %v", got, first)
+		}
+		clk.Advance(59 * time.Second)
+		if _, err := svc.Authenticate(t.Context(), key); err != nil {
+			t.Fatal(err)
+		}
+		svc.Wait()
+		if n := spy.touches.Load(); n != 1 {
+			t.Fatalf("21 requests within a minute wrote the last use %d times, want once", n)
+		}
+		clk.Advance(time.Second)
+		if _, err := svc.Authenticate(t.Context(), key); err != nil {
+			t.Fatal(err)
+		}
+		svc.Wait()
+		if got := lastUsed(t, st, key); got == nil || !got.Equal(clk.Now()) {
+			t.Fatalf("last use a minute on = %v, want %v", got, clk.Now())
+		}
+	})
+}
+
+func TestService_AuthenticateDoesNotWaitForTheLastUse(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		spy := &touchSpy{Store: st, started: make(chan struct{}, 100), hold: make(chan struct{})}
+		svc, _ := newService(t, spy)
+		_, key, err := svc.Create(t.Context(), &apikey.CreateParams{TenantID: "acme", Name: "ci"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// A burst of requests while the write of the last use hangs: each
+		// is answered, and the write is made once.
+		var wg sync.WaitGroup
+		done := make(chan struct{})
+		for range 20 {
+			wg.Go(func() {
+				if _, err := svc.Authenticate(t.Context(), key); err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		go func() { wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Authenticate waited for the write of the key's last use")
+		}
+		<-spy.started
+		close(spy.hold)
+		svc.Wait()
+		if n := spy.touches.Load(); n != 1 {
+			t.Fatalf("a burst of 20 requests wrote the last use %d times, want once", n)
+		}
+	})
+}
+
+func TestService_DeleteRefusesTheKeyAtOnce(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		svc, _ := newService(t, st)
+		ctx := t.Context()
+		k, key, err := svc.Create(ctx, &apikey.CreateParams{TenantID: "acme", Name: "ci"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, key); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Delete(ctx, "", k.ID); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("delete a tenant key as an admin key: %v, want ErrNotFound", err)
+		}
+		if err := svc.Delete(ctx, "acme", k.ID); err != nil {
+			t.Fatalf("delete: %v", err)
+		}
+		if _, err := svc.Authenticate(ctx, key); !errors.Is(err, herald.ErrUnauthorized) {
+			t.Fatalf("the deleted key: %v, want ErrUnauthorized", err)
+		}
+		var he *herald.Error
+		if err := svc.Delete(ctx, "acme", k.ID); !errors.Is(err, herald.ErrNotFound) || !errors.As(err, &he) || he.Message != "key "+k.ID+" not found" {
+			t.Fatalf("delete again: %v, want ErrNotFound naming the key", err)
+		}
+	})
+}
+
+func TestService_DeleteKeepsTheLastAdminKey(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		svc, _ := newService(t, st)
+		ctx := t.Context()
+		first, _, err := svc.Create(ctx, &apikey.CreateParams{Name: "root"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, key, err := svc.Create(ctx, &apikey.CreateParams{Name: "ops"})
+		if err != nil || second.TenantID != "" {
+			t.Fatalf("create an admin key: %+v, %v", second, err)
+		}
+		if err := svc.Delete(ctx, "", first.ID); err != nil {
+			t.Fatalf("delete one of two admin keys: %v", err)
+		}
+		if err := svc.Delete(ctx, "", second.ID); !errors.Is(err, herald.ErrConflict) || !strings.Contains(err.Error(), "last admin key") {
+			t.Fatalf("delete the last admin key: %v, want ErrConflict saying it is the last", err)
+		}
+		if k, err := svc.Authenticate(ctx, key); err != nil || k.ID != second.ID {
+			t.Fatalf("the last admin key after the refused delete: %+v, %v", k, err)
+		}
+		page, err := svc.List(ctx, "", &store.ListParams{Limit: 10})
+		if err != nil || len(page) != 1 || page[0].ID != second.ID {
+			t.Fatalf("admin keys: %+v, %v; want %s alone", page, err, second.ID)
 		}
 	})
 }

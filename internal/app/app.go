@@ -74,6 +74,11 @@ type Config struct {
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// at this loopback address (CheckPprofAddr); off by default.
 	PprofAddr string
+	// MetricsTenantLabel, when above 0, labels
+	// herald_events_accepted_total by tenant for up to this many tenants
+	// per node, the rest counted together (delivery.MetricsConfig); 0
+	// means no tenant label.
+	MetricsTenantLabel int
 }
 
 // OpenStore opens the store a database URL names: postgres:// or
@@ -214,8 +219,11 @@ func (m *Main) loadFormats(ctx context.Context) error {
 func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := delivery.NewMetrics(reg, &delivery.MetricsConfig{
+		Store: m.st, Clock: m.cfg.Clock, Logger: m.log, TenantLabel: m.cfg.MetricsTenantLabel,
+	})
 	m.engine = delivery.NewEngine(delivery.Config{
-		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: delivery.NewMetrics(reg), Clock: m.cfg.Clock,
+		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: metrics, Clock: m.cfg.Clock,
 		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations, Workers: m.cfg.Workers}),
 		Workers:        m.cfg.Workers,
 		PerEndpoint:    m.cfg.PerEndpoint,
@@ -225,6 +233,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	})
 	srv := api.New(&api.Config{
 		Store: m.st, Formats: m.formats, Tester: m.engine, Dispatcher: m.engine, Logger: m.log, Clock: m.cfg.Clock,
+		EventAccepted:            metrics.EventAccepted,
 		MaxBodyBytes:             m.cfg.MaxBodyBytes,
 		MaxBufferedBytes:         m.cfg.MaxBufferedBytes,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,

@@ -69,6 +69,9 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cfg.MaxBufferedBytes < cfg.MaxBodyBytes {
 				return fmt.Errorf("--max-buffered-bytes %d is less than --max-body-bytes %d: a body at the limit could never be read", cfg.MaxBufferedBytes, cfg.MaxBodyBytes)
 			}
+			if cfg.MetricsTenantLabel < 0 {
+				return fmt.Errorf("--metrics-tenant-label %d: want 0 (no tenant label) or the most tenants to label", cfg.MetricsTenantLabel)
+			}
 			if cfg.PprofAddr != "" {
 				if err := app.CheckPprofAddr(cfg.PprofAddr); err != nil {
 					return fmt.Errorf("--pprof-addr: %w", err)
@@ -97,6 +100,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
+	f.IntVar(&cfg.MetricsTenantLabel, "metrics-tenant-label", 0, "label herald_events_accepted_total by tenant for up to this many tenants per node, the rest as tenant=\"(other)\" (default 0: no tenant label)")
 	return cmd
 }
 

@@ -49,6 +49,7 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_WORKERS", "7")
 	t.Setenv("HERALD_PPROF_ADDR", "127.0.0.1:6061")
 	t.Setenv("HERALD_MAX_BUFFERED_BYTES", "2097152")
+	t.Setenv("HERALD_METRICS_TENANT_LABEL", "20")
 	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,7 @@ func TestApplyEnv(t *testing.T) {
 	for flag, want := range map[string]string{
 		"addr": "127.0.0.1:9999", "database": "sqlite:from-env.db", "allow-private-destinations": "true",
 		"default-format": "from-flag", "workers": "7", "pprof-addr": "127.0.0.1:6061", "max-buffered-bytes": "2097152",
+		"metrics-tenant-label": "20",
 	} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
@@ -87,6 +89,18 @@ func TestServe_RefusesABufferedBudgetBelowTheBodyLimit(t *testing.T) {
 	err := root.ExecuteContext(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "--max-buffered-bytes") || !strings.Contains(err.Error(), "--max-body-bytes") {
 		t.Fatalf("serve with --max-buffered-bytes below --max-body-bytes: %v, want an error naming both", err)
+	}
+}
+
+// A negative bound on tenant labels is no bound: serve refuses it.
+func TestServe_RefusesANegativeMetricsTenantLabel(t *testing.T) {
+	t.Parallel()
+	var out, errOut syncBuffer
+	root := NewRoot(&out, &errOut)
+	root.SetArgs([]string{"serve", "--metrics-tenant-label", "-1", "--database", "sqlite:" + filepath.Join(t.TempDir(), "h.db")})
+	err := root.ExecuteContext(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "--metrics-tenant-label") {
+		t.Fatalf("serve --metrics-tenant-label -1: %v, want an error naming the flag", err)
 	}
 }
 

@@ -31,19 +31,28 @@ type Config struct {
 	// leased to it, up to the room it has (see store.HandOff); nil leaves
 	// every delivery to the claim.
 	Dispatcher Dispatcher
+	// Accepted, when set, is told the tenant of every event Ingest
+	// stores, once it is committed (not of a re-post of a stored event):
+	// the metrics' count of accepted events.
+	Accepted func(tenantID string)
 }
 
 // Service takes events in.
 type Service struct {
 	service.Base
-	types  *eventtype.Service
-	commit *committer
+	types    *eventtype.Service
+	commit   *committer
+	accepted func(tenantID string)
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
 	base := cfg.Base.Init()
-	return &Service{Base: base, types: cfg.Types, commit: newCommitter(base.Store, cfg.BatchEvents, cfg.BatchBytes, cfg.Dispatcher)}
+	accepted := cfg.Accepted
+	if accepted == nil {
+		accepted = func(string) {}
+	}
+	return &Service{Base: base, types: cfg.Types, commit: newCommitter(base.Store, cfg.BatchEvents, cfg.BatchBytes, cfg.Dispatcher), accepted: accepted}
 }
 
 // IngestParams is an event a producer sends.
@@ -90,6 +99,9 @@ func (s *Service) Ingest(ctx context.Context, tenantID string, p *IngestParams) 
 		return nil, herald.Errorf(herald.ErrConflict, "event id %s was already used for a different type or data", ev.ID)
 	case err != nil:
 		return nil, fmt.Errorf("store event %s: %w", ev.ID, err)
+	}
+	if res.Created {
+		s.accepted(tenantID)
 	}
 	return res, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,6 +134,45 @@ func TestService_IngestHoldsTheEventToTheCatalog(t *testing.T) {
 		}
 		if _, err := b.svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{"id": 7}`)}); err != nil {
 			t.Fatalf("matching data: %v", err)
+		}
+	})
+}
+
+// Accepted hears of every event stored, once, and not of a re-post, a
+// conflict or a refused event.
+func TestService_IngestTellsAcceptedOfNewEventsOnly(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		var mu sync.Mutex
+		var heard []string
+		svc := event.NewService(&event.Config{Base: service.Base{Store: st, Clock: b.clock}, Types: b.types, Accepted: func(tenantID string) {
+			mu.Lock()
+			heard = append(heard, tenantID)
+			mu.Unlock()
+		}})
+		ctx := t.Context()
+		p := &event.IngestParams{Type: "user.created", ID: "order-1", Data: []byte(`{"a":1}`)}
+		if _, err := svc.Ingest(ctx, "acme", p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Ingest(ctx, "acme", p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Ingest(ctx, "acme", &event.IngestParams{Type: "user.created", ID: "order-1", Data: []byte(`{"a":2}`)}); err == nil {
+			t.Fatal("other data under a used id was accepted")
+		}
+		if _, err := svc.Ingest(ctx, "acme", &event.IngestParams{Type: "bad type", Data: []byte(`{}`)}); err == nil {
+			t.Fatal("an invalid type was accepted")
+		}
+		if _, err := svc.Ingest(ctx, "acme", &event.IngestParams{Type: "invoice.paid", Data: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if !slices.Equal(heard, []string{"acme", "acme"}) {
+			t.Errorf("Accepted heard %v, want acme twice: the new event and the one no endpoint wants", heard)
 		}
 	})
 }

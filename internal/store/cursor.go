@@ -163,6 +163,9 @@ const rowOverhead = 320
 // Size is about the bytes t takes in a list.
 func (t *Tenant) Size() int { return rowOverhead + len(t.ID) + len(t.Name) + len(t.Metadata) }
 
+// Size is about the bytes k takes in a list.
+func (k *Key) Size() int { return rowOverhead + len(k.ID) + len(k.TenantID) + len(k.Name) }
+
 // Size is about the bytes et takes in a list.
 func (et *EventType) Size() int {
 	return rowOverhead + len(et.Name) + len(et.Description) + len(et.Schema)
@@ -197,6 +200,9 @@ func (a *Attempt) Size() int {
 
 // Cursor is the list cursor pointing after t.
 func (t *Tenant) Cursor() string { return EncodeCursor(t.CreatedAt, t.ID) }
+
+// Cursor is the list cursor pointing after k.
+func (k *Key) Cursor() string { return EncodeCursor(k.CreatedAt, k.ID) }
 
 // Cursor is the list cursor pointing after et.
 func (et *EventType) Cursor() string { return EncodeCursor(et.CreatedAt, et.Name) }

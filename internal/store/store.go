@@ -71,6 +71,19 @@ type Store interface {
 	KeyGetByHash(ctx context.Context, hash string) (*Key, error)
 	// KeyAdminExists reports whether any admin key is stored.
 	KeyAdminExists(ctx context.Context) (bool, error)
+	// KeyList pages through the keys of a tenant, or with tenantID "" the
+	// admin keys, newest first.
+	KeyList(ctx context.Context, tenantID string, p *ListParams) ([]*Key, error)
+	// KeyDelete deletes the key id of a tenant (tenantID "": an admin key)
+	// and the idempotency records it made: ErrNotFound when the tenant has
+	// no such key. Deleting the last admin key is ErrConflict, also when
+	// several deletes race for the last ones, on one node or many: one of
+	// them is refused.
+	KeyDelete(ctx context.Context, tenantID, id string) error
+	// KeyTouch sets the key's LastUsedAt to at, unless it is already set
+	// to a time after ifBefore: several nodes touching one key at once
+	// write it once. A missing key is not an error.
+	KeyTouch(ctx context.Context, id string, at, ifBefore time.Time) error
 
 	FormatPut(ctx context.Context, f *Format) (created bool, err error)
 	FormatGet(ctx context.Context, name string) (*Format, error)
@@ -169,6 +182,9 @@ type Store interface {
 	// pending/retrying next_attempt_at or a delivering lease expiry), or
 	// ErrNotFound when nothing waits.
 	DeliveryNextDue(ctx context.Context) (time.Time, error)
+	// Stats reads what the gauges of /metrics show, from indexes and
+	// never by reading every delivery: see Stats.
+	Stats(ctx context.Context) (*Stats, error)
 	// Listen returns a channel that receives a value (coalesced, never
 	// blocking the sender) whenever new due work is committed by any node:
 	// PostgreSQL LISTEN/NOTIFY, an in-process signal on SQLite. The channel
@@ -225,6 +241,23 @@ type Key struct {
 	Name      string
 	Hash      string
 	CreatedAt time.Time
+	// LastUsedAt is about when the key last authenticated a request: it
+	// is written at most once a minute (apikey), nil before the first.
+	LastUsedAt *time.Time
+}
+
+// Stats is the state of the whole deployment's queue, for the gauges of
+// /metrics.
+type Stats struct {
+	// Deliveries counts the unfinished deliveries by status: pending,
+	// delivering and retrying, each present, 0 when there are none.
+	// Delivered and failed ones, which only grow, are not counted.
+	Deliveries map[string]int
+	// NextDue is when the earliest claimable delivery is or was due, as
+	// DeliveryNextDue says; nil when none waits.
+	NextDue *time.Time
+	// EndpointsDisabled counts the endpoints that are not enabled.
+	EndpointsDisabled int
 }
 
 // Format is a stored wire format definition; Definition is the JSON the user

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/id"
@@ -87,14 +88,15 @@ func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 	return s.Err(err, "delete tenant %q", tenantID)
 }
 
-const keyCols = `id, coalesce(tenant_id, ''), name, hash, created_at`
+const keyCols = `id, coalesce(tenant_id, ''), name, hash, created_at, last_used_at`
 
 func scanKey(r Row) (*store.Key, error) {
 	var k store.Key
-	if err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &k.CreatedAt); err != nil {
+	var lastUsed *time.Time
+	if err := r.Scan(&k.ID, &k.TenantID, &k.Name, &k.Hash, &k.CreatedAt, &lastUsed); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = store.Timestamp(k.CreatedAt)
+	k.CreatedAt, k.LastUsedAt = store.Timestamp(k.CreatedAt), tsPtr(lastUsed)
 	return &k, nil
 }
 
@@ -134,6 +136,79 @@ func (s *Store) KeyAdminExists(ctx context.Context) (bool, error) {
 		return false, s.Err(err, "look for an admin key")
 	}
 	return ok, nil
+}
+
+// keyOwner is the condition that a key is the tenant's ($n), or an
+// admin key when tenantID is "" (and $n unused).
+func keyOwner(tenantID string, n int) string {
+	if tenantID == "" {
+		return "tenant_id IS NULL"
+	}
+	return fmt.Sprintf("tenant_id = $%d", n)
+}
+
+// KeyList pages through a tenant's keys, or the admin keys, newest first,
+// on the index api_keys_list.
+func (s *Store) KeyList(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Key, error) {
+	var args []any
+	if tenantID != "" {
+		args = append(args, tenantID)
+	}
+	return pageRows(ctx, s, scanKey, "keys", p, "id", `SELECT `+keyCols+` FROM api_keys WHERE `+keyOwner(tenantID, 1), args...)
+}
+
+// KeyDelete deletes a tenant's key, or an admin key but the last, with
+// the idempotency records it made.
+func (s *Store) KeyDelete(ctx context.Context, tenantID, keyID string) error {
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		if tenantID == "" {
+			// Lock every admin key, in one order, before counting them: of
+			// two deletes racing for the last two keys, the second waits
+			// for the first, then finds one key left and is refused.
+			// (SQLite has no row locks; its single writer serializes the
+			// transactions instead.)
+			rows, err := tx.Query(ctx, `SELECT id FROM api_keys WHERE tenant_id IS NULL ORDER BY id`+s.db.LockClause(LockUpdate))
+			admins, err := Collect(rows, err, func(r Row) (string, error) {
+				var v string
+				return v, r.Scan(&v)
+			})
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(admins, keyID) {
+				return fmt.Errorf("admin key %q: %w", keyID, store.ErrNotFound)
+			}
+			if len(admins) == 1 {
+				return fmt.Errorf("key %q is the last admin key; create another first: %w", keyID, store.ErrConflict)
+			}
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM idempotency_records WHERE scope = $1`, keyID); err != nil {
+			return err
+		}
+		args := []any{keyID}
+		if tenantID != "" {
+			args = append(args, tenantID)
+		}
+		n, err := tx.Exec(ctx, `DELETE FROM api_keys WHERE id = $1 AND `+keyOwner(tenantID, 2), args...)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return fmt.Errorf("key %q: %w", keyID, store.ErrNotFound)
+		}
+		return nil
+	})
+	return s.Err(err, "delete key %q", keyID)
+}
+
+// KeyTouch sets a key's last use to at unless it is already after
+// ifBefore.
+func (s *Store) KeyTouch(ctx context.Context, keyID string, at, ifBefore time.Time) error {
+	_, err := s.write.Exec(ctx, `
+		UPDATE api_keys SET last_used_at = $2
+		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)`,
+		keyID, store.Timestamp(at), store.Timestamp(ifBefore))
+	return s.Err(err, "touch key %q", keyID)
 }
 
 const formatCols = `name, definition, created_at, updated_at`

@@ -24,10 +24,69 @@ import (
 //   - ClaimWithBacklog: one claim (and release) while another endpoint holds
 //     a backlog of 5000 due deliveries and is at its cap: what every claim
 //     pays for a stuck endpoint.
+//   - Stats100kDone: one Stats (the gauges of /metrics) over 100,000
+//     deliveries of which 90,000 are delivered and 10,000 pending: the
+//     finished rows must cost nothing.
+//   - Stats100kQueued: one Stats over 100,000 pending deliveries, the
+//     worst case: every row is one to count.
 func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("ClaimRecord1000", func(b *testing.B) { benchClaimRecord(b, open, false) })
 	b.Run("ClaimRecordBatch1000", func(b *testing.B) { benchClaimRecord(b, open, true) })
 	b.Run("ClaimWithBacklog", func(b *testing.B) { benchClaimWithBacklog(b, open) })
+	b.Run("Stats100kDone", func(b *testing.B) { benchStats(b, open, 90_000) })
+	b.Run("Stats100kQueued", func(b *testing.B) { benchStats(b, open, 0) })
+}
+
+// benchStats reads Stats over 100,000 deliveries (10,000 events to 10
+// endpoints), delivered of them first.
+func benchStats(b *testing.B, open func(b *testing.B) store.Store, delivered int) {
+	const endpoints, events = 10, 10_000
+	st := open(b)
+	ctx := context.Background()
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "bench", Name: "bench"}); err != nil {
+		b.Fatal(err)
+	}
+	for range endpoints {
+		if _, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "bench", URL: "https://x", Events: []string{"*"}, Enabled: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var ps []*store.EventCreateParams
+	for i := range events {
+		ps = append(ps, &store.EventCreateParams{Event: newEvent("bench", fmt.Sprint("e", i), "bench", `{"i":1}`), Now: t0.Add(time.Duration(i) * time.Microsecond)})
+		if len(ps) == 500 || i == events-1 {
+			if _, _, err := st.EventCreateMany(ctx, ps, nil); err != nil {
+				b.Fatal(err)
+			}
+			ps = nil
+		}
+	}
+	now := t0.Add(time.Hour)
+	for done := 0; done < delivered; {
+		cs, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "w", Now: now, Lease: time.Minute, Limit: min(1000, delivered-done), PerEndpoint: 1000})
+		if err != nil || len(cs) == 0 {
+			b.Fatalf("claim: %d, %v", len(cs), err)
+		}
+		rs := make([]*store.AttemptRecordParams, len(cs))
+		for i, c := range cs {
+			rs[i] = &store.AttemptRecordParams{DeliveryID: c.Delivery.ID, Owner: "w", Status: store.StatusDelivered, Now: now,
+				Attempt: &store.Attempt{StartedAt: now, ResponseCode: 204}}
+		}
+		if _, err := st.DeliveryRecordAttempts(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+		done += len(cs)
+	}
+	for b.Loop() {
+		s, err := st.Stats(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got := s.Deliveries[store.StatusPending]; got != endpoints*events-delivered {
+			b.Fatalf("pending = %d, want %d", got, endpoints*events-delivered)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N)/1000, "ms/read")
 }
 
 func benchSetup(b *testing.B, st store.Store, endpoints, events int, typ string) {

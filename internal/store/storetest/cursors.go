@@ -41,6 +41,14 @@ func lists(st store.Store, tenantID string) map[string]func(t *testing.T, p stor
 			rows, err := st.EventList(ctxT(t), tenantID, &store.EventListParams{ListParams: p})
 			return n(len(rows), err)
 		},
+		"KeyList": func(t *testing.T, p store.ListParams) (int, error) {
+			rows, err := st.KeyList(ctxT(t), tenantID, &p)
+			return n(len(rows), err)
+		},
+		"KeyList of the admin keys": func(t *testing.T, p store.ListParams) (int, error) {
+			rows, err := st.KeyList(ctxT(t), "", &p)
+			return n(len(rows), err)
+		},
 		"DeliveryList": func(t *testing.T, p store.ListParams) (int, error) {
 			rows, err := st.DeliveryList(ctxT(t), tenantID, &store.DeliveryListParams{ListParams: p})
 			return n(len(rows), err)
@@ -54,6 +62,8 @@ func withOneOfEach(t *testing.T, st store.Store) string {
 	mkEndpoint(t, st, "acme")
 	mkEvent(t, st, "acme", "user.created", t0)
 	do(st.EventTypePut(ctxT(t), &store.EventType{Name: "user.created", CreatedAt: t0, UpdatedAt: t0})).must(t)
+	do(st.KeyCreate(ctxT(t), &store.Key{TenantID: "acme", Name: "ci", Hash: "h-acme", CreatedAt: t0})).must(t)
+	do(st.KeyCreate(ctxT(t), &store.Key{Name: "root", Hash: "h-admin", CreatedAt: t0})).must(t)
 	return "acme"
 }
 

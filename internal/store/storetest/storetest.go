@@ -42,6 +42,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"TenantListPages", testTenantListPages},
 		{"TenantDeleteCascades", testTenantDeleteCascades},
 		{"Keys", testKeys},
+		{"KeyList", testKeyList},
+		{"KeyDelete", testKeyDelete},
+		{"KeyTouch", testKeyTouch},
+		{"Stats", testStats},
 		{"Formats", testFormats},
 		{"FormatDeleteInUse", testFormatDeleteInUse},
 		{"EventTypes", testEventTypes},
@@ -121,6 +125,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Nodes_ClaimConcurrently", testClaimConcurrentNodes},
 		{"Nodes_CapAcrossNodes", testCapAcrossNodes},
 		{"Nodes_EventCreateConcurrentDuplicates", testEventCreateDuplicatesAcrossNodes},
+		{"Nodes_KeyDeleteLastAdminRace", testKeyDeleteLastAdminRace},
+		{"Nodes_KeyDeleteSeenByEveryNode", testKeyDeleteSeenByEveryNode},
 	}
 	for _, tc := range nodes {
 		t.Run(tc.name, func(t *testing.T) {
