@@ -169,6 +169,14 @@ func version() string {
 // in upper snake case.
 var envNames = map[string]string{"database": "HERALD_DATABASE_URL"}
 
+// envName is the environment twin of the flag named flag.
+func envName(flag string) string {
+	if name, ok := envNames[flag]; ok {
+		return name
+	}
+	return "HERALD_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
 // applyEnv sets every flag not given on the command line from its
 // HERALD_* environment variable.
 func applyEnv(fs *pflag.FlagSet) error {
@@ -177,10 +185,7 @@ func applyEnv(fs *pflag.FlagSet) error {
 		if err != nil || f.Changed {
 			return
 		}
-		name, ok := envNames[f.Name]
-		if !ok {
-			name = "HERALD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		}
+		name := envName(f.Name)
 		v, set := os.LookupEnv(name)
 		if !set {
 			return
