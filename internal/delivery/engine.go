@@ -384,6 +384,7 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 
 	started := e.now()
 	in.Timestamp, in.Attempt = started, d.Attempts+1
+	in.Traceparent = traceparent(ctx, ev.TraceID)
 	out := e.send(ctx, f, c, in, body)
 	if ctx.Err() != nil && out.code == 0 {
 		// Cut off by shutdown: this was not the receiver's failure.

@@ -4,6 +4,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -46,6 +47,23 @@ var offSpan = trace.SpanFromContext(context.Background())
 // newTracer returns the tracer for attempt spans, or nil when tracing is
 // off.
 func newTracer(tp trace.TracerProvider) trace.Tracer { return tracing.Tracer(tp, tracerName) }
+
+// traceparent is the W3C traceparent a format may send receivers
+// ({{attempt.traceparent}}): the attempt span's, or, with tracing off, the
+// event's trace with a span id of its own and not sampled, so receivers
+// still join the producer's trace.
+func traceparent(ctx context.Context, eventTraceID string) string {
+	if sc := trace.SpanContextFromContext(ctx); sc.IsValid() {
+		return fmt.Sprintf("00-%s-%s-%s", sc.TraceID(), sc.SpanID(), sc.TraceFlags())
+	}
+	tid, err := trace.TraceIDFromHex(eventTraceID)
+	if err != nil {
+		return ""
+	}
+	var sid trace.SpanID
+	_, _ = crand.Read(sid[:])
+	return fmt.Sprintf("00-%s-%s-00", tid, sid)
+}
 
 // startSpan starts the client span of one attempt. Its parent is the
 // event's trace: a remote span context made of the trace id stored with the

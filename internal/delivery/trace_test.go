@@ -314,3 +314,45 @@ func TestTrace_TestSendLinksTheCaller(t *testing.T) {
 		})
 	}
 }
+
+// TestTrace_FormatPassesTheTraceparentOn: a format that asks for it sends
+// each attempt's traceparent, in the event's trace: the attempt span's
+// with tracing on, the event's trace, not sampled, with it off.
+func TestTrace_FormatPassesTheTraceparentOn(t *testing.T) {
+	t.Parallel()
+	for _, tracing := range []bool{true, false} {
+		dbtest.Each(t, func(t *testing.T, st store.Store) {
+			var opts []option
+			var rec *tracetest.SpanRecorder
+			if tracing {
+				var traced option
+				traced, rec = withRecorder(t)
+				opts = append(opts, traced)
+			}
+			b := setup(t, st, opts...)
+			b.putFormat(t, `{"name":"traced","headers":{"traceparent":"{{attempt.traceparent}}"}}`)
+			rc := newReceiver(t)
+			b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "traced" })
+			stop := b.run(t)
+			res := b.send(t, "user.created", `{}`)
+			d := res.Deliveries[0]
+			b.waitStatus(t, d.ID, store.StatusDelivered, 10*time.Second)
+			stop()
+			got := rc.got()[0].header.Get("traceparent")
+			parts := strings.Split(got, "-")
+			if len(parts) != 4 || parts[0] != "00" || parts[1] != res.Event.TraceID || len(parts[2]) != 16 {
+				t.Fatalf("tracing %v: traceparent %q, want 00-<the event's trace>-<span id>-<flags>", tracing, got)
+			}
+			if !tracing {
+				if parts[3] != "00" {
+					t.Errorf("tracing off: flags %q, want 00 (not sampled)", parts[3])
+				}
+				return
+			}
+			spans := waitSpans(t, rec, d.ID, 1)
+			if sid := spans[0].SpanContext().SpanID().String(); parts[2] != sid || parts[3] != "01" {
+				t.Errorf("tracing on: traceparent %q, want the attempt span %s, sampled", got, sid)
+			}
+		})
+	}
+}

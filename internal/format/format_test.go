@@ -112,6 +112,25 @@ func TestHeaders_TimestampAndAttempt(t *testing.T) {
 	}
 }
 
+// A format may pass each attempt's W3C traceparent on to receivers, in a
+// header only; with none (no span), the header is left out.
+func TestHeaders_AttemptTraceparent(t *testing.T) {
+	t.Parallel()
+	f := mustParse(t, `{"name":"h","headers":{"traceparent":"{{attempt.traceparent}}"}}`)
+	in := input(t, specEvent())
+	in.Traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	h, err := f.RenderHeaders(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := h.Get("traceparent"); got != in.Traceparent {
+		t.Errorf("traceparent = %q, want %q", got, in.Traceparent)
+	}
+	if _, err := format.Parse([]byte(`{"name":"x","body":{"t":"{{attempt.traceparent}}"}}`)); err == nil || !strings.Contains(err.Error(), "only in headers") {
+		t.Errorf("traceparent in the body: %v, want refused, only in headers", err)
+	}
+}
+
 func TestParse_InvalidDefinitionsNameTheField(t *testing.T) {
 	t.Parallel()
 	tests := []struct {

@@ -33,6 +33,9 @@ type Input struct {
 	// and the body must not.
 	Timestamp time.Time
 	Attempt   int
+	// Traceparent is the W3C traceparent of the attempt's span, for a
+	// format that passes it on to receivers ({{attempt.traceparent}}).
+	Traceparent string
 }
 
 // NewInput parses the event's data for rendering.
@@ -98,6 +101,10 @@ var bodyPlaceholders = map[string]bool{
 	"event.data": true, "event.trace_id": true, "delivery.id": true, "endpoint.id": true, "tenant.id": true,
 }
 
+// headerPlaceholders change on every attempt, so only headers may hold
+// them: the body is the same bytes on every attempt.
+var headerPlaceholders = map[string]bool{"timestamp": true, "attempt": true, "attempt.traceparent": true}
+
 func parsePlaceholder(s string, inHeader bool) (placeholder, error) {
 	name := strings.TrimSpace(s)
 	if strings.HasPrefix(name, "event.data.") && len(name) > len("event.data.") {
@@ -109,10 +116,10 @@ func parsePlaceholder(s string, inHeader bool) (placeholder, error) {
 		}
 		return placeholder{root: "event.data", path: p, raw: name}, nil
 	}
-	if bodyPlaceholders[name] || inHeader && (name == "timestamp" || name == "attempt") {
+	if bodyPlaceholders[name] || inHeader && headerPlaceholders[name] {
 		return placeholder{root: name, raw: name}, nil
 	}
-	if name == "timestamp" || name == "attempt" {
+	if headerPlaceholders[name] {
 		return placeholder{}, fmt.Errorf("placeholder {{%s}} changes on every attempt and is allowed only in headers (the body is the same on every attempt)", name)
 	}
 	return placeholder{}, fmt.Errorf("unknown placeholder {{%s}}", name)
@@ -147,6 +154,8 @@ func (p placeholder) value(in *Input) (jsonstyle.Value, bool) {
 		return jsonstyle.Int(in.Timestamp.Unix()), true
 	case "attempt":
 		return jsonstyle.Int(int64(in.Attempt)), true
+	case "attempt.traceparent":
+		return jsonstyle.StringValue(in.Traceparent), in.Traceparent != ""
 	}
 	return jsonstyle.Value{}, false
 }
