@@ -78,10 +78,12 @@ func TestMetrics_AttemptsByOutcomeAndStatusClass(t *testing.T) {
 	busy.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
 	down := newReceiver(t)
 	down.Close() // nothing listens there any more: no answer at all
-	b.endpoint(t, ok.URL, []string{"*"})
-	b.endpoint(t, gone.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "once" })
-	b.endpoint(t, busy.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "patient" })
-	b.endpoint(t, down.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "patient" })
+	// Subscribed to user.* only: the failure event the 410 raises
+	// (webhook.delivery_failed) must not add attempts of its own.
+	b.endpoint(t, ok.URL, []string{"user.*"})
+	b.endpoint(t, gone.URL, []string{"user.*"}, func(e *store.Endpoint) { e.Format = "once" })
+	b.endpoint(t, busy.URL, []string{"user.*"}, func(e *store.Endpoint) { e.Format = "patient" })
+	b.endpoint(t, down.URL, []string{"user.*"}, func(e *store.Endpoint) { e.Format = "patient" })
 
 	before := gather(t, reg, "herald_delivery_attempts_total")
 	for _, l := range []string{"outcome=delivered,status_class=2xx", "outcome=failed,status_class=4xx", "outcome=retrying,status_class=none"} {
