@@ -108,34 +108,6 @@ func (d *dispatcher) busy() bool {
 	return d.sending > 0
 }
 
-// reserve sets aside up to n places for deliveries to come (a hand-off
-// being committed) and says how many it set aside; pushReserved fills them.
-func (d *dispatcher) reserve(n int) int {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stopped {
-		return 0
-	}
-	n = min(n, max(0, d.capacity-d.held))
-	d.held += n
-	return n
-}
-
-// pushReserved takes deliveries into reserved places set aside by reserve,
-// and frees the places they did not fill.
-func (d *dispatcher) pushReserved(cs []*store.Claimed, reserved int) {
-	d.mu.Lock()
-	d.held -= reserved
-	d.mu.Unlock()
-	d.push(cs)
-	if reserved > len(cs) {
-		select {
-		case d.freed <- struct{}{}:
-		default:
-		}
-	}
-}
-
 // push takes claimed deliveries; after stop it hands them back at once.
 func (d *dispatcher) push(cs []*store.Claimed) {
 	d.mu.Lock()

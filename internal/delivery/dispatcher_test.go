@@ -189,30 +189,6 @@ func TestDispatcher_TenantsTakeTurnsWithinTheirShare(t *testing.T) {
 	until(t, "every attempt to be over", l.idle)
 }
 
-// Room set aside for a hand-off is not free to a claim until the hand-off
-// fills it or gives back what it did not fill.
-func TestDispatcher_ReservedRoomIsNotFree(t *testing.T) {
-	t.Parallel()
-	l := newLab(t, clock.NewFake(tp0), 4, 10, 5, nil)
-	if n := l.d.reserve(3); n != 3 || l.d.free() != 2 {
-		t.Fatalf("reserved %d, %d free; want 3 and 2", n, l.d.free())
-	}
-	if n := l.d.reserve(10); n != 2 || l.d.free() != 0 {
-		t.Fatalf("reserved %d more, %d free; want the last 2 and none", n, l.d.free())
-	}
-	// The hand-off of 3 places brings 1 delivery: 2 places are free again.
-	l.mu.Lock()
-	l.finish["a/1"] = make(chan struct{})
-	l.mu.Unlock()
-	l.d.pushReserved([]*store.Claimed{{Delivery: &store.Delivery{ID: "a/1"}, Endpoint: &store.Endpoint{ID: "a"}}}, 3)
-	if n := l.d.free(); n != 2 {
-		t.Fatalf("%d free after the hand-off filled 1 of its 3, want 2", n)
-	}
-	wantSending(t, l, "a/1")
-	l.end("a/1")
-	until(t, "a/1 to be over", l.idle)
-}
-
 func TestDispatcher_EndpointsOwnCapWhenLower(t *testing.T) {
 	t.Parallel()
 	l := newLab(t, clock.NewFake(tp0), 4, 2, 100, nil)

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -202,15 +201,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// Ingest on this node may hand deliveries straight to the dispatcher
 	// while the fetcher runs (HandOff).
 	e.handMu.Lock()
-	e.hand = &handOff{
-		reserve: disp.reserve,
-		push: func(cs []*store.Claimed, reserved int) {
-			for _, c := range cs {
-				e.track(c.Delivery.ID)
-			}
-			disp.pushReserved(cs, reserved)
-		},
-	}
+	e.hand = &handOff{free: disp.free, push: f.push}
 	e.handMu.Unlock()
 	defer func() {
 		e.handMu.Lock()
@@ -240,16 +231,14 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // handOff is how ingest reaches a running engine's dispatcher.
 type handOff struct {
-	reserve func(n int) int                         // places set aside
-	push    func(cs []*store.Claimed, reserved int) // into places set aside
+	free func() int
+	push func(cs []*store.Claimed)
 }
 
 // HandOffRoom is how many new deliveries this engine can take straight
 // from ingest, and the lease they get (store.HandOff): its free room, none
-// when it is not running. The room is set aside in the dispatcher until
-// HandOff returns it, so a claim meanwhile cannot take it too. Ingest
-// leases them in its own transaction, so they reach a worker without a
-// claim.
+// when it is not running. Ingest leases them in its own transaction, so
+// they reach a worker without a claim.
 func (e *Engine) HandOffRoom() store.HandOff {
 	e.handMu.Lock()
 	h := e.hand
@@ -257,11 +246,7 @@ func (e *Engine) HandOffRoom() store.HandOff {
 	if h == nil {
 		return store.HandOff{}
 	}
-	n := h.reserve(math.MaxInt)
-	if n == 0 {
-		return store.HandOff{}
-	}
-	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: n, PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases()}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases()}
 }
 
 // tenantLeases is the most leases one tenant's deliveries hold across all
@@ -269,17 +254,14 @@ func (e *Engine) HandOffRoom() store.HandOff {
 func (e *Engine) tenantLeases() int { return 2 * e.cfg.PerTenant }
 
 // HandOff takes deliveries an ingest transaction leased to this engine
-// and committed, into the room HandOffRoom set aside (room.Limit places),
-// and frees what they did not fill; call it once for every room with a
-// Limit, with none handed when the transaction failed. One that stopped
-// meanwhile leaves them to their lease: they are claimed again when it runs
-// out.
-func (e *Engine) HandOff(cs []*store.Claimed, room store.HandOff) {
+// and committed. One that stopped meanwhile leaves them to their lease:
+// they are claimed again when it runs out.
+func (e *Engine) HandOff(cs []*store.Claimed) {
 	e.handMu.Lock()
 	h := e.hand
 	e.handMu.Unlock()
 	if h != nil {
-		h.push(cs, room.Limit)
+		h.push(cs)
 	}
 }
 

@@ -60,10 +60,7 @@ type Dispatcher interface {
 	// lease they get until when; a zero Limit takes none.
 	HandOffRoom() store.HandOff
 	// HandOff takes the deliveries a committed batch leased to it.
-	// HandOff takes what a committed batch leased to it, into the room
-	// HandOffRoom set aside, and frees the rest of that room; it is called
-	// for every room with a Limit, with nothing when the batch failed.
-	HandOff(cs []*store.Claimed, room store.HandOff)
+	HandOff(cs []*store.Claimed)
 }
 
 // create stores p in the next batch and returns its own outcome once that
@@ -143,13 +140,12 @@ func (c *committer) write(ctx context.Context, batch []*waiter) {
 		}
 	}
 	outs, handed, err := c.st.EventCreateMany(ctx, ps, h)
-	if h != nil {
-		// Committed, the leases are ours (should this node die before the
-		// dispatcher sends them, they are claimed again when they run out);
-		// failed, nothing was leased: either way the room is given back.
-		c.dispatcher.HandOff(handed, *h)
-	}
 	if err == nil {
+		// Committed: the leases are ours. Should this node die before the
+		// dispatcher sends them, they are claimed again when they run out.
+		if len(handed) > 0 {
+			c.dispatcher.HandOff(handed)
+		}
 		for i, w := range batch {
 			w.out = outs[i]
 		}
