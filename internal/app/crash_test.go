@@ -177,9 +177,33 @@ func testCrashes(t *testing.T, dbURL string) {
 
 	var acked []string
 	seq := 0
-	stream := func(d time.Duration) {
-		deadline := time.Now().Add(d)
+	// stream posts events one after another until want more are
+	// acknowledged. With kill, it SIGKILLs the server from another
+	// goroutine once want are in, while the posts go on, and returns once
+	// the process is dead: the kill lands mid-load however slow the
+	// machine, where a kill on a timer could find too few events posted.
+	stream := func(want int, kill bool) {
+		from := len(acked)
+		var killed chan struct{}
+		deadline := time.Now().Add(60 * time.Second)
 		for time.Now().Before(deadline) {
+			if len(acked)-from >= want {
+				if !kill {
+					return
+				}
+				if killed == nil {
+					killed = make(chan struct{})
+					cmd := srv.cmd
+					go func() { _ = cmd.Process.Signal(syscall.SIGKILL); _ = cmd.Wait(); close(killed) }()
+				}
+			}
+			if killed != nil {
+				select {
+				case <-killed:
+					return
+				default:
+				}
+			}
 			seq++
 			evID := fmt.Sprintf("ord_%05d", seq)
 			var out struct {
@@ -191,16 +215,17 @@ func testCrashes(t *testing.T, dbURL string) {
 				acked = append(acked, out.ID)
 			}
 		}
+		if killed != nil {
+			<-killed
+		}
 	}
-	// Kill while events stream: a goroutine kills mid-stream.
+	// Kill twice while events stream, restarting after each.
 	for range 2 {
-		killAt := time.AfterFunc(700*time.Millisecond, srv.kill)
-		stream(time.Second)
-		killAt.Stop()
+		stream(15, true)
 		srv.start()
 	}
-	stream(500 * time.Millisecond)
-	if len(acked) < 20 {
+	stream(10, false)
+	if len(acked) < 40 {
 		t.Fatalf("only %d events acknowledged; the test needs more to mean something", len(acked))
 	}
 
@@ -323,11 +348,18 @@ func TestServe_TwoNodesOnePostgres_OneKilled(t *testing.T) {
 	if _, err := call(t, "POST", b.url+"/api/v1/tenants/acme/endpoints", adminKey, map[string]any{"url": rc.URL}, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Post to both nodes in turn; once 20 are acknowledged, SIGKILL a from
+	// another goroutine while the posts go on, and keep posting until 20
+	// more are acknowledged (by b, the survivor).
 	var acked []string
-	killAt := time.AfterFunc(600*time.Millisecond, a.kill)
-	defer killAt.Stop()
-	deadline := time.Now().Add(1500 * time.Millisecond)
-	for i := 0; time.Now().Before(deadline); i++ {
+	var killed chan struct{}
+	deadline := time.Now().Add(60 * time.Second)
+	for i := 0; len(acked) < 40 && time.Now().Before(deadline); i++ {
+		if len(acked) >= 20 && killed == nil {
+			killed = make(chan struct{})
+			cmd := a.cmd
+			go func() { _ = cmd.Process.Signal(syscall.SIGKILL); _ = cmd.Wait(); close(killed) }()
+		}
 		node := a
 		if i%2 == 1 {
 			node = b
@@ -339,7 +371,10 @@ func TestServe_TwoNodesOnePostgres_OneKilled(t *testing.T) {
 			acked = append(acked, evID)
 		}
 	}
-	if len(acked) < 20 {
+	if killed != nil {
+		<-killed
+	}
+	if len(acked) < 40 {
 		t.Fatalf("only %d events acknowledged", len(acked))
 	}
 	wait := time.Now().Add(60 * time.Second)
