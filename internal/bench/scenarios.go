@@ -409,8 +409,14 @@ const (
 	fairHealthy     = 2
 	fairHanging     = 10
 	fairRateLimited = 4
-	fairBurst       = 100
+	fairMaxBurst    = 100
 )
+
+// fairBurst is how many events the abusing tenant posts first: as many as
+// the other tenant's run posts, at least 20 and at most fairMaxBurst.
+func (r *runner) fairBurst() int {
+	return min(max(int(float64(r.cfg.NoisyRate)*r.cfg.NoisyDuration.Seconds()), 20), fairMaxBurst)
+}
 
 // fairShare runs one tenant's paced load to its healthy endpoints twice:
 // alone, and after another tenant posted a burst to endpoints that hang and
@@ -418,7 +424,7 @@ const (
 // once stalled every other tenant for tens of seconds).
 func (r *runner) fairShare(ctx context.Context) (*FairShare, error) {
 	x := &FairShare{
-		Healthy: fairHealthy, Hanging: fairHanging, RateLimited: fairRateLimited, Burst: fairBurst,
+		Healthy: fairHealthy, Hanging: fairHanging, RateLimited: fairRateLimited, Burst: r.fairBurst(),
 		Rate: r.cfg.NoisyRate, Seconds: r.cfg.NoisyDuration.Seconds(),
 	}
 	var err error
@@ -440,12 +446,13 @@ func (r *runner) fairRun(ctx context.Context, name string, abuse bool) (NoisyRun
 			return run, err
 		}
 		defer r.dropTenant(ctx, t)
-		bad, err := r.receivers(ctx, t, fairHanging, slow, fairBurst)
+		burst := r.fairBurst()
+		bad, err := r.receivers(ctx, t, fairHanging, slow, burst)
 		if err != nil {
 			return run, err
 		}
 		defer closeAll(bad)
-		limited, err := r.startReceivers(fairRateLimited, healthy, fairBurst)
+		limited, err := r.startReceivers(fairRateLimited, healthy, burst)
 		if err != nil {
 			return run, err
 		}
@@ -455,7 +462,7 @@ func (r *runner) fairRun(ctx context.Context, name string, abuse bool) (NoisyRun
 				return run, err
 			}
 		}
-		if err := r.post(ctx, name+"-abuser", t, newLoad(fairBurst, r.cfg.Producers, 0)); err != nil {
+		if err := r.post(ctx, name+"-abuser", t, newLoad(burst, r.cfg.Producers, 0)); err != nil {
 			return run, err
 		}
 	}
