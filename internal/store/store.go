@@ -91,9 +91,19 @@ type Store interface {
 	// FormatDelete returns ErrConflict when an endpoint uses the format.
 	FormatDelete(ctx context.Context, name string) error
 
+	// EventTypePut creates or replaces every field of a catalog entry,
+	// keeping its creation time.
 	EventTypePut(ctx context.Context, et *EventType) (*EventType, error)
+	// EventTypeUpdate changes only the fields p sets, in one statement, of
+	// the named entry; when it is absent it creates it (fields p leaves
+	// unset at their zero values) if p.Create, and gives ErrNotFound if not.
+	EventTypeUpdate(ctx context.Context, p *EventTypeUpdateParams) (et *EventType, created bool, err error)
 	EventTypeGet(ctx context.Context, name string) (*EventType, error)
 	EventTypeList(ctx context.Context, p *ListParams) ([]*EventType, error)
+	// EventTypeDelete removes a catalog entry; ErrNotFound when it is
+	// absent. Endpoint filters and stored events name types by text, so
+	// nothing else changes.
+	EventTypeDelete(ctx context.Context, name string) error
 
 	EndpointCreate(ctx context.Context, e *Endpoint) (*Endpoint, error)
 	EndpointGet(ctx context.Context, tenantID, id string) (*Endpoint, error)
@@ -172,9 +182,18 @@ type Store interface {
 	// deliveries be taken again quickly, whatever the format's timeout.
 	DeliveryExtendLeases(ctx context.Context, owner string, ids []string, until time.Time) (int, error)
 	// DeliveryRetry starts a new attempt series for a delivered or failed
-	// delivery: status pending, series attempts 0, due now. A delivery that
-	// is still pending, retrying or delivering gives ErrConflict.
+	// delivery: status pending, series attempts 0, due now. A pending or
+	// retrying delivery keeps its status and series and is due now (never
+	// later than it was). A delivering one (an attempt in flight) gives
+	// ErrConflict. It wakes the workers when it commits.
 	DeliveryRetry(ctx context.Context, tenantID, id string, now time.Time) (*Delivery, error)
+	// DeliveryRetryNow makes every retrying delivery of the endpoint that
+	// is due after p.Now due at p.Now, keeping its series, and returns how
+	// many it moved. It works in transactions of at most p.Batch rows,
+	// each waking the workers, so a backlog of any size never holds one
+	// long transaction; each delivery is moved at most once. ErrNotFound
+	// when the tenant has no such endpoint.
+	DeliveryRetryNow(ctx context.Context, p *DeliveryRetryNowParams) (int, error)
 	// DeliveryReplay starts a new series for every failed delivery of the
 	// endpoint created in [since, until) and returns how many.
 	DeliveryReplay(ctx context.Context, tenantID, endpointID string, since, until, now time.Time) (int, error)
@@ -401,15 +420,53 @@ type ListParams struct {
 type EventListParams struct {
 	ListParams
 	Type string
+	// Since and Until bound the creation time: at or after Since, before
+	// Until. A zero time is no bound.
+	Since, Until time.Time
 }
 
-// DeliveryListParams filters DeliveryList.
+// DeliveryListParams filters DeliveryList. Empty strings and zero times
+// filter nothing.
 type DeliveryListParams struct {
 	ListParams
 	Status     string
 	EndpointID string
 	EventID    string
+	EventType  string
+	// Since and Until bound the creation time: at or after Since, before
+	// Until.
+	Since, Until time.Time
 }
+
+// EventTypeUpdateParams is what EventTypeUpdate sets: a nil field keeps
+// what is stored.
+type EventTypeUpdateParams struct {
+	Name        string
+	Description *string
+	// Schema, when set, replaces the schema; an empty one removes it.
+	Schema   *json.RawMessage
+	Archived *bool
+	// Now is the change's time (and the creation's); zero means the
+	// store's clock.
+	Now time.Time
+	// Create makes an absent entry (a PUT) rather than ErrNotFound (a
+	// PATCH).
+	Create bool
+}
+
+// DeliveryRetryNowParams says whose retrying deliveries DeliveryRetryNow
+// brings forward.
+type DeliveryRetryNowParams struct {
+	TenantID   string
+	EndpointID string
+	Now        time.Time
+	// Batch is the most rows one transaction moves; 0 means
+	// DefaultRetryNowBatch.
+	Batch int
+}
+
+// DefaultRetryNowBatch is DeliveryRetryNowParams.Batch when it is 0.
+const DefaultRetryNowBatch = 1000
 
 // EventCreateParams is an event to store with its deliveries.
 type EventCreateParams struct {

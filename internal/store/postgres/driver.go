@@ -79,6 +79,10 @@ func (driver) Classify(err error) sqlstore.Kind {
 	return sqlstore.KindOther
 }
 
+// IndexHint is empty: PostgreSQL plans with the statistics autovacuum
+// keeps.
+func (driver) IndexHint(string) string { return "" }
+
 func (driver) LockClause(l sqlstore.Lock) string {
 	switch l {
 	case sqlstore.LockShare:

@@ -88,18 +88,40 @@ func (s *Store) DeliveryGet(ctx context.Context, tenantID, deliveryID string) (*
 }
 
 // DeliveryList pages through the tenant's deliveries, newest first, with
-// the filters p sets.
+// the filters p sets. Each filter has an index that leads with it and goes
+// on with created_at, so the window and the cursor are ranges of it
+// (deliveries_list_status, deliveries_list_endpoint, deliveries_list_type
+// of migration 6, deliveries_list), but for an event's, which are few and
+// sorted (deliveries_event).
 func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.DeliveryListParams) ([]*store.Delivery, error) {
-	q := `SELECT ` + DeliveryCols + ` FROM deliveries d WHERE tenant_id = $1`
+	q := `SELECT ` + DeliveryCols + ` FROM deliveries d`
+	if !p.Since.IsZero() || !p.Until.IsZero() {
+		// The index of the most selective filter given, which a window
+		// (a second range on created_at) would make SQLite pass over.
+		switch {
+		case p.EventID != "":
+			q += s.db.IndexHint("deliveries_event")
+		case p.EndpointID != "":
+			q += s.db.IndexHint("deliveries_list_endpoint")
+		case p.EventType != "":
+			q += s.db.IndexHint("deliveries_list_type")
+		case p.Status != "":
+			q += s.db.IndexHint("deliveries_list_status")
+		default:
+			q += s.db.IndexHint("deliveries_list")
+		}
+	}
+	q += ` WHERE tenant_id = $1`
 	args := []any{tenantID}
 	for _, f := range []struct{ col, val string }{
-		{"status", p.Status}, {"endpoint_id", p.EndpointID}, {"event_id", p.EventID},
+		{"status", p.Status}, {"endpoint_id", p.EndpointID}, {"event_id", p.EventID}, {"event_type", p.EventType},
 	} {
 		if f.val != "" {
 			args = append(args, f.val)
 			q += fmt.Sprintf(" AND %s = $%d", f.col, len(args))
 		}
 	}
+	q, args = createdWithin(q, args, p.Since, p.Until)
 	return pageRows(ctx, s, scanDelivery, "deliveries", &p.ListParams, "id", q, args...)
 }
 
@@ -361,23 +383,31 @@ func (s *Store) DeliveryRelease(ctx context.Context, deliveryID, owner string, n
 	return s.Err(err, "release delivery %q", deliveryID)
 }
 
-// DeliveryRetry starts a new attempt series for a finished delivery.
+// DeliveryRetry starts a new attempt series for a finished delivery, or
+// brings the next attempt of a waiting one to now; see store.Store. One
+// statement decides by the row's own status, so a claim that takes the
+// delivery meanwhile makes it a conflict, never a lost update.
 func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, now time.Time) (*store.Delivery, error) {
 	now = store.Timestamp(now)
 	var out *store.Delivery
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		var err error
 		out, err = scanDelivery(tx.QueryRow(ctx, `
-			UPDATE deliveries AS d SET status = 'pending', series_attempts = 0,
-				next_attempt_at = $3, updated_at = $3
-			WHERE d.tenant_id = $1 AND d.id = $2 AND d.status IN ('delivered', 'failed')
+			UPDATE deliveries AS d SET
+				status = CASE WHEN d.status IN ('delivered', 'failed') THEN 'pending' ELSE d.status END,
+				series_attempts = CASE WHEN d.status IN ('delivered', 'failed') THEN 0 ELSE d.series_attempts END,
+				next_attempt_at = CASE
+					WHEN d.status IN ('pending', 'retrying') AND d.next_attempt_at <= $3 THEN d.next_attempt_at
+					ELSE $3 END,
+				updated_at = $3
+			WHERE d.tenant_id = $1 AND d.id = $2 AND d.status IN ('delivered', 'failed', 'pending', 'retrying')
 			RETURNING `+returning(DeliveryCols), tenantID, deliveryID, now))
 		if errors.Is(err, ErrNoRows) {
 			cur, err := s.getDelivery(ctx, tx, tenantID, deliveryID)
 			if err != nil {
 				return err
 			}
-			return fmt.Errorf("delivery %q is %s, not delivered or failed: %w", deliveryID, cur.Status, store.ErrConflict)
+			return fmt.Errorf("delivery %q is %s: %w", deliveryID, cur.Status, store.ErrConflict)
 		}
 		if err != nil {
 			return err
@@ -388,6 +418,78 @@ func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, 
 		return nil, s.Err(err, "retry delivery %q", deliveryID)
 	}
 	return out, nil
+}
+
+// DeliveryRetryNow brings an endpoint's retrying backlog to now in batches;
+// see store.Store. Each batch walks the claim's index on (endpoint_id,
+// next_attempt_at, id) from where the last one stopped, over the rows due
+// after now only: a moved row is due at now and falls behind the walk, so
+// it is never read again, and the rows already due are never read at all.
+// The update checks the status again, so a row a claim took between the
+// two statements is left to the claim.
+func (s *Store) DeliveryRetryNow(ctx context.Context, p *store.DeliveryRetryNowParams) (int, error) {
+	now := store.Timestamp(p.Now)
+	batch := p.Batch
+	if batch <= 0 {
+		batch = store.DefaultRetryNowBatch
+	}
+	var exists bool
+	if err := s.read.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant_id = $1 AND id = $2)`,
+		p.TenantID, p.EndpointID).Scan(&exists); err != nil {
+		return 0, s.Err(err, "retry now endpoint %q", p.EndpointID)
+	}
+	if !exists {
+		return 0, fmt.Errorf("endpoint %q: %w", p.EndpointID, store.ErrNotFound)
+	}
+	type key struct {
+		id   string
+		next time.Time
+	}
+	var moved int
+	var after *key
+	for {
+		var keys []key
+		err := s.db.Tx(ctx, func(tx Querier) error {
+			// The status IN term repeats the partial index's own, which
+			// SQLite needs to use it.
+			q := `SELECT d.id, d.next_attempt_at FROM deliveries d
+				WHERE d.endpoint_id = $1 AND d.status IN ('pending', 'retrying', 'delivering')
+					AND d.status = 'retrying' AND d.next_attempt_at > $2`
+			args := []any{p.EndpointID, now, batch}
+			if after != nil {
+				q += ` AND (d.next_attempt_at, d.id) > ($4, $5)`
+				args = append(args, after.next, after.id)
+			}
+			rows, err := tx.Query(ctx, q+` ORDER BY d.next_attempt_at, d.id LIMIT $3`, args...)
+			keys, err = Collect(rows, err, func(r Row) (key, error) {
+				var k key
+				return k, r.Scan(&k.id, &k.next)
+			})
+			if err != nil || len(keys) == 0 {
+				return err
+			}
+			ids := make([]string, len(keys))
+			for i, k := range keys {
+				ids[i] = k.id
+			}
+			n, err := tx.Exec(ctx, `
+				UPDATE deliveries SET next_attempt_at = $2, updated_at = $2
+				WHERE `+s.db.InList("id", 1)+` AND status = 'retrying' AND next_attempt_at > $2`, ids, now)
+			if err != nil || n == 0 {
+				return err
+			}
+			moved += int(n)
+			return s.db.Notify(ctx, tx)
+		})
+		if err != nil {
+			return moved, s.Err(err, "retry now endpoint %q (%d moved)", p.EndpointID, moved)
+		}
+		if len(keys) < batch {
+			return moved, nil
+		}
+		last := keys[len(keys)-1]
+		after = &key{id: last.id, next: store.Timestamp(last.next)}
+	}
 }
 
 // DeliveryReplay starts a new series for the endpoint's failed deliveries

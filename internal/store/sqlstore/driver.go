@@ -90,6 +90,14 @@ type Driver interface {
 	// with a leading space, or "" where writers are serialized anyway
 	// (SQLite's single writer).
 	LockClause(l Lock) string
+	// IndexHint is what follows a table's name (and alias) in FROM to make
+	// the database read it through the named index, with a leading space,
+	// where its planner cannot be trusted to choose that index without
+	// statistics of the data (SQLite, which keeps none unless ANALYZE ran,
+	// takes a filter's own index over the plain list index only as long
+	// as the query has one range on created_at); "" where it can
+	// (PostgreSQL, whose autovacuum keeps statistics).
+	IndexHint(index string) string
 	// InList is a condition that col is one of the strings of the []string
 	// argument $n.
 	InList(col string, n int) string

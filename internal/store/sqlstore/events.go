@@ -487,13 +487,39 @@ func (s *Store) EventGet(ctx context.Context, tenantID, eventID string) (*store.
 }
 
 // EventList pages through the tenant's events, newest first, optionally of
-// one type.
+// one type and created in a window: on events_list, or events_list_type
+// with a type, the window a range of the index's created_at.
 func (s *Store) EventList(ctx context.Context, tenantID string, p *store.EventListParams) ([]*store.Event, error) {
-	q := `SELECT ` + EventCols + ` FROM events ev WHERE tenant_id = $1`
+	q := `SELECT ` + EventCols + ` FROM events ev`
+	if !p.Since.IsZero() || !p.Until.IsZero() {
+		// See DeliveryList.
+		if p.Type != "" {
+			q += s.db.IndexHint("events_list_type")
+		} else {
+			q += s.db.IndexHint("events_list")
+		}
+	}
+	q += ` WHERE tenant_id = $1`
 	args := []any{tenantID}
 	if p.Type != "" {
 		args = append(args, p.Type)
 		q += fmt.Sprintf(" AND type = $%d", len(args))
 	}
+	q, args = createdWithin(q, args, p.Since, p.Until)
 	return pageRows(ctx, s, scanEvent, "events", &p.ListParams, "id", q, args...)
+}
+
+// createdWithin adds the conditions created_at >= since and created_at <
+// until to a query whose WHERE clause is open, for the bounds that are not
+// zero.
+func createdWithin(q string, args []any, since, until time.Time) (string, []any) {
+	if !since.IsZero() {
+		args = append(args, store.Timestamp(since))
+		q += fmt.Sprintf(" AND created_at >= $%d", len(args))
+	}
+	if !until.IsZero() {
+		args = append(args, store.Timestamp(until))
+		q += fmt.Sprintf(" AND created_at < $%d", len(args))
+	}
+	return q, args
 }

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -320,6 +321,89 @@ func (s *Store) EventTypePut(ctx context.Context, et *store.EventType) (*store.E
 		return nil, s.Err(err, "put event type %q", et.Name)
 	}
 	return out, nil
+}
+
+// EventTypeUpdate changes the fields p sets of a catalog entry, creating
+// it first when p.Create and it is absent; see store.Store. The insert
+// does nothing on a name that exists (on PostgreSQL it waits for a
+// concurrent insert of the name to commit), and then the update, a
+// statement of its own, sees that row.
+func (s *Store) EventTypeUpdate(ctx context.Context, p *store.EventTypeUpdateParams) (*store.EventType, bool, error) {
+	now := s.orNow(p.Now)
+	var out *store.EventType
+	var created bool
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		if p.Create {
+			et := store.EventType{Name: p.Name}
+			if p.Description != nil {
+				et.Description = *p.Description
+			}
+			if p.Schema != nil {
+				et.Schema = *p.Schema
+			}
+			if p.Archived != nil {
+				et.Archived = *p.Archived
+			}
+			v, err := scanEventType(tx.QueryRow(ctx, `
+				INSERT INTO event_types (name, description, schema, archived, created_at, updated_at)
+				VALUES ($1, $2, $3, $4, $5, $5)
+				ON CONFLICT (name) DO NOTHING
+				RETURNING `+eventTypeCols,
+				et.Name, et.Description, schemaText(et.Schema), et.Archived, now))
+			switch {
+			case err == nil:
+				out, created = v, true
+				return nil
+			case !errors.Is(err, ErrNoRows):
+				return err
+			}
+		}
+		set := "updated_at = $2"
+		args := []any{p.Name, now}
+		if p.Description != nil {
+			args = append(args, *p.Description)
+			set += fmt.Sprintf(", description = $%d", len(args))
+		}
+		if p.Schema != nil {
+			args = append(args, schemaText(*p.Schema))
+			set += fmt.Sprintf(", schema = $%d", len(args))
+		}
+		if p.Archived != nil {
+			args = append(args, *p.Archived)
+			set += fmt.Sprintf(", archived = $%d", len(args))
+		}
+		v, err := scanEventType(tx.QueryRow(ctx, `UPDATE event_types SET `+set+` WHERE name = $1 RETURNING `+eventTypeCols, args...))
+		if err != nil {
+			return notFound(err, "event type %q", p.Name)
+		}
+		out = v
+		return nil
+	})
+	if err != nil {
+		return nil, false, s.Err(err, "update event type %q", p.Name)
+	}
+	return out, created, nil
+}
+
+// schemaText is a schema as its column holds it: NULL for none.
+func schemaText(schema json.RawMessage) *string {
+	if len(schema) == 0 {
+		return nil
+	}
+	v := string(schema)
+	return &v
+}
+
+// EventTypeDelete removes a catalog entry.
+func (s *Store) EventTypeDelete(ctx context.Context, name string) error {
+	n, err := s.write.Exec(ctx, `DELETE FROM event_types WHERE name = $1`, name)
+	switch {
+	case err != nil:
+		return s.Err(err, "delete event type %q", name)
+	case n == 0:
+		return fmt.Errorf("delete event type %q: %w", name, store.ErrNotFound)
+	}
+	return nil
 }
 
 // EventTypeGet loads one catalog entry.

@@ -170,6 +170,13 @@ func testListenWakes(t *testing.T, st store.Store) {
 	})
 
 	claim(t, st, "w", t0, 1, 1)
+	later := t0.Add(time.Hour)
+	record(t, st, "w", id, store.StatusRetrying, t0, &later)
+	listenOnce(t, st, st, "DeliveryRetry of a retrying delivery", func(st store.Store) {
+		do(st.DeliveryRetry(ctx, "acme", id, t0)).must(t)
+	})
+
+	claim(t, st, "w", t0, 1, 1)
 	record(t, st, "w", id, store.StatusFailed, t0, nil)
 	listenOnce(t, st, st, "DeliveryReplay", func(st store.Store) {
 		do(st.DeliveryReplay(ctx, "acme", ep.ID, t0.Add(-time.Hour), t0.Add(time.Hour), t0)).must(t)

@@ -556,17 +556,30 @@ func testRetry(t *testing.T, st store.Store) {
 	mkEndpoint(t, st, "acme")
 	id := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
 
-	_, err := st.DeliveryRetry(ctx, "acme", id, t0)
-	wantErr(t, err, store.ErrConflict, "retrying a pending delivery")
+	// A pending delivery is due already: a retry leaves it as it is, and
+	// never makes it due later.
+	d := do(st.DeliveryRetry(ctx, "acme", id, t0.Add(time.Minute))).must(t)
+	if d.Status != store.StatusPending || d.Attempts != 0 {
+		t.Errorf("retried pending delivery %+v, want still pending", d)
+	}
+	sameTimePtr(t, "NextAttemptAt of a retried pending delivery", d.NextAttemptAt, ptr(us(t0)))
 	claim(t, st, "w", t0, 1, 1)
-	_, err = st.DeliveryRetry(ctx, "acme", id, t0)
+	_, err := st.DeliveryRetry(ctx, "acme", id, t0)
 	wantErr(t, err, store.ErrConflict, "retrying a delivering delivery")
-	next := t0.Add(time.Second)
+
+	// A retrying one is brought to now, its series kept: "retry now".
+	next := t0.Add(time.Hour)
 	record(t, st, "w", id, store.StatusRetrying, t0, &next)
-	_, err = st.DeliveryRetry(ctx, "acme", id, t0)
-	wantErr(t, err, store.ErrConflict, "retrying a retrying delivery")
-	claim(t, st, "w", next, 1, 1)
-	record(t, st, "w", id, store.StatusFailed, next, nil)
+	now := t0.Add(time.Minute)
+	d = do(st.DeliveryRetry(ctx, "acme", id, now)).must(t)
+	if d.Status != store.StatusRetrying || d.SeriesAttempts != 1 || d.Attempts != 1 {
+		t.Errorf("retried retrying delivery %+v, want still retrying, its series of 1 attempt kept", d)
+	}
+	sameTimePtr(t, "NextAttemptAt of a retried retrying delivery", d.NextAttemptAt, ptr(us(now)))
+	if got := claim(t, st, "w", now, 1, 1); len(got) != 1 || got[0].Delivery.ID != id {
+		t.Fatalf("claimed at the retry's time %v, want the retried delivery", deliveryIDs(got))
+	}
+	record(t, st, "w", id, store.StatusFailed, now, nil)
 
 	_, err = st.DeliveryRetry(ctx, "other", id, t0)
 	wantErr(t, err, store.ErrNotFound, "another tenant retrying the delivery")
@@ -574,7 +587,7 @@ func testRetry(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "retrying a missing delivery")
 
 	at := t0.Add(time.Hour)
-	d := do(st.DeliveryRetry(ctx, "acme", id, at)).must(t)
+	d = do(st.DeliveryRetry(ctx, "acme", id, at)).must(t)
 	if d.Status != store.StatusPending || d.SeriesAttempts != 0 || d.Attempts != 2 {
 		t.Errorf("retried delivery %+v, want pending, a new series, 2 attempts kept", d)
 	}

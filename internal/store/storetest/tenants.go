@@ -306,3 +306,78 @@ func testIdempotency(t *testing.T, st store.Store) {
 		t.Fatalf("IdempotencyPut under another scope: %v", err)
 	}
 }
+
+// EventTypeUpdate changes only the fields it is given: archiving keeps the
+// description and the schema (issue 10).
+func testEventTypeUpdate(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	schema := json.RawMessage(`{"type":"object","required":["id"]}`)
+	_, _, err := st.EventTypeUpdate(ctx, &store.EventTypeUpdateParams{Name: "user.created", Archived: ptr(true), Now: t0})
+	wantErr(t, err, store.ErrNotFound, "updating a missing type without Create")
+	if _, err := st.EventTypeGet(ctx, "user.created"); err == nil {
+		t.Fatal("an update without Create made the type")
+	}
+
+	got, created, err := st.EventTypeUpdate(ctx, &store.EventTypeUpdateParams{
+		Name: "user.created", Description: ptr("A user signed up"), Schema: &schema, Now: t0, Create: true,
+	})
+	if err != nil || !created {
+		t.Fatalf("create: %+v, created %v, %v; want created", got, created, err)
+	}
+	if got.Description != "A user signed up" || string(got.Schema) != string(schema) || got.Archived {
+		t.Errorf("created %+v, want the description and schema given, not archived", got)
+	}
+	sameTime(t, "CreatedAt", got.CreatedAt, us(t0))
+	sameTime(t, "UpdatedAt", got.UpdatedAt, us(t0))
+
+	later := t0.Add(time.Hour)
+	got, created, err = st.EventTypeUpdate(ctx, &store.EventTypeUpdateParams{Name: "user.created", Archived: ptr(true), Now: later, Create: true})
+	if err != nil || created {
+		t.Fatalf("archive: created %v, %v; want an update", created, err)
+	}
+	if !got.Archived || got.Description != "A user signed up" || string(got.Schema) != string(schema) {
+		t.Errorf("archived %+v, want the description and schema kept", got)
+	}
+	sameTime(t, "CreatedAt after update", got.CreatedAt, us(t0))
+	sameTime(t, "UpdatedAt after update", got.UpdatedAt, us(later))
+	if read := do(st.EventTypeGet(ctx, "user.created")).must(t); !reflect.DeepEqual(read, got) {
+		t.Errorf("EventTypeGet = %+v, want %+v", read, got)
+	}
+
+	none := json.RawMessage(nil)
+	got, _, err = st.EventTypeUpdate(ctx, &store.EventTypeUpdateParams{Name: "user.created", Schema: &none, Description: ptr(""), Now: later})
+	if err != nil || got.Schema != nil || got.Description != "" || !got.Archived {
+		t.Errorf("removing schema and description: %+v, %v; want both gone, still archived", got, err)
+	}
+
+	got, created, err = st.EventTypeUpdate(ctx, &store.EventTypeUpdateParams{Name: "order.paid", Now: t0, Create: true})
+	if err != nil || !created || got.Description != "" || got.Schema != nil || got.Archived {
+		t.Errorf("creating with nothing set: %+v, created %v, %v; want an empty type", got, created, err)
+	}
+}
+
+func testEventTypeDelete(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	// A filter naming the type is a pattern, not a reference to it.
+	mkEndpoint(t, st, "acme", filters("user.created"))
+	do(st.EventTypePut(ctx, &store.EventType{Name: "user.created", UpdatedAt: t0})).must(t)
+	do(st.EventTypePut(ctx, &store.EventType{Name: "user.deleted", UpdatedAt: t0})).must(t)
+	res := mkEvent(t, st, "acme", "user.created", t0)
+
+	if err := st.EventTypeDelete(ctx, "user.created"); err != nil {
+		t.Fatalf("EventTypeDelete: %v", err)
+	}
+	_, err := st.EventTypeGet(ctx, "user.created")
+	wantErr(t, err, store.ErrNotFound, "EventTypeGet after delete")
+	wantErr(t, st.EventTypeDelete(ctx, "user.created"), store.ErrNotFound, "deleting twice")
+	wantErr(t, st.EventTypeDelete(ctx, "no.such"), store.ErrNotFound, "deleting a missing type")
+	do(st.EventTypeGet(ctx, "user.deleted")).must(t)
+	if e := do(st.EventGet(ctx, "acme", res.Event.ID)).must(t); e.Type != "user.created" {
+		t.Errorf("event after its type was deleted: %+v", e)
+	}
+	// And the endpoint still gets events of that type.
+	if got := mkEvent(t, st, "acme", "user.created", t0).Deliveries; len(got) != 1 {
+		t.Errorf("event of the deleted type: %d deliveries, want 1", len(got))
+	}
+}
