@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -138,6 +139,15 @@ func (f *Fields) AddErr(location string, err error) {
 func (f *Fields) Text(location, s string) {
 	if strings.ContainsRune(s, 0) {
 		f.Add(location, "must not contain NUL characters")
+	}
+}
+
+// Window refuses a time window (a list's ?since= and ?until=) that ends
+// before it starts; a zero time is an open end. since == until is an empty
+// window, not an error.
+func (f *Fields) Window(untilLocation string, since, until time.Time) {
+	if !since.IsZero() && !until.IsZero() && until.Before(since) {
+		f.Add(untilLocation, "must not be before since (%s)", since.UTC().Format(time.RFC3339Nano))
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald"
 )
@@ -83,6 +84,29 @@ func TestFields_Metadata(t *testing.T) {
 		f.Metadata("metadata", tc.m)
 		if got := herald.Locations(f.Err()); tc.bad != slices.Equal(got, []string{"metadata"}) || (!tc.bad && got != nil) {
 			t.Errorf("%s: faults at %v, want a fault at metadata: %v", tc.name, got, tc.bad)
+		}
+	}
+}
+
+func TestFields_Window(t *testing.T) {
+	t.Parallel()
+	t1 := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		name         string
+		since, until time.Time
+		bad          bool
+	}{
+		{"open", time.Time{}, time.Time{}, false},
+		{"since only", t1, time.Time{}, false},
+		{"until only", time.Time{}, t1, false},
+		{"empty", t1, t1, false},
+		{"forward", t1, t1.Add(time.Second), false},
+		{"backward", t1, t1.Add(-time.Microsecond), true},
+	} {
+		var f herald.Fields
+		f.Window("until", tc.since, tc.until)
+		if got := herald.Locations(f.Err()); tc.bad != slices.Equal(got, []string{"until"}) || (!tc.bad && got != nil) {
+			t.Errorf("%s: faults at %v, want a fault at until: %v", tc.name, got, tc.bad)
 		}
 	}
 }

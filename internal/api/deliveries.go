@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -90,20 +92,26 @@ type deliveryPath struct {
 }
 
 type deliveryListInput struct {
-	Tenant   string `path:"tenant" doc:"Tenant id."`
-	Limit    int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
-	Cursor   string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
-	Status   string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
-	Endpoint string `query:"endpoint" maxLength:"128" doc:"Only deliveries to this endpoint."`
-	Event    string `query:"event" maxLength:"128" doc:"Only deliveries of this event."`
+	Tenant    string    `path:"tenant" doc:"Tenant id."`
+	Limit     int       `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor    string    `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Status    string    `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
+	Endpoint  string    `query:"endpoint" maxLength:"128" doc:"Only deliveries to this endpoint."`
+	Event     string    `query:"event" maxLength:"128" doc:"Only deliveries of this event."`
+	EventType string    `query:"event_type" maxLength:"128" doc:"Only deliveries of events of this type (an exact name)."`
+	Since     time.Time `query:"since" doc:"Only deliveries created at or after this time (RFC 3339)."`
+	Until     time.Time `query:"until" doc:"Only deliveries created before this time (RFC 3339); not before since."`
 }
 
 type endpointDeliveriesInput struct {
-	Tenant   string `path:"tenant" doc:"Tenant id."`
-	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
-	Limit    int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
-	Cursor   string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
-	Status   string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
+	Tenant    string    `path:"tenant" doc:"Tenant id."`
+	Endpoint  string    `path:"endpoint" doc:"Endpoint id (ep_...)."`
+	Limit     int       `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor    string    `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Status    string    `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
+	EventType string    `query:"event_type" maxLength:"128" doc:"Only deliveries of events of this type (an exact name)."`
+	Since     time.Time `query:"since" doc:"Only deliveries created at or after this time (RFC 3339)."`
+	Until     time.Time `query:"until" doc:"Only deliveries created before this time (RFC 3339); not before since."`
 }
 
 type deliveryOutput struct {
@@ -121,8 +129,9 @@ func (s *Server) registerDeliveries() {
 		OperationID: "list-deliveries", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List deliveries", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *deliveryListInput) (*pageOutput[delivery], error) {
-		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor,
-			&store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint, EventID: in.Event})
+		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{
+			Status: in.Status, EndpointID: in.Endpoint, EventID: in.Event, EventType: in.EventType, Since: in.Since, Until: in.Until,
+		})
 	})
 	register(s, huma.Operation{
 		OperationID: "get-delivery", Method: http.MethodGet, Path: base + "/{delivery}", Tags: tags,
@@ -136,7 +145,8 @@ func (s *Server) registerDeliveries() {
 	})
 	register(s, huma.Operation{
 		OperationID: "retry-delivery", Method: http.MethodPost, Path: base + "/{delivery}/retry", Tags: tags,
-		Summary:       "Start one more attempt series for a delivered or failed delivery",
+		Summary:       "Send a delivery again now",
+		Description:   "A delivered or failed delivery starts one more attempt series; a pending or retrying one has its next attempt brought to now, going on with its series. One with an attempt in flight is 409.",
 		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound, http.StatusConflict},
 	}, scopeTenant, func(ctx context.Context, in *deliveryPath) (*deliveryOutput, error) {
 		d, err := s.deliveries.Retry(ctx, in.Tenant, in.Delivery)
@@ -155,7 +165,17 @@ func (s *Server) listDeliveries(ctx context.Context, tenant string, limit int, c
 	p.ListParams = lp
 	rows, err := s.deliveries.List(ctx, tenant, p)
 	if err != nil {
-		return nil, err
+		return nil, inQuery(err)
 	}
 	return pageOf(rows, &p.ListParams, deliveryFrom), nil
+}
+
+// inQuery places a service's field errors in the query, where the API's
+// list filters are ("until" is at "query.until").
+func inQuery(err error) error {
+	var ve *herald.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Prefix("query")
+	}
+	return err
 }

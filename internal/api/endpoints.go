@@ -9,7 +9,9 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/heraldhq/herald"
+	engine "github.com/heraldhq/herald/internal/delivery"
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
+	eventsvc "github.com/heraldhq/herald/internal/event"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -137,6 +139,21 @@ type testOutput struct {
 	Body *testResult
 }
 
+type testInput struct {
+	Tenant   string `path:"tenant" doc:"Tenant id."`
+	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
+	Body     *struct {
+		Type string     `json:"type,omitempty" maxLength:"128" example:"user.created" doc:"An event type of the catalog to send instead of the format's test event type; it must not be archived."`
+		Data jsonObject `json:"data,omitempty" doc:"The event's data instead of Herald's test data: a JSON object, matching the type's schema when it has one (then it is required)."`
+	}
+}
+
+type retryNowOutput struct {
+	Body struct {
+		Moved int `json:"moved" doc:"How many retrying deliveries had their next attempt brought to now."`
+	}
+}
+
 type replayInput struct {
 	Tenant   string `path:"tenant" doc:"Tenant id."`
 	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
@@ -204,10 +221,24 @@ func (s *Server) registerEndpoints() {
 	}, scopeTenant, s.rotateSecret)
 	register(s, huma.Operation{
 		OperationID: "test-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/test", Tags: tags,
-		Summary:     "Send the format's test event now",
-		Description: "Answers once the receiver has answered (or the attempt failed).",
-		Errors:      []int{http.StatusNotFound, http.StatusServiceUnavailable},
+		Summary:     "Send a test event now",
+		Description: "Sends the format's test event, or an event of the type and data given, and answers once the receiver has answered (or the attempt failed).",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
 	}, scopeTenant, s.testEndpoint)
+	register(s, huma.Operation{
+		OperationID: "retry-now-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/retry-now", Tags: tags,
+		Summary:     "Bring every retrying delivery to this endpoint to now",
+		Description: "Every delivery to this endpoint that is retrying and due later is due now, going on with its retry schedule; answers how many moved. Deliveries still wait while the endpoint is disabled.",
+		Errors:      []int{http.StatusNotFound},
+	}, scopeTenant, func(ctx context.Context, in *endpointPath) (*retryNowOutput, error) {
+		n, err := s.deliveries.RetryNow(ctx, in.Tenant, in.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		out := &retryNowOutput{}
+		out.Body.Moved = n
+		return out, nil
+	})
 	register(s, huma.Operation{
 		OperationID: "replay-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/replay", Tags: tags,
 		Summary:       "Queue again every failed delivery to this endpoint in a time window",
@@ -220,7 +251,9 @@ func (s *Server) registerEndpoints() {
 		if _, err := s.endpoints.Get(ctx, in.Tenant, in.Endpoint); err != nil {
 			return nil, err
 		}
-		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{Status: in.Status, EndpointID: in.Endpoint})
+		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{
+			Status: in.Status, EndpointID: in.Endpoint, EventType: in.EventType, Since: in.Since, Until: in.Until,
+		})
 	})
 }
 
@@ -272,12 +305,23 @@ func (s *Server) rotateSecret(ctx context.Context, in *rotateInput) (*endpointOu
 	return &endpointOutput{Body: endpointFrom(e, secret, s.now())}, nil
 }
 
-func (s *Server) testEndpoint(ctx context.Context, in *endpointPath) (*testOutput, error) {
+func (s *Server) testEndpoint(ctx context.Context, in *testInput) (*testOutput, error) {
 	if s.cfg.Tester == nil {
 		return nil, newProblem(http.StatusServiceUnavailable, "test sends are not available on this server")
 	}
+	var tp eventsvc.TestParams
+	if in.Body != nil {
+		tp.Type = in.Body.Type
+		if in.Body.Data != nil {
+			tp.Data = in.Body.Data
+		}
+	}
+	data, err := s.events.CheckTest(ctx, &tp)
+	if err != nil {
+		return nil, inBody(err)
+	}
 	// The tester reads the endpoint itself; a missing one is its 404.
-	res, err := s.cfg.Tester.Test(ctx, in.Tenant, in.Endpoint)
+	res, err := s.cfg.Tester.TestWith(ctx, in.Tenant, in.Endpoint, &engine.TestParams{Type: tp.Type, Data: data})
 	if err != nil {
 		return nil, missing(err, "endpoint", in.Endpoint)
 	}

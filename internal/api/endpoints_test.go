@@ -424,7 +424,7 @@ func failDue(t *testing.T, st store.Store, n int) []string {
 // endpoint's URL and reports the answer, as the delivery engine does.
 type sendingTester struct{ st store.Store }
 
-func (s *sendingTester) Test(ctx context.Context, tenantID, endpointID string) (*engine.TestResult, error) {
+func (s *sendingTester) TestWith(ctx context.Context, tenantID, endpointID string, _ *engine.TestParams) (*engine.TestResult, error) {
 	ep, err := s.st.EndpointGet(ctx, tenantID, endpointID)
 	if err != nil {
 		return nil, err

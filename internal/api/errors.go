@@ -137,6 +137,10 @@ func (s *Server) finishProblem(ctx context.Context, p *huma.ErrorModel) {
 		if d != nil {
 			d.Value = nil
 			locateMissing(d)
+			if strings.HasPrefix(d.Message, "invalid date/time for format") {
+				// huma names Go's layout; say what a client should send.
+				d.Message = "must be an RFC 3339 time, such as 2026-12-01T12:04:28Z"
+			}
 		}
 	}
 	// huma says only "validation failed"; name the first field, as our own

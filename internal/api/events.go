@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -10,7 +11,6 @@ import (
 
 	"github.com/heraldhq/herald"
 	eventsvc "github.com/heraldhq/herald/internal/event"
-	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -59,18 +59,23 @@ type eventPath struct {
 }
 
 type eventListInput struct {
-	Tenant string `path:"tenant" doc:"Tenant id."`
-	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
-	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
-	Type   string `query:"type" maxLength:"128" doc:"Only events of this type."`
+	Tenant    string    `path:"tenant" doc:"Tenant id."`
+	Limit     int       `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor    string    `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Type      string    `query:"type" maxLength:"128" doc:"Only events of this type (an exact name)."`
+	EventType string    `query:"event_type" maxLength:"128" doc:"The same filter as type, by the name the deliveries list gives it."`
+	Since     time.Time `query:"since" doc:"Only events created at or after this time (RFC 3339)."`
+	Until     time.Time `query:"until" doc:"Only events created before this time (RFC 3339); not before since."`
 }
 
 type eventDeliveriesInput struct {
-	Tenant string `path:"tenant" doc:"Tenant id."`
-	Event  string `path:"event" doc:"Event id."`
-	Limit  int    `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
-	Cursor string `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
-	Status string `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
+	Tenant string    `path:"tenant" doc:"Tenant id."`
+	Event  string    `path:"event" doc:"Event id."`
+	Limit  int       `query:"limit" default:"50" minimum:"1" maximum:"250" doc:"Page size."`
+	Cursor string    `query:"cursor" maxLength:"1024" doc:"The next_cursor of the previous page."`
+	Status string    `query:"status" enum:"pending,delivering,retrying,delivered,failed" doc:"Only deliveries in this status."`
+	Since  time.Time `query:"since" doc:"Only deliveries created at or after this time (RFC 3339)."`
+	Until  time.Time `query:"until" doc:"Only deliveries created before this time (RFC 3339); not before since."`
 }
 
 type eventOutput struct {
@@ -93,20 +98,7 @@ func (s *Server) registerEvents() {
 	register(s, huma.Operation{
 		OperationID: "list-events", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List events", Errors: []int{http.StatusNotFound},
-	}, scopeTenant, func(ctx context.Context, in *eventListInput) (*pageOutput[event], error) {
-		if in.Type != "" && !naming.EventType(in.Type) {
-			return nil, herald.Invalid("query.type", "is not an event type name")
-		}
-		p, err := s.listParams(in.Limit, in.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := s.events.List(ctx, in.Tenant, &store.EventListParams{ListParams: p, Type: in.Type})
-		if err != nil {
-			return nil, err
-		}
-		return pageOf(rows, &p, eventFrom), nil
-	})
+	}, scopeTenant, s.listEvents)
 	register(s, huma.Operation{
 		OperationID: "get-event", Method: http.MethodGet, Path: base + "/{event}", Tags: tags,
 		Summary: "Get an event", Errors: []int{http.StatusNotFound},
@@ -124,8 +116,39 @@ func (s *Server) registerEvents() {
 		if _, err := s.events.Get(ctx, in.Tenant, in.Event); err != nil {
 			return nil, err
 		}
-		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{Status: in.Status, EventID: in.Event})
+		return s.listDeliveries(ctx, in.Tenant, in.Limit, in.Cursor, &store.DeliveryListParams{
+			Status: in.Status, EventID: in.Event, Since: in.Since, Until: in.Until,
+		})
 	})
+}
+
+func (s *Server) listEvents(ctx context.Context, in *eventListInput) (*pageOutput[event], error) {
+	typ, typeParam := in.Type, "type"
+	if in.EventType != "" {
+		if typ != "" && typ != in.EventType {
+			return nil, herald.Invalid("query.event_type", "is another name of type, which says %q; give one of them", typ)
+		}
+		typ, typeParam = in.EventType, "event_type"
+	}
+	p, err := s.listParams(in.Limit, in.Cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.events.List(ctx, in.Tenant, &store.EventListParams{ListParams: p, Type: typ, Since: in.Since, Until: in.Until})
+	var ve *herald.ValidationError
+	if errors.As(err, &ve) {
+		// The type filter is at the name the client gave it.
+		for i := range ve.Fields {
+			if ve.Fields[i].Location == "type" {
+				ve.Fields[i].Location = typeParam
+			}
+		}
+		return nil, ve.Prefix("query")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pageOf(rows, &p, eventFrom), nil
 }
 
 func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventAcceptedOutput, error) {

@@ -35,13 +35,17 @@ type eventTypePath struct {
 	Name string `path:"name" maxLength:"128" doc:"Event type name, dot-hierarchical: user.created, v1.case.completed."`
 }
 
-type eventTypePutInput struct {
+// eventTypeFields are the members a PUT or a PATCH may give; a member
+// left out keeps what is stored.
+type eventTypeFields struct {
+	Description *string         `json:"description,omitempty" maxLength:"1024" doc:"Replaces the description."`
+	Schema      json.RawMessage `json:"schema,omitempty" doc:"A JSON Schema for the events' data; replaces the schema, and null removes it."`
+	Archived    *bool           `json:"archived,omitempty" doc:"true archives the type (it takes no new events), false brings it back."`
+}
+
+type eventTypeWriteInput struct {
 	Name string `path:"name" maxLength:"128" doc:"Event type name, dot-hierarchical: user.created, v1.case.completed."`
-	Body struct {
-		Description string          `json:"description,omitempty" maxLength:"1024"`
-		Schema      json.RawMessage `json:"schema,omitempty" doc:"A JSON Schema for the events' data."`
-		Archived    bool            `json:"archived,omitempty"`
-	}
+	Body eventTypeFields
 }
 
 type eventTypeOutput struct {
@@ -54,9 +58,28 @@ func (s *Server) registerEventTypes() {
 	tags := []string{"Event types"}
 	register(s, huma.Operation{
 		OperationID: "put-event-type", Method: http.MethodPut, Path: base + "/{name}", Tags: tags,
-		Summary: "Create or replace an event type", Description: "Answers 201 when it was created, 200 when it was replaced.",
-		Responses: map[string]*huma.Response{"201": {Description: "Created"}},
+		Summary:     "Create an event type, or change one",
+		Description: "Answers 201 when it was created, 200 when it existed. Only the members given change: {\"archived\": true} keeps the description and the schema.",
+		Responses:   map[string]*huma.Response{"201": {Description: "Created"}},
 	}, scopeAdmin, s.putEventType)
+	register(s, huma.Operation{
+		OperationID: "update-event-type", Method: http.MethodPatch, Path: base + "/{name}", Tags: tags,
+		Summary: "Change an event type", Description: "Only the members given change.", Errors: []int{http.StatusNotFound},
+	}, scopeAdmin, func(ctx context.Context, in *eventTypeWriteInput) (*eventTypeOutput, error) {
+		et, err := s.eventTypes.Patch(ctx, in.params())
+		if err != nil {
+			return nil, eventTypeFaults(err)
+		}
+		return &eventTypeOutput{Status: http.StatusOK, Body: eventTypeFrom(et)}, nil
+	})
+	register(s, huma.Operation{
+		OperationID: "delete-event-type", Method: http.MethodDelete, Path: base + "/{name}", Tags: tags,
+		Summary:       "Delete an event type",
+		Description:   "Endpoint filters naming the type are patterns, not references: they stay, and events of the type are taken unchecked from then on.",
+		DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
+	}, scopeAdmin, func(ctx context.Context, in *eventTypePath) (*struct{}, error) {
+		return nil, s.eventTypes.Delete(ctx, in.Name)
+	})
 	register(s, huma.Operation{
 		OperationID: "list-event-types", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List the event catalog",
@@ -84,23 +107,30 @@ func (s *Server) registerEventTypes() {
 	copyResponse(s.api.OpenAPI(), base+"/{name}", http.MethodPut, "200", "201")
 }
 
-func (s *Server) putEventType(ctx context.Context, in *eventTypePutInput) (*eventTypeOutput, error) {
-	et, created, err := s.eventTypes.Put(ctx, &eventtypesvc.PutParams{
-		Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Archived: in.Body.Archived,
-	})
-	var ve *herald.ValidationError
-	switch {
-	case errors.As(err, &ve) && len(ve.Fields) > 0 && ve.Fields[0].Location == "name":
-		// The name is the path's; the rest is the body's.
-		return nil, ve.Prefix("path")
-	case err != nil:
-		return nil, inBody(err)
+func (s *Server) putEventType(ctx context.Context, in *eventTypeWriteInput) (*eventTypeOutput, error) {
+	et, created, err := s.eventTypes.Put(ctx, in.params())
+	if err != nil {
+		return nil, eventTypeFaults(err)
 	}
 	out := &eventTypeOutput{Status: http.StatusOK, Body: eventTypeFrom(et)}
 	if created {
 		out.Status = http.StatusCreated
 	}
 	return out, nil
+}
+
+func (in *eventTypeWriteInput) params() *eventtypesvc.Params {
+	return &eventtypesvc.Params{Name: in.Name, Description: in.Body.Description, Schema: in.Body.Schema, Archived: in.Body.Archived}
+}
+
+// eventTypeFaults places the event type service's field errors: the name
+// is the path's, the rest is the body's.
+func eventTypeFaults(err error) error {
+	var ve *herald.ValidationError
+	if errors.As(err, &ve) && len(ve.Fields) > 0 && ve.Fields[0].Location == "name" {
+		return ve.Prefix("path")
+	}
+	return inBody(err)
 }
 
 // copyResponse documents response to (an alternative success status) with

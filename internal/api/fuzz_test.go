@@ -103,3 +103,45 @@ func FuzzEndpointCreate(f *testing.F) {
 		fuzzPost(t, h, "/api/v1/tenants/acme/endpoints", body, contentType, idemKey, "")
 	})
 }
+
+// A body sent to a route that takes none, and a query string of any
+// parameters, are never a 5xx: each is answered as the route would, or
+// refused naming what it does not take.
+func FuzzUnknownInput(f *testing.F) {
+	h := fuzzServer(f)
+	for _, seed := range []struct{ body, query string }{
+		{`{"force": true}`, ""},
+		{`{}`, "since=2030-01-02T03:04:05Z&until=2030-01-01T00:00:00Z"},
+		{` null `, "event_type=user.created&event_type=order.paid"},
+		{`{"a": {"b": [1, {"c": 2}]}, "a": 1}`, "bogus"},
+		{`[{"x": 1}]`, "limit=5&cursor=&status=pending"},
+		{`{"x": `, "=&=="},
+		{`"str"`, "since=yesterday"},
+		{"{\"\xff\": 1}", "event_type=a..b"},
+	} {
+		f.Add([]byte(seed.body), seed.query)
+	}
+	f.Fuzz(func(t *testing.T, body []byte, query string) {
+		h.t = t
+		for _, r := range []struct {
+			method, path string
+			body         []byte
+		}{
+			{http.MethodPost, "/api/v1/tenants/acme/deliveries/dlv_nope/retry", body},
+			{http.MethodGet, "/api/v1/tenants/acme/deliveries", nil},
+		} {
+			hr := httptest.NewRequest(r.method, r.path, bytes.NewReader(r.body))
+			hr.URL.RawQuery = query
+			hr.Header.Set("Authorization", "Bearer "+h.admin)
+			hr.Header.Set("Content-Type", "application/json")
+			rec := httptest.NewRecorder()
+			h.srv.Handler().ServeHTTP(rec, hr)
+			if rec.Code >= 500 {
+				t.Fatalf("%s %q ?%q: %d %s", r.method, r.body, query, rec.Code, rec.Body)
+			}
+			if rec.Code >= 400 {
+				checkProblem(t, &response{Code: rec.Code, Header: rec.Header(), Body: rec.Body.Bytes()})
+			}
+		}
+	})
+}

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"reflect"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -42,10 +43,11 @@ import (
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is 0.
 const DefaultMaxBodyBytes = 1 << 20
 
-// Tester sends an endpoint's test event now and reports what the receiver
-// answered (POST .../endpoints/{endpoint}/test).
+// Tester sends an endpoint's test event now, of the type and data p gives
+// when they are set (checked by the event service first), and reports
+// what the receiver answered (POST .../endpoints/{endpoint}/test).
 type Tester interface {
-	Test(ctx context.Context, tenantID, endpointID string) (*engine.TestResult, error)
+	TestWith(ctx context.Context, tenantID, endpointID string, p *engine.TestParams) (*engine.TestResult, error)
 }
 
 // Config wires a Server. Store and Formats are required.
@@ -165,7 +167,7 @@ func New(cfg *Config) *Server {
 	hc.Transformers = []huma.Transformer{s.transformError}
 	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	s.api = humago.New(&recordingMux{ServeMux: s.mux, patterns: &s.patterns}, hc)
-	s.api.UseMiddleware(s.authenticate, s.readBody, s.idempotency)
+	s.api.UseMiddleware(s.authenticate, s.readBody, s.refuseUnknown, s.idempotency)
 
 	s.registerHealth()
 	s.registerTenants()
@@ -363,9 +365,11 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 	if _, ok := reflect.TypeFor[I]().FieldByName("Body"); ok {
 		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable)
 	}
-	if _, ok := reflect.TypeFor[I]().FieldByName("Limit"); ok {
-		op.Errors = append(op.Errors, http.StatusUnprocessableEntity)
-	}
+	// Every operation refuses input it does not take (refuseUnknown): 422
+	// naming it, 400 for a query string or a body that does not parse.
+	op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusUnprocessableEntity)
+	slices.Sort(op.Errors)
+	op.Errors = slices.Compact(op.Errors)
 	if op.Method == http.MethodPost && sc != scopePublic {
 		op.Parameters = append(op.Parameters, &huma.Param{
 			Name: "Idempotency-Key", In: "header",

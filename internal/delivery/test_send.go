@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,11 +11,31 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
+// TestParams is what a test send sends instead of the format's test
+// event; the zero value (or nil) changes nothing.
+type TestParams struct {
+	// Type is the event's type; "" means the format's test event type.
+	Type string
+	// Data is the event's data, a JSON object in the canonical compact
+	// form events are stored in (as the event service's CheckTest returns
+	// it); nil means Herald's test data.
+	Data []byte
+}
+
 // Test sends the endpoint's format's test event to that endpoint now, once,
 // and reports what the receiver answered (POST .../endpoints/{id}/test). The
 // delivery is created already leased to this engine, so no worker takes it,
 // and it is logged like any other.
 func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestResult, error) {
+	return e.TestWith(ctx, tenantID, endpointID, nil)
+}
+
+// TestWith is Test of the event type and data p gives, each in place of
+// the test event's own.
+func (e *Engine) TestWith(ctx context.Context, tenantID, endpointID string, p *TestParams) (*TestResult, error) {
+	if p == nil {
+		p = &TestParams{}
+	}
 	ep, err := e.st.EndpointGet(ctx, tenantID, endpointID)
 	if err != nil {
 		return nil, fmt.Errorf("test endpoint: %w", err)
@@ -23,17 +44,21 @@ func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestRe
 	if err != nil {
 		return nil, fmt.Errorf("test endpoint %s: %w", ep.ID, err)
 	}
-	data, err := json.Marshal(struct {
-		EndpointID string `json:"endpoint_id"`
-		Message    string `json:"message"`
-	}{ep.ID, "This is a test event from Herald. If you can read this, your endpoint receives webhooks."})
-	if err != nil {
-		return nil, fmt.Errorf("test event data: %w", err)
+	typ, data := cmp.Or(p.Type, f.TestEventType()), p.Data
+	if data == nil {
+		b, err := json.Marshal(struct {
+			EndpointID string `json:"endpoint_id"`
+			Message    string `json:"message"`
+		}{ep.ID, "This is a test event from Herald. If you can read this, your endpoint receives webhooks."})
+		if err != nil {
+			return nil, fmt.Errorf("test event data: %w", err)
+		}
+		data = canonical(b)
 	}
 	now := e.now()
 	ev := &store.Event{
-		TenantID: tenantID, ID: id.NewAt(id.Event, now), Type: f.TestEventType(),
-		Data: canonical(data), TraceID: id.NewTraceID(), Source: store.SourceTest, CreatedAt: now,
+		TenantID: tenantID, ID: id.NewAt(id.Event, now), Type: typ,
+		Data: data, TraceID: id.NewTraceID(), Source: store.SourceTest, CreatedAt: now,
 	}
 	ev.Hash = store.EventHash(ev.Type, ev.Data)
 	res, err := e.st.EventCreate(ctx, &store.EventCreateParams{

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/heraldhq/herald"
+	"github.com/heraldhq/herald/internal/naming"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -38,8 +39,18 @@ func (s *Service) Get(ctx context.Context, tenantID, deliveryID string, attemptB
 }
 
 // List returns a page of the tenant's deliveries, newest first (one more
-// than p.Limit when there is a next page, as store lists do).
+// than p.Limit when there is a next page, as store lists do). An event
+// type filter that is no type name, and a window whose until is before its
+// since, are refused at "event_type" and "until".
 func (s *Service) List(ctx context.Context, tenantID string, p *store.DeliveryListParams) ([]*store.Delivery, error) {
+	var fe herald.Fields
+	if p.EventType != "" && !naming.EventType(p.EventType) {
+		fe.Add("event_type", "is not an event type name")
+	}
+	fe.Window("until", p.Since, p.Until)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
 	rows, err := s.Store.DeliveryList(ctx, tenantID, p)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries of %s: %w", tenantID, err)
@@ -47,31 +58,40 @@ func (s *Service) List(ctx context.Context, tenantID string, p *store.DeliveryLi
 	return rows, nil
 }
 
-// Retry starts one more attempt series for a delivery that was delivered
-// or failed. One still pending, delivering or retrying is a conflict: it
-// has attempts to come already.
+// Retry sends a delivery again now. One that was delivered or failed
+// starts another attempt series, on its format's schedule from the start;
+// one that is waiting (pending, or retrying on its schedule) has its next
+// attempt brought to now and goes on with its series. One with an attempt
+// in flight is a conflict. The workers are woken either way.
 func (s *Service) Retry(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
 	d, err := s.Store.DeliveryRetry(ctx, tenantID, deliveryID, s.Clock.Now())
 	switch {
 	case err == nil:
 		return d, nil
-	case !errors.Is(err, herald.ErrConflict):
-		return nil, notFound(err, deliveryID)
+	case errors.Is(err, herald.ErrConflict):
+		return nil, herald.Errorf(herald.ErrConflict,
+			"delivery %s has an attempt in flight; retry it once that attempt is over", deliveryID)
 	}
-	// Refused: read it only now, to say what it is doing.
-	cur, err := s.Store.DeliveryGet(ctx, tenantID, deliveryID)
-	switch {
-	case err != nil:
-		return nil, notFound(err, deliveryID)
-	case cur.Status == store.StatusDelivered || cur.Status == store.StatusFailed:
-		// It was retried and finished between the two calls.
-		return nil, stillGoing(deliveryID, "in progress")
-	}
-	return nil, stillGoing(deliveryID, cur.Status)
+	return nil, notFound(err, deliveryID)
 }
 
-func stillGoing(deliveryID, status string) error {
-	return herald.Errorf(herald.ErrConflict, "delivery %s is still %s; only a delivered or failed delivery can be retried", deliveryID, status)
+// RetryNow brings the next attempt of every retrying delivery of the
+// endpoint that is due later to now, each going on with its series, and
+// returns how many it moved: after a receiver is fixed, its backlog need
+// not wait out a schedule of hours. It runs in batches (see
+// store.DeliveryRetryNow), so on a failure part of the backlog may have
+// moved; running it again moves the rest.
+func (s *Service) RetryNow(ctx context.Context, tenantID, endpointID string) (int, error) {
+	n, err := s.Store.DeliveryRetryNow(ctx, &store.DeliveryRetryNowParams{
+		TenantID: tenantID, EndpointID: endpointID, Now: s.Clock.Now(),
+	})
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return 0, herald.Errorf(herald.ErrNotFound, "endpoint %s not found", endpointID)
+	case err != nil:
+		return n, fmt.Errorf("retry now the deliveries of endpoint %s (%d moved): %w", endpointID, n, err)
+	}
+	return n, nil
 }
 
 // notFound restates a lookup's ErrNotFound as "delivery <id> not found"

@@ -119,7 +119,18 @@ func check(p *IngestParams) ([]byte, error) {
 	if p.ID != "" && !naming.EventID(p.ID) {
 		fe.Add("id", "must be 1 to 128 of A-Z a-z 0-9 _ : - (no dots: the id is part of the signed content)")
 	}
-	v, err := jsonstyle.Parse(p.Data)
+	data := readData(&fe, p.Data)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// readData reads an event's data strictly and returns it in canonical
+// compact form, or adds its faults to fe (at "data", "data.<path>") and
+// returns nil.
+func readData(fe *herald.Fields, raw []byte) []byte {
+	v, err := jsonstyle.Parse(raw)
 	var se *jsonstyle.SyntaxError
 	switch {
 	case errors.As(err, &se):
@@ -128,11 +139,10 @@ func check(p *IngestParams) ([]byte, error) {
 		fe.Add("data", "%s", err.Error())
 	case v.Kind != jsonstyle.Object:
 		fe.Add("data", "must be a JSON object")
+	default:
+		return jsonstyle.Marshal(v, jsonstyle.Compact)
 	}
-	if err := fe.Err(); err != nil {
-		return nil, err
-	}
-	return jsonstyle.Marshal(v, jsonstyle.Compact), nil
+	return nil
 }
 
 // joinPath appends a jsonstyle path ("items[3].name", "[0]", "") to loc.
@@ -159,11 +169,81 @@ func (s *Service) Get(ctx context.Context, tenantID, eventID string) (*store.Eve
 }
 
 // List returns a page of the tenant's events, newest first (one more than
-// the limit when there is a next page, as store lists do).
+// the limit when there is a next page, as store lists do). A type filter
+// that is no type name, and a window whose until is before its since, are
+// refused at "type" and "until".
 func (s *Service) List(ctx context.Context, tenantID string, p *store.EventListParams) ([]*store.Event, error) {
+	var fe herald.Fields
+	if p.Type != "" && !naming.EventType(p.Type) {
+		fe.Add("type", "is not an event type name")
+	}
+	fe.Window("until", p.Since, p.Until)
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
 	rows, err := s.Store.EventList(ctx, tenantID, p)
 	if err != nil {
 		return nil, fmt.Errorf("list events of %s: %w", tenantID, err)
 	}
 	return rows, nil
+}
+
+// TestParams is what a test send may choose of the event it sends; the
+// zero value sends the format's test event.
+type TestParams struct {
+	// Type is an event type of the catalog; "" means the format's test
+	// event type.
+	Type string
+	// Data is the event's JSON object as the caller wrote it; nil means
+	// Herald's test data.
+	Data []byte
+}
+
+// CheckTest checks the event a test send was asked for and returns its
+// data in the canonical form events are stored in (nil when none was
+// given). A test send shows a receiver what an event of the type will look
+// like, so the type must be one the catalog has and that takes events (not
+// archived), and the data must be what an ingest would take: a JSON object,
+// read as strictly, matching the type's schema when it has one. Herald's
+// own test data is made for the format's test event, so a type with a
+// schema needs data of its own. Faults are at "type", "data" and
+// "data.<path>".
+func (s *Service) CheckTest(ctx context.Context, p *TestParams) ([]byte, error) {
+	var fe herald.Fields
+	var data []byte
+	if p.Data != nil {
+		data = readData(&fe, p.Data)
+	}
+	if p.Type == "" {
+		return data, fe.Err()
+	}
+	if !naming.EventType(p.Type) {
+		fe.Add("type", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
+		return nil, fe.Err()
+	}
+	et, err := s.Store.EventTypeGet(ctx, p.Type)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		fe.Add("type", "event type %s is not in the event catalog; a test send takes a type of the catalog (PUT /api/v1/event-types/%s), or none for the format's test event", p.Type, p.Type)
+		return nil, fe.Err()
+	case err != nil:
+		return nil, fmt.Errorf("look up event type %s: %w", p.Type, err)
+	case len(et.Schema) > 0 && p.Data == nil:
+		fe.Add("data", "is required: event type %s has a schema, and the test event's data must match it", p.Type)
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	if err := s.types.CheckEvent(ctx, p.Type, orEmpty(data)); err != nil {
+		return nil, err
+	}
+	return data, nil
+}
+
+// orEmpty is data, or an empty object for none.
+func orEmpty(data []byte) []byte {
+	if data == nil {
+		return []byte("{}")
+	}
+	return data
 }

@@ -123,7 +123,7 @@ func TestService_IngestHoldsTheEventToTheCatalog(t *testing.T) {
 		t.Parallel()
 		b := setup(t, st)
 		ctx := t.Context()
-		if _, _, err := b.types.Put(ctx, &eventtype.PutParams{Name: "user.created", Schema: []byte(`{"required": ["id"]}`)}); err != nil {
+		if _, _, err := b.types.Put(ctx, &eventtype.Params{Name: "user.created", Schema: []byte(`{"required": ["id"]}`)}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -173,6 +173,77 @@ func TestService_IngestTellsAcceptedOfNewEventsOnly(t *testing.T) {
 		defer mu.Unlock()
 		if !slices.Equal(heard, []string{"acme", "acme"}) {
 			t.Errorf("Accepted heard %v, want acme twice: the new event and the one no endpoint wants", heard)
+		}
+	})
+}
+
+func TestService_CheckTestTakesACatalogTypeAndItsData(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		ctx := t.Context()
+		archived := true
+		for _, p := range []eventtype.Params{
+			{Name: "user.created", Schema: []byte(`{"required": ["id"], "properties": {"id": {"type": "string"}}}`)},
+			{Name: "user.deleted"},
+			{Name: "user.old", Archived: &archived},
+		} {
+			if _, _, err := b.types.Put(ctx, &p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tc := range []struct {
+			name string
+			p    event.TestParams
+			data string // the canonical data returned
+			want []string
+		}{
+			{"nothing: the format's test event", event.TestParams{}, "", nil},
+			{"data alone", event.TestParams{Data: []byte(`{ "a": 1.50 }`)}, `{"a":1.50}`, nil},
+			{"a type with a schema and matching data", event.TestParams{Type: "user.created", Data: []byte(`{"id": "u1"}`)}, `{"id":"u1"}`, nil},
+			{"a type without a schema, no data", event.TestParams{Type: "user.deleted"}, "", nil},
+			{"a type without a schema, any data", event.TestParams{Type: "user.deleted", Data: []byte(`{"x": [1]}`)}, `{"x":[1]}`, nil},
+			{"data against the schema", event.TestParams{Type: "user.created", Data: []byte(`{"id": 7}`)}, "", []string{"data.id"}},
+			{"a type with a schema, no data", event.TestParams{Type: "user.created"}, "", []string{"data"}},
+			{"a type not in the catalog", event.TestParams{Type: "order.paid"}, "", []string{"type"}},
+			{"an archived type", event.TestParams{Type: "user.old"}, "", []string{"type"}},
+			{"no type name", event.TestParams{Type: "a..b"}, "", []string{"type"}},
+			{"data not an object", event.TestParams{Data: []byte(`[1]`)}, "", []string{"data"}},
+			{"duplicate keys", event.TestParams{Type: "user.deleted", Data: []byte(`{"a": 1, "a": 2}`)}, "", []string{"data.a"}},
+			{"both wrong", event.TestParams{Type: "order.paid", Data: []byte(`5`)}, "", []string{"data", "type"}},
+		} {
+			data, err := b.svc.CheckTest(ctx, &tc.p)
+			if got := herald.Locations(err); !slices.Equal(got, tc.want) {
+				t.Errorf("%s: faults at %v (%v), want %v", tc.name, got, err, tc.want)
+				continue
+			}
+			if err == nil && string(data) != tc.data {
+				t.Errorf("%s: data %q, want %q", tc.name, data, tc.data)
+			}
+		}
+	})
+}
+
+func TestService_ListRefusesBadFilters(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		now := b.clock.Now()
+		_, err := b.svc.List(t.Context(), "acme", &store.EventListParams{Type: "a*", Since: now, Until: now.Add(-time.Second)})
+		if got := herald.Locations(err); !slices.Equal(got, []string{"type", "until"}) {
+			t.Fatalf("faults at %v, want [type until]", got)
+		}
+		if _, err := b.svc.Ingest(t.Context(), "acme", &event.IngestParams{Type: "user.created", Data: []byte(`{}`)}); err != nil {
+			t.Fatal(err)
+		}
+		rows, err := b.svc.List(t.Context(), "acme", &store.EventListParams{Since: now, Until: now.Add(time.Second)})
+		if err != nil || len(rows) != 1 {
+			t.Fatalf("List in a window = %d, %v; want the event", len(rows), err)
+		}
+		if rows, err := b.svc.List(t.Context(), "acme", &store.EventListParams{Since: now.Add(time.Second)}); err != nil || len(rows) != 0 {
+			t.Fatalf("List after the event = %d, %v; want none", len(rows), err)
 		}
 	})
 }

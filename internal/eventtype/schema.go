@@ -50,6 +50,13 @@ func (c *schemaCache) get(et *store.EventType) (*jsonschema.Schema, error) {
 	return sch, nil
 }
 
+// forget drops the compiled schema of a deleted type.
+func (c *schemaCache) forget(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
+}
+
 // schemaURL names the schema being compiled; nothing is fetched from it.
 const schemaURL = "https://herald.invalid/event-type.schema.json"
 

@@ -14,7 +14,7 @@ import (
 )
 
 // Config wires a Service: the store keeps the catalog, the clock stamps creation and change
-// times, the logger gets a line per type created or replaced. Store is required.
+// times, the logger gets a line per type created, changed or deleted. Store is required.
 type Config = service.Base
 
 // Service keeps the event catalog and checks events against it.
@@ -30,27 +30,92 @@ func NewService(cfg *Config) *Service {
 	return &Service{Base: b, schemas: newSchemaCache(), types: newTypeCache(b.Clock)}
 }
 
-// PutParams is an event type to create or replace.
-type PutParams struct {
+// Params is an event type's fields as a PUT or a PATCH gives them: a field
+// left nil keeps what is stored (or its zero value, for a type being
+// created), so archiving a type keeps its description and schema.
+type Params struct {
 	// Name is dot-hierarchical: user.created, v1.case.completed.
-	Name        string
-	Description string
-	// Schema is a JSON Schema (2020-12 unless its $schema says otherwise)
-	// for the events' data; empty or null means none.
+	Name string
+	// Description, when set, replaces the description.
+	Description *string
+	// Schema, when set, replaces the JSON Schema (2020-12 unless its
+	// $schema says otherwise) of the events' data; JSON null removes it.
 	Schema json.RawMessage
-	// Archived types take no new events.
-	Archived bool
+	// Archived, when set, archives the type (it takes no new events) or
+	// brings it back.
+	Archived *bool
 }
 
-// Put creates or replaces an event type, and reports whether it was
-// created.
-func (s *Service) Put(ctx context.Context, p *PutParams) (et *store.EventType, created bool, err error) {
-	if !naming.EventType(p.Name) {
-		return nil, false, herald.Invalid("name", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
+// Put creates an event type, or changes the fields p sets of the one that
+// exists, and reports whether it was created.
+func (s *Service) Put(ctx context.Context, p *Params) (et *store.EventType, created bool, err error) {
+	u, err := s.check(p)
+	if err != nil {
+		return nil, false, err
 	}
+	u.Create = true
+	et, created, err = s.Store.EventTypeUpdate(ctx, u)
+	s.types.forget(p.Name)
+	if err != nil {
+		return nil, false, fmt.Errorf("put event type %s: %w", p.Name, err)
+	}
+	s.Logger.Info("event type put", "name", et.Name, "created", created, "archived", et.Archived)
+	return et, created, nil
+}
+
+// Patch changes the fields p sets of an event type that exists.
+func (s *Service) Patch(ctx context.Context, p *Params) (*store.EventType, error) {
+	u, err := s.check(p)
+	if err != nil {
+		return nil, err
+	}
+	et, _, err := s.Store.EventTypeUpdate(ctx, u)
+	s.types.forget(p.Name)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return nil, herald.Errorf(herald.ErrNotFound, "event type %s not found", p.Name)
+	case err != nil:
+		return nil, fmt.Errorf("patch event type %s: %w", p.Name, err)
+	}
+	s.Logger.Info("event type patched", "name", et.Name, "archived", et.Archived)
+	return et, nil
+}
+
+// Delete removes an event type from the catalog. Endpoint filters are
+// patterns, not references (a filter "user.created" matches the type
+// whether the catalog has it or not), and stored events keep their type's
+// name, so nothing else changes: later events of the type are accepted
+// unchecked, as for any type the catalog does not have.
+func (s *Service) Delete(ctx context.Context, name string) error {
+	err := s.Store.EventTypeDelete(ctx, name)
+	s.types.forget(name)
+	switch {
+	case errors.Is(err, herald.ErrNotFound):
+		return herald.Errorf(herald.ErrNotFound, "event type %s not found", name)
+	case err != nil:
+		return fmt.Errorf("delete event type %s: %w", name, err)
+	}
+	s.schemas.forget(name)
+	s.Logger.Info("event type deleted", "name", name)
+	return nil
+}
+
+// check validates p and returns the store's update of what it sets, at
+// the service's time; faults are at "name", "description" and "schema".
+func (s *Service) check(p *Params) (*store.EventTypeUpdateParams, error) {
+	if !naming.EventType(p.Name) {
+		return nil, herald.Invalid("name", "must be an event type name: segments of A-Z a-z 0-9 _ - separated by dots, at most %d characters", naming.MaxEventTypeLen)
+	}
+	u := &store.EventTypeUpdateParams{Name: p.Name, Description: p.Description, Archived: p.Archived, Now: s.Clock.Now()}
 	var fe herald.Fields
-	if fe.Text("description", p.Description); fe.Err() != nil {
-		return nil, false, fe.Err()
+	if p.Description != nil {
+		fe.Text("description", *p.Description)
+	}
+	if err := fe.Err(); err != nil {
+		return nil, err
+	}
+	if p.Schema == nil {
+		return u, nil
 	}
 	schema := bytes.TrimSpace(p.Schema)
 	if string(schema) == "null" {
@@ -59,29 +124,16 @@ func (s *Service) Put(ctx context.Context, p *PutParams) (et *store.EventType, c
 	if len(schema) > 0 {
 		var buf bytes.Buffer
 		if err := json.Compact(&buf, schema); err != nil {
-			return nil, false, herald.Invalid("schema", "is not valid JSON")
+			return nil, herald.Invalid("schema", "is not valid JSON")
 		}
 		schema = buf.Bytes()
 		if err := checkSchema(schema); err != nil {
-			return nil, false, herald.Invalid("schema", "is not a valid JSON Schema: %s", err)
+			return nil, herald.Invalid("schema", "is not a valid JSON Schema: %s", err)
 		}
 	}
-	_, err = s.Store.EventTypeGet(ctx, p.Name)
-	created = errors.Is(err, herald.ErrNotFound)
-	if err != nil && !created {
-		return nil, false, fmt.Errorf("look up event type %s: %w", p.Name, err)
-	}
-	now := s.Clock.Now()
-	et, err = s.Store.EventTypePut(ctx, &store.EventType{
-		Name: p.Name, Description: p.Description, Schema: schema, Archived: p.Archived,
-		CreatedAt: now, UpdatedAt: now,
-	})
-	s.types.forget(p.Name)
-	if err != nil {
-		return nil, false, fmt.Errorf("put event type %s: %w", p.Name, err)
-	}
-	s.Logger.Info("event type put", "name", et.Name, "created", created, "archived", et.Archived)
-	return et, created, nil
+	raw := json.RawMessage(schema)
+	u.Schema = &raw
+	return u, nil
 }
 
 // Get returns an event type.

@@ -22,30 +22,100 @@ func newService(st store.Store) (*eventtype.Service, *clock.Fake) {
 
 const amountSchema = `{"type": "object", "required": ["amount"], "properties": {"amount": {"type": "number"}, "items": {"type": "array", "items": {"type": "string"}}}}`
 
-func TestService_PutCreatesThenReplaces(t *testing.T) {
+func ptr[T any](v T) *T { return &v }
+
+func TestService_PutCreatesThenChangesWhatItGives(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		t.Parallel()
 		svc, clk := newService(st)
 		ctx := t.Context()
 
-		et, created, err := svc.Put(ctx, &eventtype.PutParams{Name: "invoice.paid", Description: "d", Schema: []byte(amountSchema)})
+		et, created, err := svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Description: ptr("d"), Schema: []byte(amountSchema)})
 		if err != nil || !created {
 			t.Fatalf("first put: created %v, %v; want created", created, err)
 		}
-		if string(et.Schema) != `{"type":"object","required":["amount"],"properties":{"amount":{"type":"number"},"items":{"type":"array","items":{"type":"string"}}}}` {
+		const compact = `{"type":"object","required":["amount"],"properties":{"amount":{"type":"number"},"items":{"type":"array","items":{"type":"string"}}}}`
+		if string(et.Schema) != compact {
 			t.Errorf("stored schema %s, want it compact", et.Schema)
 		}
 		if !et.CreatedAt.Equal(clk.Now()) {
 			t.Errorf("created at %v, want the clock's %v", et.CreatedAt, clk.Now())
 		}
-		et, created, err = svc.Put(ctx, &eventtype.PutParams{Name: "invoice.paid", Schema: []byte("null"), Archived: true})
-		if err != nil || created || len(et.Schema) != 0 || !et.Archived {
-			t.Fatalf("second put: %+v, created %v, %v; want replaced, archived, without a schema", et, created, err)
+		// Archiving keeps everything else (issue 10: it wiped the schema
+		// and the description).
+		clk.Advance(time.Minute)
+		et, created, err = svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Archived: ptr(true)})
+		if err != nil || created || !et.Archived || et.Description != "d" || string(et.Schema) != compact {
+			t.Fatalf("archiving put: %+v, created %v, %v; want archived with its description and schema", et, created, err)
+		}
+		if !et.UpdatedAt.Equal(clk.Now()) || et.CreatedAt.Equal(clk.Now()) {
+			t.Errorf("archived: updated %v, created %v; want updated now, created before", et.UpdatedAt, et.CreatedAt)
+		}
+		et, created, err = svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Schema: []byte("null")})
+		if err != nil || created || len(et.Schema) != 0 || !et.Archived || et.Description != "d" {
+			t.Fatalf("put of a null schema: %+v, created %v, %v; want the schema removed, the rest kept", et, created, err)
 		}
 		got, err := svc.Get(ctx, "invoice.paid")
 		if err != nil || !got.Archived {
 			t.Fatalf("Get = %+v, %v; want the archived type", got, err)
+		}
+	})
+}
+
+func TestService_PatchAndDelete(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		svc, _ := newService(st)
+		ctx := t.Context()
+		_, err := svc.Patch(ctx, &eventtype.Params{Name: "invoice.paid", Archived: ptr(true)})
+		if !errors.Is(err, herald.ErrNotFound) || err.Error() != "event type invoice.paid not found" {
+			t.Fatalf("patch of a missing type: %v, want it named as not found", err)
+		}
+		if _, err := svc.Get(ctx, "invoice.paid"); !errors.Is(err, herald.ErrNotFound) {
+			t.Fatalf("a patch created the type: %v", err)
+		}
+		if _, _, err := svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Description: ptr("d"), Schema: []byte(amountSchema)}); err != nil {
+			t.Fatal(err)
+		}
+		et, err := svc.Patch(ctx, &eventtype.Params{Name: "invoice.paid", Description: ptr("paid")})
+		if err != nil || et.Description != "paid" || len(et.Schema) == 0 || et.Archived {
+			t.Fatalf("patch of the description: %+v, %v; want the new description, the schema kept", et, err)
+		}
+		if got := herald.Locations(svc.CheckEvent(ctx, "invoice.paid", []byte(`{}`))); !slices.Equal(got, []string{"data"}) {
+			t.Fatalf("before delete: faults at %v, want the schema's at data", got)
+		}
+		// This node's patch takes effect here at once, whatever it cached.
+		if _, err := svc.Patch(ctx, &eventtype.Params{Name: "invoice.paid", Archived: ptr(true)}); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{"amount": 1}`)); !errors.Is(err, herald.ErrInvalid) || !strings.Contains(err.Error(), "archived") {
+			t.Fatalf("right after this node's patch: %v, want archived", err)
+		}
+		if _, err := svc.Patch(ctx, &eventtype.Params{Name: "invoice.paid", Archived: ptr(false)}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Patch(ctx, &eventtype.Params{Name: "invoice.paid", Schema: []byte(`{"type": 1}`)}); !slices.Equal(herald.Locations(err), []string{"schema"}) {
+			t.Fatalf("patch of a bad schema: %v, want a fault at schema", err)
+		}
+
+		if err := svc.Delete(ctx, "invoice.paid"); err != nil {
+			t.Fatalf("Delete: %v", err)
+		}
+		if err := svc.Delete(ctx, "invoice.paid"); !errors.Is(err, herald.ErrNotFound) || err.Error() != "event type invoice.paid not found" {
+			t.Fatalf("second Delete: %v, want it named as not found", err)
+		}
+		// Out of the catalog, its events are accepted unchecked.
+		if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{}`)); err != nil {
+			t.Fatalf("after delete: %v, want accepted", err)
+		}
+		// And made again with another schema, the new one holds.
+		if _, _, err := svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Schema: []byte(`{"required": ["id"]}`)}); err != nil {
+			t.Fatal(err)
+		}
+		if got := herald.Locations(svc.CheckEvent(ctx, "invoice.paid", []byte(`{"amount": 1}`))); !slices.Equal(got, []string{"data"}) {
+			t.Fatalf("after re-creating: faults at %v, want the new schema's at data", got)
 		}
 	})
 }
@@ -56,15 +126,15 @@ func TestService_PutRefusesWhatIsNotAType(t *testing.T) {
 		t.Parallel()
 		svc, _ := newService(st)
 		for _, tc := range []struct {
-			p    eventtype.PutParams
+			p    eventtype.Params
 			want string
 		}{
-			{eventtype.PutParams{Name: "a..b"}, "name"},
-			{eventtype.PutParams{Name: "a.b", Description: "x\x00"}, "description"},
-			{eventtype.PutParams{Name: "a.b", Schema: []byte(`{"type": `)}, "schema"},
-			{eventtype.PutParams{Name: "a.b", Schema: []byte(`[1]`)}, "schema"},
-			{eventtype.PutParams{Name: "a.b", Schema: []byte(`{"$ref": "https://example.com/s.json"}`)}, "schema"},
-			{eventtype.PutParams{Name: "a.b", Schema: []byte(`{"$ref": "file:///etc/passwd"}`)}, "schema"},
+			{eventtype.Params{Name: "a..b"}, "name"},
+			{eventtype.Params{Name: "a.b", Description: ptr("x\x00")}, "description"},
+			{eventtype.Params{Name: "a.b", Schema: []byte(`{"type": `)}, "schema"},
+			{eventtype.Params{Name: "a.b", Schema: []byte(`[1]`)}, "schema"},
+			{eventtype.Params{Name: "a.b", Schema: []byte(`{"$ref": "https://example.com/s.json"}`)}, "schema"},
+			{eventtype.Params{Name: "a.b", Schema: []byte(`{"$ref": "file:///etc/passwd"}`)}, "schema"},
 		} {
 			_, _, err := svc.Put(t.Context(), &tc.p)
 			if got := herald.Locations(err); !slices.Equal(got, []string{tc.want}) {
@@ -83,7 +153,7 @@ func TestService_CheckEventHoldsDataToTheSchema(t *testing.T) {
 		t.Parallel()
 		svc, _ := newService(st)
 		ctx := t.Context()
-		if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "invoice.paid", Schema: []byte(amountSchema)}); err != nil {
+		if _, _, err := svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Schema: []byte(amountSchema)}); err != nil {
 			t.Fatal(err)
 		}
 
@@ -97,7 +167,7 @@ func TestService_CheckEventHoldsDataToTheSchema(t *testing.T) {
 		if err := svc.CheckEvent(ctx, "not.in.catalog", []byte(`{}`)); err != nil {
 			t.Errorf("a type the catalog does not have: %v, want accepted", err)
 		}
-		if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "old.thing", Archived: true}); err != nil {
+		if _, _, err := svc.Put(ctx, &eventtype.Params{Name: "old.thing", Archived: ptr(true)}); err != nil {
 			t.Fatal(err)
 		}
 		if got := herald.Locations(svc.CheckEvent(ctx, "old.thing", []byte(`{}`))); !slices.Equal(got, []string{"type"}) {
@@ -127,7 +197,7 @@ func TestService_PutRefusesASchemaThatRefersToItselfInPlace(t *testing.T) {
 			`{"$dynamicAnchor": "n", "$dynamicRef": "#n"}`,
 			`{"$schema": "http://json-schema.org/draft-07/schema#", "definitions": {"a": {"$ref": "#/definitions/b"}, "b": {"allOf": [{"$ref": "#/definitions/a"}]}}, "$ref": "#/definitions/a"}`,
 		} {
-			_, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "loops", Schema: []byte(schema)})
+			_, _, err := svc.Put(ctx, &eventtype.Params{Name: "loops", Schema: []byte(schema)})
 			if got := herald.Locations(err); !slices.Equal(got, []string{"schema"}) {
 				t.Errorf("put schema %s: %v (faults at %v), want a fault at [schema]", schema, err, got)
 			}
@@ -154,7 +224,7 @@ func TestService_PutRefusesASchemaThatRefersToItselfInPlace(t *testing.T) {
 			},
 		} {
 			typ := "recursive." + strings.ReplaceAll(name, "-", "_")
-			if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: typ, Schema: []byte(tc.schema)}); err != nil {
+			if _, _, err := svc.Put(ctx, &eventtype.Params{Name: typ, Schema: []byte(tc.schema)}); err != nil {
 				t.Fatalf("%s: put %s: %v, want it accepted", name, tc.schema, err)
 			}
 			if err := svc.CheckEvent(ctx, typ, []byte(tc.good)); err != nil {
@@ -196,7 +266,7 @@ func TestService_CheckEventCachesTypesBriefly(t *testing.T) {
 		if reads != 1 {
 			t.Fatalf("%d reads for 5 events of one type, want 1", reads)
 		}
-		if _, _, err := svc.Put(ctx, &eventtype.PutParams{Name: "invoice.paid", Schema: []byte(amountSchema)}); err != nil {
+		if _, _, err := svc.Put(ctx, &eventtype.Params{Name: "invoice.paid", Schema: []byte(amountSchema)}); err != nil {
 			t.Fatal(err)
 		}
 		if err := svc.CheckEvent(ctx, "invoice.paid", []byte(`{}`)); !errors.Is(err, herald.ErrInvalid) {
