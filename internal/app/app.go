@@ -33,6 +33,7 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
+	"github.com/heraldhq/herald/internal/web"
 )
 
 // Config is everything `herald serve` takes from flags and HERALD_*
@@ -71,6 +72,10 @@ type Config struct {
 	// Clock is the time of the store, the engine and the API; nil means
 	// the wall clock (tests pass a clock.Fake).
 	Clock clock.Clock
+	// TrustForwardedProto takes the X-Forwarded-Proto header of a proxy in
+	// front of Herald as telling whether the browser uses TLS, so that the
+	// dashboard's session cookie is marked Secure behind a TLS proxy.
+	TrustForwardedProto bool
 	// PprofAddr, when set, serves net/http/pprof on a listener of its own
 	// at this loopback address (CheckPprofAddr); off by default.
 	PprofAddr string
@@ -214,8 +219,8 @@ func (m *Main) loadFormats(ctx context.Context) error {
 	return nil
 }
 
-// build makes the delivery engine and the handler of every route: the API
-// and /metrics.
+// build makes the delivery engine and the handler of every route: the API,
+// the dashboard and /metrics.
 func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -241,8 +246,19 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		Ready:                    m.st.Ping,
 		TracerProvider:           tp,
 	})
+	dash := web.New(&web.Config{
+		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log, Clock: m.cfg.Clock,
+		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
+		MaxInFlight:              m.cfg.PerEndpoint,
+		TrustForwardedProto:      m.cfg.TrustForwardedProto,
+	})
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// The dashboard has its own paths; every other one is the API's, which
+	// answers problem details for those it does not know.
+	for _, p := range web.Paths() {
+		mux.Handle(p, dash)
+	}
 	mux.Handle("/", srv.Handler())
 	return mux
 }

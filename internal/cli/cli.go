@@ -99,6 +99,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.BoolVar(&cfg.TrustForwardedProto, "trust-forwarded-proto", false, "take X-Forwarded-Proto from the proxy in front of Herald as telling whether the browser uses TLS (the dashboard's cookies are then Secure)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	f.IntVar(&cfg.MetricsTenantLabel, "metrics-tenant-label", 0, "label herald_events_accepted_total by tenant for up to this many tenants per node, the rest as tenant=\"(other)\" (default 0: no tenant label)")
 	return cmd
