@@ -435,7 +435,7 @@ func testEndpointAndTestSend(t *testing.T, srv *server, b *browser) {
 	if tb.exists("#secret") {
 		t.Fatal("the secret is shown again on reload")
 	}
-	if html := get(tb, chromedp.OuterHTML(chromedp.CSS("html")));  strings.Contains(html, secret) {
+	if html := get(tb, chromedp.OuterHTML(chromedp.CSS("html"))); strings.Contains(html, secret) {
 		t.Fatal("the page holds the secret after it was shown once")
 	}
 
