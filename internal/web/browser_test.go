@@ -429,7 +429,7 @@ func testEndpointAndTestSend(t *testing.T, srv *server, b *browser) {
 		t.Fatalf("the page shows the secret %q, want a whsec_ secret", secret)
 	}
 	endpointURL := tb.location()
-	tb.screenshot("endpoint")
+	tb.screenshot("endpoint-created")
 	// Shown once: the same page again has no secret on it.
 	tb.run(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#test-h`)))
 	if tb.exists("#secret") {
@@ -447,6 +447,7 @@ func testEndpointAndTestSend(t *testing.T, srv *server, b *browser) {
 	if loc := tb.location(); loc != endpointURL {
 		t.Errorf("the test send left the page for %s", loc)
 	}
+	tb.screenshot("endpoint")
 	// It was signed with the secret the page showed.
 	req, body := rc.last(t)
 	v, err := verify.NewStandard([]string{secret})
@@ -494,7 +495,8 @@ func testFailAndRetry(t *testing.T, srv *server, b *browser) {
 	tb.screenshot("deliveries")
 
 	// The dead-letter view lists it.
-	tb.run(chromedp.Navigate(srv.base+"/tenants/globex/deliveries?status=failed"), chromedp.WaitVisible(chromedp.CSS(`#delivery-table tbody a`)))
+	// (The format's failure event, sent to the same endpoint, fails too.)
+	tb.run(chromedp.Navigate(srv.base+"/tenants/globex/deliveries?status=failed&event="+ev.ID), chromedp.WaitVisible(chromedp.CSS(`#delivery-table tbody a`)))
 	tb.run(chromedp.Click(chromedp.CSS(`#delivery-table tbody td:first-child a`)), chromedp.WaitVisible(chromedp.CSS(`#retry`)))
 	if got := tb.text(".attempt h3"); !strings.Contains(got, "500") {
 		t.Errorf("the failed attempt shows %q, want the 500", got)
@@ -508,6 +510,9 @@ func testFailAndRetry(t *testing.T, srv *server, b *browser) {
 	if got := tb.text("#attempts-h + .attempt h3, #attempts-h ~ .attempt h3"); !strings.Contains(got, "Attempt 2") || !strings.Contains(got, "200") {
 		t.Errorf("the newest attempt shows %q, want attempt 2 answered 200", got)
 	}
+	tb.screenshot("delivery-retried")
+	tb.run(chromedp.Navigate(srv.base+"/tenants/globex"), chromedp.WaitVisible(chromedp.CSS(`#endpoints-h`)))
+	tb.screenshot("tenant")
 }
 
 // focus is the element that has the keyboard focus, as tag#id.class, and

@@ -79,12 +79,12 @@ func (h *Handler) deliveryList(w http.ResponseWriter, r *http.Request, ss *sessi
 	if d.Status == store.StatusFailed {
 		title = "Failed deliveries (dead letters)"
 	}
-	p := h.newPage(ss, title, d)
-	p.Nav, p.Tenant = "deliveries", t.ID
 	if r.Header.Get("HX-Request") != "" {
-		h.renderFragment(w, http.StatusOK, "deliveries", "delivery_table", p)
+		h.renderFragment(w, http.StatusOK, "deliveries", "delivery_table", h.fragmentPage(ss, d))
 		return
 	}
+	p := h.newPage(ss, title, d)
+	p.Nav, p.Tenant = "deliveries", t.ID
 	h.render(w, r, http.StatusOK, "deliveries", p)
 }
 
@@ -138,12 +138,12 @@ func (h *Handler) deliveryShow(w http.ResponseWriter, r *http.Request, ss *sessi
 		v.Request, v.RequestError = h.sentRequest(ctx, dl, d.Event, d.Endpoint, atts[i])
 		d.Attempts = append(d.Attempts, v)
 	}
-	p := h.newPage(ss, "Delivery "+dl.ID, d)
-	p.Nav, p.Tenant = "deliveries", tid
 	if r.Header.Get("HX-Request") != "" {
-		h.renderFragment(w, http.StatusOK, "delivery", "delivery_live", p)
+		h.renderFragment(w, http.StatusOK, "delivery", "delivery_live", h.fragmentPage(ss, d))
 		return
 	}
+	p := h.newPage(ss, "Delivery "+dl.ID, d)
+	p.Nav, p.Tenant = "deliveries", tid
 	h.render(w, r, http.StatusOK, "delivery", p)
 }
 

@@ -372,8 +372,7 @@ func (h *Handler) endpointTest(w http.ResponseWriter, r *http.Request, ss *sessi
 		}
 	}
 	if r.Header.Get("HX-Request") != "" {
-		p := h.newPage(ss, "", d)
-		h.renderFragment(w, http.StatusOK, "endpoint", "test_result", p)
+		h.renderFragment(w, http.StatusOK, "endpoint", "test_result", h.fragmentPage(ss, d))
 		return
 	}
 	h.showEndpoint(w, r, ss, http.StatusOK, d)

@@ -125,6 +125,16 @@ func (h *Handler) newPage(ss *session, title string, data any) *page {
 	return p
 }
 
+// fragmentPage is a page for a part of a page (an htmx swap): it shows
+// no flashes, so it leaves them for the next whole page.
+func (h *Handler) fragmentPage(ss *session, data any) *page {
+	p := &page{Data: data}
+	if ss != nil {
+		p.CSRF = ss.csrf
+	}
+	return p
+}
+
 type errorData struct {
 	Status  int
 	Message string
