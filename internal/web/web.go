@@ -19,6 +19,7 @@ import (
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
 	eventsvc "github.com/heraldhq/herald/internal/event"
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
+	"github.com/heraldhq/herald/internal/formatsvc"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
@@ -89,6 +90,8 @@ type Handler struct {
 	endpoints  *endpointsvc.Service
 	deliveries *deliverysvc.Service
 	events     *eventsvc.Service
+	eventTypes *eventtypesvc.Service
+	formats    *formatsvc.Service
 	keys       *apikey.Service
 	sessions   *sessions
 	pages      *pages
@@ -108,7 +111,9 @@ func New(cfg *Config) *Handler {
 	h.tenants = tenantsvc.NewService(&base)
 	h.deliveries = deliverysvc.NewService(&base)
 	h.keys = apikey.NewService(&base)
-	h.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: eventtypesvc.NewService(&base)})
+	h.eventTypes = eventtypesvc.NewService(&base)
+	h.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: h.eventTypes})
+	h.formats = formatsvc.NewService(&formatsvc.Config{Formats: cfg.Formats, Endpoints: h.endpoints})
 	h.sessions = newSessions(cmp.Or(cfg.SessionTTL, DefaultSessionTTL), cmp.Or(cfg.MaxSessions, DefaultMaxSessions), h.now)
 	h.pages = mustParsePages()
 	sub, err := fs.Sub(staticFS, "static")
@@ -123,7 +128,7 @@ func New(cfg *Config) *Handler {
 // Paths are the patterns the dashboard serves, for the server's mux: the
 // API keeps every other path.
 func Paths() []string {
-	return []string{"/{$}", "/signin", "/signout", "/static/", "/tenants", "/tenants/"}
+	return []string{"/{$}", "/signin", "/signout", "/static/", "/tenants", "/tenants/", "/formats", "/formats/", "/event-types", "/event-types/"}
 }
 
 func (h *Handler) routes() {
@@ -148,6 +153,10 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /tenants/{tenant}/deliveries/{delivery}/retry", h.admin(h.deliveryRetry))
 	m.HandleFunc("GET /tenants/{tenant}/events", h.admin(h.eventList))
 	m.HandleFunc("GET /tenants/{tenant}/events/{event}", h.admin(h.eventShow))
+	m.HandleFunc("GET /formats", h.admin(h.formatList))
+	m.HandleFunc("GET /formats/{format}", h.admin(h.formatShow))
+	m.HandleFunc("GET /event-types", h.admin(h.eventTypeList))
+	m.HandleFunc("GET /event-types/{type}", h.admin(h.eventTypeShow))
 }
 
 // csp is the Content-Security-Policy of every page: nothing inline,

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -16,6 +17,7 @@ import (
 	"github.com/heraldhq/herald/internal/apikey"
 	"github.com/heraldhq/herald/internal/catalog"
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest"
 	"github.com/heraldhq/herald/internal/tenant"
@@ -318,6 +320,11 @@ func TestPages_CarryTheSecurityHeadersAndRefuseBadInput(t *testing.T) {
 	d := newDash(t)
 	tok := d.signedIn()
 	d.do(d.client, "POST", "/tenants", url.Values{"id": {"acme"}, "csrf": {tok}})
+	if _, _, err := eventtype.NewService(&eventtype.Config{Store: d.st}).Put(context.Background(), &eventtype.PutParams{
+		Name: "user.created", Description: "A user signed up", Schema: json.RawMessage(`{"type":"object","required":["id"]}`),
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		path string
 		code int
@@ -334,6 +341,12 @@ func TestPages_CarryTheSecurityHeadersAndRefuseBadInput(t *testing.T) {
 		{"/tenants?cursor=not-a-cursor", 422},
 		{"/tenants/acme/deliveries?cursor=AQ", 422},
 		{"/tenants/acme/nothing-here", 404},
+		{"/formats", 200},
+		{"/formats/standard-webhooks", 200},
+		{"/formats/no-such-format", 404},
+		{"/event-types", 200},
+		{"/event-types/user.created", 200},
+		{"/event-types/no.such.type", 404},
 	} {
 		a := d.do(d.client, "GET", tc.path, nil)
 		if a.code != tc.code {
@@ -348,6 +361,12 @@ func TestPages_CarryTheSecurityHeadersAndRefuseBadInput(t *testing.T) {
 		if strings.Contains(a.body, "<script>") || strings.Contains(a.body, " style=") || strings.Contains(a.body, "<style") {
 			t.Errorf("GET %s: inline script or style in the page", tc.path)
 		}
+	}
+	if a := d.do(d.client, "GET", "/event-types/user.created", nil); !strings.Contains(a.body, "A user signed up") || !strings.Contains(a.body, "&#34;required&#34;") {
+		t.Errorf("the event type page does not show its description and schema:\n%s", a.body)
+	}
+	if a := d.do(d.client, "GET", "/formats/standard-webhooks", nil); !strings.Contains(a.body, "&#34;schedule&#34;") {
+		t.Errorf("the format page does not show the definition with its defaults:\n%s", a.body)
 	}
 	js := d.do(d.client, "GET", "/static/htmx-2.0.11.min.js", nil)
 	if js.code != 200 || !strings.Contains(js.h.Get("Content-Type"), "javascript") || !strings.Contains(js.body, "htmx") {
