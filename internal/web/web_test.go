@@ -320,8 +320,8 @@ func TestPages_CarryTheSecurityHeadersAndRefuseBadInput(t *testing.T) {
 	d := newDash(t)
 	tok := d.signedIn()
 	d.do(d.client, "POST", "/tenants", url.Values{"id": {"acme"}, "csrf": {tok}})
-	if _, _, err := eventtype.NewService(&eventtype.Config{Store: d.st}).Put(context.Background(), &eventtype.PutParams{
-		Name: "user.created", Description: "A user signed up", Schema: json.RawMessage(`{"type":"object","required":["id"]}`),
+	if _, _, err := eventtype.NewService(&eventtype.Config{Store: d.st}).Put(context.Background(), &eventtype.Params{
+		Name: "user.created", Description: new("A user signed up"), Schema: json.RawMessage(`{"type":"object","required":["id"]}`),
 	}); err != nil {
 		t.Fatal(err)
 	}
