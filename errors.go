@@ -26,6 +26,10 @@ var (
 	// ErrUnavailable is returned when the database cannot be reached or is
 	// too busy to answer in time: the request may succeed if retried.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrBusy is returned when a cap on work in flight leaves no room for
+	// the request now (an endpoint's attempts in flight, for a test send):
+	// it may succeed if retried in a moment.
+	ErrBusy = errors.New("busy")
 )
 
 // FieldError says which input field is wrong and why. Location uses the

@@ -174,8 +174,9 @@ func (s *Server) registerEndpoints() {
 	tags := []string{"Endpoints"}
 	register(s, huma.Operation{
 		OperationID: "create-endpoint", Method: http.MethodPost, Path: base, Tags: tags,
-		Summary: "Create an endpoint", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound},
-		Metadata: map[string]any{metaSecretMember: "secret"},
+		Summary: "Create an endpoint", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict},
+		Description: "A tenant may have --max-endpoints-per-tenant endpoints (default 100); past it a create is 409.",
+		Metadata:    map[string]any{metaSecretMember: "secret"},
 	}, scopeTenant, s.createEndpoint)
 	register(s, huma.Operation{
 		OperationID: "list-endpoints", Method: http.MethodGet, Path: base, Tags: tags,
@@ -222,8 +223,8 @@ func (s *Server) registerEndpoints() {
 	register(s, huma.Operation{
 		OperationID: "test-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/test", Tags: tags,
 		Summary:     "Send a test event now",
-		Description: "Sends the format's test event, or an event of the type and data given, and answers once the receiver has answered (or the attempt failed).",
-		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusServiceUnavailable},
+		Description: "Sends the format's test event, or an event of the type and data given, and answers once the receiver has answered (or the attempt failed). The attempt counts against the endpoint's cap on attempts in flight and the tenant's share; with no room within 2 seconds it is 429 with Retry-After. It ends with the request: a caller that goes away cancels it, and the delivery fails.",
+		Errors:      []int{http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusTooManyRequests, http.StatusServiceUnavailable},
 	}, scopeTenant, s.testEndpoint)
 	register(s, huma.Operation{
 		OperationID: "retry-now-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/retry-now", Tags: tags,

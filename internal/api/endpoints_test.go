@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -510,4 +511,52 @@ func TestEndpoints_MaxInFlight(t *testing.T) {
 			t.Fatalf("patched endpoint lacks max_in_flight 0: %s", r.Body)
 		}
 	})
+}
+
+// A tenant past --max-endpoints-per-tenant gets 409 problem details saying
+// so, its own key and the admin's alike, and no endpoint is stored.
+func TestEndpoints_CapPerTenant(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st, func(c *Config) { c.MaxEndpointsPerTenant = 2 })
+		key := h.tenantWithKey(t, "acme")
+		h.endpoint(t, "acme", map[string]any{})
+		h.endpoint(t, "acme", map[string]any{"enabled": false})
+		for _, k := range []string{h.admin, key} {
+			r := h.as(k).post("/api/v1/tenants/acme/endpoints", `{"url": "https://example.com/3"}`)
+			wantProblem(t, r, http.StatusConflict, "")
+			if d := r.str(t, "detail"); !strings.Contains(d, "acme has 2 endpoints") || !strings.Contains(d, "--max-endpoints-per-tenant") {
+				t.Errorf("detail %q, want it to name the tenant, the cap and the flag", d)
+			}
+		}
+		if n := len(h.as(h.admin).get("/api/v1/tenants/acme/endpoints").list(t)); n != 2 {
+			t.Errorf("acme has %d endpoints, want 2", n)
+		}
+	})
+}
+
+// busyTester refuses every test send as the engine does past a cap.
+type busyTester struct{}
+
+func (busyTester) TestWith(context.Context, string, string, *engine.TestParams) (*engine.TestResult, error) {
+	return nil, fmt.Errorf("test send to ep_1: %w", herald.Errorf(herald.ErrBusy,
+		"endpoint ep_1 has 2 attempts in flight, its cap (max_in_flight, or --per-endpoint): no room for a test send within 2s; try again in a moment"))
+}
+
+// A test send refused for an endpoint's cap is 429 problem details saying
+// which cap, with Retry-After.
+func TestEndpoints_TestSendPastTheCapIs429(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	h := newHarness(t, st, func(c *Config) { c.Tester = busyTester{} })
+	h.tenantWithKey(t, "acme")
+	ep := h.endpoint(t, "acme", map[string]any{})
+	r := h.as(h.admin).post("/api/v1/tenants/acme/endpoints/"+ep["id"].(string)+"/test", nil)
+	wantProblem(t, r, http.StatusTooManyRequests, "")
+	if d := r.str(t, "detail"); !strings.Contains(d, "ep_1 has 2 attempts in flight") {
+		t.Errorf("detail %q, want the cap named", d)
+	}
+	if ra := r.Header.Get("Retry-After"); ra != "1" {
+		t.Errorf("Retry-After %q, want 1", ra)
+	}
 }

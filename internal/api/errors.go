@@ -25,11 +25,29 @@ var statusOf = []struct {
 	{herald.ErrConflict, http.StatusConflict},
 	{herald.ErrInvalid, http.StatusUnprocessableEntity},
 	{herald.ErrUnavailable, http.StatusServiceUnavailable},
+	{herald.ErrBusy, http.StatusTooManyRequests},
 }
 
 // retryAfterUnavailable is the Retry-After of a 503: a database blip is
 // usually over within a second or two.
 const retryAfterUnavailable = "1"
+
+// retryAfterBusy is the Retry-After of a 429: a test send refused for an
+// endpoint's cap finds room once one of its attempts ends, and most take
+// well under a second.
+const retryAfterBusy = "1"
+
+// retryAfter is the Retry-After header an answer of this status carries,
+// "" for none.
+func retryAfter(status int) string {
+	switch status {
+	case http.StatusServiceUnavailable:
+		return retryAfterUnavailable
+	case http.StatusTooManyRequests:
+		return retryAfterBusy
+	}
+	return ""
+}
 
 // problemType is the RFC 9457 "type" of every problem: the status says all.
 const problemType = "about:blank"
@@ -196,8 +214,8 @@ func (s *Server) writeError(ctx huma.Context, err error) {
 	if p.Status == http.StatusUnauthorized {
 		ctx.SetHeader("WWW-Authenticate", `Bearer realm="herald"`)
 	}
-	if p.Status == http.StatusServiceUnavailable {
-		ctx.SetHeader("Retry-After", retryAfterUnavailable)
+	if ra := retryAfter(p.Status); ra != "" {
+		ctx.SetHeader("Retry-After", ra)
 	}
 	ctx.SetHeader("Content-Type", "application/problem+json")
 	ctx.SetStatus(p.Status)

@@ -86,6 +86,10 @@ type Config struct {
 	// MaxInFlight is the server's cap on attempts in flight to one endpoint
 	// (--per-endpoint), the most an endpoint may set; 0 means the default.
 	MaxInFlight int
+	// MaxEndpointsPerTenant is how many endpoints one tenant may have
+	// (--max-endpoints-per-tenant); past it a create is 409. 0 means
+	// endpoint.DefaultMaxPerTenant.
+	MaxEndpointsPerTenant int
 	// AllowPrivateDestinations lets endpoint URLs point at loopback, private,
 	// link-local and other internal addresses.
 	AllowPrivateDestinations bool
@@ -146,6 +150,7 @@ func New(cfg *Config) *Server {
 	s.endpoints = endpointsvc.NewService(&endpointsvc.Config{
 		Base: base, Formats: cfg.Formats,
 		AllowPrivateDestinations: cfg.AllowPrivateDestinations, MaxInFlight: cfg.MaxInFlight, CheckURL: cfg.CheckURL,
+		MaxPerTenant: cfg.MaxEndpointsPerTenant,
 	})
 	s.formats = formatsvc.NewService(&formatsvc.Config{Formats: cfg.Formats, Endpoints: s.endpoints})
 	s.deliveries = deliverysvc.NewService(&base)
@@ -383,8 +388,8 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 		out, err := h(ctx, in)
 		if err != nil {
 			p := s.problem(ctx, err)
-			if p.Status == http.StatusServiceUnavailable {
-				return nil, huma.ErrorWithHeaders(p, http.Header{"Retry-After": {retryAfterUnavailable}})
+			if ra := retryAfter(p.Status); ra != "" {
+				return nil, huma.ErrorWithHeaders(p, http.Header{"Retry-After": {ra}})
 			}
 			return nil, p
 		}

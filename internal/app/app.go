@@ -50,6 +50,9 @@ type Config struct {
 	Workers                  int
 	PerEndpoint              int
 	PerTenant                int
+	// MaxEndpointsPerTenant is how many endpoints one tenant may have; 0
+	// means the default (100).
+	MaxEndpointsPerTenant int
 	// MaxBufferedBytes bounds the request-body bytes held in memory at
 	// once across all requests (api.Config.MaxBufferedBytes).
 	MaxBufferedBytes int64
@@ -243,6 +246,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		MaxBufferedBytes:         m.cfg.MaxBufferedBytes,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
 		MaxInFlight:              m.cfg.PerEndpoint,
+		MaxEndpointsPerTenant:    m.cfg.MaxEndpointsPerTenant,
 		Ready:                    m.st.Ping,
 		TracerProvider:           tp,
 	})

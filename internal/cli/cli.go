@@ -72,6 +72,9 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cfg.MetricsTenantLabel < 0 {
 				return fmt.Errorf("--metrics-tenant-label %d: want 0 (no tenant label) or the most tenants to label", cfg.MetricsTenantLabel)
 			}
+			if cfg.MaxEndpointsPerTenant < 1 {
+				return fmt.Errorf("--max-endpoints-per-tenant %d: a tenant must be allowed at least one endpoint", cfg.MaxEndpointsPerTenant)
+			}
 			if cfg.PprofAddr != "" {
 				if err := app.CheckPprofAddr(cfg.PprofAddr); err != nil {
 					return fmt.Errorf("--pprof-addr: %w", err)
@@ -96,6 +99,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.IntVar(&cfg.Workers, "workers", delivery.DefaultWorkers, "attempts in flight at once on this node")
 	f.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "attempts in flight at once per endpoint, across all nodes, and the most an endpoint's max_in_flight may be")
 	f.IntVar(&cfg.PerTenant, "per-tenant", 0, "attempts in flight at once for one tenant on this node, its fair share of the workers (its deliveries hold at most twice this many leases across all nodes); 0: three quarters of --workers")
+	f.IntVar(&cfg.MaxEndpointsPerTenant, "max-endpoints-per-tenant", 100, "endpoints one tenant may have, enabled or not; past it creating one is 409 (each is sent every matching event and failure notice, so this bounds one event's fan-out)")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")

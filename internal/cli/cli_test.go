@@ -5,11 +5,14 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/pflag"
+
+	"github.com/heraldhq/herald/internal/endpoint"
 )
 
 func TestVersion(t *testing.T) {
@@ -50,6 +53,7 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_PPROF_ADDR", "127.0.0.1:6061")
 	t.Setenv("HERALD_MAX_BUFFERED_BYTES", "2097152")
 	t.Setenv("HERALD_METRICS_TENANT_LABEL", "20")
+	t.Setenv("HERALD_MAX_ENDPOINTS_PER_TENANT", "250")
 	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +63,8 @@ func TestApplyEnv(t *testing.T) {
 	for flag, want := range map[string]string{
 		"addr": "127.0.0.1:9999", "database": "sqlite:from-env.db", "allow-private-destinations": "true",
 		"default-format": "from-flag", "workers": "7", "pprof-addr": "127.0.0.1:6061", "max-buffered-bytes": "2097152",
-		"metrics-tenant-label": "20",
+		"metrics-tenant-label":     "20",
+		"max-endpoints-per-tenant": "250",
 	} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
@@ -101,6 +106,27 @@ func TestServe_RefusesANegativeMetricsTenantLabel(t *testing.T) {
 	err := root.ExecuteContext(t.Context())
 	if err == nil || !strings.Contains(err.Error(), "--metrics-tenant-label") {
 		t.Fatalf("serve --metrics-tenant-label -1: %v, want an error naming the flag", err)
+	}
+}
+
+// A tenant allowed no endpoint could do nothing: serve refuses to start.
+func TestServe_RefusesNoEndpointsPerTenant(t *testing.T) {
+	t.Parallel()
+	var out, errOut syncBuffer
+	root := NewRoot(&out, &errOut)
+	root.SetArgs([]string{"serve", "--max-endpoints-per-tenant", "0", "--database", "sqlite:" + filepath.Join(t.TempDir(), "h.db")})
+	err := root.ExecuteContext(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "--max-endpoints-per-tenant") {
+		t.Fatalf("serve with --max-endpoints-per-tenant 0: %v, want an error naming the flag", err)
+	}
+}
+
+// The flag's default is the endpoint service's.
+func TestServe_MaxEndpointsPerTenantDefault(t *testing.T) {
+	t.Parallel()
+	f := serveCmd(&syncBuffer{}, &syncBuffer{}).Flags().Lookup("max-endpoints-per-tenant")
+	if f.DefValue != strconv.Itoa(endpoint.DefaultMaxPerTenant) {
+		t.Errorf("--max-endpoints-per-tenant defaults to %s, want endpoint.DefaultMaxPerTenant %d", f.DefValue, endpoint.DefaultMaxPerTenant)
 	}
 }
 

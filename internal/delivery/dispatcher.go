@@ -3,10 +3,13 @@ package delivery
 import (
 	"container/heap"
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -20,7 +23,8 @@ import (
 // receivers or rate limits never leave another tenant waiting for a
 // worker; and it spaces an endpoint's attempts by its rate limit without
 // holding a worker while one waits: a delivery whose turn has not come is
-// set aside in memory, still leased, until it has.
+// set aside in memory, still leased, until it has. Test sends, made on
+// their callers' goroutines, take places among its workers' (admit).
 type dispatcher struct {
 	// ctx is what attempts run on: it outlives Run's own context, so a
 	// shutdown can let them finish, and ends when they are cut off.
@@ -50,6 +54,7 @@ type dispatcher struct {
 	inTurn   map[string]bool   // the tenants in turn
 	blocked  map[string][]*job // waiting for their endpoint's cap
 	deferred jobsByTurn        // waiting for their rate limit turn
+	admits   []*admission      // test sends waiting for a place, in arrival order
 	stopped  bool
 	wg       sync.WaitGroup // workers
 
@@ -196,9 +201,7 @@ func (d *dispatcher) placeLocked(j *job) {
 		}
 		return
 	}
-	d.sending++
-	d.perEP[ep.ID]++
-	d.perTN[j.c.Delivery.TenantID]++
+	d.takeLocked(ep.ID, j.c.Delivery.TenantID)
 	d.wg.Add(1)
 	go d.work(j)
 }
@@ -207,7 +210,22 @@ func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
 	d.run(d.ctx, j.c, d.settle)
 	d.mu.Lock()
-	id, t := j.c.Endpoint.ID, j.c.Delivery.TenantID
+	d.leaveLocked(j.c.Endpoint.ID, j.c.Delivery.TenantID)
+	d.mu.Unlock()
+}
+
+// takeLocked counts an attempt to endpoint ep of tenant t as sent.
+func (d *dispatcher) takeLocked(ep, t string) {
+	d.sending++
+	d.perEP[ep]++
+	d.perTN[t]++
+}
+
+// leaveLocked counts an attempt to endpoint id of tenant t as over, and
+// gives its place to what waits for one: a test send first, then the
+// endpoint's first blocked job (first in its tenant's queue), then the
+// tenant's turn, which has room in its share again.
+func (d *dispatcher) leaveLocked(id, t string) {
 	d.sending--
 	if d.perEP[id]--; d.perEP[id] == 0 {
 		delete(d.perEP, id)
@@ -215,9 +233,8 @@ func (d *dispatcher) work(j *job) {
 	if d.perTN[t]--; d.perTN[t] == 0 {
 		delete(d.perTN, t)
 	}
-	// The endpoint has room again: its first blocked job goes first in its
-	// tenant's queue; and the tenant has room in its share again.
-	if b := d.blocked[id]; len(b) > 0 {
+	d.admitLocked()
+	if b := d.blocked[id]; len(b) > 0 && d.perEP[id] < b[0].c.Endpoint.InFlightCap(d.perEndpoint) {
 		d.queueLocked(b[0], true)
 		if len(b) == 1 {
 			delete(d.blocked, id)
@@ -227,7 +244,101 @@ func (d *dispatcher) work(j *job) {
 	}
 	d.offerTurnLocked(t)
 	d.dispatchLocked()
+}
+
+// admission is a test send waiting for a place.
+type admission struct {
+	ep       *store.Endpoint
+	tenant   string
+	ready    chan struct{} // closed when it has its place, or is refused
+	admitted bool
+}
+
+// errStopped is admit's answer once the dispatcher has stopped.
+var errStopped = errors.New("the delivery engine is stopping")
+
+// fitsLocked is "" when an attempt to ep for tenant t has a place now,
+// or the cap that leaves it none.
+func (d *dispatcher) fitsLocked(ep *store.Endpoint, t string) string {
+	switch cap := ep.InFlightCap(d.perEndpoint); {
+	case d.perEP[ep.ID] >= cap:
+		return fmt.Sprintf("endpoint %s has %d attempts in flight, its cap (max_in_flight, or --per-endpoint)", ep.ID, cap)
+	case d.perTN[t] >= d.perTenant:
+		return fmt.Sprintf("tenant %s has %d attempts in flight on this node, its share (--per-tenant)", t, d.perTenant)
+	case d.sending >= d.workers:
+		return fmt.Sprintf("all %d workers of this node are sending (--workers)", d.workers)
+	}
+	return ""
+}
+
+// admitLocked gives places to the waiting test sends that fit, in order.
+func (d *dispatcher) admitLocked() {
+	kept := d.admits[:0]
+	for _, a := range d.admits {
+		if d.fitsLocked(a.ep, a.tenant) != "" {
+			kept = append(kept, a)
+			continue
+		}
+		d.takeLocked(a.ep.ID, a.tenant)
+		a.admitted = true
+		close(a.ready)
+	}
+	clear(d.admits[len(kept):])
+	d.admits = kept
+}
+
+// admit takes a place for an attempt the dispatcher does not run itself (a
+// test send, made on its caller's goroutine) to ep for tenant t, counted
+// as a worker's: within the workers, the endpoint's cap and the tenant's
+// share, and ahead of every claimed delivery waiting for one. It waits for
+// a place up to wait, or until ctx ends; with none by then the error is a
+// herald.ErrBusy naming the cap. leave gives the place back; call it once.
+func (d *dispatcher) admit(ctx context.Context, ep *store.Endpoint, t string, wait time.Duration) (leave func(), err error) {
+	leave = func() {
+		d.mu.Lock()
+		d.leaveLocked(ep.ID, t)
+		d.mu.Unlock()
+	}
+	d.mu.Lock()
+	if d.stopped {
+		d.mu.Unlock()
+		return nil, errStopped
+	}
+	if d.fitsLocked(ep, t) == "" {
+		d.takeLocked(ep.ID, t)
+		d.sent(d.sending)
+		d.mu.Unlock()
+		return leave, nil
+	}
+	a := &admission{ep: ep, tenant: t, ready: make(chan struct{})}
+	d.admits = append(d.admits, a)
 	d.mu.Unlock()
+
+	timer := d.clock.NewTimer(wait)
+	defer timer.Stop()
+	select {
+	case <-a.ready:
+	case <-ctx.Done():
+	case <-timer.C():
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if i := slices.Index(d.admits, a); i >= 0 {
+		d.admits = slices.Delete(d.admits, i, i+1)
+	}
+	switch {
+	case a.admitted && ctx.Err() != nil:
+		d.leaveLocked(ep.ID, t)
+		return nil, ctx.Err()
+	case a.admitted:
+		d.sent(d.sending)
+		return leave, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case d.stopped:
+		return nil, errStopped
+	}
+	return nil, herald.Errorf(herald.ErrBusy, "%s: no room for a test send within %s; try again in a moment", d.fitsLocked(ep, t), wait)
 }
 
 // settle frees a delivery's place once it has left this node's hands.
@@ -301,6 +412,10 @@ func (d *dispatcher) stop(grace time.Duration, cutOff func()) (cut bool) {
 	waiting = append(waiting, d.deferred...)
 	d.queued, d.turn, d.inTurn = map[string][]*job{}, nil, map[string]bool{}
 	d.blocked, d.deferred = map[string][]*job{}, nil
+	for _, a := range d.admits {
+		close(a.ready) // refused: not admitted
+	}
+	d.admits = nil
 	d.mu.Unlock()
 	for _, j := range waiting {
 		d.release(d.ctx, j.c)

@@ -2,12 +2,15 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -333,5 +336,106 @@ func TestDispatcher_StopCutsOffAfterTheGrace(t *testing.T) {
 	fake.Advance(10 * time.Second)
 	if cut := <-stopped; !cut {
 		t.Error("stop did not report cutting off the attempt still sent after the grace")
+	}
+}
+
+// A test send, made outside the workers, takes a place as a worker's:
+// within its endpoint's cap and its tenant's share, counted as sending,
+// and first when a place frees, before the endpoint's blocked deliveries.
+// With none within its wait it is refused as busy, naming the cap.
+func TestDispatcher_TestSendsTakeAPlaceFirst(t *testing.T) {
+	t.Parallel()
+	fake := clock.NewFake(tp0)
+	l := newLab(t, fake, 4, 1, 100, nil)
+	l.push("a/1", "a/2")
+	wantSending(t, l, "a/1") // a/2 waits behind a's cap of 1
+	a := &store.Endpoint{ID: "a"}
+	type admitted struct {
+		leave func()
+		err   error
+	}
+	admit := func(wait time.Duration) chan admitted {
+		got := make(chan admitted, 1)
+		go func() {
+			leave, err := l.d.admit(context.Background(), a, "", wait)
+			got <- admitted{leave, err}
+		}()
+		return got
+	}
+	waiting := func() bool {
+		l.d.mu.Lock()
+		defer l.d.mu.Unlock()
+		return len(l.d.admits) == 1
+	}
+	counts := func() (sending, atA int) {
+		l.d.mu.Lock()
+		defer l.d.mu.Unlock()
+		return l.d.sending, l.d.perEP["a"]
+	}
+
+	first := admit(time.Hour)
+	until(t, "the test send to wait for a's place", waiting)
+	l.end("a/1")
+	var r admitted
+	select {
+	case r = <-first:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the test send did not get the place a/1 left")
+	}
+	if r.err != nil {
+		t.Fatalf("admit: %v", r.err)
+	}
+	if s, n := counts(); s != 1 || n != 1 || len(l.sending()) != 0 {
+		t.Fatalf("with the test send in: %d sending, %d at a, workers running %v; want 1, 1 and none (a/2 still waits)", s, n, l.sending())
+	}
+	r.leave()
+	wantSending(t, l, "a/2")
+
+	// a/2 holds a's place: a test send waits its wait out, then is busy.
+	busy := admit(time.Minute)
+	until(t, "the test send's timer", func() bool { return waiting() && fake.Timers() == 1 })
+	fake.Advance(time.Minute)
+	r = <-busy
+	if !errors.Is(r.err, herald.ErrBusy) || !strings.Contains(r.err.Error(), "endpoint a has 1 attempts in flight") {
+		t.Fatalf("admit past a's cap: %v, want ErrBusy naming the endpoint's cap", r.err)
+	}
+	if s, _ := counts(); s != 1 || waiting() {
+		t.Fatalf("after the refusal: %d sending, a test still waiting %v; want only a/2", s, waiting())
+	}
+	l.end("a/2")
+	until(t, "every attempt to be over", l.idle)
+}
+
+// A tenant's test sends count against its share of the workers.
+func TestDispatcher_TestSendsCountInTheTenantsShare(t *testing.T) {
+	t.Parallel()
+	fake := clock.NewFake(tp0)
+	l := newLab(t, fake, 4, 4, 100, nil)
+	l.d.perTenant = 2
+	l.tenantOf = map[string]string{"a": "acme", "b": "acme"}
+	leave, err := l.d.admit(context.Background(), &store.Endpoint{ID: "a"}, "acme", time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.push("a/1", "b/1")
+	wantSendingPlus(t, l, 1, "a/1") // the test and a/1 fill acme's share: b/1 waits
+	leave()
+	wantSending(t, l, "a/1", "b/1")
+	l.end("a/1")
+	l.end("b/1")
+	until(t, "every attempt to be over", l.idle)
+}
+
+// wantSendingPlus is wantSending with extra attempts counted that no
+// worker runs (test sends).
+func wantSendingPlus(t *testing.T, l *lab, extra int, want ...string) {
+	t.Helper()
+	slices.Sort(want)
+	until(t, fmt.Sprintf("%v to be sending", want), func() bool { return slices.Equal(l.sending(), want) })
+	l.d.mu.Lock()
+	n := l.d.sending
+	l.d.mu.Unlock()
+	if n != len(want)+extra {
+		t.Fatalf("dispatcher counts %d sending, want %d (%v and %d test sends)", n, len(want)+extra, want, extra)
 	}
 }

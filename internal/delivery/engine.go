@@ -6,7 +6,6 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -87,7 +86,22 @@ type Config struct {
 	// TracerProvider makes a client span of every attempt, in the trace of
 	// the attempt's event; nil or a no-op provider means no tracing.
 	TracerProvider trace.TracerProvider
+	// NoticeWindow is the least time between two failure notices of one
+	// tenant and failure event type, at first; while failures keep
+	// coming it doubles, up to NoticeWindowMax, and a window without any
+	// starts it again. Defaults: DefaultNoticeWindow, DefaultNoticeWindowMax.
+	NoticeWindow    time.Duration
+	NoticeWindowMax time.Duration
+	// TestWait is how long a test send waits for room within its
+	// endpoint's cap and its tenant's share before it is refused
+	// (herald.ErrBusy). Default: DefaultTestWait.
+	TestWait time.Duration
 }
+
+// DefaultTestWait is how long a test send waits for room unless
+// Config.TestWait says otherwise: long enough for one of a busy endpoint's
+// attempts to end, short enough to answer a person at once.
+const DefaultTestWait = 2 * time.Second
 
 // Engine claims due deliveries, sends them and records every attempt.
 type Engine struct {
@@ -103,7 +117,11 @@ type Engine struct {
 	inflight   map[string]struct{} // deliveries this engine is attempting
 
 	handMu sync.Mutex
-	hand   *handOff // set while Run's fetcher runs
+	hand   *handOff    // set while Run's fetcher runs
+	disp   *dispatcher // set while Run's dispatcher takes work
+
+	started chan struct{} // closed once Run's dispatcher is set
+	notices *notices      // failure notices, raised while Run runs
 }
 
 // NewEngine wires an engine; it does no I/O.
@@ -117,6 +135,7 @@ func NewEngine(cfg Config) *Engine {
 	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
 	cfg.ShutdownGrace = cmp.Or(cfg.ShutdownGrace, 10*time.Second)
+	cfg.TestWait = cmp.Or(cfg.TestWait, DefaultTestWait)
 	if cfg.Client == nil {
 		cfg.Client = NewHTTPClient(ClientConfig{Workers: cfg.Workers})
 	}
@@ -132,6 +151,8 @@ func NewEngine(cfg Config) *Engine {
 		owner:    fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:])),
 		tracer:   newTracer(cfg.TracerProvider),
 		inflight: map[string]struct{}{},
+		started:  make(chan struct{}),
+		notices:  newNotices(cfg.Store, cfg.Clock, cfg.Logger, cfg.NoticeWindow, cfg.NoticeWindowMax),
 	}
 }
 
@@ -167,7 +188,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		ctx: sendCtx, clock: e.clock,
 		workers: e.cfg.Workers, perEndpoint: e.cfg.PerEndpoint, perTenant: e.cfg.PerTenant, capacity: e.cfg.Workers + e.cfg.Prefetch,
 		run: func(ctx context.Context, c *store.Claimed, settled func()) {
-			e.attempt(ctx, c, onSchedule, comp.add, func(*store.Attempt) {
+			// A test delivery claimed again (its node died mid-send) is
+			// still a test: sent once, never retried.
+			s := onSchedule
+			if c.Event.Source == store.SourceTest {
+				s = onlyOnce
+			}
+			e.attempt(ctx, c, s, comp.add, func(*store.Attempt) {
 				e.untrack(c.Delivery.ID)
 				settled()
 			})
@@ -199,15 +226,28 @@ func (e *Engine) Run(ctx context.Context) error {
 	}
 
 	// Ingest on this node may hand deliveries straight to the dispatcher
-	// while the fetcher runs (HandOff).
+	// while the fetcher runs (HandOff), and test sends take their places
+	// beside the workers'.
 	e.handMu.Lock()
-	e.hand = &handOff{free: disp.free, push: f.push}
+	e.hand, e.disp = &handOff{free: disp.free, push: f.push}, disp
+	select {
+	case <-e.started:
+	default:
+		close(e.started)
+	}
 	e.handMu.Unlock()
 	defer func() {
 		e.handMu.Lock()
-		e.hand = nil
+		e.hand, e.disp = nil, nil
 		e.handMu.Unlock()
 	}()
+
+	// Failure notices are raised on their own goroutine, off the
+	// completer's, until every attempt has been recorded.
+	noticesCtx, stopNotices := context.WithCancel(bg)
+	defer stopNotices()
+	noticesDone := make(chan struct{})
+	go func() { e.notices.run(noticesCtx); close(noticesDone) }()
 
 	completed := make(chan struct{})
 	go func() { comp.run(bg); close(completed) }()
@@ -217,15 +257,17 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	f.run(ctx)
 	e.handMu.Lock()
-	e.hand = nil // no more hand-offs: what comes now waits for a claim
+	e.hand, e.disp = nil, nil // no more hand-offs: what comes now waits for a claim; no more test sends
 	e.handMu.Unlock()
 	if disp.stop(e.cfg.ShutdownGrace, cutOff) {
 		e.log.Warn("shutdown grace over, handed back in-flight deliveries")
 	}
 	// Every attempt has been handed to the completer or back to the store:
-	// write the last batch.
+	// write the last batch, then raise the notices of its failures.
 	comp.close()
 	<-completed
+	stopNotices()
+	<-noticesDone
 	return nil
 }
 
@@ -363,6 +405,12 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 		a.out = &outcome{err: fmt.Sprintf("format %q no longer exists", ep.Format), final: true}
 		e.finish(bg, a, span, complete, settled)
 		return
+	case err != nil && s == onlyOnce:
+		// A test send ends with its request: never queued for later.
+		a.log.Warn("load format", "err", err)
+		a.out = &outcome{err: fmt.Sprintf("format %q could not be read: the database did not answer", ep.Format), final: true}
+		e.finish(bg, a, span, complete, settled)
+		return
 	case err != nil:
 		// The database is not answering: hand the delivery back for later
 		// rather than count a failure that is not the receiver's.
@@ -386,7 +434,13 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 	in.Timestamp, in.Attempt = started, d.Attempts+1
 	in.Traceparent = traceparent(ctx, ev.TraceID)
 	out := e.send(ctx, f, c, in, body)
-	if ctx.Err() != nil && out.code == 0 {
+	switch {
+	case ctx.Err() != nil && out.code == 0 && s == onlyOnce:
+		// The test send's caller went away: the attempt ended with its
+		// request, and the delivery ends with it, failed, rather than
+		// being handed back to be sent again as an ordinary delivery.
+		out.err, out.final = "cancelled: the test send's request ended before the receiver answered", true
+	case ctx.Err() != nil && out.code == 0:
 		// Cut off by shutdown: this was not the receiver's failure.
 		handBack(e.now())
 		return
@@ -557,7 +611,7 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 			defer span.End()
 			if e.recorded(ctx, a, status, err) {
 				if status == store.StatusFailed {
-					e.raiseFailure(ctx, a, rec)
+					e.raiseFailure(a, rec)
 				}
 				settled(rec)
 				return
@@ -678,43 +732,21 @@ func (e *Engine) waitTurn(ctx context.Context, ep *store.Endpoint) error {
 	}
 }
 
-// raiseFailure sends the format's failure event to the tenant's endpoints
-// that subscribe to it. Only API events raise one: a failure event (or a
-// test) that fails raises nothing, so failures cannot loop. A delivery
-// whose format no longer exists raises nothing either: the failure event's
-// type is the format's.
-func (e *Engine) raiseFailure(ctx context.Context, a *try, att *store.Attempt) {
+// raiseFailure notes the failure of a delivery for good for the notices
+// (notices): the format's failure event, coalesced per tenant and window,
+// to the tenant's endpoints that subscribe to it and are not failing. Only
+// API events raise one: a failure event (or a test) that fails raises
+// nothing, so failures cannot loop. A delivery whose format no longer
+// exists raises nothing either: the failure event's type is the format's.
+// It runs on the completer's goroutine and never waits for the database.
+func (e *Engine) raiseFailure(a *try, att *store.Attempt) {
 	c := a.c
 	if c.Event.Source != store.SourceAPI || a.f == nil {
 		return
 	}
 	d := c.Delivery
-	raw, err := json.Marshal(failureData{
+	e.notices.add(d.TenantID, a.f.FailureEventType(), c.Event.TraceID, failure{
 		DeliveryID: d.ID, EventID: d.EventID, EventType: c.Event.Type, EndpointID: d.EndpointID,
 		Attempts: att.Number, ResponseCode: att.ResponseCode, Error: att.Error,
 	})
-	if err != nil {
-		a.log.Error("failure event data", "err", err)
-		return
-	}
-	now := e.now()
-	ev := &store.Event{
-		TenantID: d.TenantID, ID: id.NewAt(id.Event, now), Type: a.f.FailureEventType(),
-		Data: canonical(raw), TraceID: c.Event.TraceID, Source: store.SourceFailure, CreatedAt: now,
-	}
-	ev.Hash = store.EventHash(ev.Type, ev.Data)
-	if _, err := e.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now}); err != nil {
-		a.log.Error("raise failure event", "err", err)
-	}
-}
-
-// failureData is a failure event's data, in the order docs/formats.md gives.
-type failureData struct {
-	DeliveryID   string `json:"delivery_id"`
-	EventID      string `json:"event_id"`
-	EventType    string `json:"event_type"`
-	EndpointID   string `json:"endpoint_id"`
-	Attempts     int    `json:"attempts"`
-	ResponseCode int    `json:"response_code"`
-	Error        string `json:"error"`
 }

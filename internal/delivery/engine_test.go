@@ -418,8 +418,9 @@ func TestEngine_RetriesOnTheScheduleWithTheSameBody(t *testing.T) {
 
 // TestEngine_FailsAfterScheduleAndRaisesFailureEvent: once the schedule is
 // spent the delivery fails and the tenant's endpoints that subscribe to
-// failure events hear of it, once: a failure event whose own delivery
-// fails raises nothing more.
+// failure events hear of it, once, unless they are failing themselves: the
+// dead endpoint subscribes too and gets no copy. A failure event whose own
+// delivery fails raises nothing more.
 func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
 	t.Parallel()
 	fake := clock.NewFake(t0)
@@ -427,11 +428,15 @@ func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
 		ctx := context.Background()
 		b := setup(t, st, onClock(fake))
 		b.putFormat(t, `{"name":"patient","retry":{"schedule":["1h"]}}`)
+		b.putFormat(t, `{"name":"once","retry":{"schedule":[]}}`)
 		dead := newReceiver(t)
 		dead.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusBadGateway) })
 		watcher := newReceiver(t)
+		fragile := newReceiver(t) // fails the failure event, at once, for good
+		fragile.setRespond(func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(http.StatusInternalServerError) })
 		deadEp := b.endpoint(t, dead.URL, []string{"user.created", "webhook.delivery_failed"}, func(e *store.Endpoint) { e.Format = "patient" })
 		b.endpoint(t, watcher.URL, []string{"webhook.delivery_failed"})
+		fragileEp := b.endpoint(t, fragile.URL, []string{"webhook.delivery_failed"}, func(e *store.Endpoint) { e.Format = "once" })
 		stop := b.run(t)
 
 		res := b.send(t, "user.created", `{}`)
@@ -442,7 +447,7 @@ func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
 		if d = b.get(t, id); d.Attempts != 2 {
 			t.Errorf("attempts = %d, want 2 (1 + a schedule of 1)", d.Attempts)
 		}
-		waitFor(t, "the failure event at the watcher", 10*time.Second, func() bool { return len(watcher.got()) == 1 })
+		b.advanceTo(t, fake.Now().Add(time.Second), "the failure event at the watcher", func() bool { return len(watcher.got()) == 1 })
 		var env struct {
 			ID   string         `json:"id"`
 			Type string         `json:"type"`
@@ -452,26 +457,36 @@ func TestEngine_FailsAfterScheduleAndRaisesFailureEvent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if env.Type != "webhook.delivery_failed" || env.Data["delivery_id"] != d.ID || env.Data["event_id"] != res.Event.ID ||
-			env.Data["event_type"] != "user.created" || env.Data["response_code"] != float64(502) || env.Data["attempts"] != float64(2) {
+			env.Data["event_type"] != "user.created" || env.Data["response_code"] != float64(502) || env.Data["attempts"] != float64(2) ||
+			env.Data["count"] != float64(1) {
 			t.Errorf("failure event = %s", watcher.got()[0].body)
 		}
 
-		// The dead endpoint subscribes to failure events too: its copy of the
-		// failure event fails in its turn, after its own schedule.
-		copies, err := st.DeliveryList(ctx, b.tenant, &store.DeliveryListParams{EventID: env.ID, EndpointID: deadEp.ID})
-		if err != nil || len(copies) != 1 {
-			t.Fatalf("the dead endpoint's copies of the failure event: %d, %v; want 1", len(copies), err)
+		copies, err := st.DeliveryList(ctx, b.tenant, &store.DeliveryListParams{EventID: env.ID})
+		if err != nil {
+			t.Fatal(err)
 		}
-		copyID := copies[0].ID
-		c := b.waitAttempts(t, copyID, 1)
-		b.advanceTo(t, *c.NextAttemptAt, "the failure event's copy to fail", func() bool { return b.get(t, copyID).Status == store.StatusFailed })
-		stop() // every attempt is over, failure events raised included
+		for _, c := range copies {
+			if c.EndpointID == deadEp.ID {
+				t.Errorf("the dead endpoint, failing, got a copy of the failure event")
+			}
+		}
+		if len(copies) != 2 {
+			t.Errorf("the failure event has %d deliveries, want 2 (the watcher, the fragile endpoint)", len(copies))
+		}
+		waitFor(t, "the fragile endpoint to fail its copy", 10*time.Second, func() bool {
+			fs, _ := st.DeliveryList(ctx, b.tenant, &store.DeliveryListParams{EventID: env.ID, EndpointID: fragileEp.ID, Status: store.StatusFailed})
+			return len(fs) == 1
+		})
+		fake.Advance(time.Hour) // past any window a notice of that failure could wait for
+		stop()                  // every attempt is over, every notice raised
 		events, err := st.EventList(ctx, b.tenant, &store.EventListParams{ListParams: store.ListParams{Limit: 100}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(events) != 2 || len(watcher.got()) != 1 {
-			t.Errorf("%d events, %d at the watcher; want 2 events (the event and one failure event) and 1 at the watcher: no loops", len(events), len(watcher.got()))
+		if len(events) != 2 || len(watcher.got()) != 1 || len(dead.got()) != 2 {
+			t.Errorf("%d events, %d at the watcher, %d at the dead endpoint; want 2 events (the event and one failure event), 1 at the watcher, 2 at the dead endpoint: no loops",
+				len(events), len(watcher.got()), len(dead.got()))
 		}
 	})
 }
@@ -676,6 +691,7 @@ func TestEngine_TestSendAnswersWithTheReceiversStatus(t *testing.T) {
 			_, _ = io.WriteString(w, "teapot")
 		})
 		ep := b.endpoint(t, rc.URL, []string{"user.created"})
+		b.run(t)
 		res, err := b.engine.Test(context.Background(), b.tenant, ep.ID)
 		if err != nil {
 			t.Fatal(err)

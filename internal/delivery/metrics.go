@@ -92,7 +92,7 @@ func NewMetrics(reg prometheus.Registerer, cfg *MetricsConfig) *Metrics {
 		}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "herald_delivery_inflight",
-			Help: "Attempts being sent on this node.",
+			Help: "Attempts being sent on this node, test sends included.",
 		}),
 	}
 	// Every outcome the engine can record exists from the start, at 0, so

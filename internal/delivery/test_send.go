@@ -4,7 +4,10 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+
+	"github.com/heraldhq/herald"
 
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/jsonstyle"
@@ -23,9 +26,18 @@ type TestParams struct {
 }
 
 // Test sends the endpoint's format's test event to that endpoint now, once,
-// and reports what the receiver answered (POST .../endpoints/{id}/test). The
-// delivery is created already leased to this engine, so no worker takes it,
-// and it is logged like any other.
+// and reports what the receiver answered (POST .../endpoints/{id}/test).
+//
+// It counts as one of the node's attempts in flight, as a worker's does:
+// against the endpoint's cap, the tenant's share and the workers, shown in
+// the in-flight metric, and ahead of the claimed deliveries waiting for a
+// place. With no place within Config.TestWait the error is a herald.ErrBusy
+// naming the cap, and nothing is stored. It ends with its request: when ctx
+// ends first, the attempt is cut off and the delivery fails, never handed
+// back to be sent as an ordinary delivery. The delivery is created already
+// leased to this engine, so no worker takes it, and it is logged like any
+// other. The engine must be running (Run); a Test that finds it stopped,
+// or not started within TestWait, is a herald.ErrUnavailable.
 func (e *Engine) Test(ctx context.Context, tenantID, endpointID string) (*TestResult, error) {
 	return e.TestWith(ctx, tenantID, endpointID, nil)
 }
@@ -44,6 +56,18 @@ func (e *Engine) TestWith(ctx context.Context, tenantID, endpointID string, p *T
 	if err != nil {
 		return nil, fmt.Errorf("test endpoint %s: %w", ep.ID, err)
 	}
+	// The rate limit's turn, then a place, both before anything is stored:
+	// a caller that gives up meanwhile leaves nothing behind, and a test
+	// never holds a place while it waits for its turn.
+	if err := e.waitTurn(ctx, ep); err != nil {
+		return nil, fmt.Errorf("test send to %s interrupted: %w", ep.ID, err)
+	}
+	leave, err := e.admitTest(ctx, ep)
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
+
 	typ, data := cmp.Or(p.Type, f.TestEventType()), p.Data
 	if data == nil {
 		b, err := json.Marshal(struct {
@@ -75,12 +99,6 @@ func (e *Engine) TestWith(ctx context.Context, tenantID, endpointID string, p *T
 	e.track(d.ID)
 	defer e.untrack(d.ID)
 	c := &store.Claimed{Delivery: d, Event: res.Event, Endpoint: ep, LeaseUntil: now.Add(e.cfg.Lease)}
-	if err := e.waitTurn(ctx, ep); err != nil {
-		if err := e.st.DeliveryRelease(context.WithoutCancel(ctx), d.ID, e.owner, e.now()); err != nil {
-			e.log.Warn("hand back delivery", "err", err, "delivery", d.ID)
-		}
-		return nil, fmt.Errorf("test send of %s interrupted: %w", d.ID, err)
-	}
 	// The caller waits for its answer: the attempt is recorded at once, in
 	// a batch of its own, not in the engine's batches.
 	var att *store.Attempt
@@ -98,6 +116,34 @@ func (e *Engine) TestWith(ctx context.Context, tenantID, endpointID string, p *T
 		out.Status = store.StatusDelivered
 	}
 	return out, nil
+}
+
+// admitTest waits for the engine to run, then for a place for a test send
+// to ep among the attempts in flight (dispatcher.admit), each for up to
+// Config.TestWait.
+func (e *Engine) admitTest(ctx context.Context, ep *store.Endpoint) (leave func(), err error) {
+	timer := e.clock.NewTimer(e.cfg.TestWait)
+	defer timer.Stop()
+	select {
+	case <-e.started:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("test send to %s interrupted: %w", ep.ID, ctx.Err())
+	case <-timer.C():
+	}
+	e.handMu.Lock()
+	disp := e.disp
+	e.handMu.Unlock()
+	if disp == nil {
+		return nil, herald.Errorf(herald.ErrUnavailable, "the delivery engine is not running; try again in a moment")
+	}
+	leave, err = disp.admit(ctx, ep, ep.TenantID, e.cfg.TestWait)
+	switch {
+	case errors.Is(err, errStopped):
+		return nil, herald.Errorf(herald.ErrUnavailable, "the delivery engine is stopping; try again in a moment")
+	case err != nil:
+		return nil, fmt.Errorf("test send to %s: %w", ep.ID, err)
+	}
+	return leave, nil
 }
 
 // canonical rewrites JSON Herald made itself in the compact style events

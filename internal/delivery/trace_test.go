@@ -212,7 +212,7 @@ func TestTrace_FailedAttemptsAreErrors(t *testing.T) {
 	}
 
 	// The failure event keeps the trace id, so its delivery is in the trace.
-	waitFor(t, "the failure event's delivery span", 10*time.Second, func() bool {
+	b.advanceTo(t, fake.Now().Add(time.Second), "the failure event's delivery span", func() bool {
 		for _, s := range rec.Ended() {
 			if a := spanAttrs(s); a["herald.endpoint.id"].AsString() == watch.ID && a["herald.event.type"].AsString() == "webhook.delivery_failed" {
 				return s.SpanContext().TraceID().String() == res.Event.TraceID
@@ -271,6 +271,7 @@ func TestTrace_TestSendLinksTheCaller(t *testing.T) {
 		b := setup(t, st, opts...)
 		rc := newReceiver(t)
 		ep := b.endpoint(t, rc.URL, []string{"*"})
+		b.run(t)
 
 		ctx, caller := callerTP.Tracer("test").Start(context.Background(), "POST .../test")
 		res, err := b.engine.Test(ctx, b.tenant, ep.ID)

@@ -45,7 +45,16 @@ type Config struct {
 	// (--per-endpoint), the most an endpoint's own max_in_flight may be; 0
 	// means delivery.DefaultPerEndpoint.
 	MaxInFlight int
+	// MaxPerTenant is how many endpoints one tenant may have, enabled or
+	// not (--max-endpoints-per-tenant): every endpoint may be sent each
+	// of the tenant's events and each failure notice, so this bounds what
+	// one event can fan out to. 0 means DefaultMaxPerTenant.
+	MaxPerTenant int
 }
+
+// DefaultMaxPerTenant is how many endpoints a tenant may have unless
+// --max-endpoints-per-tenant says otherwise.
+const DefaultMaxPerTenant = 100
 
 // Service applies the endpoint rules and stores the result.
 type Service struct {
@@ -57,6 +66,7 @@ func NewService(cfg *Config) *Service {
 	s := &Service{Config: *cfg}
 	s.Base = s.Base.Init()
 	s.MaxInFlight = cmp.Or(s.MaxInFlight, delivery.DefaultPerEndpoint)
+	s.MaxPerTenant = cmp.Or(s.MaxPerTenant, DefaultMaxPerTenant)
 	return s
 }
 
@@ -167,7 +177,13 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 	if err := fe.Err(); err != nil {
 		return nil, "", err
 	}
-	created, err := s.Store.EndpointCreate(ctx, e)
+	// The cap is counted and the endpoint stored in one transaction, so
+	// creates racing on several nodes cannot pass it together.
+	created, err := s.Store.EndpointCreateCapped(ctx, e, s.MaxPerTenant)
+	if errors.Is(err, store.ErrEndpointLimit) {
+		return nil, "", herald.Errorf(herald.ErrConflict,
+			"tenant %s has %d endpoints, the most a tenant may have (--max-endpoints-per-tenant): delete one before creating another", tenantID, s.MaxPerTenant)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("create endpoint: %w", err)
 	}

@@ -319,3 +319,38 @@ func TestService_CheckFormatChangeKeepsEverySecretUsable(t *testing.T) {
 		}
 	})
 }
+
+// A tenant may have MaxPerTenant endpoints, DefaultMaxPerTenant unless
+// configured; the next create is a conflict naming the tenant and the cap,
+// and stores nothing.
+func TestService_CapsEndpointsPerTenant(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st, func(c *endpoint.Config) { c.MaxPerTenant = 2 })
+		b.create(t, &endpoint.CreateParams{})
+		b.create(t, &endpoint.CreateParams{Enabled: new(false)}) // a disabled one counts too
+		_, _, err := b.svc.Create(t.Context(), "acme", &endpoint.CreateParams{URL: "https://example.com/3"})
+		var he *herald.Error
+		if !errors.Is(err, herald.ErrConflict) || !errors.As(err, &he) || !strings.Contains(he.Message, "acme") || !strings.Contains(he.Message, "2 endpoints") {
+			t.Fatalf("third endpoint under a cap of 2: %v, want a conflict naming the tenant and the cap", err)
+		}
+		if eps, _ := b.svc.List(t.Context(), "acme", &store.ListParams{Limit: 10}); len(eps) != 2 {
+			t.Errorf("%d endpoints after the refused create, want 2", len(eps))
+		}
+
+		// The default: 100.
+		def := endpoint.NewService(&endpoint.Config{Base: service.Base{Store: st, Clock: b.clock}, Formats: b.formats})
+		if _, err := st.TenantCreate(t.Context(), &store.Tenant{ID: "big", CreatedAt: b.clock.Now(), UpdatedAt: b.clock.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		for range endpoint.DefaultMaxPerTenant {
+			if _, err := st.EndpointCreate(t.Context(), &store.Endpoint{TenantID: "big", URL: "https://example.com/", Events: []string{"*"}, Secret: "whsec_x"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, _, err := def.Create(t.Context(), "big", &endpoint.CreateParams{URL: "https://example.com/hook"}); !errors.Is(err, herald.ErrConflict) {
+			t.Fatalf("endpoint %d by default: %v, want a conflict", endpoint.DefaultMaxPerTenant+1, err)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"strings"
 	"time"
@@ -19,6 +20,10 @@ var (
 	ErrNotFound = herald.ErrNotFound
 	ErrConflict = herald.ErrConflict
 )
+
+// ErrEndpointLimit is returned by EndpointCreateCapped when the tenant
+// already has as many endpoints as it may.
+var ErrEndpointLimit = errors.New("the tenant has as many endpoints as it may have")
 
 // ErrLeaseLost is returned when a worker records an attempt for a delivery
 // whose lease it no longer holds (it expired and another worker claimed it).
@@ -106,6 +111,12 @@ type Store interface {
 	EventTypeDelete(ctx context.Context, name string) error
 
 	EndpointCreate(ctx context.Context, e *Endpoint) (*Endpoint, error)
+	// EndpointCreateCapped is EndpointCreate for a tenant that may have at
+	// most max endpoints, enabled or not: when it has max already, nothing
+	// is stored and the error is ErrEndpointLimit. Creates for one tenant
+	// take their turn, on every node, so concurrent ones never leave it
+	// with more than max. max <= 0 means no limit.
+	EndpointCreateCapped(ctx context.Context, e *Endpoint, max int) (*Endpoint, error)
 	EndpointGet(ctx context.Context, tenantID, id string) (*Endpoint, error)
 	EndpointList(ctx context.Context, tenantID string, p *ListParams) ([]*Endpoint, error)
 	// EndpointUpdate writes every mutable field of e (looked up by TenantID, ID).
@@ -480,6 +491,10 @@ type EventCreateParams struct {
 	// them itself (a synchronous test send) without a worker taking them.
 	LeaseOwner string
 	LeaseUntil time.Time
+	// SkipFailing leaves out, of the endpoints the filters match, those
+	// that are failing (see Failing): failure notices are not sent to an
+	// endpoint that would only fail them in its turn.
+	SkipFailing bool
 }
 
 // HandOff asks EventCreateMany to lease new deliveries to the node that

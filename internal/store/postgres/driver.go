@@ -89,6 +89,8 @@ func (driver) LockClause(l sqlstore.Lock) string {
 		return " FOR SHARE"
 	case sqlstore.LockKeyShare:
 		return " FOR KEY SHARE"
+	case sqlstore.LockNoKeyUpdate:
+		return " FOR NO KEY UPDATE"
 	}
 	return " FOR UPDATE"
 }

@@ -63,6 +63,10 @@ const (
 	LockUpdate   Lock = iota // FOR UPDATE
 	LockShare                // FOR SHARE
 	LockKeyShare             // FOR KEY SHARE
+	// LockNoKeyUpdate is FOR NO KEY UPDATE: it serializes its takers on a
+	// row without blocking the KEY SHARE locks that foreign keys and
+	// ingest take on it.
+	LockNoKeyUpdate
 )
 
 // Driver is what a database supplies to the shared store.

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -58,6 +59,16 @@ func (s *Store) shareFormat(ctx context.Context, tx Querier, name string) error 
 
 // EndpointCreate stores a new endpoint, with a new ep_ id unless e has one.
 func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
+	return s.EndpointCreateCapped(ctx, e, 0)
+}
+
+// EndpointCreateCapped stores a new endpoint unless its tenant has max
+// already; see store.Store. The tenant's row is locked first (FOR NO KEY
+// UPDATE on PostgreSQL, which waits for another create of the same tenant
+// but not for ingest's KEY SHARE locks; SQLite's single writer serializes
+// anyway), so the count and the insert cannot interleave with another
+// node's.
+func (s *Store) EndpointCreateCapped(ctx context.Context, e *store.Endpoint, max int) (*store.Endpoint, error) {
 	cols := store.NewEndpointJSON(e)
 	created := s.orNow(e.CreatedAt)
 	epID := e.ID
@@ -65,7 +76,19 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 		epID = id.NewAt(id.Endpoint, created)
 	}
 	var out *store.Endpoint
+	var have int
 	err := s.db.Tx(ctx, func(tx Querier) error {
+		if max > 0 {
+			if _, err := scanString(tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`+s.db.LockClause(LockNoKeyUpdate), e.TenantID)); err != nil {
+				return notFound(err, "tenant %q", e.TenantID)
+			}
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM endpoints WHERE tenant_id = $1`, e.TenantID).Scan(&have); err != nil {
+				return err
+			}
+			if have >= max {
+				return store.ErrEndpointLimit
+			}
+		}
 		err := s.shareFormat(ctx, tx, e.Format)
 		if err != nil {
 			return err
@@ -82,6 +105,10 @@ func (s *Store) EndpointCreate(ctx context.Context, e *store.Endpoint) (*store.E
 		return err
 	})
 	switch {
+	case errors.Is(err, store.ErrEndpointLimit):
+		return nil, fmt.Errorf("tenant %q has %d endpoints, at most %d allowed: %w", e.TenantID, have, max, err)
+	case errors.Is(err, store.ErrNotFound):
+		return nil, err
 	case s.is(err, KindForeignKey):
 		return nil, fmt.Errorf("tenant %q: %w", e.TenantID, store.ErrNotFound)
 	case s.is(err, KindUnique):

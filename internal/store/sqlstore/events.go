@@ -198,6 +198,11 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 					targets, matched = append(targets, ep.ID), append(matched, ep)
 				}
 			}
+			if pe.p.SkipFailing && len(targets) > 0 {
+				if targets, matched, err = s.skipFailing(ctx, tx, targets, matched); err != nil {
+					return nil, nil, err
+				}
+			}
 		}
 		ds, due := pe.p.NewDeliveries(ev, targets, pe.now)
 		for k, d := range ds {
@@ -340,6 +345,71 @@ func (s *Store) enabledEndpoints(ctx context.Context, tx Querier, tenantIDs []st
 		out[ep.TenantID] = append(out[ep.TenantID], ep)
 	}
 	return out, nil
+}
+
+// failingChunk is how many endpoints one look-up of failing endpoints
+// asks about: one LIMITed subquery, and one argument, each.
+const failingChunk = 100
+
+// skipFailing leaves out of targets (and matched, its endpoints, in the
+// same order) the endpoints that are failing (store.Failing). It reads
+// each endpoint's newest store.FailingLookback deliveries and no more: one
+// subquery per endpoint, each a LIMITed scan of the endpoint's deliveries
+// newest first (the index deliveries_list_endpoint), joined by UNION ALL,
+// so an endpoint's history, however long, is never read whole.
+func (s *Store) skipFailing(ctx context.Context, tx Querier, targets []string, matched []*store.Endpoint) ([]string, []*store.Endpoint, error) {
+	type recent struct {
+		endpointID, id string
+		created        time.Time
+		outcome        store.LastOutcome
+	}
+	byEndpoint := map[string][]recent{}
+	for chunk := range slices.Chunk(targets, failingChunk) {
+		var q strings.Builder
+		args := make([]any, 0, len(chunk))
+		for i, epID := range chunk {
+			if i > 0 {
+				q.WriteString(" UNION ALL ")
+			}
+			fmt.Fprintf(&q, `SELECT * FROM (SELECT endpoint_id, id, created_at, attempts, last_status_code FROM deliveries
+				WHERE endpoint_id = $%d ORDER BY created_at DESC, id DESC LIMIT %d) AS r%d`, i+1, store.FailingLookback, i)
+			args = append(args, epID)
+		}
+		rows, err := tx.Query(ctx, q.String(), args...)
+		got, err := Collect(rows, err, func(r Row) (recent, error) {
+			var v recent
+			var attempts, code int
+			err := r.Scan(&v.endpointID, &v.id, &v.created, &attempts, &code)
+			v.outcome = store.LastOutcomeOf(attempts, code)
+			return v, err
+		})
+		if err != nil {
+			return nil, nil, s.Err(err, "find failing endpoints")
+		}
+		for _, v := range got {
+			byEndpoint[v.endpointID] = append(byEndpoint[v.endpointID], v)
+		}
+	}
+	var keptIDs []string
+	var kept []*store.Endpoint
+	for i, epID := range targets {
+		rs := byEndpoint[epID]
+		// UNION ALL keeps no order: newest first again.
+		slices.SortFunc(rs, func(a, b recent) int {
+			if c := b.created.Compare(a.created); c != 0 {
+				return c
+			}
+			return strings.Compare(b.id, a.id)
+		})
+		outcomes := make([]store.LastOutcome, len(rs))
+		for k, r := range rs {
+			outcomes[k] = r.outcome
+		}
+		if !store.Failing(outcomes) {
+			keptIDs, kept = append(keptIDs, epID), append(kept, matched[i])
+		}
+	}
+	return keptIDs, kept, nil
 }
 
 // handCandidate is a new delivery a hand-off may lease, with what a
