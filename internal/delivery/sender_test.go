@@ -47,6 +47,7 @@ func TestEngine_DrippingAnswerEndsAtTheStatus(t *testing.T) {
 			})
 			defer close(release) // before rc closes: Close waits for the handler
 			ep := b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "patient" })
+			b.run(t) // a test send takes its place among the engine's attempts
 
 			res, err := b.engine.Test(context.Background(), b.tenant, ep.ID)
 			if err != nil {
@@ -153,6 +154,7 @@ func TestEngine_ConnectionErrorsNameTheReceiverNotHerald(t *testing.T) {
 			b.putFormat(t, `{"name":"once","retry":{"schedule":[]}}`)
 			url, from := tc.url(t)
 			ep := b.endpoint(t, url, []string{"*"}, func(e *store.Endpoint) { e.Format = "once" })
+			b.run(t) // a test send takes its place among the engine's attempts
 
 			res, err := b.engine.Test(context.Background(), b.tenant, ep.ID)
 			if err != nil {
