@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -37,6 +38,11 @@ func TestEndpoints_TestSendsTheTypeAndDataGiven(t *testing.T) {
 			Store: st, Formats: catalog.New(st, "", nil),
 			Client: engine.NewHTTPClient(engine.ClientConfig{AllowPrivate: true}),
 		})
+		// A test send takes its place among the running engine's attempts.
+		runCtx, stopEngine := context.WithCancel(context.Background())
+		engineDone := make(chan error, 1)
+		go func() { engineDone <- eng.Run(runCtx) }()
+		t.Cleanup(func() { stopEngine(); <-engineDone }) // before the store closes
 		h := newHarness(t, st, func(c *Config) {
 			c.AllowPrivateDestinations = true
 			c.Tester = eng
