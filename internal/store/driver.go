@@ -112,6 +112,22 @@ func (p *EventCreateParams) NewDeliveries(ev *Event, endpointIDs []string, now t
 	return ds, due
 }
 
+// DisabledDeliveries returns the deliveries of ev to disabled endpoints
+// that EventCreate stores, one for each of endpointIDs, made at now:
+// failed, with no attempt and nothing due, their error
+// ErrorEndpointDisabled.
+func DisabledDeliveries(ev *Event, endpointIDs []string, now time.Time) []*Delivery {
+	ds := make([]*Delivery, 0, len(endpointIDs))
+	for _, epID := range endpointIDs {
+		ds = append(ds, &Delivery{
+			ID: id.NewAt(id.Delivery, now), TenantID: ev.TenantID, EventID: ev.ID, EventType: ev.Type,
+			EndpointID: epID, Status: StatusFailed, LastError: ErrorEndpointDisabled,
+			CreatedAt: now, UpdatedAt: now,
+		})
+	}
+	return ds
+}
+
 // JSONObject is raw as the drivers store a metadata object: {} when the
 // caller gave none.
 func JSONObject(raw json.RawMessage) string {

@@ -120,6 +120,8 @@ type Store interface {
 	EndpointGet(ctx context.Context, tenantID, id string) (*Endpoint, error)
 	EndpointList(ctx context.Context, tenantID string, p *ListParams) ([]*Endpoint, error)
 	// EndpointUpdate writes every mutable field of e (looked up by TenantID, ID).
+	// Disabling it makes its DisabledReason DisabledManual; enabling it
+	// clears the reason and the failing streak.
 	EndpointUpdate(ctx context.Context, e *Endpoint) (*Endpoint, error)
 	EndpointDelete(ctx context.Context, tenantID, id string) error
 	// EndpointListByFormat lists every endpoint, of any tenant, that uses
@@ -127,7 +129,10 @@ type Store interface {
 	EndpointListByFormat(ctx context.Context, format string) ([]*Endpoint, error)
 
 	// EventCreate stores the event and one pending delivery for every enabled
-	// endpoint of the tenant whose filter matches the type (or, when
+	// endpoint of the tenant whose filter matches the type, and, unless
+	// the event's Source is SourceFailure, a failed delivery with no
+	// attempts and LastError ErrorEndpointDisabled for every disabled one
+	// (or, when
 	// p.EndpointIDs is set, for exactly those endpoints, enabled or not), in
 	// one transaction, and wakes the workers once it commits. When the tenant
 	// already has an event with that id it returns the stored one, with its
@@ -178,6 +183,11 @@ type Store interface {
 	// lease: results[i] is ps[i]'s, and a row refused (ErrLeaseLost,
 	// ErrNotFound, bad params) is not recorded and fails no other. The error
 	// is the batch's own (the database failed): then nothing was recorded.
+	// In the same transaction it updates the health of every endpoint of
+	// the batch (one statement, and one for the hourly counts), and
+	// disables an enabled endpoint that answered 410 Gone, or whose
+	// failing streak has lasted longer than its attempt's DisableAfter:
+	// the result of the attempt that did so says so (Disabled).
 	DeliveryRecordAttempts(ctx context.Context, ps []*AttemptRecordParams) ([]AttemptRecordResult, error)
 	// EndpointTakeTurn takes the endpoint's next turn under its rate limit,
 	// as claims give them out, for an attempt made outside the claims (a
@@ -331,6 +341,56 @@ type Endpoint struct {
 	Metadata    json.RawMessage
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+	// DisabledReason is why the endpoint is not enabled: DisabledGone,
+	// DisabledFailing or DisabledManual; "" while it is enabled.
+	// EndpointCreate and EndpointUpdate set it (and DisabledAt) from
+	// Enabled themselves: a caller's value is not written.
+	DisabledReason string
+	DisabledAt     *time.Time
+	// Health is what the recorded attempts say of the endpoint; written
+	// only by DeliveryRecordAttempts (and cleared when it is enabled again).
+	Health EndpointHealth
+}
+
+// Why an endpoint was disabled (Endpoint.DisabledReason).
+const (
+	DisabledGone    = "gone"    // it answered 410 Gone
+	DisabledFailing = "failing" // every attempt failed for longer than the disable-after window
+	DisabledManual  = "manual"  // a user set enabled to false
+)
+
+// ErrorEndpointDisabled is the error of a delivery made failed, with no
+// attempt, because its endpoint was disabled when its event came.
+const ErrorEndpointDisabled = "endpoint_disabled"
+
+// EndpointHealth is an endpoint's record of attempts, kept in the database
+// so every node agrees.
+type EndpointHealth struct {
+	// ConsecutiveFailures counts the failed attempts since the last one
+	// that succeeded; FailingSince is when the first of them started (nil
+	// when the last attempt succeeded or none was made).
+	ConsecutiveFailures int
+	FailingSince        *time.Time
+	// LastAttemptAt is when the latest attempt started, nil before the
+	// first; LastResponseCode its status, 0 when it got no response.
+	LastAttemptAt    *time.Time
+	LastResponseCode int
+	// Succeeded24h and Failed24h count the attempts of the last 24 hours,
+	// by the hour they started in. Only EndpointGet and EndpointList read
+	// them; other reads of an endpoint leave them 0.
+	Succeeded24h, Failed24h int
+}
+
+// EndpointDisabled is an endpoint that DeliveryRecordAttempts disabled.
+type EndpointDisabled struct {
+	Endpoint *Endpoint // as it is now, disabled
+	// Reason is DisabledGone or DisabledFailing.
+	Reason string
+	At     time.Time
+	// ResponseCode is the status of the attempt that disabled it.
+	ResponseCode int
+	// TraceID is the trace of that attempt's event.
+	TraceID string
 }
 
 // Event is what a producer posted (or Herald raised: a test or failure event).
@@ -559,6 +619,14 @@ type AttemptRecordParams struct {
 	NextAttemptAt *time.Time // with StatusRetrying
 	Body          []byte     // the bytes sent, stored on the first attempt
 	Now           time.Time
+	// DisableAfter disables the endpoint, in the transaction recording
+	// this attempt, when it fails and its failing streak began longer ago
+	// than this; 0 never does. A 410 Gone answer disables it whatever
+	// this is.
+	DisableAfter time.Duration
+	// TraceID is the trace of the attempt's event, for the event an
+	// endpoint disabled by this attempt raises.
+	TraceID string
 }
 
 // AttemptRecordResult is what became of one attempt of a batch: the attempt
@@ -566,6 +634,9 @@ type AttemptRecordParams struct {
 type AttemptRecordResult struct {
 	Attempt *Attempt
 	Err     error
+	// Disabled is set on the attempt that disabled its endpoint, once,
+	// on whichever node recorded it.
+	Disabled *EndpointDisabled
 }
 
 // MatchEventType reports whether an endpoint with these filters receives an

@@ -200,9 +200,10 @@ var attemptRowCols = []Col{
 }
 
 // DeliveryRecordAttempts records a batch of attempts in one transaction of
-// three set-based statements whatever its size: the fenced update of every
-// delivery, the insert of the attempts it let through, and, only when some
-// were refused, the look-up that tells a lost lease from a missing row.
+// set-based statements whatever its size: the fenced update of every
+// delivery, the insert of the attempts it let through, the health of their
+// endpoints and its hourly counts (recordHealth), and, only when some were
+// refused, the look-up that tells a lost lease from a missing row.
 func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptRecordParams) ([]store.AttemptRecordResult, error) {
 	res := make([]store.AttemptRecordResult, len(ps))
 	atts := make([]store.Attempt, len(ps))
@@ -236,6 +237,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 	}
 	var numbers map[string]int
 	var refused map[string]error
+	var disabled map[int]*store.EndpointDisabled
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		// This commit need not wait for its log flush: if the database
 		// itself crashed before the flush, the deliveries would still be
@@ -268,23 +270,36 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 			FROM `+s.db.Rows(1, "n", recordCols...)+`
 			WHERE `+s.db.KeyFilter("d.id", 2)+` AND d.id = n.delivery_id
 				AND d.status = 'delivering' AND d.lease_owner = n.owner
-			RETURNING id, attempts`, rows, ids)
+			RETURNING id, attempts, endpoint_id`, rows, ids)
 		type numbered struct {
-			id string
-			n  int
+			id, endpoint string
+			n            int
 		}
 		got, err := Collect(r, err, func(r Row) (numbered, error) {
 			var v numbered
-			return v, r.Scan(&v.id, &v.n)
+			return v, r.Scan(&v.id, &v.n, &v.endpoint)
 		})
 		if err != nil {
 			return err
 		}
 		numbers = make(map[string]int, len(got))
 		inserts := make(Table, 0, len(got))
+		recs := make([]recorded, 0, len(got))
+		var latest time.Time // the batch's time: its latest record's
 		for _, v := range got {
 			numbers[v.id] = v.n
-			a := &atts[at[v.id]]
+			i := at[v.id]
+			a := &atts[i]
+			recAt := s.orNow(ps[i].Now)
+			if recAt.After(latest) {
+				latest = recAt
+			}
+			started := a.StartedAt
+			if started.IsZero() {
+				started = recAt
+			}
+			recs = append(recs, recorded{i: i, endpoint: v.endpoint, ok: ps[i].Status == store.StatusDelivered,
+				code: a.ResponseCode, started: started})
 			a.Number = v.n
 			// Never nil: an empty body is stored empty, not NULL.
 			body := append([]byte{}, a.ResponseBody...)
@@ -298,6 +313,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 				FROM `+s.db.Rows(1, "a", attemptRowCols...), inserts); err != nil {
 				return err
 			}
+		}
+		if disabled, err = s.recordHealth(ctx, tx, ps, recs, latest); err != nil {
+			return err
 		}
 		refused, err = s.leasesLost(ctx, tx, rows, numbers)
 		return err
@@ -314,6 +332,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		}
 		a := atts[i]
 		res[i].Attempt = &a
+		res[i].Disabled = disabled[i]
 	}
 	return res, nil
 }

@@ -172,7 +172,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			out[i] = store.EventCreateOutcome{Result: res, Err: wrapEventErr(ev.ID, err)}
 			continue
 		}
-		var targets []string
+		var targets, off []string      // off: matching endpoints that are disabled
 		var matched []*store.Endpoint // the endpoints of targets, matched by filter
 		if pe.p.EndpointIDs != nil {
 			targets, err = s.eventTargets(ctx, tx, ev, pe.p.EndpointIDs)
@@ -189,13 +189,19 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			}
 		} else {
 			if byTenant == nil {
-				if byTenant, err = s.enabledEndpoints(ctx, tx, tenants); err != nil {
+				if byTenant, err = s.tenantEndpoints(ctx, tx, tenants); err != nil {
 					return nil, nil, err
 				}
 			}
 			for _, ep := range byTenant[ev.TenantID] {
-				if store.MatchEventType(ep.Events, ev.Type) {
+				switch {
+				case !store.MatchEventType(ep.Events, ev.Type):
+				case ep.Enabled:
 					targets, matched = append(targets, ep.ID), append(matched, ep)
+				case ev.Source != store.SourceFailure:
+					// Disabled: recorded as failed, never attempted, so a
+					// replay after re-enabling it sends the event.
+					off = append(off, ep.ID)
 				}
 			}
 			if pe.p.SkipFailing && len(targets) > 0 {
@@ -214,6 +220,12 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			}
 		}
 		dels = append(dels, ds...)
+		if len(off) > 0 {
+			failed := store.DisabledDeliveries(ev, off, pe.now)
+			dels = append(dels, failed...)
+			ds = append(ds, failed...)
+			slices.SortFunc(ds, func(a, b *store.Delivery) int { return strings.Compare(a.EndpointID, b.EndpointID) })
+		}
 		out[i].Result = &store.EventCreateResult{Event: ev, Created: true, Deliveries: ds}
 	}
 	handed, err := s.handOff(ctx, tx, h, cands)
@@ -243,9 +255,10 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 	// What callers see of a delivery in flight: no next attempt.
 	waiting := 0
 	for _, d := range dels {
-		if d.Status == store.StatusDelivering {
+		switch d.Status {
+		case store.StatusDelivering:
 			d.NextAttemptAt = nil
-		} else {
+		case store.StatusPending:
 			waiting++
 		}
 	}
@@ -271,7 +284,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx Querier, evs []pendingE
 	}
 	for chunk := range slices.Chunk(dels, insertChunk) {
 		q, args := valuesInsert(`INSERT INTO deliveries (id, tenant_id, event_id, event_type, endpoint_id, status,
-			next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at)`, 11, len(chunk))
+			next_attempt_at, lease_owner, lease_expires_at, created_at, updated_at, last_error)`, 12, len(chunk))
 		for _, d := range chunk {
 			var owner *string
 			var until *time.Time
@@ -281,7 +294,7 @@ func (s *Store) insertDeliveries(ctx context.Context, tx Querier, evs []pendingE
 				owner, until = &h.Owner, d.NextAttemptAt // handed off
 			}
 			args = append(args, d.ID, d.TenantID, d.EventID, d.EventType, d.EndpointID, d.Status,
-				*d.NextAttemptAt, owner, until, d.CreatedAt, d.UpdatedAt)
+				d.NextAttemptAt, owner, until, d.CreatedAt, d.UpdatedAt, d.LastError)
 		}
 		if _, err := tx.Exec(ctx, q, args...); err != nil {
 			return s.Err(err, "insert deliveries")
@@ -328,13 +341,14 @@ func scanString(r Row) (string, error) {
 	return v, r.Scan(&v)
 }
 
-// enabledEndpoints reads the enabled endpoints of the tenants once for a
-// whole batch, whole, as a hand-off gives them to the dispatcher. Filters
-// are matched in Go (store.MatchEventType). The rows are key-share locked
-// (PostgreSQL) so a concurrent EndpointDelete waits for this batch instead
-// of failing its inserts.
-func (s *Store) enabledEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]*store.Endpoint, error) {
-	rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE `+s.db.InList("ep.tenant_id", 1)+` AND ep.enabled
+// tenantEndpoints reads the endpoints of the tenants once for a whole
+// batch, whole, as a hand-off gives them to the dispatcher: the enabled
+// ones get deliveries to send, the disabled ones failed deliveries.
+// Filters are matched in Go (store.MatchEventType). The rows are
+// key-share locked (PostgreSQL) so a concurrent EndpointDelete waits for
+// this batch instead of failing its inserts.
+func (s *Store) tenantEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]*store.Endpoint, error) {
+	rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE `+s.db.InList("ep.tenant_id", 1)+`
 		ORDER BY ep.tenant_id, ep.id`+s.db.LockClause(LockKeyShare), tenantIDs)
 	eps, err := Collect(rows, err, scanEndpoint)
 	if err != nil {

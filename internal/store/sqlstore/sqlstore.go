@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -22,6 +23,9 @@ type Store struct {
 	read  Querier
 	write Querier
 	now   func() time.Time
+	// healthPruned is the hour (unix seconds) this node last swept old
+	// hourly attempt counts in.
+	healthPruned atomic.Int64
 }
 
 // New returns the shared store over db: read runs plain reads (SQLite: a
