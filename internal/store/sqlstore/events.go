@@ -172,7 +172,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			out[i] = store.EventCreateOutcome{Result: res, Err: wrapEventErr(ev.ID, err)}
 			continue
 		}
-		var targets, off []string      // off: matching endpoints that are disabled
+		var targets, off []string     // off: matching endpoints that are disabled
 		var matched []*store.Endpoint // the endpoints of targets, matched by filter
 		if pe.p.EndpointIDs != nil {
 			targets, err = s.eventTargets(ctx, tx, ev, pe.p.EndpointIDs)

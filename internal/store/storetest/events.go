@@ -33,7 +33,7 @@ func testEventCreateMatchesFilters(t *testing.T, st store.Store) {
 	exact := mkEndpoint(t, st, "acme", filters("order.paid", "user.created"))
 	orders := mkEndpoint(t, st, "acme", filters("order.*"))
 	prefix := mkEndpoint(t, st, "acme", filters("user"))         // not a wildcard: matches only "user"
-	mkEndpoint(t, st, "acme", filters("*"), disabled)            // disabled: no delivery
+	mkEndpoint(t, st, "acme", filters("never.*"), disabled)      // disabled: see EventCreateForDisabled
 	mkEndpoint(t, st, "other", filters("*"))                     // another tenant's
 	mkEndpoint(t, st, "acme", filters("user.created.v2.*"))      // deeper hierarchy
 	deep := mkEndpoint(t, st, "acme", filters("user.created.*")) // matches user.created.v2 only

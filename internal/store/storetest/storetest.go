@@ -117,6 +117,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Lists_TakeEdgeCursors", testListsTakeEdgeCursors},
 		{"ListsStopAtByteBudget", testListsStopAtByteBudget},
 		{"DeliveryAttemptsLatest", testDeliveryAttemptsLatest},
+		{"EndpointHealth", testEndpointHealth},
+		{"EndpointDisable_Gone", testEndpointDisableGone},
+		{"EndpointDisable_Failing", testEndpointDisableFailing},
+		{"EndpointDisabledReasons", testEndpointDisabledReasons},
+		{"EventCreateForDisabled", testEventCreateForDisabled},
 	}
 	for _, tc := range single {
 		t.Run(tc.name, func(t *testing.T) {
