@@ -23,6 +23,7 @@ type delivery struct {
 	NextAttemptAt    *time.Time `json:"next_attempt_at" doc:"When the next attempt is due; null when none is."`
 	LastResponseCode int        `json:"last_response_code" doc:"The last attempt's HTTP status; 0 when it got no response or there was none."`
 	LastError        string     `json:"last_error"`
+	Error            *string    `json:"error" doc:"The last attempt's error, or endpoint_disabled for a delivery made failed because its endpoint was disabled when its event came; null when there is none."`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 }
@@ -40,6 +41,7 @@ type deliveryDetail struct {
 	NextAttemptAt    *time.Time `json:"next_attempt_at" doc:"When the next attempt is due; null when none is."`
 	LastResponseCode int        `json:"last_response_code" doc:"The last attempt's HTTP status; 0 when it got no response or there was none."`
 	LastError        string     `json:"last_error"`
+	Error            *string    `json:"error" doc:"The last attempt's error, or endpoint_disabled for a delivery made failed because its endpoint was disabled when its event came; null when there is none."`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 	Attempts         []attempt  `json:"attempts" nullable:"false" doc:"The latest attempts, oldest first, up to 4 MiB of them in all; when older ones are left out there are fewer than attempt_count."`
@@ -62,6 +64,9 @@ func deliveryFrom(d *store.Delivery) delivery {
 		AttemptCount: d.Attempts, LastResponseCode: d.LastStatusCode, LastError: d.LastError,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
+	if d.LastError != "" {
+		out.Error = &d.LastError
+	}
 	if d.NextAttemptAt != nil && (d.Status == store.StatusPending || d.Status == store.StatusRetrying) {
 		t := d.NextAttemptAt.UTC()
 		out.NextAttemptAt = &t
@@ -74,7 +79,7 @@ func deliveryDetailFrom(d *store.Delivery, atts []*store.Attempt) deliveryDetail
 	out := deliveryDetail{
 		ID: b.ID, EventID: b.EventID, EventType: b.EventType, EndpointID: b.EndpointID, Status: b.Status,
 		AttemptCount: b.AttemptCount, NextAttemptAt: b.NextAttemptAt, LastResponseCode: b.LastResponseCode,
-		LastError: b.LastError, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+		LastError: b.LastError, Error: b.Error, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
 		Attempts: make([]attempt, 0, len(atts)),
 	}
 	for _, a := range atts {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
@@ -38,6 +39,38 @@ type endpoint struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty" doc:"While set, deliveries are also signed with the secret the last rotation replaced."`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
+	DisabledReason          *string    `json:"disabled_reason" enum:"gone,failing,manual" doc:"Why it is disabled: gone (it answered 410), failing (every attempt failed for longer than --disable-after), manual (enabled set to false); null while enabled."`
+	DisabledAt              *time.Time `json:"disabled_at" doc:"When it was disabled; null while enabled."`
+	Health                  health     `json:"health"`
+}
+
+// health is what the recorded attempts say of an endpoint.
+type health struct {
+	ConsecutiveFailures int        `json:"consecutive_failures" doc:"Failed attempts since the last that succeeded."`
+	FailingSince        *time.Time `json:"failing_since" doc:"When the first of them started; null when the last attempt succeeded or none was made."`
+	LastAttemptAt       *time.Time `json:"last_attempt_at" doc:"When the latest attempt started; null before the first."`
+	LastResponseCode    *int       `json:"last_response_code" doc:"Its HTTP status, 0 when it got no response; null before the first."`
+	Succeeded24h        int        `json:"succeeded_24h" doc:"Attempts that succeeded in the last 24 hours (to the hour)."`
+	Failed24h           int        `json:"failed_24h" doc:"Attempts that failed in the last 24 hours (to the hour)."`
+}
+
+func healthFrom(h *store.EndpointHealth) health {
+	out := health{
+		ConsecutiveFailures: h.ConsecutiveFailures, FailingSince: utcPtr(h.FailingSince),
+		LastAttemptAt: utcPtr(h.LastAttemptAt), Succeeded24h: h.Succeeded24h, Failed24h: h.Failed24h,
+	}
+	if h.LastAttemptAt != nil {
+		out.LastResponseCode = &h.LastResponseCode
+	}
+	return out
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // endpointFrom shows e, with secret when it is the answer to a create or a
@@ -50,7 +83,11 @@ func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
 	}
 	if e.Enabled {
 		out.Status = "active"
+	} else {
+		reason := cmp.Or(e.DisabledReason, store.DisabledManual)
+		out.DisabledReason, out.DisabledAt = &reason, utcPtr(e.DisabledAt)
 	}
+	out.Health = healthFrom(&e.Health)
 	if out.Headers == nil {
 		out.Headers = map[string]string{}
 	}

@@ -39,9 +39,10 @@ type formatDefinition struct {
 		Schedule []string `json:"schedule,omitempty" example:"[\"1s\",\"5s\",\"25s\"]"`
 		On       string   `json:"on,omitempty" enum:"non-2xx,5xx"`
 	} `json:"retry,omitempty"`
-	Timeout          string `json:"timeout,omitempty" example:"30s"`
-	TestEventType    string `json:"test_event_type,omitempty" example:"webhook.test"`
-	FailureEventType string `json:"failure_event_type,omitempty" example:"webhook.delivery_failed"`
+	Timeout           string `json:"timeout,omitempty" example:"30s"`
+	TestEventType     string `json:"test_event_type,omitempty" example:"webhook.test"`
+	FailureEventType  string `json:"failure_event_type,omitempty" example:"webhook.delivery_failed"`
+	DisabledEventType string `json:"disabled_event_type,omitempty" example:"webhook.endpoint_disabled"`
 }
 
 // formatObject is a format definition in an answer: the JSON the format

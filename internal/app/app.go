@@ -60,6 +60,9 @@ type Config struct {
 	// node may take it (crash recovery time); it must exceed the longest
 	// format timeout.
 	Lease time.Duration
+	// DisableAfter disables an endpoint whose attempts have all failed for
+	// longer than this (--disable-after); 0 never does.
+	DisableAfter time.Duration
 	// OTLPEndpoint, when set, sends traces over OTLP/HTTP to this collector
 	// URL (http://host:4318; /v1/traces is added unless the path already
 	// ends so). Without it the standard OTEL_EXPORTER_OTLP_ENDPOINT and
@@ -237,6 +240,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		PerEndpoint:    m.cfg.PerEndpoint,
 		PerTenant:      m.cfg.PerTenant,
 		Lease:          m.cfg.Lease,
+		DisableAfter:   m.cfg.DisableAfter,
 		TracerProvider: tp,
 	})
 	srv := api.New(&api.Config{

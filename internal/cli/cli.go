@@ -75,6 +75,9 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cfg.MaxEndpointsPerTenant < 1 {
 				return fmt.Errorf("--max-endpoints-per-tenant %d: a tenant must be allowed at least one endpoint", cfg.MaxEndpointsPerTenant)
 			}
+			if cfg.DisableAfter < 0 {
+				return fmt.Errorf("--disable-after %v: want a duration of 0 (never) or more", cfg.DisableAfter)
+			}
 			if cfg.PprofAddr != "" {
 				if err := app.CheckPprofAddr(cfg.PprofAddr); err != nil {
 					return fmt.Errorf("--pprof-addr: %w", err)
@@ -101,6 +104,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.IntVar(&cfg.PerTenant, "per-tenant", 0, "attempts in flight at once for one tenant on this node, its fair share of the workers (its deliveries hold at most twice this many leases across all nodes); 0: three quarters of --workers")
 	f.IntVar(&cfg.MaxEndpointsPerTenant, "max-endpoints-per-tenant", 100, "endpoints one tenant may have, enabled or not; past it creating one is 409 (each is sent every matching event and failure notice, so this bounds one event's fan-out)")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
+	f.DurationVar(&cfg.DisableAfter, "disable-after", 120*time.Hour, "disable an endpoint whose attempts have all failed for longer than this (a 410 answer disables it at once); 0: never")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&cfg.TrustForwardedProto, "trust-forwarded-proto", false, "take X-Forwarded-Proto from the proxy in front of Herald as telling whether the browser uses TLS (the dashboard's cookies are then Secure)")

@@ -28,7 +28,9 @@ type completion struct {
 // when the lease runs out (at least once, never lost). Closing the input
 // flushes what is left.
 type completer struct {
-	st       store.Store
+	st store.Store
+	// record writes a batch; nil means st.DeliveryRecordAttempts.
+	record   func(ctx context.Context, ps []*store.AttemptRecordParams) ([]store.AttemptRecordResult, error)
 	clock    clock.Clock
 	log      *slog.Logger
 	maxBatch int
@@ -120,7 +122,11 @@ func (c *completer) write(ctx context.Context, batch []*completion) {
 	for i, cp := range batch {
 		ps[i] = cp.p
 	}
-	res, err := c.st.DeliveryRecordAttempts(ctx, ps)
+	record := c.record
+	if record == nil {
+		record = c.st.DeliveryRecordAttempts
+	}
+	res, err := record(ctx, ps)
 	if err != nil {
 		// Nothing of the batch was recorded: its deliveries stay leased
 		// until their leases run out and are attempted again.

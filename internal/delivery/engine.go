@@ -96,6 +96,10 @@ type Config struct {
 	// endpoint's cap and its tenant's share before it is refused
 	// (herald.ErrBusy). Default: DefaultTestWait.
 	TestWait time.Duration
+	// DisableAfter disables an endpoint whose attempts have all failed for
+	// longer than this (--disable-after); 0 never does. A 410 answer
+	// disables it at once whatever this is.
+	DisableAfter time.Duration
 }
 
 // DefaultTestWait is how long a test send waits for room unless
@@ -180,7 +184,7 @@ func (e *Engine) Run(ctx context.Context) error {
 
 	var disp *dispatcher
 	comp := newCompleter(&completer{
-		st: e.st, clock: e.clock, log: e.log,
+		st: e.st, record: e.record, clock: e.clock, log: e.log,
 		maxBatch: e.cfg.BatchSize, wait: e.cfg.BatchWait,
 		busy: func() bool { return disp.busy() },
 	})
@@ -606,6 +610,7 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 		p: &store.AttemptRecordParams{
 			DeliveryID: d.ID, Owner: e.owner, Attempt: att, Body: a.body,
 			Status: status, NextAttemptAt: next, Now: a.ended,
+			DisableAfter: e.cfg.DisableAfter, TraceID: a.c.Event.TraceID,
 		},
 		done: func(rec *store.Attempt, err error) {
 			defer span.End()
@@ -749,4 +754,64 @@ func (e *Engine) raiseFailure(a *try, att *store.Attempt) {
 		DeliveryID: d.ID, EventID: d.EventID, EventType: c.Event.Type, EndpointID: d.EndpointID,
 		Attempts: att.Number, ResponseCode: att.ResponseCode, Error: att.Error,
 	})
+}
+
+// record writes a batch of attempts and raises the disabled event of every
+// endpoint the batch disabled: the store decides that, once, in the
+// batch's transaction.
+func (e *Engine) record(ctx context.Context, ps []*store.AttemptRecordParams) ([]store.AttemptRecordResult, error) {
+	res, err := e.st.DeliveryRecordAttempts(ctx, ps)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range res {
+		if r.Disabled != nil {
+			e.raiseDisabled(ctx, r.Disabled)
+		}
+	}
+	return res, nil
+}
+
+// raiseDisabled sends the disabled endpoint's format's disabled event to
+// the tenant's endpoints that subscribe to it. It is raised as a failure
+// event (SourceFailure): it raises nothing when it fails, and a disabled
+// endpoint, the one it is about among them, gets no delivery of it.
+func (e *Engine) raiseDisabled(ctx context.Context, d *store.EndpointDisabled) {
+	ep := d.Endpoint
+	log := e.log.With("endpoint", ep.ID, "tenant", ep.TenantID)
+	log.Warn("endpoint disabled", "reason", d.Reason, "code", d.ResponseCode)
+	f, err := e.cfg.Formats.Get(ctx, ep.Format)
+	if err != nil {
+		log.Error("disabled event: load format", "err", err)
+		return
+	}
+	raw, err := json.Marshal(disabledData{
+		EndpointID: ep.ID, Reason: d.Reason, DisabledAt: d.At.UTC().Format(time.RFC3339Nano), ResponseCode: d.ResponseCode,
+	})
+	if err != nil {
+		log.Error("disabled event data", "err", err)
+		return
+	}
+	now := e.now()
+	traceID := d.TraceID
+	if traceID == "" {
+		traceID = id.NewTraceID()
+	}
+	ev := &store.Event{
+		TenantID: ep.TenantID, ID: id.NewAt(id.Event, now), Type: f.DisabledEventType(),
+		Data: canonical(raw), TraceID: traceID, Source: store.SourceFailure, CreatedAt: now,
+	}
+	ev.Hash = store.EventHash(ev.Type, ev.Data)
+	if _, err := e.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now}); err != nil {
+		log.Error("raise disabled event", "err", err)
+	}
+}
+
+// disabledData is a disabled event's data, in the order docs/formats.md
+// gives.
+type disabledData struct {
+	EndpointID   string `json:"endpoint_id"`
+	Reason       string `json:"reason"`
+	DisabledAt   string `json:"disabled_at"`
+	ResponseCode int    `json:"response_code"`
 }

@@ -103,7 +103,12 @@ func (e *Engine) TestWith(ctx context.Context, tenantID, endpointID string, p *T
 	// a batch of its own, not in the engine's batches.
 	var att *store.Attempt
 	e.attempt(ctx, c, onlyOnce, func(cp *completion) {
-		cp.done(e.st.DeliveryRecordAttempt(context.WithoutCancel(ctx), cp.p))
+		res, err := e.record(context.WithoutCancel(ctx), []*store.AttemptRecordParams{cp.p})
+		if err != nil {
+			cp.done(nil, err)
+			return
+		}
+		cp.done(res[0].Attempt, res[0].Err)
 	}, func(a *store.Attempt) { att = a })
 	if att == nil {
 		return nil, fmt.Errorf("test send of %s interrupted: %w", d.ID, ctx.Err())

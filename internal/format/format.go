@@ -51,6 +51,9 @@ type Definition struct {
 	Timeout          string            `json:"timeout,omitempty"`
 	TestEventType    string            `json:"test_event_type,omitempty"`
 	FailureEventType string            `json:"failure_event_type,omitempty"`
+	// DisabledEventType is raised when an endpoint in this format is
+	// disabled (a 410, or a failing streak).
+	DisabledEventType string `json:"disabled_event_type,omitempty"`
 }
 
 // RetryDefinition is the format object's "retry".
@@ -275,6 +278,12 @@ func (c *compiler) eventTypes() {
 	if !naming.EventType(c.def.FailureEventType) {
 		c.add("failure_event_type", "must be an event type name such as webhook.delivery_failed")
 	}
+	if c.def.DisabledEventType == "" {
+		c.def.DisabledEventType = "webhook.endpoint_disabled"
+	}
+	if !naming.EventType(c.def.DisabledEventType) {
+		c.add("disabled_event_type", "must be an event type name such as webhook.endpoint_disabled")
+	}
 }
 
 func prefixed(p string, err error) []herald.FieldError {
@@ -323,6 +332,10 @@ func (f *Format) TestEventType() string { return f.def.TestEventType }
 // FailureEventType is the type of the event raised when a delivery in this
 // format fails for good.
 func (f *Format) FailureEventType() string { return f.def.FailureEventType }
+
+// DisabledEventType is the type of the event raised when an endpoint in
+// this format is disabled.
+func (f *Format) DisabledEventType() string { return f.def.DisabledEventType }
 
 // Builtin returns a format Herald ships by name.
 func Builtin(name string) (*Format, bool) {
