@@ -71,6 +71,11 @@ type Store interface {
 	TenantUpdate(ctx context.Context, t *Tenant) (*Tenant, error)
 	TenantDelete(ctx context.Context, id string) error // deletes everything the tenant owns, its idempotency records too
 
+	// SettingInit returns the stored value of a server-wide setting, first
+	// storing value when the setting has none: of several nodes racing to
+	// make it, every one gets the value that won.
+	SettingInit(ctx context.Context, name, value string) (string, error)
+
 	// KeyCreate stores a key by its hash. TenantID "" makes an admin key.
 	KeyCreate(ctx context.Context, k *Key) (*Key, error)
 	KeyGetByHash(ctx context.Context, hash string) (*Key, error)
@@ -270,8 +275,11 @@ type Tenant struct {
 	ID        string
 	Name      string
 	Metadata  json.RawMessage // a JSON object; nil means {}
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	// PortalOrigins are the origins that may frame the tenant's customer
+	// portal (CSP frame-ancestors); nil or empty means none.
+	PortalOrigins []string
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
 }
 
 // Key is an API key, stored only as the SHA-256 hex of the full key.

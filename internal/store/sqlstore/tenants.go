@@ -12,15 +12,21 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-const tenantCols = `id, name, metadata, created_at, updated_at`
+const tenantCols = `id, name, metadata, portal_origins, created_at, updated_at`
 
 func scanTenant(r Row) (*store.Tenant, error) {
 	var t store.Tenant
-	var meta string
-	if err := r.Scan(&t.ID, &t.Name, &meta, &t.CreatedAt, &t.UpdatedAt); err != nil {
+	var meta, origins string
+	if err := r.Scan(&t.ID, &t.Name, &meta, &origins, &t.CreatedAt, &t.UpdatedAt); err != nil {
 		return nil, err
 	}
 	t.Metadata = json.RawMessage(meta)
+	if err := json.Unmarshal([]byte(origins), &t.PortalOrigins); err != nil {
+		return nil, fmt.Errorf("tenant %q: portal_origins: %w", t.ID, err)
+	}
+	if len(t.PortalOrigins) == 0 {
+		t.PortalOrigins = nil
+	}
 	t.CreatedAt, t.UpdatedAt = store.Timestamp(t.CreatedAt), store.Timestamp(t.UpdatedAt)
 	return &t, nil
 }
@@ -28,10 +34,10 @@ func scanTenant(r Row) (*store.Tenant, error) {
 // TenantCreate stores a new tenant; ErrConflict if the id is taken.
 func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
 	out, err := scanTenant(s.write.QueryRow(ctx, `
-		INSERT INTO tenants (id, name, metadata, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $4)
+		INSERT INTO tenants (id, name, metadata, portal_origins, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $5)
 		RETURNING `+tenantCols,
-		t.ID, t.Name, store.JSONObject(t.Metadata), s.orNow(t.CreatedAt)))
+		t.ID, t.Name, store.JSONObject(t.Metadata), originsText(t.PortalOrigins), s.orNow(t.CreatedAt)))
 	if s.is(err, KindUnique) {
 		return nil, fmt.Errorf("tenant %q already exists: %w", t.ID, store.ErrConflict)
 	}
@@ -55,14 +61,39 @@ func (s *Store) TenantList(ctx context.Context, p *store.ListParams) ([]*store.T
 // TenantUpdate writes the name and metadata of t.
 func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
 	out, err := scanTenant(s.write.QueryRow(ctx, `
-		UPDATE tenants SET name = $2, metadata = $3, updated_at = $4
+		UPDATE tenants SET name = $2, metadata = $3, portal_origins = $4, updated_at = $5
 		WHERE id = $1
 		RETURNING `+tenantCols,
-		t.ID, t.Name, store.JSONObject(t.Metadata), s.orNow(t.UpdatedAt)))
+		t.ID, t.Name, store.JSONObject(t.Metadata), originsText(t.PortalOrigins), s.orNow(t.UpdatedAt)))
 	if err != nil {
 		return nil, s.Err(notFound(err, "tenant %q", t.ID), "update tenant %q", t.ID)
 	}
 	return out, nil
+}
+
+// originsText is a tenant's portal origins as their column holds them:
+// a JSON array, [] for none.
+func originsText(origins []string) string {
+	if len(origins) == 0 {
+		return "[]"
+	}
+	b, _ := json.Marshal(origins) // a []string always marshals
+	return string(b)
+}
+
+// SettingInit stores value under name unless the setting exists, and
+// returns the stored value. The insert does nothing on a name that exists
+// (on PostgreSQL it waits for a concurrent insert of it to commit), so the
+// read after it sees the value that won.
+func (s *Store) SettingInit(ctx context.Context, name, value string) (string, error) {
+	if _, err := s.write.Exec(ctx, `INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING`, name, value); err != nil {
+		return "", s.Err(err, "init setting %q", name)
+	}
+	var v string
+	if err := s.write.QueryRow(ctx, `SELECT value FROM settings WHERE name = $1`, name).Scan(&v); err != nil {
+		return "", s.Err(notFound(err, "setting %q", name), "read setting %q", name)
+	}
+	return v, nil
 }
 
 // TenantDelete deletes the tenant and, by cascade, its keys, endpoints,

@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"Ping", testPing},
 		{"MigrateAgain", testMigrateAgain},
 		{"TenantCreateGet", testTenantCreateGet},
+		{"TenantPortalOrigins", testTenantPortalOrigins},
+		{"SettingInit", testSettingInit},
 		{"TenantUpdate", testTenantUpdate},
 		{"TenantListPages", testTenantListPages},
 		{"TenantDeleteCascades", testTenantDeleteCascades},

@@ -73,6 +73,38 @@ func testTenantUpdate(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "TenantUpdate of a missing tenant")
 }
 
+func testTenantPortalOrigins(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	if got := do(st.TenantCreate(ctx, &store.Tenant{ID: "acme", CreatedAt: t0})).must(t); got.PortalOrigins != nil {
+		t.Errorf("a new tenant's PortalOrigins = %q, want none", got.PortalOrigins)
+	}
+	origins := []string{"https://app.acme.example", "http://localhost:3000"}
+	do(st.TenantCreate(ctx, &store.Tenant{ID: "globex", PortalOrigins: origins, CreatedAt: t0})).must(t)
+	if got := do(st.TenantGet(ctx, "globex")).must(t); !reflect.DeepEqual(got.PortalOrigins, origins) {
+		t.Errorf("TenantGet PortalOrigins = %q, want %q", got.PortalOrigins, origins)
+	}
+	got := do(st.TenantUpdate(ctx, &store.Tenant{ID: "acme", PortalOrigins: origins[:1], UpdatedAt: t0})).must(t)
+	if !reflect.DeepEqual(got.PortalOrigins, origins[:1]) {
+		t.Errorf("TenantUpdate PortalOrigins = %q, want %q", got.PortalOrigins, origins[:1])
+	}
+	if got := do(st.TenantUpdate(ctx, &store.Tenant{ID: "globex", UpdatedAt: t0})).must(t); got.PortalOrigins != nil {
+		t.Errorf("PortalOrigins after setting none = %q, want none", got.PortalOrigins)
+	}
+}
+
+func testSettingInit(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	if got := do(st.SettingInit(ctx, "portal_secret", "first")).must(t); got != "first" {
+		t.Errorf("SettingInit of a new setting = %q, want the value given", got)
+	}
+	if got := do(st.SettingInit(ctx, "portal_secret", "second")).must(t); got != "first" {
+		t.Errorf("SettingInit of a stored setting = %q, want the stored value %q", got, "first")
+	}
+	if got := do(st.SettingInit(ctx, "other", "x")).must(t); got != "x" {
+		t.Errorf("SettingInit of another setting = %q, want its own value", got)
+	}
+}
+
 func testTenantListPages(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	// Seven tenants; two pairs share a creation time, so the id must break
