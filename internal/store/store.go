@@ -272,9 +272,9 @@ type Store interface {
 
 // Tenant is a customer that receives webhooks.
 type Tenant struct {
-	ID        string
-	Name      string
-	Metadata  json.RawMessage // a JSON object; nil means {}
+	ID       string
+	Name     string
+	Metadata json.RawMessage // a JSON object; nil means {}
 	// PortalOrigins are the origins that may frame the tenant's customer
 	// portal (CSP frame-ancestors); nil or empty means none.
 	PortalOrigins []string

@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -72,6 +76,9 @@ type CreateParams struct {
 	Name string
 	// Metadata is a compact JSON object, or nil.
 	Metadata json.RawMessage
+	// PortalOrigins are the origins that may frame the tenant's portal
+	// (CheckOrigins).
+	PortalOrigins []string
 }
 
 // UpdateParams changes a tenant: nil fields stay as they are.
@@ -79,6 +86,9 @@ type UpdateParams struct {
 	Name *string
 	// Metadata replaces the metadata (a compact JSON object).
 	Metadata json.RawMessage
+	// PortalOrigins, when not nil, replaces the portal origins (empty:
+	// none).
+	PortalOrigins *[]string
 }
 
 // Get returns a tenant.
@@ -109,11 +119,12 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Tenant, e
 	}
 	fe.Text("name", p.Name)
 	fe.Metadata("metadata", p.Metadata)
+	origins := checkOrigins(&fe, p.PortalOrigins)
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
 	now := s.Clock.Now()
-	t, err := s.Store.TenantCreate(ctx, &store.Tenant{ID: p.ID, Name: p.Name, Metadata: p.Metadata, CreatedAt: now, UpdatedAt: now})
+	t, err := s.Store.TenantCreate(ctx, &store.Tenant{ID: p.ID, Name: p.Name, Metadata: p.Metadata, PortalOrigins: origins, CreatedAt: now, UpdatedAt: now})
 	switch {
 	case errors.Is(err, herald.ErrConflict):
 		return nil, herald.Errorf(herald.ErrConflict, "tenant %s already exists", p.ID)
@@ -134,6 +145,9 @@ func (s *Service) Update(ctx context.Context, tenantID string, p *UpdateParams) 
 		fe.Text("name", *p.Name)
 	}
 	fe.Metadata("metadata", p.Metadata)
+	if p.PortalOrigins != nil {
+		t.PortalOrigins = checkOrigins(&fe, *p.PortalOrigins)
+	}
 	if err := fe.Err(); err != nil {
 		return nil, err
 	}
@@ -172,4 +186,66 @@ func notFound(err error, tenantID string) error {
 		return herald.Errorf(herald.ErrNotFound, "tenant %s not found", tenantID)
 	}
 	return fmt.Errorf("tenant %s: %w", tenantID, err)
+}
+
+// MaxPortalOrigins bounds a tenant's portal origins: each is a word of
+// every portal page's Content-Security-Policy header.
+const MaxPortalOrigins = 20
+
+// checkOrigins checks a tenant's portal origins, adding a fault at
+// portal_origins[i] for each that is not an origin, and returns them in
+// their canonical form (lower case, no default port), each once.
+func checkOrigins(fe *herald.Fields, origins []string) []string {
+	if len(origins) > MaxPortalOrigins {
+		fe.Add("portal_origins", "at most %d origins", MaxPortalOrigins)
+		return nil
+	}
+	var out []string
+	for i, o := range origins {
+		c, err := CanonicalOrigin(o)
+		if err != nil {
+			fe.Add(fmt.Sprintf("portal_origins[%d]", i), "%v", err)
+			continue
+		}
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// CanonicalOrigin checks that o is a web origin, a scheme (http or https)
+// and a host with an optional port and nothing else
+// ("https://app.example.com"), and returns it in lower case without the
+// scheme's default port. Its characters are those of a URL's host, so it
+// can be written into a Content-Security-Policy as it is.
+func CanonicalOrigin(o string) (string, error) {
+	u, err := url.Parse(o)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+		return "", errors.New("must be an origin: http:// or https:// and a host, such as https://app.example.com")
+	case u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || strings.ContainsAny(o, "?#*; ,'\\"):
+		return "", errors.New("must be an origin only (a scheme and a host, with no path, query, wildcard or user)")
+	}
+	host, port := strings.ToLower(u.Hostname()), u.Port()
+	for _, r := range host {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == ':') {
+			return "", fmt.Errorf("must be an origin: the host %q has a character other than a-z, 0-9, '.', '-'", host)
+		}
+	}
+	if port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return "", errors.New("must be an origin: the port must be 1 to 65535")
+		}
+	}
+	if (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		port = ""
+	}
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return u.Scheme + "://" + host, nil
 }
