@@ -34,6 +34,7 @@ import (
 	eventsvc "github.com/heraldhq/herald/internal/event"
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/formatsvc"
+	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
@@ -103,6 +104,10 @@ type Config struct {
 	// TracerProvider makes a server span of every request; nil or a no-op
 	// provider means no tracing, at no cost.
 	TracerProvider trace.TracerProvider
+	// TrustForwardedProto takes X-Forwarded-Proto: https from the proxy in
+	// front of Herald as the scheme of the URLs the API makes (portal
+	// links), as the dashboard does for its cookies.
+	TrustForwardedProto bool
 }
 
 // Server is Herald's HTTP API.
@@ -116,6 +121,7 @@ type Server struct {
 	events     *eventsvc.Service
 	eventTypes *eventtypesvc.Service
 	tenants    *tenantsvc.Service
+	portal     *portal.Links
 	log        *slog.Logger
 	now        func() time.Time
 	maxBody    int64
@@ -156,6 +162,7 @@ func New(cfg *Config) *Server {
 	s.deliveries = deliverysvc.NewService(&base)
 	s.keys = apikey.NewService(&base)
 	s.tenants = tenantsvc.NewService(&base)
+	s.portal = portal.New(&base)
 	s.eventTypes = eventtypesvc.NewService(&base)
 	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes, Dispatcher: cfg.Dispatcher, Accepted: cfg.EventAccepted})
 
@@ -223,7 +230,23 @@ const (
 	requestIDKey ctxKey = iota
 	bodyKey
 	principalKey
+	originKey
 )
+
+// requestOrigin is the scheme and host the client reached this server at
+// ("https://herald.example.com"), the base of the URLs the API makes.
+func requestOrigin(ctx context.Context) string {
+	o, _ := ctx.Value(originKey).(string)
+	return o
+}
+
+func (s *Server) originOf(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil || (s.cfg.TrustForwardedProto && strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
 
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
@@ -250,6 +273,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	reqID := newRequestID()
 	w.Header().Set("X-Request-Id", reqID)
 	ctx := context.WithValue(r.Context(), requestIDKey, reqID)
+	ctx = context.WithValue(ctx, originKey, s.originOf(r))
 
 	defer func() {
 		if rec := recover(); rec != nil {

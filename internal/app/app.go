@@ -253,6 +253,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		MaxEndpointsPerTenant:    m.cfg.MaxEndpointsPerTenant,
 		Ready:                    m.st.Ping,
 		TracerProvider:           tp,
+		TrustForwardedProto:      m.cfg.TrustForwardedProto,
 	})
 	dash := web.New(&web.Config{
 		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log, Clock: m.cfg.Clock,

@@ -24,6 +24,9 @@ const (
 	DefaultExpiresIn = time.Hour
 )
 
+// Path is where a link leads on the server: Path?token=<token>.
+const Path = "/portal"
+
 // secretSetting is the setting the signing secret is stored under.
 const secretSetting = "portal_link_secret"
 
