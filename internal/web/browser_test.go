@@ -50,11 +50,14 @@ type server struct {
 	base string
 }
 
-func startServer(t *testing.T) *server {
+func startServer(t *testing.T, configure ...func(*app.Config)) *server {
 	t.Helper()
 	cfg := &app.Config{
 		Addr: "127.0.0.1:0", DatabaseURL: "sqlite:" + filepath.Join(t.TempDir(), "herald.db"),
 		AdminKey: adminKey, AllowPrivateDestinations: true,
+	}
+	for _, c := range configure {
+		c(cfg)
 	}
 	m := app.NewMain(cfg, slog.New(slog.DiscardHandler))
 	if err := m.Open(context.Background()); err != nil {

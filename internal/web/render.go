@@ -40,6 +40,8 @@ type page struct {
 	// Nav marks the current section in the navigation.
 	Nav    string
 	Tenant string
+	// Portal is a customer portal page: its session sees Tenant only.
+	Portal bool
 	Data   any
 }
 
@@ -121,6 +123,7 @@ func (h *Handler) newPage(ss *session, title string, data any) *page {
 	if ss != nil {
 		p.CSRF = ss.csrf
 		p.Flashes = h.sessions.takeFlashes(ss)
+		p.Portal = ss.tenant != ""
 	}
 	return p
 }
@@ -131,6 +134,7 @@ func (h *Handler) fragmentPage(ss *session, data any) *page {
 	p := &page{Data: data}
 	if ss != nil {
 		p.CSRF = ss.csrf
+		p.Portal = ss.tenant != ""
 	}
 	return p
 }

@@ -21,7 +21,15 @@ const (
 	// signInCookie carries the token of the sign-in form (a double-submit
 	// token: there is no session yet to keep it in).
 	signInCookie = "herald_signin"
+	// portalCookie is a customer portal session's: a browser may hold
+	// one beside an operator's session, and it is sent from within the
+	// frames of a tenant's portal origins (SameSite=None there).
+	portalCookie = "herald_portal"
 )
+
+// PortalSessionTTL is how long a portal session lasts after its link is
+// opened.
+const PortalSessionTTL = time.Hour
 
 // signInTTL is how long a sign-in form may be left open before it is sent.
 const signInTTL = 30 * time.Minute
@@ -29,8 +37,11 @@ const signInTTL = 30 * time.Minute
 // session is one signed-in browser. Its fields other than flashes are
 // set once; flashes change under sessions.mu.
 type session struct {
-	id      string
-	key     string // the admin key it signed in with, checked on every request
+	id  string
+	key string // the admin key it signed in with, checked on every request
+	// tenant is the one tenant a portal session may see; "" for an
+	// operator's session.
+	tenant  string
 	csrf    string // the token every form of this session carries
 	expires time.Time
 	created time.Time
@@ -69,8 +80,17 @@ func randomToken() string {
 // create opens a session for key, ending expired ones, and the oldest
 // when the bound is reached.
 func (s *sessions) create(key string) *session {
+	return s.add(&session{key: key}, s.ttl)
+}
+
+// createPortal opens a portal session of tenantID.
+func (s *sessions) createPortal(tenantID string) *session {
+	return s.add(&session{tenant: tenantID}, PortalSessionTTL)
+}
+
+func (s *sessions) add(ss *session, ttl time.Duration) *session {
 	now := s.now()
-	ss := &session{id: randomToken(), key: key, csrf: randomToken(), created: now, expires: now.Add(s.ttl)}
+	ss.id, ss.csrf, ss.created, ss.expires = randomToken(), randomToken(), now, now.Add(ttl)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.m) >= s.max {
@@ -144,13 +164,26 @@ func (h *Handler) setCookie(w http.ResponseWriter, r *http.Request, name, value 
 	http.SetCookie(w, c)
 }
 
-// session returns the request's live session, or nil.
+// session returns the request's live operator session, or nil.
 func (h *Handler) session(r *http.Request) *session {
-	c, err := r.Cookie(sessionCookie)
+	return h.sessionIn(r, sessionCookie, false)
+}
+
+// portalSession returns the request's live portal session, or nil.
+func (h *Handler) portalSession(r *http.Request) *session {
+	return h.sessionIn(r, portalCookie, true)
+}
+
+func (h *Handler) sessionIn(r *http.Request, cookie string, portal bool) *session {
+	c, err := r.Cookie(cookie)
 	if err != nil || c.Value == "" {
 		return nil
 	}
-	return h.sessions.get(c.Value)
+	ss := h.sessions.get(c.Value)
+	if ss == nil || (ss.tenant != "") != portal {
+		return nil
+	}
+	return ss
 }
 
 // errCSRF is a form sent without this session's token, or from another
@@ -192,49 +225,125 @@ func tokenEqual(a, b string) bool {
 // goes to the sign-in form (and back afterwards), anything else is
 // refused. The session's key is checked again on every request, so a key
 // deleted through the API ends its sessions. A POST must carry the
-// session's CSRF token.
+// session's CSRF token. A portal session has no such page: they are 404
+// to it, but for / which leads to its tenant.
 func (h *Handler) admin(next func(w http.ResponseWriter, r *http.Request, ss *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		ss := h.session(r)
-		if ss != nil {
-			k, err := h.keys.Authenticate(r.Context(), ss.key)
-			switch {
-			case errors.Is(err, herald.ErrUnauthorized) || (err == nil && k.TenantID != ""):
-				h.sessions.end(ss.id)
-				ss = nil
-			case err != nil:
-				h.renderError(w, r, nil, err)
-				return
-			}
-		}
-		if ss == nil {
-			if r.Method == http.MethodGet {
-				if r.Header.Get("HX-Request") != "" {
-					// A poll from a page whose session ended: reload it
-					// whole, which leads to the sign-in form.
-					w.Header().Set("HX-Refresh", "true")
-					w.WriteHeader(http.StatusUnauthorized)
-					return
-				}
-				http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
-				return
-			}
-			h.renderStatus(w, r, nil, http.StatusUnauthorized, "You are signed out. Sign in again, then send the form once more.")
+		ss, ok := h.adminSession(w, r)
+		if !ok {
 			return
 		}
-		if r.Method == http.MethodPost {
-			if err := readForm(w, r); err != nil {
-				h.renderError(w, r, ss, err)
-				return
-			}
-			if !h.sameOrigin(r) || !tokenEqual(r.PostForm.Get("csrf"), ss.csrf) {
-				h.renderError(w, r, ss, errCSRF)
+		if ss == nil {
+			if ps := h.portalSession(r); ps != nil {
+				if r.Method == http.MethodGet && r.URL.Path == "/" {
+					http.Redirect(w, r, tenantPath(ps.tenant), http.StatusSeeOther)
+					return
+				}
+				h.notFound(w, r, ps)
 				return
 			}
 		}
-		next(w, r, ss)
+		h.serveAs(w, r, ss, next)
 	}
+}
+
+// tenantScoped wraps a page of one tenant ({tenant} in its path): an
+// operator's session may see it as admin does, and a portal session when
+// it is that tenant's; to a portal session every other tenant's page is
+// 404, as if it did not exist. A portal page may be framed by the
+// tenant's portal origins only.
+func (h *Handler) tenantScoped(next func(w http.ResponseWriter, r *http.Request, ss *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		ss, ok := h.adminSession(w, r)
+		if !ok {
+			return
+		}
+		if ss == nil {
+			if ps := h.portalSession(r); ps != nil {
+				if r.PathValue("tenant") != ps.tenant {
+					h.notFound(w, r, ps)
+					return
+				}
+				t, err := h.tenants.Get(r.Context(), ps.tenant)
+				if err != nil {
+					h.renderError(w, r, ps, err)
+					return
+				}
+				h.framedBy(w, t.PortalOrigins)
+				ss = ps
+			}
+		}
+		h.serveAs(w, r, ss, next)
+	}
+}
+
+// notFound is the answer to a page a session may not see: the same as for
+// one that does not exist.
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request, ss *session) {
+	h.renderStatus(w, r, ss, http.StatusNotFound, "There is no page at "+r.URL.Path+".")
+}
+
+// framedBy lets a tenant's portal origins frame this answer (none: no
+// frame at all).
+func (h *Handler) framedBy(w http.ResponseWriter, origins []string) {
+	if len(origins) == 0 {
+		return
+	}
+	w.Header().Set("Content-Security-Policy", cspFramedBy(origins))
+	w.Header().Del("X-Frame-Options")
+}
+
+// adminSession is the request's operator session with its key checked
+// again, nil for none; false when it has answered (an error).
+func (h *Handler) adminSession(w http.ResponseWriter, r *http.Request) (*session, bool) {
+	ss := h.session(r)
+	if ss == nil {
+		return nil, true
+	}
+	k, err := h.keys.Authenticate(r.Context(), ss.key)
+	switch {
+	case errors.Is(err, herald.ErrUnauthorized) || (err == nil && k.TenantID != ""):
+		h.sessions.end(ss.id)
+		return nil, true
+	case err != nil:
+		h.renderError(w, r, nil, err)
+		return nil, false
+	}
+	return ss, true
+}
+
+// serveAs runs next for the session ss, or, with none, sends a GET to the
+// sign-in form and refuses anything else; a POST must carry the session's
+// CSRF token and come from this server.
+func (h *Handler) serveAs(w http.ResponseWriter, r *http.Request, ss *session, next func(w http.ResponseWriter, r *http.Request, ss *session)) {
+	if ss == nil {
+		if r.Method == http.MethodGet {
+			if r.Header.Get("HX-Request") != "" {
+				// A poll from a page whose session ended: reload it
+				// whole, which leads to the sign-in form.
+				w.Header().Set("HX-Refresh", "true")
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+			http.Redirect(w, r, "/signin?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+			return
+		}
+		h.renderStatus(w, r, nil, http.StatusUnauthorized, "You are signed out. Sign in again, then send the form once more.")
+		return
+	}
+	if r.Method == http.MethodPost {
+		if err := readForm(w, r); err != nil {
+			h.renderError(w, r, ss, err)
+			return
+		}
+		if !h.sameOrigin(r) || !tokenEqual(r.PostForm.Get("csrf"), ss.csrf) {
+			h.renderError(w, r, ss, errCSRF)
+			return
+		}
+	}
+	next(w, r, ss)
 }
 
 // localPath is next when it is a path on this server, else "/": the
@@ -330,6 +439,19 @@ func (h *Handler) signOut(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		h.sessions.end(ss.id)
+		h.setCookie(w, r, sessionCookie, "", -1)
+		http.Redirect(w, r, "/signin", http.StatusSeeOther)
+		return
+	}
+	if ps := h.portalSession(r); ps != nil {
+		if !h.sameOrigin(r) || !tokenEqual(r.PostForm.Get("csrf"), ps.csrf) {
+			h.renderError(w, r, ps, errCSRF)
+			return
+		}
+		h.sessions.end(ps.id)
+		h.setCookie(w, r, portalCookie, "", -1)
+		h.renderStatus(w, r, nil, http.StatusOK, "You are signed out of the portal. Open a new portal link to come back.")
+		return
 	}
 	h.setCookie(w, r, sessionCookie, "", -1)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)

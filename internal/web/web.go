@@ -20,6 +20,7 @@ import (
 	eventsvc "github.com/heraldhq/herald/internal/event"
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/formatsvc"
+	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
@@ -93,6 +94,7 @@ type Handler struct {
 	eventTypes *eventtypesvc.Service
 	formats    *formatsvc.Service
 	keys       *apikey.Service
+	portal     *portal.Links
 	sessions   *sessions
 	pages      *pages
 	static     http.Handler
@@ -111,6 +113,7 @@ func New(cfg *Config) *Handler {
 	h.tenants = tenantsvc.NewService(&base)
 	h.deliveries = deliverysvc.NewService(&base)
 	h.keys = apikey.NewService(&base)
+	h.portal = portal.New(&base)
 	h.eventTypes = eventtypesvc.NewService(&base)
 	h.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: h.eventTypes})
 	h.formats = formatsvc.NewService(&formatsvc.Config{Formats: cfg.Formats, Endpoints: h.endpoints})
@@ -128,7 +131,7 @@ func New(cfg *Config) *Handler {
 // Paths are the patterns the dashboard serves, for the server's mux: the
 // API keeps every other path.
 func Paths() []string {
-	return []string{"/{$}", "/signin", "/signout", "/static/", "/tenants", "/tenants/", "/formats", "/formats/", "/event-types", "/event-types/"}
+	return []string{"/{$}", "/signin", "/signout", "/static/", "/tenants", "/tenants/", "/formats", "/formats/", "/event-types", "/event-types/", portal.Path}
 }
 
 func (h *Handler) routes() {
@@ -137,22 +140,23 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /signin", h.signInForm)
 	m.HandleFunc("POST /signin", h.signIn)
 	m.HandleFunc("POST /signout", h.signOut)
+	m.HandleFunc("GET "+portal.Path, h.portalEnter)
 
 	m.HandleFunc("GET /{$}", h.admin(h.overview))
 	m.HandleFunc("GET /tenants", h.admin(h.tenantList))
 	m.HandleFunc("POST /tenants", h.admin(h.tenantCreate))
-	m.HandleFunc("GET /tenants/{tenant}", h.admin(h.tenantShow))
-	m.HandleFunc("POST /tenants/{tenant}/endpoints", h.admin(h.endpointCreate))
-	m.HandleFunc("GET /tenants/{tenant}/endpoints/{endpoint}", h.admin(h.endpointShow))
-	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}", h.admin(h.endpointUpdate))
-	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}/rotate", h.admin(h.endpointRotate))
-	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}/test", h.admin(h.endpointTest))
-	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}/replay", h.admin(h.endpointReplay))
-	m.HandleFunc("GET /tenants/{tenant}/deliveries", h.admin(h.deliveryList))
-	m.HandleFunc("GET /tenants/{tenant}/deliveries/{delivery}", h.admin(h.deliveryShow))
-	m.HandleFunc("POST /tenants/{tenant}/deliveries/{delivery}/retry", h.admin(h.deliveryRetry))
-	m.HandleFunc("GET /tenants/{tenant}/events", h.admin(h.eventList))
-	m.HandleFunc("GET /tenants/{tenant}/events/{event}", h.admin(h.eventShow))
+	m.HandleFunc("GET /tenants/{tenant}", h.tenantScoped(h.tenantShow))
+	m.HandleFunc("POST /tenants/{tenant}/endpoints", h.tenantScoped(h.endpointCreate))
+	m.HandleFunc("GET /tenants/{tenant}/endpoints/{endpoint}", h.tenantScoped(h.endpointShow))
+	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}", h.tenantScoped(h.endpointUpdate))
+	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}/rotate", h.tenantScoped(h.endpointRotate))
+	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}/test", h.tenantScoped(h.endpointTest))
+	m.HandleFunc("POST /tenants/{tenant}/endpoints/{endpoint}/replay", h.tenantScoped(h.endpointReplay))
+	m.HandleFunc("GET /tenants/{tenant}/deliveries", h.tenantScoped(h.deliveryList))
+	m.HandleFunc("GET /tenants/{tenant}/deliveries/{delivery}", h.tenantScoped(h.deliveryShow))
+	m.HandleFunc("POST /tenants/{tenant}/deliveries/{delivery}/retry", h.tenantScoped(h.deliveryRetry))
+	m.HandleFunc("GET /tenants/{tenant}/events", h.tenantScoped(h.eventList))
+	m.HandleFunc("GET /tenants/{tenant}/events/{event}", h.tenantScoped(h.eventShow))
 	m.HandleFunc("GET /formats", h.admin(h.formatList))
 	m.HandleFunc("GET /formats/{format}", h.admin(h.formatShow))
 	m.HandleFunc("GET /event-types", h.admin(h.eventTypeList))
