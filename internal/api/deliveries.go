@@ -24,6 +24,7 @@ type delivery struct {
 	LastResponseCode int        `json:"last_response_code" doc:"The last attempt's HTTP status; 0 when it got no response or there was none."`
 	LastError        string     `json:"last_error"`
 	Error            *string    `json:"error" doc:"The last attempt's error, or endpoint_disabled for a delivery made failed because its endpoint was disabled when its event came; null when there is none."`
+	EndpointDeleted  bool       `json:"endpoint_deleted" doc:"true when its endpoint was deleted: the delivery and its attempts are kept, nothing more is sent, and it cannot be retried."`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 }
@@ -42,6 +43,7 @@ type deliveryDetail struct {
 	LastResponseCode int        `json:"last_response_code" doc:"The last attempt's HTTP status; 0 when it got no response or there was none."`
 	LastError        string     `json:"last_error"`
 	Error            *string    `json:"error" doc:"The last attempt's error, or endpoint_disabled for a delivery made failed because its endpoint was disabled when its event came; null when there is none."`
+	EndpointDeleted  bool       `json:"endpoint_deleted" doc:"true when its endpoint was deleted: the delivery and its attempts are kept, nothing more is sent, and it cannot be retried."`
 	CreatedAt        time.Time  `json:"created_at"`
 	UpdatedAt        time.Time  `json:"updated_at"`
 	Attempts         []attempt  `json:"attempts" nullable:"false" doc:"The latest attempts, oldest first, up to 4 MiB of them in all; when older ones are left out there are fewer than attempt_count."`
@@ -62,7 +64,7 @@ func deliveryFrom(d *store.Delivery) delivery {
 	out := delivery{
 		ID: d.ID, EventID: d.EventID, EventType: d.EventType, EndpointID: d.EndpointID, Status: d.Status,
 		AttemptCount: d.Attempts, LastResponseCode: d.LastStatusCode, LastError: d.LastError,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
+		EndpointDeleted: d.EndpointDeleted, CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(),
 	}
 	if d.LastError != "" {
 		out.Error = &d.LastError
@@ -79,7 +81,7 @@ func deliveryDetailFrom(d *store.Delivery, atts []*store.Attempt) deliveryDetail
 	out := deliveryDetail{
 		ID: b.ID, EventID: b.EventID, EventType: b.EventType, EndpointID: b.EndpointID, Status: b.Status,
 		AttemptCount: b.AttemptCount, NextAttemptAt: b.NextAttemptAt, LastResponseCode: b.LastResponseCode,
-		LastError: b.LastError, Error: b.Error, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
+		LastError: b.LastError, Error: b.Error, EndpointDeleted: b.EndpointDeleted, CreatedAt: b.CreatedAt, UpdatedAt: b.UpdatedAt,
 		Attempts: make([]attempt, 0, len(atts)),
 	}
 	for _, a := range atts {

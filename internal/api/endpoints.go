@@ -34,9 +34,12 @@ type endpoint struct {
 	// SecretOmitted marks the replay of a create or rotate-secret under its
 	// Idempotency-Key: the secret is never stored with the answer.
 	SecretOmitted bool `json:"secret_omitted,omitempty" doc:"true, and no secret, in a replay of a create or rotate-secret under its Idempotency-Key: the answer is kept without the secret. Rotate the secret if the first answer was lost."`
-	// PreviousSecretExpiresAt is when the secret replaced by the last
-	// rotation stops signing.
-	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty" doc:"While set, deliveries are also signed with the secret the last rotation replaced."`
+	// PreviousSecrets are the replaced secrets still signing, never their
+	// values.
+	PreviousSecrets []previousSecret `json:"previous_secrets" nullable:"false" doc:"The secrets replaced by rotations that still sign every delivery beside the current one, newest first, each until its own expires_at; their values are never shown. Empty when only the current secret signs."`
+	// PreviousSecretExpiresAt is when the last of PreviousSecrets stops
+	// signing.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty" doc:"While set, deliveries are also signed with secrets replaced by rotations: the time the last of previous_secrets stops signing."`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
 	DisabledReason          *string    `json:"disabled_reason" enum:"gone,failing,manual" doc:"Why it is disabled: gone (it answered 410), failing (every attempt failed for longer than --disable-after), manual (enabled set to false); null while enabled."`
@@ -73,6 +76,12 @@ func utcPtr(t *time.Time) *time.Time {
 	return &u
 }
 
+// previousSecret is a replaced secret still signing, without its value.
+type previousSecret struct {
+	ReplacedAt *time.Time `json:"replaced_at" doc:"When a rotation replaced it; null if not known (replaced before Herald kept the time)."`
+	ExpiresAt  time.Time  `json:"expires_at" doc:"When its grace period ends and it stops signing."`
+}
+
 // endpointFrom shows e, with secret when it is the answer to a create or a
 // rotation ("" otherwise).
 func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
@@ -95,9 +104,18 @@ func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
 		out.Events = []string{}
 	}
 	out.Secret = secret
-	if e.PreviousSecretValid(now) {
-		t := e.PreviousSecretExpiresAt.UTC()
-		out.PreviousSecretExpiresAt = &t
+	out.PreviousSecrets = []previousSecret{}
+	for _, p := range e.ActivePreviousSecrets(now) {
+		ps := previousSecret{ExpiresAt: p.ExpiresAt.UTC()}
+		if !p.ReplacedAt.IsZero() {
+			t := p.ReplacedAt.UTC()
+			ps.ReplacedAt = &t
+		}
+		out.PreviousSecrets = append(out.PreviousSecrets, ps)
+		if out.PreviousSecretExpiresAt == nil || ps.ExpiresAt.After(*out.PreviousSecretExpiresAt) {
+			t := ps.ExpiresAt
+			out.PreviousSecretExpiresAt = &t
+		}
 	}
 	return out
 }
@@ -253,8 +271,8 @@ func (s *Server) registerEndpoints() {
 	register(s, huma.Operation{
 		OperationID: "rotate-endpoint-secret", Method: http.MethodPost, Path: base + "/{endpoint}/rotate-secret", Tags: tags,
 		Summary:     "Replace an endpoint's secret",
-		Description: "During the grace period every delivery carries signatures by the old and the new secret.",
-		Errors:      []int{http.StatusNotFound},
+		Description: "During the grace period every delivery carries signatures by the old and the new secret. Each replaced secret keeps its own grace period; with 5 still signing, a rotation with a grace period is 409 (one with grace 0s is not).",
+		Errors:      []int{http.StatusNotFound, http.StatusConflict},
 		Metadata:    map[string]any{metaSecretMember: "secret"},
 	}, scopeTenant, s.rotateSecret)
 	register(s, huma.Operation{

@@ -267,6 +267,77 @@ func TestEndpoints_PatchChangesOnlyGivenFields(t *testing.T) {
 		wantProblem(t, admin.patch("/api/v1/tenants/acme/endpoints/ep_nope", `{}`), http.StatusNotFound, "")
 		want(t, admin.delete(path), http.StatusNoContent)
 		wantProblem(t, admin.get(path), http.StatusNotFound, "")
+		wantProblem(t, admin.delete(path), http.StatusNotFound, "")
+		wantProblem(t, admin.patch(path, `{}`), http.StatusNotFound, "")
+	})
+}
+
+// Deleting an endpoint used to erase its delivery log: now its deliveries
+// and their attempts stay readable, marked, and in the dead-letter view,
+// while the endpoint is gone from every endpoint route.
+func TestEndpoints_DeleteKeepsTheDeliveryLog(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		h := newHarness(t, st)
+		admin := h.as(h.admin)
+		tenantKey := h.tenantWithKey(t, "acme")
+		gone := h.endpoint(t, "acme", map[string]any{})["id"].(string)
+		kept := h.endpoint(t, "acme", map[string]any{})["id"].(string)
+		want(t, admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
+		failDue(t, st, 2)
+		want(t, admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.updated", "data": map[string]any{}}), http.StatusAccepted)
+
+		want(t, h.as(tenantKey).delete("/api/v1/tenants/acme/endpoints/"+gone), http.StatusNoContent)
+
+		wantProblem(t, admin.get("/api/v1/tenants/acme/endpoints/"+gone), http.StatusNotFound, "")
+		if list := admin.get("/api/v1/tenants/acme/endpoints").list(t); len(list) != 1 || list[0]["id"] != kept {
+			t.Fatalf("endpoints after the delete: %v, want only %s", list, kept)
+		}
+		r := admin.get("/api/v1/tenants/acme/deliveries?endpoint=" + gone)
+		want(t, r, http.StatusOK)
+		dels := r.list(t)
+		if len(dels) != 2 {
+			t.Fatalf("deliveries of the deleted endpoint: %s, want 2", r.Body)
+		}
+		for _, d := range dels {
+			if d["endpoint_deleted"] != true || d["status"] != "failed" || d["next_attempt_at"] != nil {
+				t.Errorf("delivery of the deleted endpoint: %v, want failed, endpoint_deleted, nothing due", d)
+			}
+			r := admin.get("/api/v1/tenants/acme/deliveries/" + d["id"].(string))
+			want(t, r, http.StatusOK)
+			atts, _ := r.obj(t)["attempts"].([]any)
+			if r.obj(t)["endpoint_deleted"] != true || float64(len(atts)) != d["attempt_count"].(float64) {
+				t.Errorf("GET of a deleted endpoint's delivery: %s", r.Body)
+			}
+			r = admin.post("/api/v1/tenants/acme/deliveries/"+d["id"].(string)+"/retry", nil)
+			wantProblem(t, r, http.StatusConflict, "")
+			if !strings.Contains(string(r.Body), "was deleted") {
+				t.Errorf("retry of a deleted endpoint's delivery does not say why: %s", r.Body)
+			}
+		}
+		if waiting := dels[0]; waiting["last_error"] != "endpoint_deleted" || waiting["attempt_count"] != float64(0) {
+			t.Errorf("the delivery that was waiting: %v, want no attempts and last_error endpoint_deleted", waiting)
+		}
+		// The dead-letter view lists them, marked; the kept endpoint's are not.
+		dead := admin.get("/api/v1/tenants/acme/deliveries?status=failed").list(t)
+		marked := map[any]int{}
+		for _, d := range dead {
+			if d["endpoint_deleted"] == true {
+				marked[d["endpoint_id"]]++
+			} else if d["endpoint_id"] != kept {
+				t.Errorf("an unmarked failed delivery of %v", d["endpoint_id"])
+			}
+		}
+		if marked[gone] != 2 || len(marked) != 1 {
+			t.Errorf("dead-letter view marks %v, want 2 of %s", marked, gone)
+		}
+		// Nor is it sent anything new, tested or replayed.
+		r = admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}})
+		if want(t, r, http.StatusAccepted); r.obj(t)["deliveries"] != float64(1) {
+			t.Errorf("an event after the delete: %s, want 1 delivery", r.Body)
+		}
+		wantProblem(t, admin.post("/api/v1/tenants/acme/endpoints/"+gone+"/replay", map[string]any{"since": "2020-01-01T00:00:00Z"}), http.StatusNotFound, "")
+		wantProblem(t, admin.post("/api/v1/tenants/acme/endpoints/"+gone+"/rotate-secret", nil), http.StatusNotFound, "")
 	})
 }
 
@@ -293,27 +364,48 @@ func TestEndpoints_RotateSecret(t *testing.T) {
 			t.Fatalf("previous secret expires %v, want 24h from now", r.obj(t)["previous_secret_expires_at"])
 		}
 		stored, _ := st.EndpointGet(t.Context(), "acme", epID)
-		if stored.Secret != newSecret || stored.PreviousSecret != old || stored.PreviousSecretExpiresAt == nil ||
-			!stored.PreviousSecretExpiresAt.Equal(now.Add(24*time.Hour)) {
-			t.Fatalf("stored after rotation: secret %v previous %v expires %v", stored.Secret == newSecret, stored.PreviousSecret == old, stored.PreviousSecretExpiresAt)
+		if stored.Secret != newSecret || len(stored.PreviousSecrets) != 1 || stored.PreviousSecrets[0].Secret != old ||
+			!stored.PreviousSecrets[0].ExpiresAt.Equal(now.Add(24*time.Hour)) {
+			t.Fatalf("stored after rotation: secret %v previous %+v", stored.Secret == newSecret, len(stored.PreviousSecrets))
 		}
 
-		// An immediate rotation, with the user's own secret.
+		// An immediate rotation, with the user's own secret: the secret it
+		// replaces stops at once, the first rotation's goes on.
 		r = admin.post(path, map[string]any{"grace": "0s", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
 		want(t, r, http.StatusOK)
-		if r.str(t, "secret") != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" || r.obj(t)["previous_secret_expires_at"] != nil {
+		if r.str(t, "secret") != "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" || r.str(t, "previous_secret_expires_at") != "2026-01-03T03:04:05Z" {
 			t.Fatalf("immediate rotation: %s", r.Body)
 		}
 		stored, _ = st.EndpointGet(t.Context(), "acme", epID)
-		if stored.PreviousSecret != "" || stored.PreviousSecretExpiresAt != nil {
-			t.Fatalf("immediate rotation kept a previous secret")
+		if len(stored.PreviousSecrets) != 1 || stored.PreviousSecrets[0].Secret != old {
+			t.Fatalf("immediate rotation: %d previous secrets stored, want the first rotation's only", len(stored.PreviousSecrets))
 		}
 
+		// Another within the first's grace: both replaced secrets sign, each
+		// until its own end, and the endpoint says so without their values.
 		r = admin.post(path, map[string]any{"grace": "1h30m"})
 		want(t, r, http.StatusOK)
-		if r.str(t, "previous_secret_expires_at") != "2026-01-02T04:34:05Z" {
+		if r.str(t, "previous_secret_expires_at") != "2026-01-03T03:04:05Z" {
 			t.Fatalf("grace 1h30m: %s", r.Body)
 		}
+		r = admin.get("/api/v1/tenants/acme/endpoints/" + epID)
+		want(t, r, http.StatusOK)
+		prev, _ := r.obj(t)["previous_secrets"].([]any)
+		if len(prev) != 2 || prev[0].(map[string]any)["expires_at"] != "2026-01-02T04:34:05Z" || prev[0].(map[string]any)["replaced_at"] != "2026-01-02T03:04:05Z" ||
+			prev[1].(map[string]any)["expires_at"] != "2026-01-03T03:04:05Z" {
+			t.Fatalf("previous_secrets after two rotations: %s", r.Body)
+		}
+		for _, secret := range []string{old, newSecret, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "whsec_"} {
+			if strings.Contains(string(r.Body), secret) {
+				t.Fatalf("GET shows a secret's value: %s", r.Body)
+			}
+		}
+		// Five still signing: a sixth with a grace is 409, one without is not.
+		for range 3 {
+			want(t, admin.post(path, map[string]any{"grace": "1h"}), http.StatusOK)
+		}
+		wantProblem(t, admin.post(path, map[string]any{"grace": "1h"}), http.StatusConflict, "")
+		want(t, admin.post(path, map[string]any{"grace": "0s"}), http.StatusOK)
 
 		for body, loc := range map[string]string{
 			`{"grace": "8d"}`:            "body.grace",

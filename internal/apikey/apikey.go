@@ -25,6 +25,21 @@ const prefix = "hk_"
 // 46 bytes, and a configured one may be longer.
 const maxLen = 256
 
+// MinLen is the shortest key Herald takes, configured (--admin-key) or
+// presented: 32 characters even of a small alphabet are more than can be
+// guessed, where a five-character key was accepted before. Keys Herald
+// makes are 46.
+const MinLen = 32
+
+// CheckConfigured refuses an admin key from the server's configuration
+// that is too short to be a secret, saying how to make one.
+func CheckConfigured(key string) error {
+	if n := len(key); n < MinLen {
+		return herald.Errorf(herald.ErrInvalid, "the admin key is %d characters, and must be at least %d: make one with `openssl rand -base64 32`, or leave it unset and Herald makes one", n, MinLen)
+	}
+	return nil
+}
+
 // New returns a new API key: "hk_" and the base64url of 32 random bytes.
 // Only its Hash is stored.
 func New() string {
@@ -74,10 +89,11 @@ func NewService(cfg *Config) *Service {
 // malformed and an unknown key, so nothing can be learnt from it.
 var errInvalidKey = herald.Errorf(herald.ErrUnauthorized, "the API key is not valid")
 
-// Authenticate returns the stored key that key is. A key that is empty,
+// Authenticate returns the stored key that key is. A key that is shorter
+// than MinLen (a short admin key stored by an earlier version included),
 // too long or unknown is an ErrUnauthorized.
 func (s *Service) Authenticate(ctx context.Context, key string) (*store.Key, error) {
-	if key == "" || len(key) > maxLen {
+	if len(key) < MinLen || len(key) > maxLen {
 		return nil, errInvalidKey
 	}
 	k, err := s.Store.KeyGetByHash(ctx, Hash(key))
@@ -175,27 +191,38 @@ func (s *Service) Create(ctx context.Context, p *CreateParams) (*store.Key, stri
 
 // BootstrapParams says how a server comes by its admin key.
 type BootstrapParams struct {
-	// Key is an admin key from the server's configuration, stored (by
-	// hash) if new; "" means Herald makes one.
+	// Key is an admin key from the server's configuration (or the one a
+	// --dev start keeps in its file), stored (by hash) if new; "" means
+	// Herald makes one. It must pass CheckConfigured.
 	Key string
-	// Dev makes a fresh admin key on every start, and returns the key in
-	// use every time, so it can be printed: a stored key cannot be shown
-	// again.
+	// Name is what a new stored Key is called; "" means "configured admin
+	// key".
+	Name string
+	// Dev returns the key in use every time, so it can be printed (a
+	// stored key cannot be shown again); without Key it makes a fresh one
+	// on every start.
 	Dev bool
 }
 
 // Bootstrap makes sure an admin key exists: the configured one, or else one
-// made on the first start (on every start with Dev). It returns the key to
-// print, or "" when there is none to show.
+// made on the first start (on every start with Dev and no Key). It returns
+// the key to print, or "" when there is none to show.
 func (s *Service) Bootstrap(ctx context.Context, p *BootstrapParams) (string, error) {
 	now := s.Clock.Now()
 	if p.Key != "" {
+		if err := CheckConfigured(p.Key); err != nil {
+			return "", err
+		}
 		hash := Hash(p.Key)
 		_, err := s.Store.KeyGetByHash(ctx, hash)
 		switch {
 		case err == nil:
 		case errors.Is(err, herald.ErrNotFound):
-			_, err := s.Store.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: "configured admin key", Hash: hash, CreatedAt: now.UTC()})
+			name := p.Name
+			if name == "" {
+				name = "configured admin key"
+			}
+			_, err := s.Store.KeyCreate(ctx, &store.Key{ID: id.NewAt(id.Key, now), Name: name, Hash: hash, CreatedAt: now.UTC()})
 			// A second node starting at the same moment may have stored it
 			// first.
 			if err != nil && !errors.Is(err, herald.ErrConflict) {

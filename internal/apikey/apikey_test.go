@@ -301,3 +301,35 @@ func TestService_DeleteKeepsTheLastAdminKey(t *testing.T) {
 		}
 	})
 }
+
+// A five-character --admin-key was accepted, and worked: now a configured
+// key under 32 characters is refused at start, and a short key stored by
+// an earlier start no longer authenticates.
+func TestService_ShortAdminKeysAreRefused(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		svc, clk := newService(t, st)
+		ctx := t.Context()
+		for _, short := range []string{"admin", strings.Repeat("k", apikey.MinLen-1)} {
+			_, err := svc.Bootstrap(ctx, &apikey.BootstrapParams{Key: short})
+			var he *herald.Error
+			if !errors.Is(err, herald.ErrInvalid) || !errors.As(err, &he) || !strings.Contains(he.Message, "at least 32") {
+				t.Errorf("Bootstrap with a %d-character key: %v, want ErrInvalid saying at least 32", len(short), err)
+			}
+			if exists, _ := st.KeyAdminExists(ctx); exists {
+				t.Fatalf("a refused key was stored")
+			}
+		}
+		if _, err := svc.Bootstrap(ctx, &apikey.BootstrapParams{Key: strings.Repeat("k", apikey.MinLen)}); err != nil {
+			t.Errorf("a 32-character key: %v", err)
+		}
+		// One stored before the rule, as an earlier version would have.
+		if _, err := st.KeyCreate(ctx, &store.Key{ID: "key_short", Name: "old", Hash: apikey.Hash("admin"), CreatedAt: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Authenticate(ctx, "admin"); !errors.Is(err, herald.ErrUnauthorized) {
+			t.Errorf("Authenticate with a stored 5-character key: %v, want ErrUnauthorized", err)
+		}
+	})
+}

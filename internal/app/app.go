@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -90,6 +92,66 @@ type Config struct {
 	// per node, the rest counted together (delivery.MetricsConfig); 0
 	// means no tenant label.
 	MetricsTenantLabel int
+	// EncryptionKey, 32 random bytes in base64, seals endpoints' secrets
+	// at rest (--encryption-key); "" keeps them in clear, with a warning at
+	// start outside Dev.
+	EncryptionKey string
+	// OldEncryptionKeys are keys being retired: secrets sealed under them
+	// are still read, and sealed again under EncryptionKey when written or
+	// by RotateKey.
+	OldEncryptionKeys []string
+}
+
+// Keyring makes the keyring of --encryption-key and --old-encryption-key:
+// nil (secrets in clear) without a key.
+func Keyring(current string, old []string) (*secretbox.Keyring, error) {
+	if current == "" {
+		if len(old) > 0 {
+			return nil, errors.New("--old-encryption-key without --encryption-key: give the key to seal with too")
+		}
+		return nil, nil
+	}
+	cur, err := secretbox.ParseKey(current)
+	if err != nil {
+		return nil, fmt.Errorf("--encryption-key: %w", err)
+	}
+	var olds [][]byte
+	for i, o := range old {
+		k, err := secretbox.ParseKey(o)
+		if err != nil {
+			return nil, fmt.Errorf("--old-encryption-key %d: %w", i+1, err)
+		}
+		olds = append(olds, k)
+	}
+	return secretbox.NewKeyring(cur, olds...)
+}
+
+// RotateKey seals every endpoint's secrets under the keyring's current key
+// (herald rotate-key): those in clear, and those under an old key, which
+// the keyring must have. It checks first that every stored secret opens,
+// so it changes nothing unless it can finish. It returns how many
+// endpoints it sealed again.
+func RotateKey(ctx context.Context, databaseURL string, ring *secretbox.Keyring) (int, error) {
+	if ring == nil {
+		return 0, errors.New("--encryption-key is required: the key to seal every secret under")
+	}
+	st, err := OpenStore(databaseURL, store.WithSecrets(ring))
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return 0, fmt.Errorf("migrate: %w", err)
+	}
+	if _, err := st.EndpointSecretsCheck(ctx); err != nil {
+		return 0, secretsErr(err)
+	}
+	return st.EndpointSecretsReseal(ctx)
+}
+
+// secretsErr says what to do when stored secrets do not open.
+func secretsErr(err error) error {
+	return fmt.Errorf("%w; give the --encryption-key they were sealed under, or it as --old-encryption-key beside the new one", err)
 }
 
 // OpenStore opens the store a database URL names: postgres:// or
@@ -168,7 +230,16 @@ func (m *Main) Open(ctx context.Context) error {
 			return err
 		}
 	}
-	st, err := OpenStore(m.cfg.DatabaseURL, store.WithClock(m.cfg.Clock))
+	if m.cfg.AdminKey != "" {
+		if err := apikey.CheckConfigured(m.cfg.AdminKey); err != nil {
+			return fmt.Errorf("--admin-key (HERALD_ADMIN_KEY): %w", err)
+		}
+	}
+	ring, err := Keyring(m.cfg.EncryptionKey, m.cfg.OldEncryptionKeys)
+	if err != nil {
+		return err
+	}
+	st, err := OpenStore(m.cfg.DatabaseURL, store.WithClock(m.cfg.Clock), store.WithSecrets(ring))
 	if err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
@@ -176,12 +247,24 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := st.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if err := m.checkSecrets(ctx, ring); err != nil {
+		return err
+	}
 	if err := m.loadFormats(ctx); err != nil {
 		return err
 	}
-	adminKey, err := apikey.NewService(&apikey.Config{Store: st, Clock: m.cfg.Clock, Logger: m.log}).
-		Bootstrap(ctx, &apikey.BootstrapParams{Key: m.cfg.AdminKey, Dev: m.cfg.Dev})
+	boot := &apikey.BootstrapParams{Key: m.cfg.AdminKey, Dev: m.cfg.Dev}
+	if m.cfg.Dev && boot.Key == "" {
+		if boot.Key, err = devAdminKey(DevKeyFile(m.cfg.DatabaseURL)); err != nil {
+			return err
+		}
+		boot.Name = "dev admin key"
+	}
+	adminKey, err := apikey.NewService(&apikey.Config{Store: st, Clock: m.cfg.Clock, Logger: m.log}).Bootstrap(ctx, boot)
 	if err != nil {
+		if m.cfg.Dev && m.cfg.AdminKey == "" {
+			return fmt.Errorf("the dev admin key in %s: %w", DevKeyFile(m.cfg.DatabaseURL), err)
+		}
 		return err
 	}
 	tp := m.cfg.TracerProvider
@@ -200,6 +283,73 @@ func (m *Main) Open(ctx context.Context) error {
 	}
 	m.announce(adminKey)
 	return nil
+}
+
+// checkSecrets makes sure this server can open every endpoint's secrets
+// before it serves (a wrong or missing --encryption-key is an error here,
+// not a failed delivery later), and warns of secrets left in clear.
+func (m *Main) checkSecrets(ctx context.Context, ring *secretbox.Keyring) error {
+	rep, err := m.st.EndpointSecretsCheck(ctx)
+	if err != nil {
+		return fmt.Errorf("endpoint secrets: %w", secretsErr(err))
+	}
+	switch {
+	case ring == nil && !m.cfg.Dev:
+		m.log.Warn("endpoint secrets are stored in clear: a copy of the database holds every endpoint's signing secret; set --encryption-key (HERALD_ENCRYPTION_KEY) to seal them at rest",
+			"endpoints", rep.Clear)
+	case ring == nil:
+	case rep.Clear > 0:
+		m.log.Warn("some endpoint secrets are still stored in clear, from before --encryption-key; run herald rotate-key to seal them",
+			"endpoints", rep.Clear, "key_id", ring.ID())
+	default:
+		m.log.Info("endpoint secrets sealed at rest", "key_id", ring.ID())
+	}
+	for id, n := range rep.Sealed {
+		if ring != nil && id != ring.ID() {
+			m.log.Warn("some endpoint secrets are sealed under an old key; run herald rotate-key to seal them under --encryption-key",
+				"endpoints", n, "old_key_id", id, "key_id", ring.ID())
+		}
+	}
+	return nil
+}
+
+// DevKeyFile is where a --dev start keeps the admin key it prints, so the
+// next start prints and uses the same one instead of adding another: a
+// file beside the SQLite database (herald.db.dev-admin-key), or
+// herald.dev-admin-key in the working directory for PostgreSQL.
+func DevKeyFile(databaseURL string) string {
+	if path, err := sqlite.PathFromURL(databaseURL); err == nil {
+		return path + ".dev-admin-key"
+	}
+	return "herald.dev-admin-key"
+}
+
+// devAdminKey reads the key in path, or makes one and writes it there,
+// readable by its owner only (0600).
+func devAdminKey(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		return strings.TrimSpace(string(b)), nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return "", fmt.Errorf("read the dev admin key: %w", err)
+	}
+	key := apikey.New()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return devAdminKey(path) // another start wrote it first
+	}
+	if err != nil {
+		return "", fmt.Errorf("keep the dev admin key: %w", err)
+	}
+	if _, err := f.WriteString(key + "\n"); err != nil {
+		f.Close()
+		return "", fmt.Errorf("keep the dev admin key: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("keep the dev admin key: %w", err)
+	}
+	return key, nil
 }
 
 // loadFormats makes the catalog, stores the formats of Config.FormatsFile
@@ -284,6 +434,9 @@ func (m *Main) announce(adminKey string) {
 		fmt.Fprintf(out, "\nHerald is running at %s\n", url)
 		if adminKey != "" {
 			fmt.Fprintf(out, "Admin key: %s\n", adminKey)
+			if m.cfg.AdminKey == "" {
+				fmt.Fprintf(out, "(kept in %s: every --dev start on this database uses it)\n", DevKeyFile(m.cfg.DatabaseURL))
+			}
 			fmt.Fprintf(out, "Try: curl -H 'Authorization: Bearer %s' %s/api/v1/tenants\n\n", adminKey, url)
 		}
 	case adminKey != "":

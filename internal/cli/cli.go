@@ -45,7 +45,7 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(serveCmd(stdout, stderr), migrateCmd(stderr), versionCmd(stdout), benchCmd(stdout, stderr))
+	root.AddCommand(serveCmd(stdout, stderr), migrateCmd(stderr), rotateKeyCmd(stderr), versionCmd(stdout), benchCmd(stdout, stderr))
 	root.AddCommand(receiverCmds(stdout, stderr)...)
 	return root
 }
@@ -92,11 +92,11 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "address to listen on")
 	f.StringVar(&cfg.DatabaseURL, "database", "sqlite:herald.db", "database URL: sqlite:PATH or postgres://...")
-	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key (default: create one on first start and print it)")
+	f.StringVar(&cfg.AdminKey, "admin-key", "", "admin API key, at least 32 characters (default: create one on first start and print it)")
 	f.BoolVar(&cfg.AllowPrivateDestinations, "allow-private-destinations", false, "allow deliveries to loopback, private and other internal addresses")
 	f.StringVar(&cfg.DefaultFormat, "default-format", "standard-webhooks", "format for endpoints that name none")
 	f.StringVar(&cfg.FormatsFile, "formats", "", "load format definitions from this JSON or YAML file at start")
-	f.BoolVar(&cfg.Dev, "dev", false, "development mode: allow private destinations, log as text, print the admin key")
+	f.BoolVar(&cfg.Dev, "dev", false, "development mode: allow private destinations, log as text, print the admin key (kept in a file beside the SQLite database and reused by later --dev starts)")
 	f.Int64Var(&cfg.MaxBodyBytes, "max-body-bytes", 1<<20, "largest request body the API accepts")
 	f.Int64Var(&cfg.MaxBufferedBytes, "max-buffered-bytes", 32<<20, "request-body bytes held in memory at once, across all requests; past it a request waits up to a second for room, then gets 503")
 	f.IntVar(&cfg.Workers, "workers", delivery.DefaultWorkers, "attempts in flight at once on this node")
@@ -110,6 +110,48 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.BoolVar(&cfg.TrustForwardedProto, "trust-forwarded-proto", false, "take X-Forwarded-Proto from the proxy in front of Herald as telling whether the browser uses TLS (the dashboard's cookies are then Secure)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (default: off)")
 	f.IntVar(&cfg.MetricsTenantLabel, "metrics-tenant-label", 0, "label herald_events_accepted_total by tenant for up to this many tenants per node, the rest as tenant=\"(other)\" (default 0: no tenant label)")
+	encryptionFlags(f, &cfg.EncryptionKey, &cfg.OldEncryptionKeys)
+	return cmd
+}
+
+// encryptionFlags are the keys of secrets at rest, the same on serve and
+// rotate-key.
+func encryptionFlags(f *pflag.FlagSet, current *string, old *[]string) {
+	f.StringVar(current, "encryption-key", "", "seal endpoint secrets at rest under this key: 32 random bytes in base64 (openssl rand -base64 32); prefer HERALD_ENCRYPTION_KEY to the command line")
+	f.StringSliceVar(old, "old-encryption-key", nil, "a key being retired, still read (repeatable, or comma-separated in HERALD_OLD_ENCRYPTION_KEY); herald rotate-key seals its secrets under --encryption-key")
+}
+
+func rotateKeyCmd(stderr io.Writer) *cobra.Command {
+	var dbURL, current string
+	var old []string
+	cmd := &cobra.Command{
+		Use:   "rotate-key",
+		Short: "Seal every endpoint secret under --encryption-key and exit",
+		Long: "Seal every endpoint secret under --encryption-key: those stored in clear (from before a key was\n" +
+			"set) and those sealed under an --old-encryption-key. It checks first that every stored secret\n" +
+			"opens with the keys given, and changes nothing if one does not. Run it after every node has been\n" +
+			"restarted with the new key and the old one; then restart them without the old one.\n" +
+			"Flags have the environment twins HERALD_DATABASE_URL, HERALD_ENCRYPTION_KEY and\n" +
+			"HERALD_OLD_ENCRYPTION_KEY.",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyEnv(cmd.Flags()); err != nil {
+				return err
+			}
+			ring, err := app.Keyring(current, old)
+			if err != nil {
+				return err
+			}
+			n, err := app.RotateKey(cmd.Context(), dbURL, ring)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(stderr, "sealed the secrets of %d endpoints under key %s; every endpoint's secrets are now under it\n", n, ring.ID())
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dbURL, "database", "sqlite:herald.db", "database URL: sqlite:PATH or postgres://...")
+	encryptionFlags(f, &current, &old)
 	return cmd
 }
 

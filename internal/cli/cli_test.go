@@ -12,7 +12,10 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/endpoint"
+	"github.com/heraldhq/herald/internal/store"
+	"github.com/heraldhq/herald/internal/store/dbtest"
 )
 
 func TestVersion(t *testing.T) {
@@ -54,6 +57,8 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_MAX_BUFFERED_BYTES", "2097152")
 	t.Setenv("HERALD_METRICS_TENANT_LABEL", "20")
 	t.Setenv("HERALD_MAX_ENDPOINTS_PER_TENANT", "250")
+	t.Setenv("HERALD_ENCRYPTION_KEY", "a2V5")
+	t.Setenv("HERALD_OLD_ENCRYPTION_KEY", "b2xk,b2xkZXI=")
 	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,6 +70,7 @@ func TestApplyEnv(t *testing.T) {
 		"default-format": "from-flag", "workers": "7", "pprof-addr": "127.0.0.1:6061", "max-buffered-bytes": "2097152",
 		"metrics-tenant-label":     "20",
 		"max-endpoints-per-tenant": "250",
+		"encryption-key":           "a2V5", "old-encryption-key": "[b2xk,b2xkZXI=]",
 	} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
@@ -175,5 +181,42 @@ func TestServe_DevPrintsKeyAndURLAndStops(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestRotateKey: herald rotate-key seals every endpoint's secrets under
+// the new key, and refuses to start while a stored secret does not open
+// with the keys it was given.
+func TestRotateKey(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "h.db")
+	keyA, keyB := "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=", "AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI="
+	ringA, err := app.Keyring(keyA, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ringB, _ := app.Keyring(keyB, nil)
+	st := dbtest.OpenSQLite(t, path, true, store.WithSecrets(ringA))
+	if _, err := st.TenantCreate(t.Context(), &store.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := st.EndpointCreate(t.Context(), &store.Endpoint{TenantID: "acme", URL: "https://example.com", Events: []string{"*"}, Secret: "whsec_x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := "sqlite:" + path
+	if _, _, err := herald(t, nil, "rotate-key", "--database", db); err == nil || !strings.Contains(err.Error(), "--encryption-key") {
+		t.Errorf("rotate-key without a key: %v, want an error asking for --encryption-key", err)
+	}
+	if _, _, err := herald(t, nil, "rotate-key", "--database", db, "--encryption-key", keyB); err == nil || !strings.Contains(err.Error(), ringA.ID()) {
+		t.Errorf("rotate-key without the old key: %v, want an error naming key %s", err, ringA.ID())
+	}
+	_, errOut, err := herald(t, nil, "rotate-key", "--database", db, "--encryption-key", keyB, "--old-encryption-key", keyA)
+	if err != nil || !strings.Contains(errOut, "sealed the secrets of 1 endpoints under key "+ringB.ID()) {
+		t.Fatalf("rotate-key: %v, %q", err, errOut)
+	}
+	after := dbtest.OpenSQLite(t, path, false, store.WithSecrets(ringB))
+	if got, err := after.EndpointGet(t.Context(), "acme", ep.ID); err != nil || got.Secret != "whsec_x" {
+		t.Fatalf("the endpoint under the new key alone: %+v, %v", got, err)
 	}
 }

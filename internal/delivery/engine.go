@@ -573,14 +573,14 @@ func readAnswer(resp *http.Response, cut context.CancelFunc) (string, error) {
 	return kept, nil
 }
 
-// secrets lists the signing secrets, newest first: the previous secret is
-// still used during a rotation's grace period where the scheme has room.
+// secrets lists the signing secrets, newest first: every secret replaced
+// by a rotation still signs during its own grace period where the scheme
+// has room.
 func (e *Engine) secrets(f *format.Format, ep *store.Endpoint) []string {
-	s := []string{ep.Secret}
-	if ep.PreviousSecretValid(e.now()) && f.SupportsRotationGrace() {
-		s = append(s, ep.PreviousSecret)
+	if !f.SupportsRotationGrace() {
+		return []string{ep.Secret}
 	}
-	return s
+	return ep.SigningSecrets(e.now())
 }
 
 // formatEvent is what the format's templates see of a stored event.

@@ -640,25 +640,37 @@ func TestEngine_SlowEndpointDoesNotHoldTheOthers(t *testing.T) {
 	})
 }
 
-func TestEngine_RotationSignsWithBothSecrets(t *testing.T) {
+func TestEngine_RotationSignsWithEverySecretInItsGrace(t *testing.T) {
 	t.Parallel()
 	st := dbtest.SQLite(t)
 	b := setup(t, st)
 	rc := newReceiver(t)
-	oldSecret := signature.GenerateSecret()
-	until := time.Now().Add(time.Hour)
+	// Two rotations within the first's grace, and one whose grace is over.
+	older, old, expired := signature.GenerateSecret(), signature.GenerateSecret(), signature.GenerateSecret()
+	now := time.Now()
 	ep := b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) {
-		e.PreviousSecret, e.PreviousSecretExpiresAt = oldSecret, &until
+		e.PreviousSecrets = []store.PreviousSecret{
+			{Secret: old, ExpiresAt: now.Add(time.Hour)},
+			{Secret: older, ExpiresAt: now.Add(2 * time.Hour)},
+			{Secret: expired, ExpiresAt: now.Add(-time.Minute)},
+		}
 	})
 	b.run(t)
 	res := b.send(t, "a", `{}`)
 	b.waitStatus(t, res.Deliveries[0].ID, store.StatusDelivered, 10*time.Second)
 	got := rc.got()[0]
-	for _, secret := range []string{ep.Secret, oldSecret} {
+	for _, secret := range []string{ep.Secret, old, older} {
 		wh, _ := standardwebhooks.NewWebhook(secret)
 		if err := wh.Verify(got.body, got.header); err != nil {
-			t.Errorf("verify with one of the two active secrets: %v (header %q)", err, got.header.Get("webhook-signature"))
+			t.Errorf("verify with one of the three active secrets: %v (header %q)", err, got.header.Get("webhook-signature"))
 		}
+	}
+	if n := len(strings.Fields(got.header.Get("webhook-signature"))); n != 3 {
+		t.Errorf("webhook-signature has %d signatures, want 3 (the expired secret's left out): %q", n, got.header.Get("webhook-signature"))
+	}
+	wh, _ := standardwebhooks.NewWebhook(expired)
+	if err := wh.Verify(got.body, got.header); err == nil {
+		t.Error("the secret whose grace is over still verifies")
 	}
 }
 

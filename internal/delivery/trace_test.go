@@ -112,7 +112,7 @@ func TestTrace_DeliveredAttemptJoinsTheEventsTrace(t *testing.T) {
 		oldSecret := signature.GenerateSecret()
 		until := time.Now().Add(time.Hour)
 		ep := b.endpoint(t, rc.URL+"/hook?token=query-token-123", []string{"*"}, func(e *store.Endpoint) {
-			e.PreviousSecret, e.PreviousSecretExpiresAt = oldSecret, &until
+			e.PreviousSecrets = []store.PreviousSecret{{Secret: oldSecret, ExpiresAt: until}}
 			e.Headers = map[string]string{"Authorization": "Bearer header-token-456"}
 		})
 		b.run(t)

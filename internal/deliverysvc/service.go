@@ -62,13 +62,17 @@ func (s *Service) List(ctx context.Context, tenantID string, p *store.DeliveryLi
 // starts another attempt series, on its format's schedule from the start;
 // one that is waiting (pending, or retrying on its schedule) has its next
 // attempt brought to now and goes on with its series. One with an attempt
-// in flight is a conflict. The workers are woken either way.
+// in flight is a conflict, and so is one whose endpoint was deleted
+// (nothing more is sent to it). The workers are woken either way.
 func (s *Service) Retry(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
 	d, err := s.Store.DeliveryRetry(ctx, tenantID, deliveryID, s.Clock.Now())
 	switch {
 	case err == nil:
 		return d, nil
 	case errors.Is(err, herald.ErrConflict):
+		if cur, gerr := s.Store.DeliveryGet(ctx, tenantID, deliveryID); gerr == nil && cur.EndpointDeleted {
+			return nil, herald.Errorf(herald.ErrConflict, "delivery %s cannot be retried: its endpoint %s was deleted", deliveryID, cur.EndpointID)
+		}
 		return nil, herald.Errorf(herald.ErrConflict,
 			"delivery %s has an attempt in flight; retry it once that attempt is over", deliveryID)
 	}

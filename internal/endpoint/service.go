@@ -255,8 +255,12 @@ func (s *Service) Update(ctx context.Context, tenantID, endpointID string, p *Up
 // RotateSecret replaces the endpoint's secret. During the grace period
 // every delivery is signed with the old secret and the new one, so a
 // receiver can switch without dropping a delivery; a scheme with room for
-// one signature only cannot have one. It returns the endpoint and the new
-// secret, which is shown this once.
+// one signature only cannot have one. Each replaced secret keeps its own
+// grace: rotating again within it adds a secret rather than dropping the
+// one still signing, up to store.MaxPreviousSecrets at once, past which a
+// rotation with a grace period is a conflict (one with none is always
+// allowed). It returns the endpoint and the new secret, which is shown
+// this once.
 func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string, p *RotateParams) (*store.Endpoint, string, error) {
 	e, err := s.Get(ctx, tenantID, endpointID)
 	if err != nil {
@@ -275,11 +279,11 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 		return nil, "", err
 	}
 	now := s.Clock.Now()
-	e.PreviousSecret, e.PreviousSecretExpiresAt = "", nil
-	if grace > 0 {
-		exp := now.Add(grace)
-		e.PreviousSecret, e.PreviousSecretExpiresAt = e.Secret, &exp
+	prev, err := rotatedSecrets(e, f, now, grace)
+	if err != nil {
+		return nil, "", err
 	}
+	e.PreviousSecrets = prev
 	e.Secret = secret
 	e.UpdatedAt = now
 	updated, err := s.Store.EndpointUpdate(ctx, e)
@@ -288,6 +292,34 @@ func (s *Service) RotateSecret(ctx context.Context, tenantID, endpointID string,
 	}
 	s.Logger.Info("endpoint secret rotated", "tenant_id", tenantID, "endpoint_id", e.ID, "grace", grace.String())
 	return updated, updated.Secret, nil
+}
+
+// rotatedSecrets is the replaced secrets an endpoint keeps after a
+// rotation at now: those still in their grace period, and, with a grace,
+// the secret being replaced first. Dropping a secret still signing is what
+// would cut a receiver off, so past store.MaxPreviousSecrets the rotation
+// is refused rather than the oldest dropped; a rotation with no grace
+// keeps nothing new and so is never refused.
+func rotatedSecrets(e *store.Endpoint, f *format.Format, now time.Time, grace time.Duration) ([]store.PreviousSecret, error) {
+	if !f.SupportsRotationGrace() {
+		return nil, nil // one signature: no replaced secret can sign
+	}
+	prev := e.ActivePreviousSecrets(now)
+	if grace == 0 {
+		return prev, nil
+	}
+	if len(prev) >= store.MaxPreviousSecrets {
+		first := prev[0].ExpiresAt
+		for _, p := range prev {
+			if p.ExpiresAt.Before(first) {
+				first = p.ExpiresAt
+			}
+		}
+		return nil, herald.Errorf(herald.ErrConflict,
+			"endpoint %s already has %d replaced secrets still signing, the most it may have; the first stops at %s. Rotate after that, or with \"grace\": \"0s\" to replace the current secret at once",
+			e.ID, len(prev), first.UTC().Format(time.RFC3339))
+	}
+	return append([]store.PreviousSecret{{Secret: e.Secret, ReplacedAt: now, ExpiresAt: now.Add(grace)}}, prev...), nil
 }
 
 // CheckFormatChange refuses f as the new definition of a stored format when

@@ -206,16 +206,17 @@ func TestService_RotateSecretKeepsTheOldOneForTheGrace(t *testing.T) {
 		if err != nil {
 			t.Fatalf("rotate: %v", err)
 		}
-		if secret == old || secret != got.Secret || got.PreviousSecret != old {
-			t.Fatalf("secret %q, stored %q, previous %q; want a new one and the old %q kept", secret, got.Secret, got.PreviousSecret, old)
+		if secret == old || secret != got.Secret || len(got.PreviousSecrets) != 1 || got.PreviousSecrets[0].Secret != old {
+			t.Fatalf("secret %q, stored %q, previous %+v; want a new one and the old %q kept", secret, got.Secret, got.PreviousSecrets, old)
 		}
-		if want := b.clock.Now().Add(endpoint.DefaultGrace); got.PreviousSecretExpiresAt == nil || !got.PreviousSecretExpiresAt.Equal(want) {
-			t.Fatalf("previous secret expires %v, want %v", got.PreviousSecretExpiresAt, want)
+		if p, want := got.PreviousSecrets[0], b.clock.Now().Add(endpoint.DefaultGrace); !p.ExpiresAt.Equal(want) || !p.ReplacedAt.Equal(b.clock.Now()) {
+			t.Fatalf("previous secret replaced %v, expires %v; want %v, %v", p.ReplacedAt, p.ExpiresAt, b.clock.Now(), want)
 		}
-		// 0s: the old secret stops at once.
+		// 0s: the secret replaced stops at once; the one in its grace
+		// period goes on.
 		got, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: "0s", Secret: old})
-		if err != nil || got.Secret != old || got.PreviousSecret != "" || got.PreviousSecretExpiresAt != nil {
-			t.Fatalf("rotate with 0s: %+v, %v; want the given secret and no previous one", got, err)
+		if err != nil || got.Secret != old || len(got.PreviousSecrets) != 1 || got.PreviousSecrets[0].Secret != old {
+			t.Fatalf("rotate with 0s: %+v, %v; want the given secret and only the first rotation's previous one", got, err)
 		}
 		for _, grace := range []string{"soon", "-1h", "169h"} {
 			_, _, err := b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: grace})
@@ -230,6 +231,66 @@ func TestService_RotateSecretKeepsTheOldOneForTheGrace(t *testing.T) {
 	})
 }
 
+// Two rotations within one grace period used to drop the first secret at
+// once: now each keeps signing until its own grace ends, up to
+// store.MaxPreviousSecrets, past which a rotation with a grace is refused
+// rather than cut a secret off.
+func TestService_RotationsWithinAGraceKeepEverySecret(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setup(t, st)
+		ctx := t.Context()
+		e, first := b.create(t, &endpoint.CreateParams{})
+		start := b.clock.Now()
+		secrets := []string{first}
+		for i := range store.MaxPreviousSecrets {
+			b.clock.Advance(time.Minute)
+			got, secret, err := b.svc.RotateSecret(ctx, "acme", e.ID, &endpoint.RotateParams{Grace: "1h"})
+			if err != nil {
+				t.Fatalf("rotation %d: %v", i+1, err)
+			}
+			secrets = append([]string{secret}, secrets...)
+			if signing := got.SigningSecrets(b.clock.Now()); !slices.Equal(signing, secrets) {
+				t.Fatalf("after rotation %d the secrets signing are %d, want all %d, newest first", i+1, len(signing), len(secrets))
+			}
+		}
+		// A sixth within the grace is refused, and nothing changes.
+		b.clock.Advance(time.Minute)
+		_, _, err := b.svc.RotateSecret(ctx, "acme", e.ID, &endpoint.RotateParams{Grace: "1h"})
+		var he *herald.Error
+		if !errors.Is(err, herald.ErrConflict) || !errors.As(err, &he) || !strings.Contains(he.Message, start.Add(time.Minute+time.Hour).Format(time.RFC3339)) {
+			t.Fatalf("a 6th rotation within the grace: %v, want ErrConflict saying when the first stops", err)
+		}
+		stored, _ := st.EndpointGet(ctx, "acme", e.ID)
+		if !slices.Equal(stored.SigningSecrets(b.clock.Now()), secrets) {
+			t.Fatalf("the refused rotation changed the secrets")
+		}
+		// With no grace it goes through: the current secret is replaced at
+		// once, the others keep their grace.
+		got, newest, err := b.svc.RotateSecret(ctx, "acme", e.ID, &endpoint.RotateParams{Grace: "0s"})
+		if err != nil {
+			t.Fatalf("rotation with grace 0s: %v", err)
+		}
+		if want := append([]string{newest}, secrets[1:]...); !slices.Equal(got.SigningSecrets(b.clock.Now()), want) {
+			t.Fatalf("after a 0s rotation: %d secrets signing, want the new one and the 5 in their grace", len(got.SigningSecrets(b.clock.Now())))
+		}
+		// Each stops at the end of its own grace; once the first has, a
+		// rotation with a grace fits again, and drops the expired.
+		b.clock.Set(start.Add(time.Minute + time.Hour))
+		got, _, err = b.svc.RotateSecret(ctx, "acme", e.ID, &endpoint.RotateParams{Grace: "1h"})
+		if err != nil {
+			t.Fatalf("a rotation once the first grace ended: %v", err)
+		}
+		if n := len(got.PreviousSecrets); n != store.MaxPreviousSecrets {
+			t.Fatalf("%d previous secrets stored, want %d: the expired one dropped, the replaced one added", n, store.MaxPreviousSecrets)
+		}
+		if got.PreviousSecrets[0].Secret != newest || slices.Contains(got.SigningSecrets(b.clock.Now()), first) {
+			t.Fatalf("previous secrets after it: want the replaced one first and the very first gone")
+		}
+	})
+}
+
 func TestService_RotateSecretOfAOneSignatureSchemeHasNoGrace(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
@@ -238,7 +299,7 @@ func TestService_RotateSecretOfAOneSignatureSchemeHasNoGrace(t *testing.T) {
 		e, _ := b.create(t, &endpoint.CreateParams{Format: "body-sig"})
 
 		got, _, err := b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{})
-		if err != nil || got.PreviousSecret != "" || got.PreviousSecretExpiresAt != nil {
+		if err != nil || len(got.PreviousSecrets) != 0 {
 			t.Fatalf("default rotation: %+v, %v; want no grace for the body scheme", got, err)
 		}
 		_, _, err = b.svc.RotateSecret(t.Context(), "acme", e.ID, &endpoint.RotateParams{Grace: "1h"})

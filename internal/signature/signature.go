@@ -267,8 +267,9 @@ func SignTo(h http.Header, c *Config, secrets []string, msgID string, ts time.Ti
 	if !c.SupportsMultipleSecrets() {
 		secrets = secrets[:1]
 	}
-	// Two secrets at most are active (the new and, during a rotation's
-	// grace, the previous), so the keys fit here without an allocation.
+	// Mostly one or two secrets are active (the new and, during a
+	// rotation's grace, the previous), so the keys fit here without an
+	// allocation; a few rotations in one grace period make more.
 	var keyBuf [2][]byte
 	keys := keyBuf[:0]
 	for i, s := range secrets {

@@ -2,12 +2,33 @@ package store
 
 import "time"
 
-// PreviousSecretValid reports whether the secret the last rotation replaced
-// still signs at now: a rotation's grace period ends at
-// PreviousSecretExpiresAt. The engine signs with it while it does, and the
-// API shows when it stops.
-func (e *Endpoint) PreviousSecretValid(now time.Time) bool {
-	return e.PreviousSecret != "" && e.PreviousSecretExpiresAt != nil && e.PreviousSecretExpiresAt.After(now)
+// MaxPreviousSecrets is how many replaced secrets an endpoint may have
+// signing at once, beside its current one: each adds a signature to every
+// delivery.
+const MaxPreviousSecrets = 5
+
+// ActivePreviousSecrets is the replaced secrets that still sign at now,
+// newest first: those whose grace period has not ended.
+func (e *Endpoint) ActivePreviousSecrets(now time.Time) []PreviousSecret {
+	var out []PreviousSecret
+	for _, p := range e.PreviousSecrets {
+		if p.Secret != "" && p.ExpiresAt.After(now) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// SigningSecrets is every secret that signs a delivery made at now, newest
+// first: the current one, then each replaced one still in its grace
+// period. The engine signs with all of them where the scheme has room for
+// several signatures, with the first alone where it has not.
+func (e *Endpoint) SigningSecrets(now time.Time) []string {
+	out := []string{e.Secret}
+	for _, p := range e.ActivePreviousSecrets(now) {
+		out = append(out, p.Secret)
+	}
+	return out
 }
 
 // InFlightCap is the endpoint's cap on attempts in flight across all nodes

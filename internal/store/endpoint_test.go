@@ -1,29 +1,36 @@
 package store_test
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 )
 
-func TestEndpoint_PreviousSecretValid(t *testing.T) {
+func TestEndpoint_SigningSecrets(t *testing.T) {
 	t.Parallel()
-	exp := now.Add(time.Hour)
+	e := store.Endpoint{Secret: "s3", PreviousSecrets: []store.PreviousSecret{
+		{Secret: "s2", ExpiresAt: now.Add(time.Hour)},
+		// An older secret whose grace outlasts the newer one's.
+		{Secret: "s1", ExpiresAt: now.Add(3 * time.Hour)},
+		{Secret: "s0", ExpiresAt: now},
+	}}
 	for _, c := range []struct {
 		name string
-		e    store.Endpoint
 		at   time.Time
-		want bool
+		want []string
 	}{
-		{"in its grace period", store.Endpoint{PreviousSecret: "old", PreviousSecretExpiresAt: &exp}, now, true},
-		{"at the end of it", store.Endpoint{PreviousSecret: "old", PreviousSecretExpiresAt: &exp}, exp, false},
-		{"after it", store.Endpoint{PreviousSecret: "old", PreviousSecretExpiresAt: &exp}, exp.Add(time.Microsecond), false},
-		{"no previous secret", store.Endpoint{PreviousSecretExpiresAt: &exp}, now, false},
-		{"no expiry", store.Endpoint{PreviousSecret: "old"}, now, false},
+		{"while both run", now.Add(-time.Minute), []string{"s3", "s2", "s1", "s0"}},
+		{"at the end of one", now, []string{"s3", "s2", "s1"}},
+		{"after the newer one's", now.Add(2 * time.Hour), []string{"s3", "s1"}},
+		{"after them all", now.Add(3 * time.Hour), []string{"s3"}},
 	} {
-		if got := c.e.PreviousSecretValid(c.at); got != c.want {
-			t.Errorf("%s: PreviousSecretValid = %v, want %v", c.name, got, c.want)
+		if got := e.SigningSecrets(c.at); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: SigningSecrets = %v, want %v", c.name, got, c.want)
 		}
+	}
+	if got := (&store.Endpoint{Secret: "only"}).SigningSecrets(now); !reflect.DeepEqual(got, []string{"only"}) {
+		t.Errorf("no rotation: %v", got)
 	}
 }

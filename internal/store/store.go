@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/secretbox"
 )
 
 // Error kinds the drivers return. They are the herald kinds, re-exported so
@@ -115,6 +116,10 @@ type Store interface {
 	// nothing else changes.
 	EventTypeDelete(ctx context.Context, name string) error
 
+	// Endpoint methods see live endpoints only: a deleted one is
+	// ErrNotFound to EndpointGet, EndpointUpdate and EndpointDelete, in no
+	// list, matched by no event and claimed for by no worker, while its
+	// deliveries and their attempts stay readable.
 	EndpointCreate(ctx context.Context, e *Endpoint) (*Endpoint, error)
 	// EndpointCreateCapped is EndpointCreate for a tenant that may have at
 	// most max endpoints, enabled or not: when it has max already, nothing
@@ -128,10 +133,27 @@ type Store interface {
 	// Disabling it makes its DisabledReason DisabledManual; enabling it
 	// clears the reason and the failing streak.
 	EndpointUpdate(ctx context.Context, e *Endpoint) (*Endpoint, error)
+	// EndpointDelete deletes the endpoint, softly: it is gone for every
+	// Endpoint method, its secrets and headers are erased, and its
+	// deliveries that were waiting (pending, retrying, or delivering under
+	// an expired lease) fail with the error EndpointDeletedError. Its
+	// deliveries and attempts stay, with Delivery.EndpointDeleted set, until
+	// the tenant is deleted.
 	EndpointDelete(ctx context.Context, tenantID, id string) error
 	// EndpointListByFormat lists every endpoint, of any tenant, that uses
 	// the named format, oldest first (to check them when the format changes).
 	EndpointListByFormat(ctx context.Context, format string) ([]*Endpoint, error)
+	// EndpointSecretsCheck reports how the endpoints' secrets are kept: in
+	// clear or sealed under which keys (Options.Secrets), and opens one
+	// endpoint's of each key. A key the keyring lacks, or a value that does
+	// not open, is an error naming the key: this store could not sign for
+	// those endpoints.
+	EndpointSecretsCheck(ctx context.Context) (*SecretsReport, error)
+	// EndpointSecretsReseal seals again, under the keyring's current key,
+	// the secrets of every endpoint that are in clear or under another key,
+	// in batches of its own transactions, and returns how many endpoints
+	// it changed. It needs a keyring that opens every value it finds.
+	EndpointSecretsReseal(ctx context.Context) (int, error)
 
 	// EventCreate stores the event and one pending delivery for every enabled
 	// endpoint of the tenant whose filter matches the type, and, unless
@@ -336,13 +358,14 @@ type Endpoint struct {
 	Events      []string // filters: "*", "a.*", exact names
 	Format      string   // "" = the server's default format
 	Secret      string
-	// PreviousSecret stays valid for signing until PreviousSecretExpiresAt
-	// (secret rotation with a grace period).
-	PreviousSecret          string
-	PreviousSecretExpiresAt *time.Time
-	Enabled                 bool
-	Headers                 map[string]string
-	RateLimit               int // attempts per second, 0 = no limit
+	// PreviousSecrets are the secrets rotations replaced, newest first,
+	// each signing too until its own grace period ends (see
+	// SigningSecrets). The store keeps what it is given, expired ones
+	// included; the endpoint service drops those on rotation.
+	PreviousSecrets []PreviousSecret
+	Enabled         bool
+	Headers         map[string]string
+	RateLimit       int // attempts per second, 0 = no limit
 	// MaxInFlight caps this endpoint's attempts in flight across all
 	// nodes; 0 means the server's cap, which also bounds it.
 	MaxInFlight int
@@ -401,6 +424,17 @@ type EndpointDisabled struct {
 	TraceID string
 }
 
+// PreviousSecret is a secret a rotation replaced, kept for signing until
+// its grace period ends.
+type PreviousSecret struct {
+	Secret string
+	// ReplacedAt is when the rotation replaced it; zero when unknown (a
+	// secret replaced before Herald kept the time).
+	ReplacedAt time.Time
+	// ExpiresAt is when it stops signing.
+	ExpiresAt time.Time
+}
+
 // Event is what a producer posted (or Herald raised: a test or failure event).
 type Event struct {
 	TenantID  string
@@ -426,8 +460,12 @@ type Delivery struct {
 	NextAttemptAt  *time.Time
 	LastStatusCode int // 0 when the last attempt got no response
 	LastError      string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// EndpointDeleted says that its endpoint was deleted: the delivery and
+	// its attempts are kept, readable, but nothing more is sent. Set by
+	// DeliveryGet and DeliveryList only.
+	EndpointDeleted bool
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Claimed is a delivery leased to a worker with what it needs to send it.
@@ -672,6 +710,18 @@ func EventHash(typ string, data []byte) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// EndpointDeletedError is the last_error of a delivery that was still
+// waiting when its endpoint was deleted, and so failed unsent.
+const EndpointDeletedError = "endpoint_deleted"
+
+// SecretsReport is how the live endpoints' secrets are kept.
+type SecretsReport struct {
+	// Clear counts the endpoints whose secrets are stored in clear.
+	Clear int
+	// Sealed counts the endpoints whose secrets are sealed, by key id.
+	Sealed map[string]int
+}
+
 // Option configures a Store when a driver opens it.
 type Option func(*Options)
 
@@ -680,11 +730,20 @@ type Options struct {
 	// Clock is the store's time for every moment a caller leaves zero
 	// (a creation time, an attempt's record time). Default: the wall clock.
 	Clock clock.Clock
+	// Secrets seals endpoints' secrets as they are written and opens them
+	// as they are read, so callers see them in clear; nil keeps them in
+	// clear (and reads sealed ones as an error).
+	Secrets *secretbox.Keyring
 }
 
 // WithClock makes the store read the time from c, so tests can run it on a
 // clock.Fake shared with the engine.
 func WithClock(c clock.Clock) Option { return func(o *Options) { o.Clock = c } }
+
+// WithSecrets makes the store keep endpoints' secrets sealed under ring's
+// current key (--encryption-key) and open those sealed under any of its
+// keys.
+func WithSecrets(ring *secretbox.Keyring) Option { return func(o *Options) { o.Secrets = ring } }
 
 // NewOptions applies opts over the defaults.
 func NewOptions(opts ...Option) Options {

@@ -3,6 +3,7 @@ package dbtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"net/url"
 	"os"
@@ -142,4 +143,117 @@ func PostgresURL(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// DB is one fresh database of a driver, for tests that look beneath the
+// store at what it wrote.
+type DB struct {
+	// Name is the driver's: "sqlite" or "postgres".
+	Name string
+	// URL is the database's, as herald serve --database takes it.
+	URL string
+	// Open opens another Store on the database with opts, migrated, closed
+	// when the test ends: several stand for several nodes, or for one
+	// server restarted with other options.
+	Open func(t testing.TB, opts ...store.Option) store.Store
+	// Strings runs query, of one text column, on a connection of its own
+	// outside any Store, and returns its rows.
+	Strings func(t testing.TB, query string) []string
+	// Exec runs a statement on a connection of its own outside any Store.
+	Exec func(t testing.TB, stmt string)
+}
+
+// EachDB runs fn as the subtests "sqlite" and "postgres" (the latter only
+// when HERALD_TEST_DATABASE_URL is set), each with a fresh database.
+func EachDB(t *testing.T, fn func(t *testing.T, db *DB)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) {
+		path := SQLitePath(t)
+		raw := func(t testing.TB) *sql.DB {
+			t.Helper()
+			db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
+			if err != nil {
+				t.Fatalf("open %s: %v", path, err)
+			}
+			return db
+		}
+		fn(t, &DB{
+			Name: "sqlite",
+			URL:  "sqlite:" + path,
+			Open: func(t testing.TB, opts ...store.Option) store.Store { return OpenSQLite(t, path, true, opts...) },
+			Strings: func(t testing.TB, query string) []string {
+				t.Helper()
+				db := raw(t)
+				defer db.Close()
+				rows, err := db.Query(query)
+				if err != nil {
+					t.Fatalf("%s: %v", query, err)
+				}
+				defer rows.Close()
+				var out []string
+				for rows.Next() {
+					var v string
+					if err := rows.Scan(&v); err != nil {
+						t.Fatalf("%s: %v", query, err)
+					}
+					out = append(out, v)
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatalf("%s: %v", query, err)
+				}
+				return out
+			},
+			Exec: func(t testing.TB, stmt string) {
+				t.Helper()
+				db := raw(t)
+				defer db.Close()
+				if _, err := db.Exec(stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			},
+		})
+	})
+	if os.Getenv(EnvPostgres) == "" {
+		return
+	}
+	t.Run("postgres", func(t *testing.T) {
+		u := PostgresURL(t)
+		conn := func(t testing.TB) (*pgx.Conn, context.Context, func()) {
+			t.Helper()
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			c, err := pgx.Connect(ctx, u)
+			if err != nil {
+				cancel()
+				t.Fatalf("connect: %v", err)
+			}
+			return c, ctx, func() { c.Close(context.Background()); cancel() }
+		}
+		fn(t, &DB{
+			Name: "postgres",
+			URL:  u,
+			Open: func(t testing.TB, opts ...store.Option) store.Store { return OpenPostgres(t, u, true, opts...) },
+			Strings: func(t testing.TB, query string) []string {
+				t.Helper()
+				c, ctx, done := conn(t)
+				defer done()
+				rows, err := c.Query(ctx, query)
+				if err != nil {
+					t.Fatalf("%s: %v", query, err)
+				}
+				out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+				if err != nil {
+					t.Fatalf("%s: %v", query, err)
+				}
+				return out
+			},
+			Exec: func(t testing.TB, stmt string) {
+				t.Helper()
+				c, ctx, done := conn(t)
+				defer done()
+				if _, err := c.Exec(ctx, stmt); err != nil {
+					t.Fatalf("%s: %v", stmt, err)
+				}
+			},
+		})
+	})
 }

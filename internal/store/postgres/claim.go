@@ -47,18 +47,18 @@ WITH RECURSIVE active AS (
     ) nx
 ),
 room AS MATERIALIZED (
-    -- Enabled endpoints with due work, and how many more leases each may
-    -- take: its cap (its own max_in_flight, held to the server's) minus
-    -- the unexpired leases it holds already.
+    -- Enabled, live (not deleted) endpoints with due work, and how many
+    -- more leases each may take: its cap (its own max_in_flight, held to
+    -- the server's) minus the unexpired leases it holds already.
     SELECT id, tenant_id, free
     FROM (
-        SELECT e.id, e.tenant_id, (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $5 THEN e.max_in_flight ELSE $5 END) - (
+        SELECT ep.id, ep.tenant_id, (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $5 THEN ep.max_in_flight ELSE $5 END) - (
                 SELECT count(*) FROM deliveries l
-                WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1
+                WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) AS free
         FROM active a
-        JOIN endpoints e ON e.id = a.endpoint_id
-        WHERE e.enabled AND a.next_attempt_at <= $1
+        JOIN endpoints ep ON ep.id = a.endpoint_id
+        WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND a.next_attempt_at <= $1
     ) r
     WHERE free > 0
 ),
@@ -131,6 +131,6 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			return nil, err
 		}
 		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant))
-		return sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
+		return sqlstore.Collect(rows, err, s.ScanClaimed)
 	})
 }

@@ -39,7 +39,7 @@ func TestPlans_UseIndexes(t *testing.T) {
 			recorded := &recordedStore{real: st}
 			q := querier{st.pool}
 			recorded.Store = sqlstore.New(recDriver{Driver: st.db, rec: rec},
-				recQuerier{Querier: q, rec: rec}, recQuerier{Querier: q, rec: rec}, nil)
+				recQuerier{Querier: q, rec: rec}, recQuerier{Querier: q, rec: rec}, store.Options{})
 			if err := tc.Run(ctx, recorded); err != nil {
 				t.Fatalf("run: %v", err)
 			}

@@ -67,7 +67,7 @@ func Open(url string, opts ...store.Option) (*Store, error) {
 	lifetime, stop := context.WithCancel(context.Background())
 	s := &Store{pool: pool, lifetime: lifetime, stop: stop}
 	s.db = driver{s}
-	s.Store = sqlstore.New(s.db, querier{pool}, querier{pool}, store.NewOptions(opts...).Clock)
+	s.Store = sqlstore.New(s.db, querier{pool}, querier{pool}, store.NewOptions(opts...))
 	return s, nil
 }
 

@@ -25,18 +25,18 @@ import (
 // two claimers from picking the same rows.
 const claimPickSQL = `
 WITH room AS MATERIALIZED (
-    -- Enabled endpoints with due work, and how many more leases each may
-    -- take: its cap (its own max_in_flight, held to the server's) minus the
-    -- unexpired leases it holds already. Computed
+    -- Enabled, live (not deleted) endpoints with due work, and how many
+    -- more leases each may take: its cap (its own max_in_flight, held to
+    -- the server's) minus the unexpired leases it holds already. Computed
     -- once per endpoint (MATERIALIZED), not once per use of n below.
-    SELECT e.id AS endpoint_id, e.tenant_id,
-        (CASE WHEN e.max_in_flight > 0 AND e.max_in_flight < $3 THEN e.max_in_flight ELSE $3 END)
+    SELECT ep.id AS endpoint_id, ep.tenant_id,
+        (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $3 THEN ep.max_in_flight ELSE $3 END)
           - (SELECT count(*) FROM deliveries l
-              WHERE l.endpoint_id = e.id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS n
-    FROM endpoints e
-    WHERE e.enabled AND EXISTS (
+              WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS n
+    FROM endpoints ep
+    WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND EXISTS (
         SELECT 1 FROM deliveries d
-        WHERE d.endpoint_id = e.id
+        WHERE d.endpoint_id = ep.id
           AND d.status IN ('pending', 'retrying', 'delivering')
           AND d.next_attempt_at <= $1)
 ),
@@ -107,7 +107,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
 			JOIN endpoints ep ON ep.id = d.endpoint_id
 			WHERE d.id IN (SELECT value FROM json_each(?1))`, ids)
-		claimed, err := sqlstore.Collect(rows, err, sqlstore.ScanClaimed)
+		claimed, err := sqlstore.Collect(rows, err, s.ScanClaimed)
 		if err != nil {
 			return nil, err
 		}

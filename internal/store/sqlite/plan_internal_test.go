@@ -33,7 +33,7 @@ func TestPlans_UseIndexes(t *testing.T) {
 			recorded := &recordedStore{real: st}
 			recorded.Store = sqlstore.New(recDriver{Driver: st.db, rec: rec},
 				recQuerier{Querier: querier{c: st.read, stmts: st.readStmts}, rec: rec},
-				recQuerier{Querier: querier{c: st.write, stmts: st.writeStmts}, rec: rec}, nil)
+				recQuerier{Querier: querier{c: st.write, stmts: st.writeStmts}, rec: rec}, store.Options{})
 			if err := tc.Run(ctx, recorded); err != nil {
 				t.Fatalf("run: %v", err)
 			}

@@ -99,7 +99,7 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	s := &Store{write: write, read: read, listeners: map[chan struct{}]struct{}{}}
 	s.db = driver{s}
 	s.readStmts, s.writeStmts = newStmtCache(read), newStmtCache(write)
-	s.Store = sqlstore.New(s.db, querier{c: read, stmts: s.readStmts}, querier{c: write, stmts: s.writeStmts}, store.NewOptions(opts...).Clock)
+	s.Store = sqlstore.New(s.db, querier{c: read, stmts: s.readStmts}, querier{c: write, stmts: s.writeStmts}, store.NewOptions(opts...))
 	return s, nil
 }
 

@@ -50,8 +50,9 @@ func scanDelivery(r Row) (*store.Delivery, error) {
 // (deliveries), ev (events) and ep (endpoints): what a claim returns.
 const ClaimedCols = DeliveryCols + `, d.body, d.body IS NOT NULL, d.lease_expires_at, ` + EventCols + `, ` + EndpointCols
 
-// ScanClaimed scans one row of ClaimedCols, for the drivers' claim queries.
-func ScanClaimed(r Row) (*store.Claimed, error) {
+// ScanClaimed scans one row of ClaimedCols, for the drivers' claim
+// queries, opening the endpoint's secrets.
+func (s *Store) ScanClaimed(r Row) (*store.Claimed, error) {
 	var dr deliveryRow
 	var er eventRow
 	var epr endpointRow
@@ -63,7 +64,7 @@ func ScanClaimed(r Row) (*store.Claimed, error) {
 	if err := r.Scan(dest...); err != nil {
 		return nil, err
 	}
-	ep, err := epr.value()
+	ep, err := epr.value(s.box)
 	if err != nil {
 		return nil, err
 	}
@@ -77,24 +78,43 @@ func ScanClaimed(r Row) (*store.Claimed, error) {
 	return c, nil
 }
 
-func (s *Store) getDelivery(ctx context.Context, q Querier, tenantID, deliveryID string) (*store.Delivery, error) {
-	return getRow(ctx, s, q, scanDelivery, fmt.Sprintf("delivery %q", deliveryID),
-		`SELECT `+DeliveryCols+` FROM deliveries d WHERE d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
+// deliveryViewCols are DeliveryCols and whether the delivery's endpoint
+// was deleted, what DeliveryGet and DeliveryList show (scanDeliveryView).
+// A subquery rather than a join, so the list's unqualified conditions
+// still name the deliveries' columns.
+const deliveryViewCols = DeliveryCols + `, ` + endpointDeleted
+
+func scanDeliveryView(r Row) (*store.Delivery, error) {
+	var dr deliveryRow
+	var deleted bool
+	if err := r.Scan(append(dr.dest(), &deleted)...); err != nil {
+		return nil, err
+	}
+	d := dr.value()
+	d.EndpointDeleted = deleted
+	return d, nil
 }
 
-// DeliveryGet loads one of the tenant's deliveries.
+func (s *Store) getDelivery(ctx context.Context, q Querier, tenantID, deliveryID string) (*store.Delivery, error) {
+	return getRow(ctx, s, q, scanDeliveryView, fmt.Sprintf("delivery %q", deliveryID),
+		`SELECT `+deliveryViewCols+` FROM deliveries d WHERE d.tenant_id = $1 AND d.id = $2`, tenantID, deliveryID)
+}
+
+// DeliveryGet loads one of the tenant's deliveries, its endpoint deleted
+// or not.
 func (s *Store) DeliveryGet(ctx context.Context, tenantID, deliveryID string) (*store.Delivery, error) {
 	return s.getDelivery(ctx, s.read, tenantID, deliveryID)
 }
 
 // DeliveryList pages through the tenant's deliveries, newest first, with
-// the filters p sets. Each filter has an index that leads with it and goes
-// on with created_at, so the window and the cursor are ranges of it
+// the filters p sets; those of deleted endpoints are listed too. Each
+// filter has an index that leads with it and goes on with created_at, so
+// the window and the cursor are ranges of it
 // (deliveries_list_status, deliveries_list_endpoint, deliveries_list_type
 // of migration 6, deliveries_list), but for an event's, which are few and
 // sorted (deliveries_event).
 func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.DeliveryListParams) ([]*store.Delivery, error) {
-	q := `SELECT ` + DeliveryCols + ` FROM deliveries d`
+	q := `SELECT ` + deliveryViewCols + ` FROM deliveries d`
 	if p.EventID != "" {
 		// An event's deliveries are few: SQLite, left to itself, walked the
 		// tenant's newest-first index instead and took 274 ms at 100,000
@@ -125,7 +145,7 @@ func (s *Store) DeliveryList(ctx context.Context, tenantID string, p *store.Deli
 		}
 	}
 	q, args = createdWithin(q, args, p.Since, p.Until)
-	return pageRows(ctx, s, scanDelivery, "deliveries", &p.ListParams, "id", q, args...)
+	return pageRows(ctx, s, scanDeliveryView, "deliveries", &p.ListParams, "id", q, args...)
 }
 
 const attemptCols = `id, delivery_id, number, started_at, duration_ms, response_code, response_body, error`
@@ -255,12 +275,15 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		// never recorded twice. KeyFilter lets the planner find the
 		// deliveries by key (PostgreSQL cannot see into the rows' JSON and
 		// would otherwise scan the table).
+		// An attempt in flight when its endpoint was deleted is recorded,
+		// and its delivery fails rather than wait for a retry that will
+		// never be claimed (the subquery runs for retrying outcomes only).
 		r, err := tx.Query(ctx, `
 			UPDATE deliveries AS d SET
 				attempts = d.attempts + 1,
 				series_attempts = d.series_attempts + 1,
-				status = n.status,
-				next_attempt_at = n.next,
+				status = CASE WHEN n.status = 'retrying' AND `+endpointDeleted+` THEN 'failed' ELSE n.status END,
+				next_attempt_at = CASE WHEN n.status = 'retrying' AND `+endpointDeleted+` THEN NULL ELSE n.next END,
 				lease_owner = NULL,
 				lease_expires_at = NULL,
 				last_status_code = n.code,
@@ -337,6 +360,10 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 	return res, nil
 }
 
+// endpointDeleted is the condition that the endpoint of the deliveries row
+// d was deleted.
+const endpointDeleted = `EXISTS (SELECT 1 FROM endpoints ep WHERE ep.id = d.endpoint_id AND NOT (` + EndpointLive + `))`
+
 // leasesLost tells, for each row of a batch the fenced update did not
 // number, why: the delivery is gone, or its lease is not the caller's.
 func (s *Store) leasesLost(ctx context.Context, q Querier, rows Table, numbered map[string]int) (map[string]error, error) {
@@ -400,6 +427,13 @@ func (s *Store) DeliveryRelease(ctx context.Context, deliveryID, owner string, n
 		if n == 0 {
 			return leaseLost(ctx, tx, deliveryID)
 		}
+		// Unless its endpoint was deleted meanwhile: then it fails unsent,
+		// as the delete failed the others that were waiting.
+		if _, err := tx.Exec(ctx, `
+			UPDATE deliveries AS d SET status = 'failed', next_attempt_at = NULL, last_error = $2
+			WHERE d.id = $1 AND `+endpointDeleted, deliveryID, store.EndpointDeletedError); err != nil {
+			return err
+		}
 		return s.db.Notify(ctx, tx)
 	})
 	return s.Err(err, "release delivery %q", deliveryID)
@@ -423,11 +457,15 @@ func (s *Store) DeliveryRetry(ctx context.Context, tenantID, deliveryID string, 
 					ELSE $3 END,
 				updated_at = $3
 			WHERE d.tenant_id = $1 AND d.id = $2 AND d.status IN ('delivered', 'failed', 'pending', 'retrying')
+				AND NOT `+endpointDeleted+`
 			RETURNING `+returning(DeliveryCols), tenantID, deliveryID, now))
 		if errors.Is(err, ErrNoRows) {
 			cur, err := s.getDelivery(ctx, tx, tenantID, deliveryID)
 			if err != nil {
 				return err
+			}
+			if cur.EndpointDeleted {
+				return fmt.Errorf("delivery %q cannot be retried: its endpoint %s was deleted: %w", deliveryID, cur.EndpointID, store.ErrConflict)
 			}
 			return fmt.Errorf("delivery %q is %s: %w", deliveryID, cur.Status, store.ErrConflict)
 		}
@@ -456,7 +494,7 @@ func (s *Store) DeliveryRetryNow(ctx context.Context, p *store.DeliveryRetryNowP
 		batch = store.DefaultRetryNowBatch
 	}
 	var exists bool
-	if err := s.read.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant_id = $1 AND id = $2)`,
+	if err := s.read.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive+`)`,
 		p.TenantID, p.EndpointID).Scan(&exists); err != nil {
 		return 0, s.Err(err, "retry now endpoint %q", p.EndpointID)
 	}
@@ -521,7 +559,7 @@ func (s *Store) DeliveryReplay(ctx context.Context, tenantID, endpointID string,
 	var n int64
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE tenant_id = $1 AND id = $2)`,
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive+`)`,
 			tenantID, endpointID).Scan(&exists); err != nil {
 			return err
 		}
@@ -550,15 +588,16 @@ func (s *Store) DeliveryReplay(ctx context.Context, tenantID, endpointID string,
 
 // DeliveryNextDue returns when the earliest claimable delivery is due.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
-	// Deliveries of disabled endpoints are not claimable, so they must not
-	// count here either: a worker told "due now" that then claims nothing
-	// would spin. ORDER BY LIMIT 1 (not min()) lets PostgreSQL walk the
-	// partial index and stop at the first enabled endpoint.
+	// Deliveries of disabled (or deleted) endpoints are not claimable, so
+	// they must not count here either: a worker told "due now" that then
+	// claims nothing would spin. ORDER BY LIMIT 1 (not min()) lets
+	// PostgreSQL walk the partial index and stop at the first enabled
+	// endpoint.
 	var at time.Time
 	err := s.read.QueryRow(ctx, `
 		SELECT d.next_attempt_at
-		FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.status IN ('pending', 'retrying', 'delivering') AND e.enabled
+		FROM deliveries d JOIN endpoints ep ON ep.id = d.endpoint_id
+		WHERE d.status IN ('pending', 'retrying', 'delivering') AND ep.enabled AND `+EndpointLive+`
 		ORDER BY d.next_attempt_at
 		LIMIT 1`).Scan(&at)
 	if err != nil {
@@ -647,7 +686,9 @@ func (s *Store) Stats(ctx context.Context) (*store.Stats, error) {
 	case !errors.Is(err, store.ErrNotFound):
 		return nil, err
 	}
-	if err := s.read.QueryRow(ctx, `SELECT count(*) FROM endpoints WHERE NOT enabled`).Scan(&st.EndpointsDisabled); err != nil {
+	// Deleted endpoints are not enabled either, but are not counted: the
+	// partial index holds the live disabled ones only (migration 9).
+	if err := s.read.QueryRow(ctx, `SELECT count(*) FROM endpoints ep WHERE NOT enabled AND `+EndpointLive).Scan(&st.EndpointsDisabled); err != nil {
 		return nil, s.Err(err, "count disabled endpoints")
 	}
 	return st, nil

@@ -2,55 +2,134 @@ package sqlstore
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/id"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
 // EndpointCols are the columns endpointRow scans; queries name the table ep.
 const EndpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep.format,
-	ep.secret, ep.previous_secret, ep.previous_secret_expires_at, ep.enabled,
+	ep.secret, ep.previous_secrets, ep.secret_key_id, ep.enabled,
 	ep.headers, ep.rate_limit, ep.metadata, ep.created_at, ep.updated_at, ep.max_in_flight,
 	ep.disabled_reason, ep.disabled_at, ep.consecutive_failures, ep.failing_since,
 	ep.last_attempt_at, ep.last_response_code`
 
+// EndpointLive is the condition that the endpoints row ep is live, not
+// deleted. It is the one definition: every query that shows, matches,
+// claims for, sends to or counts endpoints (a tenant's cap on endpoints
+// too) spells it with this, so a deleted endpoint is neither enabled nor
+// matched anywhere while its deliveries stay readable.
+const EndpointLive = `ep.deleted_at IS NULL`
+
 // endpointRow scans EndpointCols, alone or as part of a wider row.
 type endpointRow struct {
-	e                       store.Endpoint
-	cols                    store.EndpointJSON
-	previousSecretExpiresAt *time.Time
+	e        store.Endpoint
+	cols     store.EndpointJSON
+	previous string // the previous_secrets column
+	keyID    string // the secret_key_id column
 }
 
 func (r *endpointRow) dest() []any {
 	e := &r.e
 	return []any{&e.ID, &e.TenantID, &e.URL, &e.Description, &r.cols.Events, &e.Format,
-		&e.Secret, &e.PreviousSecret, &r.previousSecretExpiresAt, &e.Enabled,
+		&e.Secret, &r.previous, &r.keyID, &e.Enabled,
 		&r.cols.Headers, &e.RateLimit, &r.cols.Metadata, &e.CreatedAt, &e.UpdatedAt, &e.MaxInFlight,
 		&e.DisabledReason, &e.DisabledAt, &e.Health.ConsecutiveFailures, &e.Health.FailingSince,
 		&e.Health.LastAttemptAt, &e.Health.LastResponseCode}
 }
 
-func (r *endpointRow) value() (*store.Endpoint, error) {
+// value is the endpoint of the row, its secrets opened with box.
+func (r *endpointRow) value(box *secretbox.Keyring) (*store.Endpoint, error) {
 	e := r.e
 	if err := r.cols.Decode(&e); err != nil {
 		return nil, err
 	}
-	e.PreviousSecretExpiresAt = tsPtr(r.previousSecretExpiresAt)
+	if err := openSecrets(box, &e, r.previous, r.keyID); err != nil {
+		return nil, err
+	}
 	e.DisabledAt = tsPtr(e.DisabledAt)
 	e.Health.FailingSince, e.Health.LastAttemptAt = tsPtr(e.Health.FailingSince), tsPtr(e.Health.LastAttemptAt)
 	e.CreatedAt, e.UpdatedAt = store.Timestamp(e.CreatedAt), store.Timestamp(e.UpdatedAt)
 	return &e, nil
 }
 
-func scanEndpoint(r Row) (*store.Endpoint, error) {
+func (s *Store) scanEndpoint(r Row) (*store.Endpoint, error) {
 	var er endpointRow
 	if err := r.Scan(er.dest()...); err != nil {
 		return nil, err
 	}
-	return er.value()
+	return er.value(s.box)
+}
+
+// storedSecret is one element of the previous_secrets column, times in
+// unix microseconds (0: unknown) so that both databases keep the same
+// JSON.
+type storedSecret struct {
+	Secret     string `json:"secret"`
+	ReplacedAt int64  `json:"replaced_at,omitempty"`
+	ExpiresAt  int64  `json:"expires_at"`
+}
+
+// secretPlace binds a sealed secret to its endpoint: copied into another
+// endpoint's row, it does not open.
+func secretPlace(endpointID string) string { return "endpoints/" + endpointID }
+
+// sealSecrets is how e's secrets are stored: the secret column, the
+// previous_secrets column and the secret_key_id beside them, sealed under
+// box's current key (in clear, with key id "", without a box). This and
+// openSecrets are the only places that see both forms.
+func sealSecrets(box *secretbox.Keyring, e *store.Endpoint, endpointID string) (secret, previous, keyID string) {
+	place := secretPlace(endpointID)
+	ps := make([]storedSecret, 0, len(e.PreviousSecrets))
+	for _, p := range e.PreviousSecrets {
+		ps = append(ps, storedSecret{Secret: box.Seal(p.Secret, place), ReplacedAt: unixMicro(p.ReplacedAt), ExpiresAt: unixMicro(p.ExpiresAt)})
+	}
+	// Marshal cannot fail on strings and numbers.
+	b, _ := json.Marshal(ps)
+	return box.Seal(e.Secret, place), string(b), box.ID()
+}
+
+// openSecrets sets e's Secret and PreviousSecrets from the stored columns
+// (e.Secret holding the secret column), opening them with box.
+func openSecrets(box *secretbox.Keyring, e *store.Endpoint, previous, keyID string) error {
+	place := secretPlace(e.ID)
+	secret, err := box.Open(e.Secret, keyID, place)
+	if err != nil {
+		return fmt.Errorf("endpoint %s: open its secret: %w", e.ID, err)
+	}
+	var ps []storedSecret
+	if err := json.Unmarshal([]byte(previous), &ps); err != nil {
+		return fmt.Errorf("endpoint %s: previous_secrets column: %w", e.ID, err)
+	}
+	e.Secret, e.PreviousSecrets = secret, nil
+	for _, p := range ps {
+		v, err := box.Open(p.Secret, keyID, place)
+		if err != nil {
+			return fmt.Errorf("endpoint %s: open a previous secret: %w", e.ID, err)
+		}
+		e.PreviousSecrets = append(e.PreviousSecrets, store.PreviousSecret{Secret: v, ReplacedAt: fromUnixMicro(p.ReplacedAt), ExpiresAt: fromUnixMicro(p.ExpiresAt)})
+	}
+	return nil
+}
+
+func unixMicro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromUnixMicro(us int64) time.Time {
+	if us == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(us).UTC()
 }
 
 // shareFormat share-locks the stored format an endpoint names, if any, so
@@ -85,6 +164,7 @@ func (s *Store) EndpointCreateCapped(ctx context.Context, e *store.Endpoint, max
 	if !e.Enabled {
 		reason, disabledAt = store.DisabledManual, &created
 	}
+	secret, previous, keyID := sealSecrets(s.box, e, epID)
 	var out *store.Endpoint
 	var have int
 	err := s.db.Tx(ctx, func(tx Querier) error {
@@ -92,7 +172,8 @@ func (s *Store) EndpointCreateCapped(ctx context.Context, e *store.Endpoint, max
 			if _, err := scanString(tx.QueryRow(ctx, `SELECT id FROM tenants WHERE id = $1`+s.db.LockClause(LockNoKeyUpdate), e.TenantID)); err != nil {
 				return notFound(err, "tenant %q", e.TenantID)
 			}
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM endpoints WHERE tenant_id = $1`, e.TenantID).Scan(&have); err != nil {
+			// Deleted endpoints do not count: only live ones do.
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM endpoints ep WHERE ep.tenant_id = $1 AND `+EndpointLive, e.TenantID).Scan(&have); err != nil {
 				return err
 			}
 			if have >= max {
@@ -103,15 +184,15 @@ func (s *Store) EndpointCreateCapped(ctx context.Context, e *store.Endpoint, max
 		if err != nil {
 			return err
 		}
-		out, err = scanEndpoint(tx.QueryRow(ctx, `
+		out, err = s.scanEndpoint(tx.QueryRow(ctx, `
 			INSERT INTO endpoints AS ep (id, tenant_id, url, description, events, format,
-				secret, previous_secret, previous_secret_expires_at, enabled,
+				secret, previous_secrets, secret_key_id, enabled,
 				headers, rate_limit, metadata, created_at, updated_at, max_in_flight,
 				disabled_reason, disabled_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $14, $15, $16, $17)
 			RETURNING `+returning(EndpointCols),
 			epID, e.TenantID, e.URL, e.Description, cols.Events, e.Format,
-			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
+			secret, previous, keyID, e.Enabled,
 			cols.Headers, e.RateLimit, cols.Metadata, created, e.MaxInFlight,
 			reason, disabledAt))
 		return err
@@ -131,10 +212,10 @@ func (s *Store) EndpointCreateCapped(ctx context.Context, e *store.Endpoint, max
 	return out, nil
 }
 
-// EndpointGet loads one of the tenant's endpoints.
+// EndpointGet loads one of the tenant's live endpoints.
 func (s *Store) EndpointGet(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
-	e, err := getRow(ctx, s, s.read, scanEndpoint, fmt.Sprintf("endpoint %q", endpointID),
-		`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, endpointID)
+	e, err := getRow(ctx, s, s.read, s.scanEndpoint, fmt.Sprintf("endpoint %q", endpointID),
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive, tenantID, endpointID)
 	if err != nil {
 		return nil, err
 	}
@@ -144,10 +225,10 @@ func (s *Store) EndpointGet(ctx context.Context, tenantID, endpointID string) (*
 	return e, nil
 }
 
-// EndpointList pages through the tenant's endpoints, newest first.
+// EndpointList pages through the tenant's live endpoints, newest first.
 func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Endpoint, error) {
-	eps, err := pageRows(ctx, s, scanEndpoint, "endpoints", p, "id",
-		`SELECT `+EndpointCols+` FROM endpoints ep WHERE tenant_id = $1`, tenantID)
+	eps, err := pageRows(ctx, s, s.scanEndpoint, "endpoints", p, "id",
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE tenant_id = $1 AND `+EndpointLive, tenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -197,10 +278,11 @@ func (s *Store) dayCounts(ctx context.Context, eps []*store.Endpoint) error {
 // wakes the workers: its deliveries may have been waiting.
 func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.Endpoint, error) {
 	cols := store.NewEndpointJSON(e)
+	secret, previous, keyID := sealSecrets(s.box, e, e.ID)
 	var out *store.Endpoint
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		var wasEnabled bool
-		err := tx.QueryRow(ctx, `SELECT enabled FROM endpoints WHERE tenant_id = $1 AND id = $2`+s.db.LockClause(LockUpdate),
+		err := tx.QueryRow(ctx, `SELECT ep.enabled FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive+s.db.LockClause(LockUpdate),
 			e.TenantID, e.ID).Scan(&wasEnabled)
 		if err != nil {
 			return notFound(err, "endpoint %q", e.ID)
@@ -208,9 +290,9 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 		if err := s.shareFormat(ctx, tx, e.Format); err != nil {
 			return err
 		}
-		out, err = scanEndpoint(tx.QueryRow(ctx, `
+		out, err = s.scanEndpoint(tx.QueryRow(ctx, `
 			UPDATE endpoints AS ep SET url = $3, description = $4, events = $5, format = $6,
-				secret = $7, previous_secret = $8, previous_secret_expires_at = $9, enabled = $10,
+				secret = $7, previous_secrets = $8, secret_key_id = $9, enabled = $10,
 				headers = $11, rate_limit = $12, metadata = $13, updated_at = $14, max_in_flight = $15,
 				-- Disabling by hand is manual; enabling clears the reason
 				-- and the failing streak. The right-hand sides read the row
@@ -222,7 +304,7 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 			WHERE tenant_id = $1 AND id = $2
 			RETURNING `+returning(EndpointCols),
 			e.TenantID, e.ID, e.URL, e.Description, cols.Events, e.Format,
-			e.Secret, e.PreviousSecret, tsPtr(e.PreviousSecretExpiresAt), e.Enabled,
+			secret, previous, keyID, e.Enabled,
 			cols.Headers, e.RateLimit, cols.Metadata, s.orNow(e.UpdatedAt), e.MaxInFlight))
 		if err != nil {
 			return err
@@ -238,21 +320,137 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 	return out, nil
 }
 
-// EndpointDelete deletes the endpoint and, by cascade, its deliveries and
-// their attempts.
+// EndpointDelete deletes the endpoint softly; see store.Store. The row
+// stays, so its deliveries (and their attempts) keep the endpoint their
+// foreign key names and stay readable, but disabled and marked deleted it
+// is matched, claimed for and shown by nothing, and what it held that is a
+// credential (its secrets and headers) is erased. Deliveries still waiting
+// fail at once rather than wait for ever; one in flight is recorded as it
+// ends, failed if it would have been retried (DeliveryRecordAttempts).
 func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string) error {
-	n, err := s.write.Exec(ctx, `DELETE FROM endpoints WHERE tenant_id = $1 AND id = $2`, tenantID, endpointID)
+	now := s.Now()
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		// FOR UPDATE, which an UPDATE of no key column would not take:
+		// ingest key-share locks the endpoints it makes deliveries for, so
+		// this waits for those batches to commit, and the update of the
+		// waiting deliveries below sees their deliveries too.
+		var one int
+		err := tx.QueryRow(ctx, `SELECT 1 FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive+s.db.LockClause(LockUpdate),
+			tenantID, endpointID).Scan(&one)
+		if err != nil {
+			return notFound(err, "endpoint %q", endpointID)
+		}
+		if _, err := tx.Exec(ctx, `
+			UPDATE endpoints AS ep SET deleted_at = $3, enabled = false, updated_at = $3,
+				secret = '', previous_secrets = '[]', secret_key_id = '', headers = '{}'
+			WHERE ep.tenant_id = $1 AND ep.id = $2`, tenantID, endpointID, now); err != nil {
+			return err
+		}
+		// status IN (...) spelled as the partial index on due rows has it,
+		// so SQLite uses that index.
+		_, err = tx.Exec(ctx, `
+			UPDATE deliveries SET status = 'failed', next_attempt_at = NULL,
+				lease_owner = NULL, lease_expires_at = NULL, last_error = $3, updated_at = $4
+			WHERE endpoint_id = $1 AND tenant_id = $2
+				AND status IN ('pending', 'retrying', 'delivering')
+				AND (status <> 'delivering' OR lease_expires_at <= $4)`,
+			endpointID, tenantID, store.EndpointDeletedError, now)
+		return err
+	})
 	if err != nil {
 		return s.Err(err, "delete endpoint %q", endpointID)
-	}
-	if n == 0 {
-		return fmt.Errorf("endpoint %q: %w", endpointID, store.ErrNotFound)
 	}
 	return nil
 }
 
-// EndpointListByFormat lists the endpoints of every tenant that use format.
+// EndpointListByFormat lists the live endpoints of every tenant that use format.
 func (s *Store) EndpointListByFormat(ctx context.Context, format string) ([]*store.Endpoint, error) {
-	return listRows(ctx, s, scanEndpoint, fmt.Sprintf("endpoints of format %q", format),
-		`SELECT `+EndpointCols+` FROM endpoints ep WHERE format = $1 ORDER BY id`, format)
+	return listRows(ctx, s, s.scanEndpoint, fmt.Sprintf("endpoints of format %q", format),
+		`SELECT `+EndpointCols+` FROM endpoints ep WHERE format = $1 AND `+EndpointLive+` ORDER BY id`, format)
+}
+
+// EndpointSecretsCheck reports how the live endpoints' secrets are kept
+// and opens one of each key's; see store.Store.
+func (s *Store) EndpointSecretsCheck(ctx context.Context) (*store.SecretsReport, error) {
+	rows, err := s.read.Query(ctx, `SELECT ep.secret_key_id, count(*), min(ep.id) FROM endpoints ep
+		WHERE `+EndpointLive+` GROUP BY ep.secret_key_id ORDER BY ep.secret_key_id`)
+	type use struct {
+		keyID, sample string
+		n             int
+	}
+	uses, err := Collect(rows, err, func(r Row) (use, error) {
+		var u use
+		return u, r.Scan(&u.keyID, &u.n, &u.sample)
+	})
+	if err != nil {
+		return nil, s.Err(err, "read the endpoints' secret keys")
+	}
+	out := &store.SecretsReport{Sealed: map[string]int{}}
+	var unknown []string
+	for _, u := range uses {
+		if u.keyID == "" {
+			out.Clear = u.n
+			continue
+		}
+		out.Sealed[u.keyID] = u.n
+		if !s.box.Has(u.keyID) {
+			unknown = append(unknown, fmt.Sprintf("%d endpoints under key %s", u.n, u.keyID))
+			continue
+		}
+		// The id matches; the key must open what it sealed too.
+		if _, err := getRow(ctx, s, s.read, s.scanEndpoint, fmt.Sprintf("endpoint %q", u.sample),
+			`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.id = $1`, u.sample); err != nil {
+			return out, fmt.Errorf("endpoint secrets sealed under key %s: %w", u.keyID, err)
+		}
+	}
+	if len(unknown) > 0 {
+		return out, fmt.Errorf("endpoint secrets are sealed under a key this server was not given (%s): %w",
+			strings.Join(unknown, ", "), secretbox.ErrUnknownKey)
+	}
+	return out, nil
+}
+
+// resealBatch is how many endpoints EndpointSecretsReseal seals again in
+// one transaction.
+const resealBatch = 100
+
+// EndpointSecretsReseal seals every live endpoint's secrets under the
+// keyring's current key; see store.Store. Each batch is read locked and
+// written in one transaction, so a rotation or an update running beside it
+// is neither lost nor undone.
+func (s *Store) EndpointSecretsReseal(ctx context.Context) (int, error) {
+	if s.box == nil {
+		return 0, errors.New("reseal endpoint secrets: no encryption key was given")
+	}
+	changed := 0
+	after := ""
+	for {
+		var ids []string
+		err := s.db.Tx(ctx, func(tx Querier) error {
+			rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep
+				WHERE ep.id > $1 AND ep.secret_key_id <> $2 AND `+EndpointLive+`
+				ORDER BY ep.id LIMIT $3`+s.db.LockClause(LockUpdate), after, s.box.ID(), resealBatch)
+			eps, err := Collect(rows, err, s.scanEndpoint)
+			if err != nil {
+				return err
+			}
+			for _, e := range eps {
+				ids = append(ids, e.ID)
+				secret, previous, keyID := sealSecrets(s.box, e, e.ID)
+				if _, err := tx.Exec(ctx, `UPDATE endpoints SET secret = $2, previous_secrets = $3, secret_key_id = $4 WHERE id = $1`,
+					e.ID, secret, previous, keyID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return changed, s.Err(err, "reseal endpoint secrets")
+		}
+		changed += len(ids)
+		if len(ids) < resealBatch {
+			return changed, nil
+		}
+		after = ids[len(ids)-1]
+	}
 }

@@ -341,16 +341,17 @@ func scanString(r Row) (string, error) {
 	return v, r.Scan(&v)
 }
 
-// tenantEndpoints reads the endpoints of the tenants once for a whole
+// tenantEndpoints reads the live endpoints of the tenants once for a whole
 // batch, whole, as a hand-off gives them to the dispatcher: the enabled
 // ones get deliveries to send, the disabled ones failed deliveries.
 // Filters are matched in Go (store.MatchEventType). The rows are
 // key-share locked (PostgreSQL) so a concurrent EndpointDelete waits for
-// this batch instead of failing its inserts.
+// this batch instead of failing its inserts. A deleted endpoint is not
+// here: it gets no delivery at all, not even a failed one.
 func (s *Store) tenantEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]*store.Endpoint, error) {
-	rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE `+s.db.InList("ep.tenant_id", 1)+`
+	rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE `+s.db.InList("ep.tenant_id", 1)+` AND `+EndpointLive+`
 		ORDER BY ep.tenant_id, ep.id`+s.db.LockClause(LockKeyShare), tenantIDs)
-	eps, err := Collect(rows, err, scanEndpoint)
+	eps, err := Collect(rows, err, s.scanEndpoint)
 	if err != nil {
 		return nil, s.Err(err, "find endpoints")
 	}
@@ -545,13 +546,13 @@ func (s *Store) existingEvent(ctx context.Context, tx Querier, ev *store.Event) 
 }
 
 // eventTargets checks that the endpoints a test send names are the
-// tenant's, and returns them sorted, once each. On PostgreSQL they are
+// tenant's live ones, and returns them sorted, once each. On PostgreSQL they are
 // key-share locked so a concurrent EndpointDelete waits for this event
 // instead of failing its insert.
 func (s *Store) eventTargets(ctx context.Context, tx Querier, ev *store.Event, endpointIDs []string) ([]string, error) {
 	want := slices.Compact(slices.Sorted(slices.Values(endpointIDs)))
-	rows, err := tx.Query(ctx, `SELECT id FROM endpoints WHERE tenant_id = $1 AND `+s.db.InList("id", 2)+`
-		ORDER BY id`+s.db.LockClause(LockKeyShare), ev.TenantID, want)
+	rows, err := tx.Query(ctx, `SELECT ep.id FROM endpoints ep WHERE ep.tenant_id = $1 AND `+s.db.InList("ep.id", 2)+` AND `+EndpointLive+`
+		ORDER BY ep.id`+s.db.LockClause(LockKeyShare), ev.TenantID, want)
 	found, err := Collect(rows, err, scanString)
 	if err != nil {
 		return nil, s.Err(err, "find endpoints")

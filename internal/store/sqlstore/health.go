@@ -180,7 +180,7 @@ func (s *Store) recordHealth(ctx context.Context, tx Querier, ps []*store.Attemp
 		FROM `+s.db.Rows(1, "o", disableCols...)+`
 		WHERE `+s.db.KeyFilter("ep.id", 2)+` AND ep.id = o.endpoint_id AND ep.enabled
 		RETURNING `+returning(EndpointCols), off, offIDs)
-	disabled, err := Collect(r, err, scanEndpoint)
+	disabled, err := Collect(r, err, s.scanEndpoint)
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/secretbox"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -26,14 +27,18 @@ type Store struct {
 	// healthPruned is the hour (unix seconds) this node last swept old
 	// hourly attempt counts in.
 	healthPruned atomic.Int64
+	// box seals endpoints' secrets on their way in and opens them on
+	// their way out (sealSecrets, openSecrets): nothing above the store
+	// sees them sealed.
+	box *secretbox.Keyring
 }
 
 // New returns the shared store over db: read runs plain reads (SQLite: a
 // reader pool beside the writer), write single-statement writes outside a
-// transaction, and clk is the time for every moment a caller leaves zero.
-// It does no I/O.
-func New(db Driver, read, write Querier, clk clock.Clock) *Store {
-	return &Store{db: db, read: read, write: write, now: clock.Or(clk).Now}
+// transaction; o.Clock is the time for every moment a caller leaves zero,
+// and o.Secrets seals endpoints' secrets. It does no I/O.
+func New(db Driver, read, write Querier, o store.Options) *Store {
+	return &Store{db: db, read: read, write: write, now: clock.Or(o.Clock).Now, box: o.Secrets}
 }
 
 // Now is the store's clock in stored precision.

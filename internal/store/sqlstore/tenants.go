@@ -303,7 +303,7 @@ func (s *Store) FormatDelete(ctx context.Context, name string) error {
 			return notFound(err, "format %q", name)
 		}
 		var used bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints WHERE format = $1)`, name).Scan(&used); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.format = $1 AND `+EndpointLive+`)`, name).Scan(&used); err != nil {
 			return err
 		}
 		if used {

@@ -122,7 +122,7 @@ func (s *Store) EndpointTakeTurn(ctx context.Context, endpointID string, now tim
 		if err := s.db.LockClaims(ctx, tx); err != nil {
 			return err
 		}
-		ep, err := scanEndpoint(tx.QueryRow(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.id = $1`, endpointID))
+		ep, err := s.scanEndpoint(tx.QueryRow(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.id = $1 AND `+EndpointLive, endpointID))
 		if err != nil {
 			return notFound(err, "endpoint %q", endpointID)
 		}

@@ -241,4 +241,14 @@ func testStats(t *testing.T, st store.Store) {
 		t.Errorf("Stats EndpointsDisabled after enabling one and disabling another = %d, want 2", got.EndpointsDisabled)
 	}
 	sameTimePtr(t, "Stats NextDue once that endpoint is enabled", got.NextDue, ptr(us(t0.Add(-time.Second))))
+	// A deleted endpoint is not a disabled one, nor are its deliveries
+	// unfinished: the waiting ones failed with it.
+	if err := st.EndpointDelete(ctx, "acme", ep.ID); err != nil {
+		t.Fatal(err)
+	}
+	got = do(st.Stats(ctx)).must(t)
+	want = map[string]int{store.StatusPending: 1, store.StatusDelivering: 1, store.StatusRetrying: 0}
+	if got.EndpointsDisabled != 1 || fmt.Sprint(got.Deliveries) != fmt.Sprint(want) {
+		t.Errorf("Stats after deleting a disabled endpoint: %d disabled, deliveries %v; want 1 and %v", got.EndpointsDisabled, got.Deliveries, want)
+	}
 }
