@@ -401,3 +401,34 @@ func TestServer_MountsTheDashboardBesideTheAPI(t *testing.T) {
 		}
 	}
 }
+
+// An endpoint's page lists every replaced secret still signing, each until
+// its own end, and never a secret's value.
+func TestEndpointPage_ShowsTheSecretsStillSigning(t *testing.T) {
+	t.Parallel()
+	d := newDash(t)
+	tok := d.signedIn()
+	d.do(d.client, "POST", "/tenants", url.Values{"id": {"acme"}, "csrf": {tok}})
+	now := d.clk.Now()
+	ep, err := d.st.EndpointCreate(context.Background(), &store.Endpoint{
+		TenantID: "acme", URL: "https://example.com/hook", Events: []string{"*"}, Enabled: true, Secret: "whsec_current_value",
+		PreviousSecrets: []store.PreviousSecret{
+			{Secret: "whsec_previous_value", ReplacedAt: now, ExpiresAt: now.Add(time.Hour)},
+			{Secret: "whsec_earlier_value", ReplacedAt: now.Add(-time.Hour), ExpiresAt: now.Add(20 * time.Hour)},
+			{Secret: "whsec_expired_value", ReplacedAt: now.Add(-48 * time.Hour), ExpiresAt: now.Add(-time.Hour)},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := d.do(d.client, "GET", "/tenants/acme/endpoints/"+ep.ID, nil)
+	if a.code != 200 {
+		t.Fatalf("GET the endpoint page: %d\n%s", a.code, a.body)
+	}
+	if n := strings.Count(a.body, "signs too until"); n != 2 {
+		t.Errorf("the page lists %d previous secrets, want the 2 still signing:\n%s", n, a.body)
+	}
+	if strings.Contains(a.body, "_value") {
+		t.Errorf("the page shows a secret's value:\n%s", a.body)
+	}
+}
