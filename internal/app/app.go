@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -385,13 +386,14 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 	})
 	m.engine = delivery.NewEngine(delivery.Config{
 		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: metrics, Clock: m.cfg.Clock,
-		Client:         delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations, Workers: m.cfg.Workers}),
-		Workers:        m.cfg.Workers,
-		PerEndpoint:    m.cfg.PerEndpoint,
-		PerTenant:      m.cfg.PerTenant,
-		Lease:          m.cfg.Lease,
-		DisableAfter:   m.cfg.DisableAfter,
-		TracerProvider: tp,
+		Client:          delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations, Workers: m.cfg.Workers}),
+		Workers:         m.cfg.Workers,
+		PerEndpoint:     m.cfg.PerEndpoint,
+		MaxRenderedBody: 2 * cmp.Or(m.cfg.MaxBodyBytes, api.DefaultMaxBodyBytes),
+		PerTenant:       m.cfg.PerTenant,
+		Lease:           m.cfg.Lease,
+		DisableAfter:    m.cfg.DisableAfter,
+		TracerProvider:  tp,
 	})
 	srv := api.New(&api.Config{
 		Store: m.st, Formats: m.formats, Tester: m.engine, Dispatcher: m.engine, Logger: m.log, Clock: m.cfg.Clock,

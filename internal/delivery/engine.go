@@ -35,6 +35,9 @@ const maxResponseBody = 4 << 10
 // in flight (docs/delivery.md).
 const DefaultWorkers = 128
 
+// DefaultMaxRenderedBody is twice the API's default event limit (1 MiB).
+const DefaultMaxRenderedBody = 2 << 20
+
 // DefaultPerEndpoint is the server's cap on attempts in flight to one
 // endpoint, across all nodes, unless --per-endpoint says otherwise.
 const DefaultPerEndpoint = 16
@@ -66,6 +69,9 @@ type Config struct {
 	BatchWait time.Duration
 	// PerEndpoint caps in-flight attempts per endpoint across all nodes.
 	PerEndpoint int
+	// MaxRenderedBody caps the body a format renders for a delivery: past
+	// it the delivery fails at once. Default: DefaultMaxRenderedBody.
+	MaxRenderedBody int64
 	// PerTenant is one tenant's fair share: the most attempts of one tenant
 	// this node sends at once, so the others always have workers however
 	// many endpoints of one tenant hang or wait. Its deliveries also hold
@@ -136,6 +142,7 @@ func NewEngine(cfg Config) *Engine {
 	cfg.BatchSize = cmp.Or(cfg.BatchSize, 256)
 	cfg.BatchWait = cmp.Or(cfg.BatchWait, 2*time.Millisecond)
 	cfg.PerEndpoint = cmp.Or(cfg.PerEndpoint, DefaultPerEndpoint)
+	cfg.MaxRenderedBody = cmp.Or(cfg.MaxRenderedBody, DefaultMaxRenderedBody)
 	cfg.PerTenant = cmp.Or(cfg.PerTenant, max(1, cfg.Workers*3/4))
 	cfg.Lease = max(cmp.Or(cfg.Lease, 30*time.Second), 3*time.Second)
 	cfg.PollInterval = cmp.Or(cfg.PollInterval, 5*time.Second)
@@ -433,6 +440,15 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 	body := c.Body
 	if body == nil {
 		body = f.RenderBody(in)
+		if int64(len(body)) > e.cfg.MaxRenderedBody {
+			// A format that repeats the event's data many times would
+			// send (and store) many times its size on every attempt: no
+			// retry can mend it.
+			a.out = &outcome{err: fmt.Sprintf("the rendered body is %d bytes, past the limit of %d (twice the largest event the API accepts)",
+				len(body), e.cfg.MaxRenderedBody), final: true}
+			e.finish(bg, a, span, complete, settled)
+			return
+		}
 	}
 
 	started := e.now()

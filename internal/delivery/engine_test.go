@@ -1050,3 +1050,31 @@ func TestEngine_SecretThatDoesNotSuitTheSchemeFailsAtOnce(t *testing.T) {
 		t.Errorf("attempts %+v, receiver got %d: want one failed attempt saying the secret cannot sign, nothing sent", atts, len(rc.got()))
 	}
 }
+
+// A format that repeats the event's data until the body passes the limit
+// fails the delivery at once, unsent, instead of sending and storing many
+// times the event on every attempt.
+func TestEngine_AmplifyingFormatFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st, func(c *delivery.Config) { c.MaxRenderedBody = 4 << 10 })
+		body := map[string]string{}
+		for i := range 10 {
+			body[fmt.Sprintf("copy%d", i)] = "{{event.data}}"
+		}
+		def, _ := json.Marshal(map[string]any{"name": "echo", "body": body, "retry": map[string]any{"schedule": []string{"10ms"}}})
+		b.putFormat(t, string(def))
+		rc := newReceiver(t)
+		b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "echo" })
+		b.run(t)
+		pad := strings.Repeat("x", 1000)
+		d := b.send(t, "user.created", `{"pad":"`+pad+`"}`).Deliveries[0]
+		got := b.waitStatus(t, d.ID, store.StatusFailed, 10*time.Second)
+		if !strings.Contains(got.LastError, "past the limit") {
+			t.Errorf("last error %q, want the body limit named", got.LastError)
+		}
+		if n := len(rc.got()); n != 0 {
+			t.Errorf("receiver got %d requests, want none", n)
+		}
+	})
+}

@@ -187,9 +187,17 @@ func (c *compiler) style() {
 	c.f.style = style
 }
 
+// MaxHeaders is the most headers a format may set: each is rendered and
+// sent on every attempt.
+const MaxHeaders = 50
+
 // headers compiles the header templates in name order, so faults and
 // rendering are the same on every run.
 func (c *compiler) headers() {
+	if len(c.def.Headers) > MaxHeaders {
+		c.add("headers", "has %d headers; a format may set at most %d", len(c.def.Headers), MaxHeaders)
+		return
+	}
 	names := make([]string, 0, len(c.def.Headers))
 	for name := range c.def.Headers {
 		names = append(names, name)

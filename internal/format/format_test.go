@@ -1,6 +1,8 @@
 package format_test
 
 import (
+	"fmt"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -128,6 +130,24 @@ func TestHeaders_AttemptTraceparent(t *testing.T) {
 	}
 	if _, err := format.Parse([]byte(`{"name":"x","body":{"t":"{{attempt.traceparent}}"}}`)); err == nil || !strings.Contains(err.Error(), "only in headers") {
 		t.Errorf("traceparent in the body: %v, want refused, only in headers", err)
+	}
+}
+
+func TestParse_AtMostMaxHeaders(t *testing.T) {
+	t.Parallel()
+	hs := map[string]string{}
+	for i := range format.MaxHeaders + 1 {
+		hs[fmt.Sprintf("X-H%d", i)] = "v"
+	}
+	def, _ := json.Marshal(map[string]any{"name": "many", "headers": hs})
+	_, err := format.Parse(def)
+	if err == nil || !strings.Contains(err.Error(), "at most") {
+		t.Fatalf("a format of %d headers: %v, want refused at headers", len(hs), err)
+	}
+	delete(hs, "X-H0")
+	def, _ = json.Marshal(map[string]any{"name": "many", "headers": hs})
+	if _, err := format.Parse(def); err != nil {
+		t.Fatalf("a format of %d headers: %v, want accepted", len(hs), err)
 	}
 }
 
