@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"strings"
 	"time"
@@ -26,7 +27,22 @@ var _ sqlstore.Driver = driver{}
 // nil. A failure to reach the database, at begin, inside fn or at commit,
 // comes back marked herald.ErrUnavailable whatever fn wrapped it in.
 func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	err := pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error { return fn(querier{tx}) })
+	var err error
+	for try := 0; ; try++ {
+		err = pgx.BeginFunc(ctx, d.s.pool, func(tx pgx.Tx) error { return fn(querier{tx}) })
+		// A deadlock or a serialization failure aborts one of the
+		// transactions in it, which was right and may simply run again: a
+		// tenant's delete (endpoints, then their deliveries) and a batch of
+		// attempt records (deliveries, then their endpoints' health) take
+		// their locks in opposite orders, and the delete answered 500.
+		if c := pgCode(err); (c != codeDeadlock && c != codeSerialization) || try == maxTxRetries || ctx.Err() != nil {
+			break
+		}
+		select {
+		case <-time.After(time.Duration(1+rand.IntN(10*(try+1))) * time.Millisecond):
+		case <-ctx.Done():
+		}
+	}
 	if err != nil && unavailable(err) && !errors.Is(err, herald.ErrUnavailable) {
 		return fmt.Errorf("%w: %w", herald.ErrUnavailable, err)
 	}
@@ -54,10 +70,16 @@ func (driver) AsyncCommit(ctx context.Context, tx sqlstore.Querier) error {
 	return err
 }
 
+// maxTxRetries is how many times Tx runs a transaction again that a
+// deadlock or a serialization failure aborted.
+const maxTxRetries = 3
+
 // SQLSTATE codes the driver tells apart.
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeDeadlock            = "40P01"
+	codeSerialization       = "40001"
 	// classDataException is SQLSTATE class 22, every refusal of a value
 	// as invalid input: a NUL or untranslatable character in text (22021,
 	// 22P05), a timestamp out of range (22008), a number out of range
@@ -71,6 +93,10 @@ func (driver) Classify(err error) sqlstore.Kind {
 		return sqlstore.KindUnique
 	case c == codeForeignKeyViolation:
 		return sqlstore.KindForeignKey
+	case c == codeDeadlock || c == codeSerialization:
+		// Still so after Tx ran it again: busy, try later (503), not a
+		// fault of the request's.
+		return sqlstore.KindUnavailable
 	case strings.HasPrefix(c, classDataException):
 		return sqlstore.KindInvalid
 	case unavailable(err):
