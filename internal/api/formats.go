@@ -69,7 +69,10 @@ type formatPutInput struct {
 
 type formatOutput struct {
 	Status int
-	Body   formatObject
+	// Warning says what the check found risky but allowed (a body that
+	// repeats the event's data), on PUT.
+	Warning string `header:"Herald-Warning" doc:"What the format check found risky but allowed, e.g. a body that repeats the event's data."`
+	Body    formatObject
 }
 
 func (s *Server) registerFormats() {
@@ -115,7 +118,7 @@ func (s *Server) putFormat(ctx context.Context, in *formatPutInput) (*formatOutp
 	if err != nil {
 		return nil, formatFaults(err)
 	}
-	out := &formatOutput{Status: http.StatusOK, Body: formatObject(f.Definition())}
+	out := &formatOutput{Status: http.StatusOK, Body: formatObject(f.Definition()), Warning: strings.Join(f.Warnings(), "; ")}
 	if created {
 		out.Status = http.StatusCreated
 	}

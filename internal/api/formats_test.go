@@ -154,3 +154,21 @@ func TestFormats_ReplaceMustSuitEndpointSecrets(t *testing.T) {
 		want(t, admin.put("/api/v1/formats/plain", toStandard), http.StatusOK)
 	})
 }
+
+// A body that repeats the event's data is allowed, with a warning in the
+// answer's Herald-Warning header; one copy draws none.
+func TestFormats_PutWarnsOfRepeatedData(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, dbtest.SQLite(t))
+	admin := h.as(h.admin)
+	r := admin.put("/api/v1/formats/twice", `{"body": {"a": "{{event.data}}", "b": "{{event.data.id}}"}}`)
+	want(t, r, http.StatusCreated)
+	if w := r.Header.Get("Herald-Warning"); !strings.Contains(w, "appears 2 times") {
+		t.Errorf("Herald-Warning %q, want the repeated data named", w)
+	}
+	r = admin.put("/api/v1/formats/once", `{"body": {"a": "{{event.data}}"}}`)
+	want(t, r, http.StatusCreated)
+	if w := r.Header.Get("Herald-Warning"); w != "" {
+		t.Errorf("Herald-Warning %q for one copy, want none", w)
+	}
+}

@@ -75,7 +75,14 @@ type Format struct {
 	headers  []headerTemplate
 	schedule []time.Duration
 	timeout  time.Duration
+	warnings []string
 }
+
+// Warnings are what the check found risky but allowed: a body that repeats
+// the event's data, whose size the producer decides, is that many times an
+// event on every attempt (and past twice the ingest limit its deliveries
+// fail at once).
+func (f *Format) Warnings() []string { return f.warnings }
 
 type headerTemplate struct {
 	name string
@@ -176,6 +183,10 @@ func (c *compiler) body() {
 		return
 	}
 	c.f.body = tmpl
+	if n := strings.Count(string(c.def.Body), "{{event.data"); n > 1 {
+		c.f.warnings = append(c.f.warnings, fmt.Sprintf(
+			"body: the event's data ({{event.data...}}) appears %d times; each copy is as large as the producer makes it, and a delivery whose body passes twice the ingest limit fails at once", n))
+	}
 }
 
 func (c *compiler) style() {
