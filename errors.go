@@ -4,13 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 )
 
-// Error kinds shared by every layer. The api package maps each to one HTTP
-// status in a single table; nothing else knows about statuses.
+// Error kinds shared by every layer. Each maps to one HTTP status in a
+// single table (StatusOf), which the API and the dashboard both read.
 var (
 	// ErrNotFound is returned when an object does not exist (or belongs to
 	// another tenant, which callers must not be able to tell apart).
@@ -31,6 +32,32 @@ var (
 	// it may succeed if retried in a moment.
 	ErrBusy = errors.New("busy")
 )
+
+// statuses is the one table from error kinds to HTTP statuses; the first
+// kind an error matches wins.
+var statuses = []struct {
+	kind   error
+	status int
+}{
+	{ErrUnauthorized, http.StatusUnauthorized},
+	{ErrForbidden, http.StatusForbidden},
+	{ErrNotFound, http.StatusNotFound},
+	{ErrConflict, http.StatusConflict},
+	{ErrInvalid, http.StatusUnprocessableEntity},
+	{ErrUnavailable, http.StatusServiceUnavailable},
+	{ErrBusy, http.StatusTooManyRequests},
+}
+
+// StatusOf is the HTTP status of err's kind and the kind it matched, or
+// ok false when it matches none (a 500).
+func StatusOf(err error) (kind error, status int, ok bool) {
+	for _, k := range statuses {
+		if errors.Is(err, k.kind) {
+			return k.kind, k.status, true
+		}
+	}
+	return nil, 0, false
+}
 
 // FieldError says which input field is wrong and why. Location uses the
 // problem-details convention: "body.url", "query.limit", "path.tenant".

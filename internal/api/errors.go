@@ -13,21 +13,6 @@ import (
 	"github.com/heraldhq/herald"
 )
 
-// statusOf is the one table from domain error kinds to HTTP statuses; the
-// first kind an error matches wins. Anything that matches none is a 500.
-var statusOf = []struct {
-	kind   error
-	status int
-}{
-	{herald.ErrUnauthorized, http.StatusUnauthorized},
-	{herald.ErrForbidden, http.StatusForbidden},
-	{herald.ErrNotFound, http.StatusNotFound},
-	{herald.ErrConflict, http.StatusConflict},
-	{herald.ErrInvalid, http.StatusUnprocessableEntity},
-	{herald.ErrUnavailable, http.StatusServiceUnavailable},
-	{herald.ErrBusy, http.StatusTooManyRequests},
-}
-
 // retryAfterUnavailable is the Retry-After of a 503: a database blip is
 // usually over within a second or two.
 const retryAfterUnavailable = "1"
@@ -100,20 +85,18 @@ func (s *Server) problem(ctx context.Context, err error) *huma.ErrorModel {
 	if errors.As(err, &ve) {
 		return validationProblem(ve)
 	}
-	for _, k := range statusOf {
-		if errors.Is(err, k.kind) {
-			detail := strings.ToLower(http.StatusText(k.status))
-			if k.kind == herald.ErrUnavailable {
-				detail = "the database is not answering; retry in a moment (nothing was stored unless a later request shows it)"
-			}
-			// Errors from the store carry whatever text the driver chose,
-			// so only a herald.Error's message reaches the client.
-			var he *herald.Error
-			if errors.As(err, &he) {
-				detail = he.Message
-			}
-			return newProblem(k.status, detail)
+	if kind, status, ok := herald.StatusOf(err); ok {
+		detail := strings.ToLower(http.StatusText(status))
+		if kind == herald.ErrUnavailable {
+			detail = "the database is not answering; retry in a moment (nothing was stored unless a later request shows it)"
 		}
+		// Errors from the store carry whatever text the driver chose,
+		// so only a herald.Error's message reaches the client.
+		var he *herald.Error
+		if errors.As(err, &he) {
+			detail = he.Message
+		}
+		return newProblem(status, detail)
 	}
 	reqID := requestID(ctx)
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {

@@ -153,4 +153,3 @@ func hostileQuery(rng *rand.Rand) string {
 	}
 	return s
 }
-

@@ -17,20 +17,6 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// statusOf is the dashboard's table from error kinds to HTTP statuses, as
-// the API's is; anything that matches none is a 500.
-var statusOf = []struct {
-	kind   error
-	status int
-}{
-	{herald.ErrUnauthorized, http.StatusUnauthorized},
-	{herald.ErrForbidden, http.StatusForbidden},
-	{herald.ErrNotFound, http.StatusNotFound},
-	{herald.ErrConflict, http.StatusConflict},
-	{herald.ErrInvalid, http.StatusUnprocessableEntity},
-	{herald.ErrUnavailable, http.StatusServiceUnavailable},
-}
-
 // page is what every template gets: the layout's fields and the page's
 // own Data.
 type page struct {
@@ -168,18 +154,16 @@ func (h *Handler) describe(ctx context.Context, r *http.Request, err error) (int
 	if errors.As(err, &ve) {
 		return http.StatusUnprocessableEntity, ve.Error()
 	}
-	for _, k := range statusOf {
-		if errors.Is(err, k.kind) {
-			msg := http.StatusText(k.status)
-			if k.kind == herald.ErrUnavailable {
-				msg = "The database is not answering; try again in a moment."
-			}
-			var he *herald.Error
-			if errors.As(err, &he) {
-				msg = he.Message
-			}
-			return k.status, msg
+	if kind, status, ok := herald.StatusOf(err); ok {
+		msg := http.StatusText(status)
+		if kind == herald.ErrUnavailable {
+			msg = "The database is not answering; try again in a moment."
 		}
+		var he *herald.Error
+		if errors.As(err, &he) {
+			msg = he.Message
+		}
+		return status, msg
 	}
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return http.StatusServiceUnavailable, "The request was canceled."
