@@ -82,13 +82,36 @@ func TestPackageTableIsTheImportRule(t *testing.T) {
 	}
 }
 
+// The public packages, which other modules import, use the standard
+// library only: importing one brings in nothing else.
+func TestPublicPackagesUseTheStandardLibraryOnly(t *testing.T) {
+	t.Parallel()
+	for _, dir := range []string{"verify", "client"} {
+		fset := token.NewFileSet()
+		pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, parser.ImportsOnly)
+		if err != nil || len(pkgs) == 0 {
+			t.Fatalf("%s: %v (%d packages)", dir, err, len(pkgs))
+		}
+		for _, p := range pkgs {
+			for name, f := range p.Files {
+				for _, imp := range f.Imports {
+					ip, _ := strconv.Unquote(imp.Path.Value)
+					if first, _, _ := strings.Cut(ip, "/"); strings.Contains(first, ".") {
+						t.Errorf("%s imports %s, outside the standard library", name, ip)
+					}
+				}
+			}
+		}
+	}
+}
+
 // pkgPath is the import path of a package as the table names it: herald,
 // verify, cmd/herald, or a name under internal/.
 func pkgPath(name string) string {
 	switch name = strings.TrimPrefix(name, "internal/"); {
 	case name == "herald" || name == "root `herald`":
 		return module
-	case name == "verify" || strings.HasPrefix(name, "cmd/"):
+	case name == "verify" || name == "client" || strings.HasPrefix(name, "cmd/"):
 		return module + "/" + name
 	case name == "sqlstore" || name == "sqlite" || name == "postgres" || name == "dbtest" || name == "storetest":
 		return module + "/internal/store/" + name

@@ -1,0 +1,190 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"time"
+)
+
+// Endpoint is where a tenant's webhooks go.
+type Endpoint struct {
+	ID          string            `json:"id"`
+	TenantID    string            `json:"tenant_id"`
+	URL         string            `json:"url"`
+	Description string            `json:"description"`
+	Events      []string          `json:"events"`
+	Format      string            `json:"format"`
+	Enabled     bool              `json:"enabled"`
+	Status      string            `json:"status"` // "active" or "disabled"
+	Headers     map[string]string `json:"headers"`
+	RateLimit   int               `json:"rate_limit"`
+	MaxInFlight int               `json:"max_in_flight"`
+	Metadata    json.RawMessage   `json:"metadata"`
+	// Secret is the signing secret, set only in the answers to Create and
+	// RotateSecret: the server shows it there and never again.
+	Secret string `json:"secret,omitempty"`
+	// SecretOmitted is true in a replay of one of those under its
+	// Idempotency-Key, which cannot show the secret.
+	SecretOmitted bool `json:"secret_omitted,omitempty"`
+	// PreviousSecretExpiresAt is set while the secret the last rotation
+	// replaced still signs too.
+	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time  `json:"created_at"`
+	UpdatedAt               time.Time  `json:"updated_at"`
+}
+
+// EndpointCreateParams is a new endpoint. Only URL is required: Events
+// defaults to ["*"], Format to the server's default, Secret to a
+// generated one, Enabled to true.
+type EndpointCreateParams struct {
+	URL         string            `json:"url"`
+	Events      []string          `json:"events,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Format      string            `json:"format,omitempty"`
+	Secret      string            `json:"secret,omitempty"`
+	Enabled     *bool             `json:"enabled,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	RateLimit   int               `json:"rate_limit,omitempty"`
+	MaxInFlight int               `json:"max_in_flight,omitempty"`
+	Metadata    json.RawMessage   `json:"metadata,omitempty"`
+}
+
+// EndpointUpdateParams changes the fields that are set (not nil, not
+// empty); Headers and Metadata replace the endpoint's whole.
+type EndpointUpdateParams struct {
+	URL         *string           `json:"url,omitempty"`
+	Events      []string          `json:"events,omitempty"`
+	Description *string           `json:"description,omitempty"`
+	Format      *string           `json:"format,omitempty"`
+	Enabled     *bool             `json:"enabled,omitempty"`
+	Headers     map[string]string `json:"headers,omitempty"`
+	RateLimit   *int              `json:"rate_limit,omitempty"`
+	MaxInFlight *int              `json:"max_in_flight,omitempty"`
+	Metadata    json.RawMessage   `json:"metadata,omitempty"`
+}
+
+// RotateSecretParams is a rotation: the new Secret ("" generates one),
+// and how long the old one keeps signing too (Grace, "24h"; "" is the
+// server's default).
+type RotateSecretParams struct {
+	Grace  string `json:"grace,omitempty"`
+	Secret string `json:"secret,omitempty"`
+}
+
+// TestResult is what the receiver answered to a test send.
+type TestResult struct {
+	DeliveryID   string `json:"delivery_id"`
+	Status       string `json:"status"` // "delivered" or "failed"
+	ResponseCode int    `json:"response_code"`
+	ResponseBody string `json:"response_body"`
+	DurationMS   int64  `json:"duration_ms"`
+	Error        string `json:"error"`
+}
+
+// ReplayParams is the window of a replay: the failed deliveries created
+// at or after Since and before Until (zero: now).
+type ReplayParams struct {
+	Since time.Time  `json:"since"`
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// ReplayResult says how many failed deliveries a replay queued again.
+type ReplayResult struct {
+	Queued int `json:"queued"`
+}
+
+// EndpointsService is the calls on a tenant's endpoints.
+type EndpointsService struct{ c *Client }
+
+// Create creates an endpoint; the answer carries its Secret, shown only
+// here.
+func (s *EndpointsService) Create(ctx context.Context, tenant string, p *EndpointCreateParams) (*Endpoint, error) {
+	return s.one(ctx, "POST", p, "tenants", tenant, "endpoints")
+}
+
+// Get reads an endpoint.
+func (s *EndpointsService) Get(ctx context.Context, tenant, id string) (*Endpoint, error) {
+	return s.one(ctx, "GET", nil, "tenants", tenant, "endpoints", id)
+}
+
+// Update changes an endpoint.
+func (s *EndpointsService) Update(ctx context.Context, tenant, id string, p *EndpointUpdateParams) (*Endpoint, error) {
+	return s.one(ctx, "PATCH", p, "tenants", tenant, "endpoints", id)
+}
+
+// RotateSecret replaces an endpoint's secret; the answer carries the new
+// one, shown only here.
+func (s *EndpointsService) RotateSecret(ctx context.Context, tenant, id string, p *RotateSecretParams) (*Endpoint, error) {
+	if p == nil {
+		p = &RotateSecretParams{}
+	}
+	return s.one(ctx, "POST", p, "tenants", tenant, "endpoints", id, "rotate-secret")
+}
+
+func (s *EndpointsService) one(ctx context.Context, method string, in any, segments ...string) (*Endpoint, error) {
+	path, err := path(segments...)
+	if err != nil {
+		return nil, err
+	}
+	var e Endpoint
+	if _, err := s.c.Do(ctx, method, path, nil, in, &e); err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// Delete deletes an endpoint.
+func (s *EndpointsService) Delete(ctx context.Context, tenant, id string) error {
+	path, err := path("tenants", tenant, "endpoints", id)
+	if err != nil {
+		return err
+	}
+	_, err = s.c.Do(ctx, "DELETE", path, nil, nil, nil)
+	return err
+}
+
+// List reads one page of a tenant's endpoints, newest first.
+func (s *EndpointsService) List(ctx context.Context, tenant string, p *ListParams) (*Page[Endpoint], error) {
+	path, err := path("tenants", tenant, "endpoints")
+	if err != nil {
+		return nil, err
+	}
+	return getPage[Endpoint](ctx, s.c, path, p.query())
+}
+
+// All iterates over every endpoint of a tenant, newest first.
+func (s *EndpointsService) All(ctx context.Context, tenant string, p *ListParams) iter.Seq2[Endpoint, error] {
+	return All(ctx, func(ctx context.Context, cursor string) (*Page[Endpoint], error) {
+		return s.List(ctx, tenant, withCursor(p, cursor))
+	})
+}
+
+// Test sends the endpoint's format's test event to it now and returns
+// what the receiver answered (a failed test is a TestResult with Status
+// "failed", not an error).
+func (s *EndpointsService) Test(ctx context.Context, tenant, id string) (*TestResult, error) {
+	path, err := path("tenants", tenant, "endpoints", id, "test")
+	if err != nil {
+		return nil, err
+	}
+	var r TestResult
+	if _, err := s.c.Do(ctx, "POST", path, nil, nil, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// Replay queues again every failed delivery to the endpoint in p's
+// window.
+func (s *EndpointsService) Replay(ctx context.Context, tenant, id string, p *ReplayParams) (*ReplayResult, error) {
+	path, err := path("tenants", tenant, "endpoints", id, "replay")
+	if err != nil {
+		return nil, err
+	}
+	var r ReplayResult
+	if _, err := s.c.Do(ctx, "POST", path, nil, p, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
