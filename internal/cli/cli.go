@@ -1,13 +1,16 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -20,15 +23,23 @@ import (
 	"github.com/heraldhq/herald/internal/delivery"
 )
 
-// Version is set at build time with -ldflags "-X .../internal/cli.Version=v1.2.3".
-var Version = ""
+// Version, Commit and Date say what this binary is. A release build sets
+// them (scripts/release.sh):
+//
+//	-ldflags "-X github.com/heraldhq/herald/internal/cli.Version=v1.2.3
+//	          -X github.com/heraldhq/herald/internal/cli.Commit=<git sha>
+//	          -X github.com/heraldhq/herald/internal/cli.Date=<RFC 3339>"
+//
+// Left empty, they come from the module version and the VCS stamp Go adds
+// to a build from a checkout, and are "dev" and "unknown" without either.
+var Version, Commit, Date string
 
 // Main runs the herald command with args and returns the process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := NewRoot(stdout, stderr)
 	root.SetArgs(args)
 	if err := root.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(stderr, "herald:", err)
+		fmt.Fprintln(stderr, "herald:", describeError(err))
 		return 1
 	}
 	return 0
@@ -39,14 +50,17 @@ func NewRoot(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "herald",
 		Short:         "Herald delivers webhooks: signed, retried, logged.",
-		Version:       version(),
+		Version:       buildInfo().String(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	// herald -v and herald --version print what herald version does.
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(serveCmd(stdout, stderr), migrateCmd(stderr), rotateKeyCmd(stderr), versionCmd(stdout), benchCmd(stdout, stderr))
 	root.AddCommand(receiverCmds(stdout, stderr)...)
+	root.AddCommand(adminCmds(stdout, stderr)...)
 	return root
 }
 
@@ -180,40 +194,59 @@ func migrateCmd(stderr io.Writer) *cobra.Command {
 func versionCmd(stdout io.Writer) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, the commit and the build date (as herald -v does)",
+		Args:  cobra.NoArgs,
 		Run: func(*cobra.Command, []string) {
-			fmt.Fprintln(stdout, "herald", version())
+			fmt.Fprintln(stdout, buildInfo())
 		},
 	}
 }
 
-func version() string {
-	if Version != "" {
-		return Version
-	}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "dev"
-	}
-	if bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	// A build from a checkout: say which commit.
-	var rev, modified string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				modified = ", modified"
+// build is what a binary says of itself.
+type build struct {
+	Version  string // v1.2.3, or dev
+	Commit   string // the full commit id, or unknown
+	Modified bool   // built from a checkout with uncommitted changes
+	Date     string // when it was built (a release: its commit's time), or unknown
+}
+
+// buildInfo is this binary's build: Version, Commit and Date when the
+// release build set them, else what Go stamped into it.
+func buildInfo() build {
+	b := build{Version: Version, Commit: Commit, Date: Date}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if b.Version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			b.Version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch {
+			case s.Key == "vcs.revision" && b.Commit == "":
+				b.Commit = s.Value
+				b.Modified = b.Modified || slices.ContainsFunc(bi.Settings, func(s debug.BuildSetting) bool {
+					return s.Key == "vcs.modified" && s.Value == "true"
+				})
+			case s.Key == "vcs.time" && b.Date == "":
+				b.Date = s.Value
 			}
 		}
 	}
-	if rev == "" {
-		return "dev"
+	b.Version = cmp.Or(b.Version, "dev")
+	b.Commit = cmp.Or(b.Commit, "unknown")
+	b.Date = cmp.Or(b.Date, "unknown")
+	return b
+}
+
+// String is the line herald version prints:
+// "herald v1.2.3 (commit 0123456789ab, built 2026-12-01T12:00:00Z, go1.26.8 linux/amd64)".
+func (b build) String() string {
+	commit := b.Commit
+	if len(commit) >= 40 && strings.Trim(commit[:40], "0123456789abcdef") == "" {
+		commit = commit[:12] + commit[40:] // a full commit id, and -dirty if the release build says so
 	}
-	return fmt.Sprintf("dev (commit %.12s%s)", rev, modified)
+	if b.Modified {
+		commit += ", modified"
+	}
+	return fmt.Sprintf("herald %s (commit %s, built %s, %s %s/%s)", b.Version, commit, b.Date, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
 // envNames maps flags whose environment twin is not HERALD_ + the flag name

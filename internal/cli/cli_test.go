@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,11 +20,35 @@ import (
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
 
-func TestVersion(t *testing.T) {
+// herald version, herald -v and herald --version print one line, the
+// same: the version, the commit and the build date.
+func TestVersion_AndDashVPrintTheSame(t *testing.T) {
 	t.Parallel()
 	out, _, err := herald(t, nil, "version")
-	if err != nil || !strings.HasPrefix(out, "herald ") {
+	if err != nil || !regexp.MustCompile(`^herald \S+ \(commit \S+, built \S+, go\S+ \w+/\w+\)\n$`).MatchString(out) {
 		t.Fatalf("version: %q, %v", out, err)
+	}
+	for _, flag := range []string{"-v", "--version"} {
+		if got, _, err := herald(t, nil, flag); err != nil || got != out {
+			t.Errorf("herald %s printed %q (%v), want what herald version prints, %q", flag, got, err, out)
+		}
+	}
+}
+
+func TestBuild_String(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		b    build
+		want string
+	}{
+		{build{Version: "v1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567", Date: "2026-12-01T12:00:00Z"}, "herald v1.2.3 (commit 0123456789ab, built 2026-12-01T12:00:00Z, "},
+		{build{Version: "v1.2.3", Commit: "0123456789abcdef0123456789abcdef01234567-dirty", Date: "d"}, "herald v1.2.3 (commit 0123456789ab-dirty, built d, "},
+		{build{Version: "dev", Commit: "0123456789abcdef0123456789abcdef01234567", Modified: true, Date: "d"}, "herald dev (commit 0123456789ab, modified, built d, "},
+		{build{Version: "dev", Commit: "unknown", Date: "unknown"}, "herald dev (commit unknown, built unknown, "},
+	} {
+		if got := tc.b.String(); !strings.HasPrefix(got, tc.want) || !strings.HasSuffix(got, runtime.GOOS+"/"+runtime.GOARCH+")") {
+			t.Errorf("%+v: %q, want %q...", tc.b, got, tc.want)
+		}
 	}
 }
 
