@@ -156,13 +156,18 @@ func secretsErr(err error) error {
 }
 
 // OpenStore opens the store a database URL names: postgres:// or
-// postgresql:// for PostgreSQL, sqlite:PATH (or a bare path) for SQLite.
+// postgresql:// for PostgreSQL, sqlite:PATH for SQLite. Anything else is
+// refused, a bare file name with the URL it was meant to be.
 func OpenStore(databaseURL string, opts ...store.Option) (store.Store, error) {
 	if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
 		return postgres.Open(databaseURL, opts...)
 	}
-	if !strings.HasPrefix(databaseURL, "sqlite:") && strings.Contains(databaseURL, "://") {
-		return nil, fmt.Errorf("database URL %q: Herald supports sqlite:PATH and postgres://... URLs", redactURL(databaseURL))
+	if !strings.HasPrefix(databaseURL, "sqlite:") {
+		msg := fmt.Sprintf("database URL %q: Herald supports sqlite:PATH and postgres://... URLs", redactURL(databaseURL))
+		if databaseURL != "" && !strings.Contains(databaseURL, "://") {
+			msg += fmt.Sprintf("; for the SQLite file %s, give sqlite:%s", databaseURL, databaseURL)
+		}
+		return nil, errors.New(msg)
 	}
 	path, err := sqlite.PathFromURL(databaseURL)
 	if err != nil {
@@ -171,14 +176,15 @@ func OpenStore(databaseURL string, opts ...store.Option) (store.Store, error) {
 	return sqlite.Open(path, opts...)
 }
 
-// Migrate opens the database and brings its schema up to date.
-func Migrate(ctx context.Context, databaseURL string) error {
+// Migrate opens the database, brings its schema up to date and says what
+// it applied.
+func Migrate(ctx context.Context, databaseURL string) (*store.MigrateResult, error) {
 	st, err := OpenStore(databaseURL)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer st.Close()
-	return st.Migrate(ctx)
+	return st.MigrateUp(ctx)
 }
 
 // Main is one Herald server: NewMain wires it, Open acquires what it needs
@@ -245,8 +251,12 @@ func (m *Main) Open(ctx context.Context) error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	m.st = st
-	if err := st.Migrate(ctx); err != nil {
+	migrated, err := st.MigrateUp(ctx)
+	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	for _, mg := range migrated.Applied {
+		m.log.Info("migration applied", "migration", mg.Name, "duration", mg.Duration)
 	}
 	if err := m.checkSecrets(ctx, ring); err != nil {
 		return err

@@ -180,10 +180,18 @@ func migrateCmd(stderr io.Writer) *cobra.Command {
 			if err := applyEnv(cmd.Flags()); err != nil {
 				return err
 			}
-			if err := app.Migrate(cmd.Context(), dbURL); err != nil {
+			res, err := app.Migrate(cmd.Context(), dbURL)
+			if err != nil {
 				return err
 			}
-			fmt.Fprintln(stderr, "migrations applied")
+			if len(res.Applied) == 0 {
+				fmt.Fprintf(stderr, "The schema is up to date, at version %d: nothing to apply.\n", res.Version)
+				return nil
+			}
+			for _, m := range res.Applied {
+				fmt.Fprintf(stderr, "applied %s (%s)\n", m.Name, m.Duration.Round(time.Millisecond))
+			}
+			fmt.Fprintf(stderr, "Applied %d migrations: the schema is at version %d.\n", len(res.Applied), res.Version)
 			return nil
 		},
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -52,19 +53,32 @@ func TestBuild_String(t *testing.T) {
 	}
 }
 
+// migrate says what it applied, then that there was nothing to apply; a
+// database URL it cannot take is an error that says what it can.
 func TestMigrate_SQLite(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "m.db")
 	_, errOut, err := herald(t, nil, "migrate", "--database", "sqlite:"+path)
-	if err != nil || !strings.Contains(errOut, "migrations applied") {
+	if err != nil {
 		t.Fatalf("migrate: %v, %q", err, errOut)
 	}
-	// Again: nothing to do, still fine.
-	if _, _, err := herald(t, nil, "migrate", "--database", "sqlite:"+path); err != nil {
-		t.Fatalf("second migrate: %v", err)
+	lines := strings.Split(strings.TrimSpace(errOut), "\n")
+	n := len(lines) - 1
+	if n < 3 || !strings.HasPrefix(lines[0], "applied 00001_init.sql (") || lines[n] != fmt.Sprintf("Applied %d migrations: the schema is at version %d.", n, n) {
+		t.Errorf("migrate printed:\n%s\nwant each migration applied, then how many and the version", errOut)
 	}
-	if _, _, err := herald(t, nil, "migrate", "--database", "mysql://nope"); err == nil {
-		t.Error("migrate with an unknown database URL: no error")
+	// Again: nothing to do, still fine.
+	_, errOut, err = herald(t, nil, "migrate", "--database", "sqlite:"+path)
+	if want := fmt.Sprintf("The schema is up to date, at version %d: nothing to apply.\n", n); err != nil || errOut != want {
+		t.Errorf("second migrate: %v, %q; want %q", err, errOut, want)
+	}
+	for url, want := range map[string]string{
+		"mysql://nope": `database URL "mysql://nope": Herald supports sqlite:PATH and postgres://... URLs`,
+		"foo.db":       `database URL "foo.db": Herald supports sqlite:PATH and postgres://... URLs; for the SQLite file foo.db, give sqlite:foo.db`,
+	} {
+		if _, _, err := herald(t, nil, "migrate", "--database", url); err == nil || err.Error() != want {
+			t.Errorf("migrate --database %s: %v, want %q", url, err, want)
+		}
 	}
 }
 

@@ -51,6 +51,22 @@ const (
 	SourceFailure = "failure"
 )
 
+// MigrateResult is what a MigrateUp did.
+type MigrateResult struct {
+	// Applied are the migrations applied, oldest first.
+	Applied []Migration
+	// Version is the schema's version after: the number of its latest
+	// migration.
+	Version int64
+}
+
+// Migration is one migration applied.
+type Migration struct {
+	Version  int64
+	Name     string // its file, 00001_init.sql
+	Duration time.Duration
+}
+
 // Store is everything Herald keeps. Both drivers implement it and both pass
 // storetest.Run. Every method that reads one object returns ErrNotFound when
 // it is missing, never nil, nil. Objects scoped to a tenant are looked up by
@@ -59,6 +75,10 @@ type Store interface {
 	// Migrate brings the schema up to date. Safe to run on every start and
 	// from several nodes at once.
 	Migrate(ctx context.Context) error
+	// MigrateUp is Migrate saying what it did: the migrations this call
+	// applied, oldest first (none when the schema was up to date, or
+	// another node applied them), and the schema's version after.
+	MigrateUp(ctx context.Context) (*MigrateResult, error)
 	// Ping checks that the database answers.
 	Ping(ctx context.Context) error
 	// Close releases the connections.

@@ -195,8 +195,11 @@ type recordedStore struct {
 var _ store.Store = (*recordedStore)(nil)
 
 func (r *recordedStore) Migrate(ctx context.Context) error { return r.real.Migrate(ctx) }
-func (r *recordedStore) Ping(ctx context.Context) error    { return r.real.Ping(ctx) }
-func (r *recordedStore) Close() error                      { return nil }
+func (r *recordedStore) MigrateUp(ctx context.Context) (*store.MigrateResult, error) {
+	return r.real.MigrateUp(ctx)
+}
+func (r *recordedStore) Ping(ctx context.Context) error { return r.real.Ping(ctx) }
+func (r *recordedStore) Close() error                   { return nil }
 
 func (r *recordedStore) Listen(ctx context.Context) (<-chan struct{}, error) {
 	return r.real.Listen(ctx)

@@ -5,6 +5,7 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"path"
 	"sync"
 	"time"
 
@@ -71,9 +72,16 @@ func Open(url string, opts ...store.Option) (*Store, error) {
 	return s, nil
 }
 
-// Migrate applies the embedded migrations with goose. Nodes starting at
-// once take turns on an advisory lock, so each migration runs exactly once.
+// Migrate applies the embedded migrations with goose (MigrateUp).
 func (s *Store) Migrate(ctx context.Context) error {
+	_, err := s.MigrateUp(ctx)
+	return err
+}
+
+// MigrateUp applies the embedded migrations with goose and says which it
+// applied. Nodes starting at once take turns on an advisory lock, so each
+// migration runs exactly once.
+func (s *Store) MigrateUp(ctx context.Context) (*store.MigrateResult, error) {
 	// The lock is held on a connection of its own for the whole of Up:
 	// goose's session locker covers only part of it (Up first checks for
 	// pending migrations unlocked, so two nodes race to create the version
@@ -82,28 +90,36 @@ func (s *Store) Migrate(ctx context.Context) error {
 	// tests) in other schemas do not wait for each other.
 	lockConn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
 	// Closing the session releases the lock, whatever happens below.
 	defer closeConn(lockConn)
 	if _, err := lockConn.Exec(ctx, `SELECT pg_advisory_lock($1, hashtext(coalesce(current_schema(), '')))`, lockMigrate); err != nil {
-		return fmt.Errorf("postgres: migrate: take the migration lock: %w", err)
+		return nil, fmt.Errorf("postgres: migrate: take the migration lock: %w", err)
 	}
 
 	db := stdlib.OpenDBFromPool(s.pool)
 	defer db.Close()
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
-		return fmt.Errorf("postgres: migrations: %w", err)
+		return nil, fmt.Errorf("postgres: migrations: %w", err)
 	}
-	if _, err := p.Up(ctx); err != nil {
-		return fmt.Errorf("postgres: migrate: %w", err)
+	applied, err := p.Up(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: migrate: %w", err)
 	}
-	return nil
+	res := &store.MigrateResult{}
+	for _, r := range applied {
+		res.Applied = append(res.Applied, store.Migration{Version: r.Source.Version, Name: path.Base(r.Source.Path), Duration: r.Duration})
+	}
+	if res.Version, err = p.GetDBVersion(ctx); err != nil {
+		return nil, fmt.Errorf("postgres: migrate: read the schema version: %w", err)
+	}
+	return res, nil
 }
 
 // Ping checks that the database answers.

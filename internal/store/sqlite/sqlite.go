@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"runtime"
 	"strings"
 	"sync"
@@ -103,36 +104,55 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	return s, nil
 }
 
-// Migrate applies the embedded migrations with goose, on the writer
-// connection so that two Migrate calls of one Store take turns.
+// Migrate applies the embedded migrations with goose (MigrateUp).
 func (s *Store) Migrate(ctx context.Context) error {
+	_, err := s.MigrateUp(ctx)
+	return err
+}
+
+// MigrateUp applies the embedded migrations with goose, on the writer
+// connection so that two Migrate calls of one Store take turns, and says
+// which it applied.
+func (s *Store) MigrateUp(ctx context.Context) (*store.MigrateResult, error) {
 	fsys, err := fs.Sub(migrations, "migrations")
 	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}
 	p, err := goose.NewProvider(goose.DialectSQLite3, s.write, fsys, goose.WithDisableGlobalRegistry(true))
 	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
 	}
 	// SQLite has no advisory lock to take turns on, so two processes
 	// migrating one file at once can both decide that a migration is due.
 	// Each migration runs in its own IMMEDIATE transaction, so the loser
 	// fails cleanly ("table already exists") and rolls back; trying again,
 	// it finds the migration recorded and has nothing left to do.
+	res := &store.MigrateResult{}
 	for attempt := 1; ; attempt++ {
-		_, err = p.Up(ctx)
+		applied, err := p.Up(ctx)
+		var partial *goose.PartialError
+		if errors.As(err, &partial) {
+			applied = partial.Applied
+		}
+		for _, r := range applied {
+			res.Applied = append(res.Applied, store.Migration{Version: r.Source.Version, Name: path.Base(r.Source.Path), Duration: r.Duration})
+		}
 		if err == nil {
-			return nil
+			break
 		}
 		if attempt == 5 {
-			return fmt.Errorf("sqlite: migrate: %w", err)
+			return nil, fmt.Errorf("sqlite: migrate: %w", err)
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("sqlite: migrate: %w", errors.Join(err, ctx.Err()))
+			return nil, fmt.Errorf("sqlite: migrate: %w", errors.Join(err, ctx.Err()))
 		case <-time.After(time.Duration(attempt) * 50 * time.Millisecond):
 		}
 	}
+	if res.Version, err = p.GetDBVersion(ctx); err != nil {
+		return nil, fmt.Errorf("sqlite: migrate: read the schema version: %w", err)
+	}
+	return res, nil
 }
 
 // Ping checks that the file can be read.

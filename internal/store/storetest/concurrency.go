@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,17 +118,64 @@ func testMigrateConcurrently(t *testing.T, open func(t *testing.T, n int, migrat
 	ctx := ctxT(t)
 	var wg sync.WaitGroup
 	errs := make([]error, len(stores))
+	results := make([]*store.MigrateResult, len(stores))
 	for i, s := range stores {
-		wg.Go(func() { errs[i] = s.Migrate(ctx) })
+		wg.Go(func() { results[i], errs[i] = s.MigrateUp(ctx) })
 	}
 	wg.Wait()
+	// Each migration ran once, on one node, which says so.
+	applied := map[int64]int{}
+	var latest int64
 	for i, err := range errs {
 		if err != nil {
-			t.Errorf("node %d: Migrate = %v, want nil", i, err)
+			t.Fatalf("node %d: MigrateUp = %v, want nil", i, err)
+		}
+		for _, m := range results[i].Applied {
+			applied[m.Version]++
+			latest = max(latest, m.Version)
+		}
+	}
+	for v := int64(1); v <= latest; v++ {
+		if applied[v] != 1 {
+			t.Errorf("migration %d was reported applied %d times across the nodes, want once", v, applied[v])
+		}
+	}
+	for i, r := range results {
+		if r.Version != latest || latest < 3 {
+			t.Errorf("node %d: schema version %d after, want the latest migration's, %d", i, r.Version, latest)
 		}
 	}
 	mkTenant(t, stores[0], "acme")
 	do(stores[2].TenantGet(ctx, "acme")).must(t)
+}
+
+// MigrateUp on a fresh database applies every migration in order and
+// says so; again, it applies none and gives the same version.
+func testMigrateUpSaysWhatItApplied(t *testing.T, open func(t *testing.T, n int, migrate bool) []store.Store) {
+	st := open(t, 1, false)[0]
+	ctx := ctxT(t)
+	first, err := st.MigrateUp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Applied) < 3 {
+		t.Fatalf("a fresh database: applied %+v, want every migration", first.Applied)
+	}
+	for i, m := range first.Applied {
+		if m.Version != int64(i+1) || !strings.HasPrefix(m.Name, fmt.Sprintf("%05d_", i+1)) || !strings.HasSuffix(m.Name, ".sql") {
+			t.Errorf("applied[%d] = %+v, want migration %d, its file's name", i, m, i+1)
+		}
+	}
+	if first.Applied[0].Name != "00001_init.sql" || first.Version != int64(len(first.Applied)) {
+		t.Errorf("applied %+v, version %d", first.Applied, first.Version)
+	}
+	again, err := st.MigrateUp(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(again.Applied) != 0 || again.Version != first.Version {
+		t.Errorf("again: applied %+v, version %d; want none, version %d", again.Applied, again.Version, first.Version)
+	}
 }
 
 // listenOnce opens a fresh Listen, runs op, and waits for the wake-up. A

@@ -138,6 +138,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		fn   func(t *testing.T, open func(t *testing.T, n int, migrate bool) []store.Store)
 	}{
 		{"Nodes_MigrateConcurrently", testMigrateConcurrently},
+		{"Nodes_MigrateUpSaysWhatItApplied", testMigrateUpSaysWhatItApplied},
 		{"Nodes_ClaimConcurrently", testClaimConcurrentNodes},
 		{"Nodes_CapAcrossNodes", testCapAcrossNodes},
 		{"Nodes_EndpointCreateCappedConcurrently", testEndpointCreateCappedConcurrently},
