@@ -174,8 +174,12 @@ func New(cfg *Config) *Server {
 	hc.OpenAPIPath, hc.DocsPath, hc.SchemasPath = "", "", ""
 	hc.Info.Description = "Herald delivers webhooks: producers post events, Herald signs and sends them to the endpoints of each tenant."
 	hc.Components.SecuritySchemes = map[string]*huma.SecurityScheme{
-		securityScheme: {Type: "http", Scheme: "bearer", Description: "An admin key, or a tenant key created with POST /api/v1/tenants/{tenant}/keys."},
+		securityScheme: {Type: "http", Scheme: "bearer", BearerFormat: "hk_...",
+			Description: "An admin key, or a tenant key created with POST /api/v1/tenants/{tenant}/keys."},
 	}
+	// The paths are absolute (/api/v1/...), so the server is the root of
+	// the origin the document is served from, whatever its host.
+	hc.Servers = []*huma.Server{{URL: "/", Description: "The Herald server that serves this document."}}
 	hc.Transformers = []huma.Transformer{s.transformError}
 	hc.Formats = map[string]huma.Format{"application/json": jsonFormat, "json": jsonFormat}
 	s.api = humago.New(&recordingMux{ServeMux: s.mux, patterns: &s.patterns}, hc)
@@ -390,6 +394,8 @@ func register[I, O any](s *Server, op huma.Operation, sc scope, h func(context.C
 	if sc != scopePublic {
 		op.Security = []map[string][]string{{securityScheme: {}}}
 		op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden)
+	} else {
+		op.Security = []map[string][]string{} // no key, said outright
 	}
 	if _, ok := reflect.TypeFor[I]().FieldByName("Body"); ok {
 		op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnsupportedMediaType, http.StatusServiceUnavailable)
