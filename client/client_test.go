@@ -61,6 +61,22 @@ func TestEvents_SendIsIdempotentByIDAndKeepsDataExact(t *testing.T) {
 		t.Errorf("Error() = %q", herr.Error())
 	}
 
+	// A list leaves out the data of a large event unless asked for it.
+	large := json.RawMessage(`{"blob":"` + strings.Repeat("x", 70<<10) + `"}`)
+	if _, err := s.c.Events.Send(ctx, "acme", &client.EventSendParams{Type: "file.uploaded", Data: large, ID: "large"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, all := range []bool{false, true} {
+		p, err := s.c.Events.List(ctx, "acme", &client.EventListParams{Type: "file.uploaded", IncludeData: all})
+		if err != nil || len(p.Data) != 1 {
+			t.Fatalf("Events.List: %+v, %v", p, err)
+		}
+		e := p.Data[0]
+		if e.DataTruncated == all || e.DataBytes != len(large) || (string(e.Data) == string(large)) != all {
+			t.Errorf("IncludeData %v: truncated %v, %d bytes, data of %d bytes", all, e.DataTruncated, e.DataBytes, len(e.Data))
+		}
+	}
+
 	// Data as bytes is sent as it is, not base64.
 	b, err := s.c.Events.Send(ctx, "acme", &client.EventSendParams{Type: "user.deleted", Data: []byte(`{"id":"usr_1"}`)})
 	if err != nil {

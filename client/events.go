@@ -18,11 +18,11 @@ type Event struct {
 	// list it is null when DataTruncated is set.
 	Data json.RawMessage `json:"data"`
 	// DataTruncated is set in a list for an event whose data is larger
-	// than a list shows (EventListParams.IncludeData lifts the cap); Get
-	// the event for its data.
+	// than a list shows, 64 KiB (EventListParams.IncludeData lifts the
+	// cap); Get the event for its data.
 	DataTruncated bool `json:"data_truncated,omitempty"`
-	// DataBytes is the size of the data left out when DataTruncated is
-	// set.
+	// DataBytes is the size of the data as stored, in a list (Get leaves
+	// it 0).
 	DataBytes int       `json:"data_bytes,omitempty"`
 	TraceID   string    `json:"trace_id"`
 	Source    string    `json:"source"` // "api", "test" or "failure"

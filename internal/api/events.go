@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -22,6 +23,61 @@ type event struct {
 	TraceID   string     `json:"trace_id" doc:"W3C trace id of the ingest request, or a random one."`
 	Source    string     `json:"source" enum:"api,test,failure" doc:"Why the event exists: posted, a test send, or a delivery failure notice."`
 	CreatedAt time.Time  `json:"created_at"`
+}
+
+// listDataMax is the most data a list shows of one event unless it is
+// asked for all of it (?include=data): an event posted with a megabyte of
+// data would otherwise make a page of a few events megabytes long (issue
+// 10 met a 1.9 MB page of two). At 64 KiB a default page of 50 events stays
+// under the page's byte budget. A larger event is listed with "data": null
+// and data_truncated set; GET the event for its data.
+const listDataMax = 64 << 10
+
+// eventListed is an event as a list shows it: the event, its data whole
+// unless larger than listDataMax and not asked for, and how large it is.
+// It repeats event's fields rather than embed it: huma documents only
+// exported embedded types.
+type eventListed struct {
+	ID            string     `json:"id" example:"evt_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
+	Type          string     `json:"type" example:"user.created"`
+	Data          listedData `json:"data" doc:"The event's data; null when data_truncated."`
+	DataTruncated bool       `json:"data_truncated" doc:"The data is larger than 64 KiB and left out of the list: GET the event for it, or list with ?include=data."`
+	DataBytes     int        `json:"data_bytes" doc:"The size of the data in bytes, as stored (compact JSON)."`
+	TraceID       string     `json:"trace_id" doc:"W3C trace id of the ingest request, or a random one."`
+	Source        string     `json:"source" enum:"api,test,failure" doc:"Why the event exists: posted, a test send, or a delivery failure notice."`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+// listedData is an event's data in a list: an object, or null when left
+// out.
+type listedData json.RawMessage
+
+// Schema documents the value as an object or null.
+func (listedData) Schema(huma.Registry) *huma.Schema {
+	return &huma.Schema{Type: huma.TypeObject, AdditionalProperties: true, Nullable: true}
+}
+
+// MarshalJSON writes the data, or null for none.
+func (d listedData) MarshalJSON() ([]byte, error) {
+	if len(d) == 0 {
+		return []byte("null"), nil
+	}
+	return d, nil
+}
+
+// eventsListed converts a list's events, leaving out the data of those
+// larger than listDataMax unless all is asked for.
+func eventsListed(all bool) func(*store.Event) eventListed {
+	return func(e *store.Event) eventListed {
+		out := eventListed{
+			ID: e.ID, Type: e.Type, Data: listedData(e.Data), DataBytes: len(e.Data),
+			TraceID: e.TraceID, Source: e.Source, CreatedAt: e.CreatedAt.UTC(),
+		}
+		if !all && len(e.Data) > listDataMax {
+			out.Data, out.DataTruncated = nil, true
+		}
+		return out
+	}
 }
 
 func eventFrom(e *store.Event) event {
@@ -66,6 +122,8 @@ type eventListInput struct {
 	EventType string    `query:"event_type" maxLength:"128" doc:"The same filter as type, by the name the deliveries list gives it."`
 	Since     time.Time `query:"since" doc:"Only events created at or after this time (RFC 3339)."`
 	Until     time.Time `query:"until" doc:"Only events created before this time (RFC 3339); not before since."`
+	// Include is the opt-in to every event's data whole.
+	Include string `query:"include" enum:"data" doc:"data: every event's data whole, however large; without it an event's data larger than 64 KiB is left out (data_truncated)."`
 }
 
 type eventDeliveriesInput struct {
@@ -122,7 +180,7 @@ func (s *Server) registerEvents() {
 	})
 }
 
-func (s *Server) listEvents(ctx context.Context, in *eventListInput) (*pageOutput[event], error) {
+func (s *Server) listEvents(ctx context.Context, in *eventListInput) (*pageOutput[eventListed], error) {
 	typ, typeParam := in.Type, "type"
 	if in.EventType != "" {
 		if typ != "" && typ != in.EventType {
@@ -148,7 +206,7 @@ func (s *Server) listEvents(ctx context.Context, in *eventListInput) (*pageOutpu
 	if err != nil {
 		return nil, err
 	}
-	return pageOf(rows, &p, eventFrom), nil
+	return pageOf(rows, &p, eventsListed(in.Include == "data")), nil
 }
 
 func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventAcceptedOutput, error) {
