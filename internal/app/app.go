@@ -204,6 +204,7 @@ type Main struct {
 	flushTraces func(context.Context) error
 	pprofSrv    *http.Server
 	pprofLn     net.Listener
+	node        *store.Node // this node's row in the nodes table, while registered
 }
 
 // NewMain returns a Main for cfg, logging to log. It does no I/O.
@@ -227,8 +228,9 @@ func Run(ctx context.Context, cfg *Config, log *slog.Logger) (err error) {
 	return m.Run(ctx)
 }
 
-// Open opens and migrates the store, loads the formats, makes sure an admin
-// key exists, sets up tracing, builds the API and the engine and listens on
+// Open opens and migrates the store, loads the formats, registers this
+// node (warning when a live peer's destination settings differ), makes
+// sure an admin key exists, sets up tracing, builds the API and the engine and listens on
 // Config.Addr; it prints the admin key when there is one to show. Nothing
 // is served until Run. After an error, Close releases what was acquired.
 func (m *Main) Open(ctx context.Context) error {
@@ -264,6 +266,7 @@ func (m *Main) Open(ctx context.Context) error {
 	if err := m.loadFormats(ctx); err != nil {
 		return err
 	}
+	m.registerNode(ctx)
 	boot := &apikey.BootstrapParams{Key: m.cfg.AdminKey, Dev: m.cfg.Dev}
 	if m.cfg.Dev && boot.Key == "" {
 		if boot.Key, err = devAdminKey(DevKeyFile(m.cfg.DatabaseURL)); err != nil {
@@ -475,6 +478,10 @@ func (m *Main) Run(ctx context.Context) error {
 	m.served = true // the server closes the listener from now on
 	go func() { serveDone <- m.httpSrv.Serve(m.ln) }()
 	m.servePprof()
+	beatCtx, stopBeat := context.WithCancel(ctx)
+	beatDone := make(chan struct{})
+	go func() { defer close(beatDone); m.heartbeat(beatCtx) }()
+	defer func() { stopBeat(); <-beatDone }()
 
 	var runErr error
 	select {
@@ -499,7 +506,8 @@ func (m *Main) Run(ctx context.Context) error {
 
 // Close releases what Open acquired: it stops the profiler, closes a
 // listener Run did not serve, flushes the spans still buffered (waiting at most 5 seconds for a
-// collector that does not answer) and closes the store. It may be called
+// collector that does not answer), deletes this node's row of the nodes
+// table and closes the store. It may be called
 // after a failed Open.
 func (m *Main) Close() error {
 	if m.pprofSrv != nil {
@@ -521,6 +529,7 @@ func (m *Main) Close() error {
 	if m.st == nil {
 		return nil
 	}
+	m.unregisterNode()
 	if err := m.st.Close(); err != nil {
 		return fmt.Errorf("close database: %w", err)
 	}

@@ -216,6 +216,10 @@ func (e privateDestinationError) Is(target error) bool {
 // Unwrap gives the ValidationError, for errors.As.
 func (e privateDestinationError) Unwrap() error { return e.ValidationError }
 
+// refusedDestination reports whether a request failed because the dialer
+// refused the endpoint's address as internal.
+func refusedDestination(err error) bool { return errors.Is(err, ssrf.ErrProhibitedIP) }
+
 // describeError turns what kept a request from an answer into a short
 // message for the attempt log (an attempt's error, a delivery's
 // last_error), in terms of the receiver: what failed, with the receiver's

@@ -511,6 +511,9 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 	if err != nil {
 		out.duration = e.now().Sub(started)
 		out.err = describeError(reqCtx, err, f.Timeout())
+		if refusedDestination(err) {
+			e.cfg.Metrics.refusedDestination()
+		}
 		return out
 	}
 	out.code = resp.StatusCode

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	svix "github.com/svix/svix-webhooks/go"
 
@@ -677,10 +678,15 @@ func TestEngine_RotationSignsWithEverySecretInItsGrace(t *testing.T) {
 func TestEngine_RefusesPrivateAddressAtConnectTime(t *testing.T) {
 	t.Parallel()
 	st := dbtest.SQLite(t)
-	b := setup(t, st, func(c *delivery.Config) { c.Client = delivery.NewHTTPClient(delivery.ClientConfig{}) })
+	reg := prometheus.NewRegistry()
+	b := setup(t, st, func(c *delivery.Config) {
+		c.Client = delivery.NewHTTPClient(delivery.ClientConfig{})
+		c.Metrics = delivery.NewMetrics(reg, &delivery.MetricsConfig{})
+	})
 	b.putFormat(t, `{"name":"once","retry":{"schedule":[]}}`)
 	rc := newReceiver(t) // on 127.0.0.1, as a DNS name resolving there would be
-	b.endpoint(t, rc.URL, []string{"*"}, func(e *store.Endpoint) { e.Format = "once" })
+	// Type "a" only: the failure event would be refused too.
+	b.endpoint(t, rc.URL, []string{"a"}, func(e *store.Endpoint) { e.Format = "once" })
 	b.run(t)
 	res := b.send(t, "a", `{}`)
 	b.waitStatus(t, res.Deliveries[0].ID, store.StatusFailed, 10*time.Second)
@@ -690,6 +696,11 @@ func TestEngine_RefusesPrivateAddressAtConnectTime(t *testing.T) {
 	atts, _ := st.DeliveryAttempts(context.Background(), res.Deliveries[0].ID)
 	if len(atts) != 1 || atts[0].Error == "" {
 		t.Fatalf("attempts = %+v, want one refused attempt", atts)
+	}
+	// The refusal is counted: a node refusing what its peers allow shows
+	// in its metrics.
+	if n := gather(t, reg, "herald_delivery_destinations_refused_total")[""]; n != 1 {
+		t.Errorf("herald_delivery_destinations_refused_total = %v, want 1", n)
 	}
 }
 

@@ -58,6 +58,7 @@ type Metrics struct {
 	duration prometheus.Histogram
 	latency  prometheus.Histogram
 	inflight prometheus.Gauge
+	refused  prometheus.Counter
 }
 
 // Status classes of herald_delivery_attempts_total: the receiver's
@@ -94,6 +95,14 @@ func NewMetrics(reg prometheus.Registerer, cfg *MetricsConfig) *Metrics {
 			Name: "herald_delivery_inflight",
 			Help: "Attempts being sent on this node, test sends included.",
 		}),
+		// A node that refuses what its peers allow (started without
+		// --allow-private-destinations beside nodes with it) fails their
+		// endpoints' deliveries; this counter and the start-up warning of
+		// the nodes table are how that shows.
+		refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "herald_delivery_destinations_refused_total",
+			Help: "Attempts this node did not send because the endpoint's address is internal (loopback, private, link-local, ...) and this node does not allow private destinations.",
+		}),
 	}
 	// Every outcome the engine can record exists from the start, at 0, so
 	// that rates and alerts over them have series before the first
@@ -104,7 +113,7 @@ func NewMetrics(reg prometheus.Registerer, cfg *MetricsConfig) *Metrics {
 			m.attempts.WithLabelValues(outcome, class)
 		}
 	}
-	reg.MustRegister(m.accepted.collector(), m.attempts, m.duration, m.latency, m.inflight)
+	reg.MustRegister(m.accepted.collector(), m.attempts, m.duration, m.latency, m.inflight, m.refused)
 	if cfg.Store != nil {
 		reg.MustRegister(newStatsCollector(cfg))
 	}
@@ -131,6 +140,13 @@ func (m *Metrics) observeAttempt(status string, out *outcome, eventCreated, now 
 	if status == store.StatusDelivered {
 		m.latency.Observe(now.Sub(eventCreated).Seconds())
 	}
+}
+
+func (m *Metrics) refusedDestination() {
+	if m == nil {
+		return
+	}
+	m.refused.Inc()
 }
 
 func (m *Metrics) setInflight(n int) {

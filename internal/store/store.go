@@ -310,6 +310,28 @@ type Store interface {
 	// IdempotencyDeleteExpired deletes up to limit records, of any scope,
 	// answered or not, made before before, and returns how many it deleted.
 	IdempotencyDeleteExpired(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// NodePut stores n, replacing the row of its ID (a node refreshing its
+	// SeenAt), and deletes every other node not seen since forgetBefore.
+	NodePut(ctx context.Context, n *Node, forgetBefore time.Time) error
+	// NodeList lists the nodes seen at or after since, the earliest
+	// started first.
+	NodeList(ctx context.Context, since time.Time) ([]*Node, error)
+	// NodeDelete deletes a node's row; ErrNotFound if there is none.
+	NodeDelete(ctx context.Context, id string) error
+}
+
+// Node is a running herald serve, as it registers itself.
+type Node struct {
+	ID   string
+	Name string // for people: the host and the process id
+	// Settings is what the node decides about destinations, written out
+	// ("allow_private_destinations=false"), and SettingsHash its hash:
+	// nodes sharing a database should have the same.
+	Settings     string
+	SettingsHash string
+	StartedAt    time.Time
+	SeenAt       time.Time
 }
 
 // Tenant is a customer that receives webhooks.

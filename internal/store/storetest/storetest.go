@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 	single := []test{
 		{"Ping", testPing},
 		{"MigrateAgain", testMigrateAgain},
+		{"Nodes", testNodes},
 		{"TenantCreateGet", testTenantCreateGet},
 		{"TenantPortalOrigins", testTenantPortalOrigins},
 		{"SettingInit", testSettingInit},
