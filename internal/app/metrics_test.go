@@ -92,6 +92,7 @@ func TestMetrics_MoveAsDeliveriesHappen(t *testing.T) {
 		`herald_delivery_latency_seconds_count`,
 		`herald_deliveries{status="pending"}`, `herald_deliveries{status="delivering"}`, `herald_deliveries{status="retrying"}`,
 		`herald_delivery_oldest_due_age_seconds`, `herald_delivery_inflight`, `herald_endpoints_disabled`,
+		`herald_delivery_destinations_refused_total`,
 		`go_goroutines`, `process_resident_memory_bytes`,
 	} {
 		if v, ok := before[name]; !ok || (strings.HasPrefix(name, "herald_") && v != 0) {
