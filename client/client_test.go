@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/heraldhq/herald/client"
 )
@@ -281,7 +282,7 @@ func TestTenantsAndEndpoints(t *testing.T) {
 	if err != nil || rot.Secret == "" || rot.Secret == ep.Secret || rot.PreviousSecretExpiresAt == nil {
 		t.Errorf("RotateSecret = %+v, %v; want a new secret and the old one's expiry", rot, err)
 	}
-	res, err := s.c.Endpoints.Test(ctx, "acme", ep.ID)
+	res, err := s.c.Endpoints.Test(ctx, "acme", ep.ID, nil)
 	if err != nil || res.Status != "delivered" || res.ResponseCode != 200 || res.DeliveryID == "" {
 		t.Errorf("Endpoints.Test = %+v, %v; want delivered with 200", res, err)
 	}
@@ -431,5 +432,109 @@ func TestDo_PathPrefixAndEscaping(t *testing.T) {
 	}
 	if got != "/herald/api/v1/tenants/a%20b%2Fc/events/evt:1" {
 		t.Errorf("path %q", got)
+	}
+}
+
+// A test send of a chosen event; a retrying backlog brought to now once
+// the receiver is mended; lists filtered by type and time.
+func TestEndpoints_TestSendRetryNowAndListFilters(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := t.Context()
+	rcv := newReceiver(t, 503)
+	ep := tenantWithEndpoint(t, s.c, "acme", rcv.URL)
+	if _, err := s.c.Do(ctx, "PUT", "/event-types/user.created", nil, map[string]any{"schema": map[string]any{"type": "object", "required": []string{"id"}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.c.Endpoints.Test(ctx, "acme", ep.ID, &client.TestSendParams{Type: "user.created", Data: map[string]any{"name": "no id"}})
+	var herr *client.Error
+	if !errors.As(err, &herr) || len(herr.Errors) == 0 || !strings.HasPrefix(herr.Errors[0].Location, "body.data") {
+		t.Errorf("a test send whose data fails the type's schema: %v, want a 422 at body.data", err)
+	}
+	res, err := s.c.Endpoints.Test(ctx, "acme", ep.ID, &client.TestSendParams{Type: "user.created", Data: []byte(`{"id":"usr_1"}`)})
+	if err != nil || res.Status != client.StatusFailed || res.ResponseCode != 503 {
+		t.Fatalf("a test send to a receiver answering 503: %+v, %v", res, err)
+	}
+	if e, err := s.c.Events.List(ctx, "acme", &client.EventListParams{Type: "user.created"}); err != nil || len(e.Data) != 1 || string(e.Data[0].Data) != `{"id":"usr_1"}` || e.Data[0].Source != "test" {
+		t.Errorf("the test event: %+v, %v; want it stored with the data chosen", e, err)
+	}
+
+	before := time.Now().Add(-time.Second)
+	ev, err := s.c.Events.Send(ctx, "acme", &client.EventSendParams{Type: "order.paid", Data: map[string]any{"order": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d client.Delivery
+	eventually(t, "retrying", func() bool {
+		p, err := s.c.Deliveries.List(ctx, "acme", &client.DeliveryListParams{Event: ev.ID, Status: client.StatusRetrying})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Data) == 1 {
+			d = p.Data[0]
+		}
+		return len(p.Data) == 1
+	})
+	rcv.status.Store(200)
+	moved, err := s.c.Endpoints.RetryNow(ctx, "acme", ep.ID)
+	if err != nil || moved.Moved != 1 {
+		t.Fatalf("RetryNow = %+v, %v; want 1 moved", moved, err)
+	}
+	eventually(t, "delivered after retry-now", func() bool {
+		got, err := s.c.Deliveries.Get(ctx, "acme", d.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.Status == client.StatusDelivered
+	})
+
+	byType, err := s.c.Deliveries.List(ctx, "acme", &client.DeliveryListParams{EventType: "order.paid", Since: before})
+	if err != nil || len(byType.Data) != 1 || byType.Data[0].ID != d.ID {
+		t.Errorf("deliveries of order.paid since the send: %+v, %v", byType, err)
+	}
+	if p, err := s.c.Events.List(ctx, "acme", &client.EventListParams{Until: before}); err != nil || len(p.Data) != 0 {
+		t.Errorf("events until before anything was sent: %+v, %v; want none", p, err)
+	}
+	if p, err := s.c.Events.List(ctx, "acme", &client.EventListParams{Since: before, Type: "order.paid"}); err != nil || len(p.Data) != 1 {
+		t.Errorf("events of order.paid since the start: %+v, %v; want 1", p, err)
+	}
+}
+
+// Keys: an admin key created, listed without its secret, deleted and
+// refused from then on; the last admin key cannot be deleted.
+func TestKeys_CreateListDelete(t *testing.T) {
+	t.Parallel()
+	s := startServer(t)
+	ctx := t.Context()
+	k, err := s.c.Keys.Create(ctx, &client.KeyCreateParams{Name: "deploy"})
+	if err != nil || !strings.HasPrefix(k.Key, "hk_") || k.TenantID != "" {
+		t.Fatalf("an admin key: %+v, %v", k, err)
+	}
+	deploy := s.client(t, k.Key)
+	if _, err := deploy.Tenants.List(ctx, nil); err != nil {
+		t.Fatalf("the new admin key: %v", err)
+	}
+	var ids []string
+	for key, err := range s.c.Keys.All(ctx, "", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if key.Key != "" {
+			t.Errorf("a listed key shows its secret: %+v", key)
+		}
+		ids = append(ids, key.ID)
+	}
+	if len(ids) != 2 || !slices.Contains(ids, k.ID) {
+		t.Errorf("admin keys %v, want the server's and %s", ids, k.ID)
+	}
+	if err := s.c.Keys.Delete(ctx, "", k.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploy.Tenants.List(ctx, nil); !errors.Is(err, client.ErrUnauthorized) {
+		t.Errorf("a deleted key: %v, want ErrUnauthorized", err)
+	}
+	last := slices.DeleteFunc(ids, func(id string) bool { return id == k.ID })[0]
+	if err := s.c.Keys.Delete(ctx, "", last); !errors.Is(err, client.ErrConflict) {
+		t.Errorf("deleting the last admin key: %v, want ErrConflict", err)
 	}
 }

@@ -45,14 +45,18 @@ type Attempt struct {
 	Error        string    `json:"error"`
 }
 
-// DeliveryListParams filters a list of deliveries: by Status (one of the
-// Status constants), Endpoint (an endpoint id) and Event (an event id),
-// each when set.
+// DeliveryListParams filters a list of deliveries, by each field that is
+// set: Status (one of the Status constants), Endpoint (an endpoint id),
+// Event (an event id), EventType (an exact type name), and the window of
+// their creation, at or after Since and before Until.
 type DeliveryListParams struct {
 	ListParams
-	Status   string
-	Endpoint string
-	Event    string
+	Status    string
+	Endpoint  string
+	Event     string
+	EventType string
+	Since     time.Time
+	Until     time.Time
 }
 
 func (p *DeliveryListParams) query() url.Values {
@@ -60,12 +64,23 @@ func (p *DeliveryListParams) query() url.Values {
 		return url.Values{}
 	}
 	q := p.ListParams.query()
-	for k, v := range map[string]string{"status": p.Status, "endpoint": p.Endpoint, "event": p.Event} {
+	for k, v := range map[string]string{"status": p.Status, "endpoint": p.Endpoint, "event": p.Event, "event_type": p.EventType} {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
+	setWindow(q, p.Since, p.Until)
 	return q
+}
+
+// setWindow sets a list's since and until, each when not zero.
+func setWindow(q url.Values, since, until time.Time) {
+	if !since.IsZero() {
+		q.Set("since", since.UTC().Format(time.RFC3339Nano))
+	}
+	if !until.IsZero() {
+		q.Set("until", until.UTC().Format(time.RFC3339Nano))
+	}
 }
 
 // DeliveriesService is the calls on a tenant's deliveries.
@@ -76,9 +91,10 @@ func (s *DeliveriesService) Get(ctx context.Context, tenant, id string) (*Delive
 	return s.one(ctx, "GET", "tenants", tenant, "deliveries", id)
 }
 
-// Retry starts one more attempt series for a delivered or failed
-// delivery, due now; the answer is the delivery as it is then. A
-// delivery still in progress is ErrConflict.
+// Retry sends a delivery again now: a delivered or failed one starts one
+// more attempt series, a retrying one has its next attempt brought to
+// now. The answer is the delivery as it is then. A delivery with an
+// attempt in flight is ErrConflict.
 func (s *DeliveriesService) Retry(ctx context.Context, tenant, id string) (*Delivery, error) {
 	return s.one(ctx, "POST", "tenants", tenant, "deliveries", id, "retry")
 }

@@ -82,6 +82,19 @@ type TestResult struct {
 	Error        string `json:"error"`
 }
 
+// TestSendParams chooses the event of a test send: Type, an event type of
+// the catalog (the format's test event type when ""), and its Data (any
+// value encoding/json writes as an object; Herald's test data when nil).
+type TestSendParams struct {
+	Type string `json:"type,omitempty"`
+	Data any    `json:"data,omitempty"`
+}
+
+// RetryNowResult says how many retrying deliveries RetryNow made due now.
+type RetryNowResult struct {
+	Moved int `json:"moved"`
+}
+
 // ReplayParams is the window of a replay: the failed deliveries created
 // at or after Since and before Until (zero: now).
 type ReplayParams struct {
@@ -160,15 +173,38 @@ func (s *EndpointsService) All(ctx context.Context, tenant string, p *ListParams
 	})
 }
 
-// Test sends the endpoint's format's test event to it now and returns
-// what the receiver answered (a failed test is a TestResult with Status
-// "failed", not an error).
-func (s *EndpointsService) Test(ctx context.Context, tenant, id string) (*TestResult, error) {
+// Test sends the endpoint a test event now, the format's or the one p
+// chooses (nil: the format's), and returns what the receiver answered (a
+// failed test is a TestResult with Status "failed", not an error).
+func (s *EndpointsService) Test(ctx context.Context, tenant, id string, p *TestSendParams) (*TestResult, error) {
 	path, err := path("tenants", tenant, "endpoints", id, "test")
 	if err != nil {
 		return nil, err
 	}
+	var body any
+	if p != nil && (p.Type != "" || p.Data != nil) {
+		q := *p
+		if b, ok := p.Data.([]byte); ok {
+			q.Data = json.RawMessage(b)
+		}
+		body = &q
+	}
 	var r TestResult
+	if _, err := s.c.Do(ctx, "POST", path, nil, body, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// RetryNow makes every delivery to the endpoint that is retrying, and due
+// later, due now (each goes on with its schedule), for the moment a
+// receiver is fixed, and says how many moved.
+func (s *EndpointsService) RetryNow(ctx context.Context, tenant, id string) (*RetryNowResult, error) {
+	path, err := path("tenants", tenant, "endpoints", id, "retry-now")
+	if err != nil {
+		return nil, err
+	}
+	var r RetryNowResult
 	if _, err := s.c.Do(ctx, "POST", path, nil, nil, &r); err != nil {
 		return nil, err
 	}

@@ -59,8 +59,11 @@ type EventAccepted struct {
 // EventListParams filters a list of events.
 type EventListParams struct {
 	ListParams
-	// Type, when set, lists only events of this type.
+	// Type, when set, lists only events of this type (an exact name).
 	Type string
+	// Since and Until, when set, list only events created at or after
+	// Since and before Until.
+	Since, Until time.Time
 	// IncludeData lists every event's data whole, however large, where a
 	// list otherwise leaves out the data of large events
 	// (Event.DataTruncated).
@@ -115,6 +118,7 @@ func (p *EventListParams) query() url.Values {
 	if p.IncludeData {
 		q.Set("include", "data")
 	}
+	setWindow(q, p.Since, p.Until)
 	return q
 }
 
@@ -131,10 +135,11 @@ func (s *EventsService) List(ctx context.Context, tenant string, p *EventListPar
 // first.
 func (s *EventsService) All(ctx context.Context, tenant string, p *EventListParams) iter.Seq2[Event, error] {
 	return All(ctx, func(ctx context.Context, cursor string) (*Page[Event], error) {
-		q := EventListParams{ListParams: ListParams{Cursor: cursor}}
+		var q EventListParams
 		if p != nil {
-			q.Type, q.IncludeData, q.Limit = p.Type, p.IncludeData, p.Limit
+			q = *p
 		}
+		q.Cursor = cursor
 		return s.List(ctx, tenant, &q)
 	})
 }

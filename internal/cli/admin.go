@@ -274,6 +274,30 @@ func jsonFlag(cmd *cobra.Command, name, v string) (json.RawMessage, error) {
 	return json.RawMessage(b), nil
 }
 
+// timeFlag reads a time flag: an RFC 3339 time, or a Go duration meaning
+// that long ago (--since 1h).
+func timeFlag(name, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return time.Now().Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("--%s %q: want an RFC 3339 time (2026-12-01T12:00:00Z) or how long ago (90m, 24h)", name, v)
+}
+
+// window reads --since and --until.
+func window(since, until string) (s, u time.Time, err error) {
+	if s, err = timeFlag("since", since); err != nil {
+		return
+	}
+	u, err = timeFlag("until", until)
+	return
+}
+
 // when is a time in a table: UTC to the second, or - for none.
 func when(t *time.Time) string {
 	if t == nil || t.IsZero() {

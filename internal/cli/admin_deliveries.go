@@ -22,16 +22,20 @@ HERALD_TENANT). See docs/cli.md.`,
 	}, true)
 
 	var (
-		l listFlags
-		p client.DeliveryListParams
+		l            listFlags
+		p            client.DeliveryListParams
+		since, until string
 	)
 	list := &cobra.Command{
-		Use:   "list --tenant T [--status S] [--endpoint ID] [--event ID]",
+		Use:   "list --tenant T [--status S] [--endpoint ID] [--event ID] [--event-type TYPE] [--since TIME] [--until TIME]",
 		Short: "List a tenant's deliveries, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			tenant, err := a.needTenant()
 			if err != nil {
+				return err
+			}
+			if p.Since, p.Until, err = window(since, until); err != nil {
 				return err
 			}
 			ctx := cmd.Context()
@@ -60,6 +64,9 @@ HERALD_TENANT). See docs/cli.md.`,
 	list.Flags().StringVar(&p.Status, "status", "", "only deliveries in this status: pending, delivering, retrying, delivered or failed")
 	list.Flags().StringVar(&p.Endpoint, "endpoint", "", "only deliveries to this endpoint (ep_...)")
 	list.Flags().StringVar(&p.Event, "event", "", "only deliveries of this event")
+	list.Flags().StringVar(&p.EventType, "event-type", "", "only deliveries of events of this type (an exact name)")
+	list.Flags().StringVar(&since, "since", "", "only deliveries created at or after this time: RFC 3339, or how long ago (24h)")
+	list.Flags().StringVar(&until, "until", "", "only deliveries created before this time: RFC 3339, or how long ago")
 
 	get := &cobra.Command{
 		Use:   "get --tenant T ID",
@@ -92,7 +99,7 @@ HERALD_TENANT). See docs/cli.md.`,
 
 	retry := &cobra.Command{
 		Use:   "retry --tenant T ID",
-		Short: "Start another attempt series for a delivered or failed delivery, due now",
+		Short: "Send a delivery again now: another attempt series if it is delivered or failed, its next attempt now if retrying",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tenant, err := a.needTenant()

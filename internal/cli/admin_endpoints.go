@@ -20,6 +20,7 @@ func endpointsCmd(a *admin) *cobra.Command {
 		Example: `  herald endpoints create --tenant acme --url https://example.com/webhooks --events 'user.*'
   herald endpoints list --tenant acme
   herald endpoints test --tenant acme ep_...
+  herald endpoints retry-now --tenant acme ep_...
   herald endpoints delete --tenant acme ep_...`,
 	}, true)
 
@@ -132,17 +133,31 @@ func endpointsCmd(a *admin) *cobra.Command {
 		},
 	}
 
+	var testType, testData string
 	test := &cobra.Command{
-		Use:   "test --tenant T ID",
+		Use:   "test --tenant T ID [--type TYPE [--data JSON]]",
 		Short: "Send the endpoint a test event now and show its answer",
-		Long:  "Send the endpoint its format's test event now, signed like any delivery, and show what the receiver answered. Exits 1 when the test failed.",
-		Args:  cobra.ExactArgs(1),
+		Long: `Send the endpoint a test event now, signed like any delivery, and show what
+the receiver answered: its format's test event, or with --type an event type
+of the catalog and --data its data. Exits 1 when the test failed.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tenant, err := a.needTenant()
 			if err != nil {
 				return err
 			}
-			r, err := a.c.Endpoints.Test(cmd.Context(), tenant, args[0])
+			var p *client.TestSendParams
+			if testType != "" || testData != "" {
+				p = &client.TestSendParams{Type: testType}
+				if testData != "" {
+					d, err := jsonFlag(cmd, "data", testData)
+					if err != nil {
+						return err
+					}
+					p.Data = d
+				}
+			}
+			r, err := a.c.Endpoints.Test(cmd.Context(), tenant, args[0], p)
 			if err != nil {
 				return a.failed(err)
 			}
@@ -163,6 +178,30 @@ func endpointsCmd(a *admin) *cobra.Command {
 		},
 	}
 
+	test.Flags().StringVar(&testType, "type", "", "the test event's type, one of the catalog's (default the format's test event type)")
+	test.Flags().StringVar(&testData, "data", "", "the test event's data, a JSON object (@FILE reads a file, - standard input; default Herald's test data)")
+
+	retryNow := &cobra.Command{
+		Use:   "retry-now --tenant T ID",
+		Short: "Make every retrying delivery to the endpoint due now, once its receiver is fixed",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tenant, err := a.needTenant()
+			if err != nil {
+				return err
+			}
+			r, err := a.c.Endpoints.RetryNow(cmd.Context(), tenant, args[0])
+			if err != nil {
+				return a.failed(err)
+			}
+			if a.asJSON {
+				return a.printJSON(r)
+			}
+			fmt.Fprintf(a.stdout, "Made %s to endpoint %s due now.\n", retryingCount(r.Moved), args[0])
+			return nil
+		},
+	}
+
 	del := &cobra.Command{
 		Use:   "delete --tenant T ID",
 		Short: "Delete an endpoint",
@@ -179,8 +218,16 @@ func endpointsCmd(a *admin) *cobra.Command {
 		},
 	}
 
-	cmd.AddCommand(list, create, get, test, del)
+	cmd.AddCommand(list, create, get, test, retryNow, del)
 	return cmd
+}
+
+// retryingCount is how many retrying deliveries, in words.
+func retryingCount(n int) string {
+	if n == 1 {
+		return "1 retrying delivery"
+	}
+	return strconv.Itoa(n) + " retrying deliveries"
 }
 
 // cutHeader splits "Name: value" or "Name=value" (a header name holds

@@ -66,12 +66,13 @@ of the tenant that subscribes to its type. Every subcommand works under
 	f.StringVar(&p.ID, "id", "", "your own id of the event: sending it again under it sends nothing new (default a generated evt_ id)")
 
 	var (
-		l           listFlags
-		typ         string
-		includeData bool
+		l            listFlags
+		typ          string
+		includeData  bool
+		since, until string
 	)
 	list := &cobra.Command{
-		Use:   "list --tenant T [--type TYPE]",
+		Use:   "list --tenant T [--type TYPE] [--since TIME] [--until TIME]",
 		Short: "List a tenant's events, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -79,9 +80,14 @@ of the tenant that subscribes to its type. Every subcommand works under
 			if err != nil {
 				return err
 			}
+			from, to, err := window(since, until)
+			if err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			params := func(cursor string) *client.EventListParams {
-				return &client.EventListParams{ListParams: client.ListParams{Limit: l.limit, Cursor: cursor}, Type: typ, IncludeData: includeData}
+				return &client.EventListParams{ListParams: client.ListParams{Limit: l.limit, Cursor: cursor},
+					Type: typ, IncludeData: includeData, Since: from, Until: to}
 			}
 			page, err := a.c.Events.List(ctx, tenant, params(l.cursor))
 			if err != nil {
@@ -99,7 +105,9 @@ of the tenant that subscribes to its type. Every subcommand works under
 		},
 	}
 	l.add(list.Flags())
-	list.Flags().StringVar(&typ, "type", "", "only events of this type")
+	list.Flags().StringVar(&typ, "type", "", "only events of this type (an exact name)")
+	list.Flags().StringVar(&since, "since", "", "only events created at or after this time: RFC 3339, or how long ago (24h)")
+	list.Flags().StringVar(&until, "until", "", "only events created before this time: RFC 3339, or how long ago")
 	list.Flags().BoolVar(&includeData, "include-data", false, "with --json, every event's data whole, however large (a list leaves out the data of large events)")
 
 	get := &cobra.Command{

@@ -127,12 +127,14 @@ func (a *admin) done(sentence string, v map[string]any) error {
 func keysCmd(a *admin) *cobra.Command {
 	cmd := a.group(&cobra.Command{
 		Use:   "keys",
-		Short: "Create API keys (an admin key's)",
-		Long: `Create API keys: with --tenant a tenant key, which may use that tenant's
-routes only; without it an admin key. The key is printed once: the server
-keeps only its hash.`,
+		Short: "Create, list and delete API keys (an admin key's)",
+		Long: `Create, list and delete API keys: with --tenant a tenant's keys, which may
+use that tenant's routes only; without it the admin keys. A new key is
+printed once: the server keeps only its hash.`,
 		Example: `  herald keys create --tenant acme --name ci
-  herald keys create --name deploy`,
+  herald keys create --name deploy
+  herald keys list
+  herald keys delete key_...`,
 	}, true)
 	var name string
 	create := &cobra.Command{
@@ -157,6 +159,42 @@ keeps only its hash.`,
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "what the key is for")
-	cmd.AddCommand(create)
+
+	var l listFlags
+	list := &cobra.Command{
+		Use:   "list [--tenant T]",
+		Short: "List a tenant's keys (--tenant) or the admin keys; never the keys themselves",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			p := l.params()
+			page, err := a.c.Keys.List(ctx, a.tenant, &p)
+			if err != nil {
+				return a.failed(err)
+			}
+			return printList(a, &l, "keys", page, func(cursor string) (*client.Page[client.Key], error) {
+				return a.c.Keys.List(ctx, a.tenant, &client.ListParams{Limit: l.limit, Cursor: cursor})
+			}, []column[client.Key]{
+				{"ID", func(k *client.Key) string { return k.ID }},
+				{"NAME", func(k *client.Key) string { return orDash(k.Name) }},
+				{"CREATED", func(k *client.Key) string { return when(&k.CreatedAt) }},
+				{"LAST USED", func(k *client.Key) string { return when(k.LastUsedAt) }},
+			})
+		},
+	}
+	l.add(list.Flags())
+
+	del := &cobra.Command{
+		Use:   "delete [--tenant T] ID",
+		Short: "Delete a tenant's key (--tenant) or an admin key: it is refused from then on",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.c.Keys.Delete(cmd.Context(), a.tenant, args[0]); err != nil {
+				return a.failed(err)
+			}
+			return a.done("Deleted key "+args[0]+": it is refused from now on.", map[string]any{"id": args[0], "deleted": true})
+		},
+	}
+	cmd.AddCommand(create, list, del)
 	return cmd
 }

@@ -424,3 +424,96 @@ func TestAdmin_EnvironmentTwins(t *testing.T) {
 		t.Errorf("--key over HERALD_KEY: %v, want a 401", err)
 	}
 }
+
+// A retrying backlog brought to now, lists by type and time, a test send
+// of a chosen event, and an admin key.
+func TestAdmin_RetryNowFiltersTestEventsAndAdminKeys(t *testing.T) {
+	t.Parallel()
+	c := adminCLI{t, startHerald(t), testAdminKey}
+	var status atomic.Int32
+	status.Store(503)
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(int(status.Load())) }))
+	defer rcv.Close()
+	c.run("tenants", "create", "acme")
+	out := c.run("endpoints", "create", "--tenant", "acme", "--url", rcv.URL)
+	ep := regexp.MustCompile(`(?m)^ID:\s+(ep_\S+)$`).FindStringSubmatch(out)[1]
+	c.run("events", "send", "--tenant", "acme", "--type", "order.paid", "--id", "o1")
+	if !waitFor(30*time.Second, func() bool {
+		return strings.Contains(c.run("deliveries", "list", "--tenant", "acme", "--status", "retrying"), "o1")
+	}) {
+		t.Fatal("no retrying delivery after 30s")
+	}
+	status.Store(200)
+	if out := c.run("endpoints", "retry-now", "--tenant", "acme", ep); out != "Made 1 retrying delivery to endpoint "+ep+" due now.\n" {
+		t.Errorf("endpoints retry-now printed %q", out)
+	}
+	if !waitFor(30*time.Second, func() bool {
+		return strings.Contains(c.run("deliveries", "list", "--tenant", "acme", "--status", "delivered"), "o1")
+	}) {
+		t.Error("the retrying delivery was not delivered within 30s of retry-now")
+	}
+
+	if got := c.run("deliveries", "list", "--tenant", "acme", "--event-type", "order.paid", "--since", "1h"); !strings.Contains(got, "o1") {
+		t.Errorf("deliveries of order.paid in the last hour:\n%s", got)
+	}
+	if got := c.run("events", "list", "--tenant", "acme", "--until", "2020-01-01T00:00:00Z"); got != "No events.\n" {
+		t.Errorf("events until 2020:\n%s", got)
+	}
+	if _, _, err := c.try("events", "list", "--tenant", "acme", "--since", "yesterday"); err == nil || !strings.Contains(err.Error(), "--since") {
+		t.Errorf("--since yesterday: %v, want a refusal naming the flag", err)
+	}
+
+	req, _ := http.NewRequest("PUT", c.server+"/api/v1/event-types/user.created", strings.NewReader(`{"schema": {"type": "object", "required": ["id"]}}`))
+	req.Header.Set("Authorization", "Bearer "+testAdminKey)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 201 {
+		t.Fatalf("PUT the event type: %v %v", resp, err)
+	}
+	if out := c.run("endpoints", "test", "--tenant", "acme", ep, "--type", "user.created", "--data", `{"id": "usr_1"}`); !strings.Contains(out, "delivered") {
+		t.Errorf("endpoints test --type --data:\n%s", out)
+	}
+	var ev struct {
+		Data []struct {
+			Data   json.RawMessage `json:"data"`
+			Source string          `json:"source"`
+		} `json:"data"`
+	}
+	c.runJSON(&ev, "events", "list", "--tenant", "acme", "--type", "user.created")
+	if len(ev.Data) != 1 || compact(t, ev.Data[0].Data) != `{"id":"usr_1"}` || ev.Data[0].Source != "test" {
+		t.Errorf("the test event: %+v", ev)
+	}
+	if _, _, err := c.try("endpoints", "test", "--tenant", "acme", ep, "--type", "user.created", "--data", `{}`); err == nil || !strings.Contains(err.Error(), "422") {
+		t.Errorf("a test event failing its type's schema: %v, want the server's 422", err)
+	}
+
+	out = c.run("keys", "create", "--name", "deploy")
+	key := regexp.MustCompile(`(?m)^hk_\S+$`).FindString(out)
+	if key == "" || !strings.Contains(out, "admin key") {
+		t.Fatalf("keys create (admin):\n%s", out)
+	}
+	deploy := adminCLI{t, c.server, key}
+	if got := deploy.run("tenants", "list"); !strings.Contains(got, "acme") {
+		t.Errorf("the new admin key lists tenants:\n%s", got)
+	}
+	id := regexp.MustCompile(`(?m)^ID:\s+(key_\S+)$`).FindStringSubmatch(out)[1]
+	table := c.run("keys", "list")
+	if !strings.Contains(table, id) || !strings.Contains(table, "deploy") || !strings.HasPrefix(table, "ID ") || strings.Contains(table, "hk_") {
+		t.Errorf("keys list:\n%s", table)
+	}
+	if out := c.run("keys", "delete", id); !strings.Contains(out, "Deleted key "+id) {
+		t.Errorf("keys delete printed %q", out)
+	}
+	if _, _, err := deploy.try("tenants", "list"); err == nil || !strings.HasPrefix(err.Error(), "401") {
+		t.Errorf("a deleted key: %v, want the server's 401", err)
+	}
+	c.run("keys", "create", "--tenant", "acme", "--name", "ci")
+	var keys struct {
+		Data []struct {
+			Name     string `json:"name"`
+			TenantID string `json:"tenant_id"`
+		} `json:"data"`
+	}
+	c.runJSON(&keys, "keys", "list", "--tenant", "acme")
+	if len(keys.Data) != 1 || keys.Data[0].Name != "ci" || keys.Data[0].TenantID != "acme" {
+		t.Errorf("keys list --tenant acme --json: %+v", keys)
+	}
+}
