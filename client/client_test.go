@@ -255,6 +255,17 @@ func TestTenantsAndEndpoints(t *testing.T) {
 	if _, err := s.c.Tenants.Create(ctx, &client.TenantCreateParams{ID: "acme"}); !errors.Is(err, client.ErrConflict) {
 		t.Errorf("the same tenant again: %v, want ErrConflict", err)
 	}
+	origins := []string{"https://app.acme.example"}
+	if tn, err = s.c.Tenants.Update(ctx, "acme", &client.TenantUpdateParams{PortalOrigins: &origins}); err != nil || !slices.Equal(tn.PortalOrigins, origins) {
+		t.Errorf("portal origins: %+v, %v", tn, err)
+	}
+	link, err := s.c.Tenants.PortalLink(ctx, "acme", "10m")
+	if err != nil || !strings.HasPrefix(link.URL, "http") || link.ExpiresAt.Before(time.Now().Add(9*time.Minute)) {
+		t.Errorf("a portal link: %+v, %v", link, err)
+	}
+	if _, err := s.c.Tenants.PortalLink(ctx, "acme", "1y"); !errors.Is(err, client.ErrInvalid) {
+		t.Errorf("a portal link for a year: %v, want ErrInvalid", err)
+	}
 
 	rcv := newReceiver(t, 200)
 	ep, err := s.c.Endpoints.Create(ctx, "acme", &client.EndpointCreateParams{
@@ -271,8 +282,18 @@ func TestTenantsAndEndpoints(t *testing.T) {
 		t.Errorf("Endpoints.Get = %+v, %v; want the endpoint without its secret", got, err)
 	}
 	off := false
-	if got, err = s.c.Endpoints.Update(ctx, "acme", ep.ID, &client.EndpointUpdateParams{Enabled: &off}); err != nil || got.Status != "disabled" {
-		t.Errorf("disabling: %+v, %v", got, err)
+	if got, err = s.c.Endpoints.Update(ctx, "acme", ep.ID, &client.EndpointUpdateParams{Enabled: &off}); err != nil || got.Status != "disabled" ||
+		got.DisabledReason == nil || *got.DisabledReason != "manual" || got.DisabledAt == nil {
+		t.Errorf("disabling: %+v, %v; want it disabled, manual, with its time", got, err)
+	}
+	// An event for a disabled endpoint makes a failed delivery that says why.
+	sent, err := s.c.Events.Send(ctx, "acme", &client.EventSendParams{Type: "user.created", Data: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl, err := s.c.Events.Deliveries(ctx, "acme", sent.ID, nil)
+	if err != nil || len(dl.Data) != 1 || dl.Data[0].Status != client.StatusFailed || dl.Data[0].Error == nil || *dl.Data[0].Error != "endpoint_disabled" {
+		t.Errorf("the delivery to the disabled endpoint: %+v, %v", dl, err)
 	}
 	on := true
 	if _, err := s.c.Endpoints.Update(ctx, "acme", ep.ID, &client.EndpointUpdateParams{Enabled: &on}); err != nil {

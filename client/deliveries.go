@@ -28,8 +28,12 @@ type Delivery struct {
 	NextAttemptAt    *time.Time `json:"next_attempt_at"`
 	LastResponseCode int        `json:"last_response_code"`
 	LastError        string     `json:"last_error"`
-	CreatedAt        time.Time  `json:"created_at"`
-	UpdatedAt        time.Time  `json:"updated_at"`
+	// Error is the last attempt's error, or "endpoint_disabled" for a
+	// delivery failed at once because its endpoint was disabled; nil when
+	// there is none.
+	Error     *string   `json:"error"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
 	// Attempts are the latest attempts, oldest first (Get only).
 	Attempts []Attempt `json:"attempts,omitempty"`
 }

@@ -32,6 +32,28 @@ type Endpoint struct {
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
 	CreatedAt               time.Time  `json:"created_at"`
 	UpdatedAt               time.Time  `json:"updated_at"`
+	// DisabledReason says why a disabled endpoint is: "gone" (it answered
+	// 410), "failing" (its attempts failed for too long), "manual"; nil
+	// while enabled. DisabledAt is when.
+	DisabledReason *string    `json:"disabled_reason"`
+	DisabledAt     *time.Time `json:"disabled_at"`
+	// Health is how its attempts have gone.
+	Health EndpointHealth `json:"health"`
+}
+
+// EndpointHealth is how an endpoint's attempts have gone.
+type EndpointHealth struct {
+	// ConsecutiveFailures counts the failed attempts since the last that
+	// succeeded, the first of which started at FailingSince.
+	ConsecutiveFailures int        `json:"consecutive_failures"`
+	FailingSince        *time.Time `json:"failing_since"`
+	// LastAttemptAt and LastResponseCode are the latest attempt's (nil
+	// before the first; the code is 0 when it got no answer).
+	LastAttemptAt    *time.Time `json:"last_attempt_at"`
+	LastResponseCode *int       `json:"last_response_code"`
+	// Succeeded24h and Failed24h count the attempts of the last 24 hours.
+	Succeeded24h int `json:"succeeded_24h"`
+	Failed24h    int `json:"failed_24h"`
 }
 
 // EndpointCreateParams is a new endpoint. Only URL is required: Events

@@ -9,26 +9,40 @@ import (
 
 // Tenant is one of your customers, to whose endpoints webhooks are sent.
 type Tenant struct {
-	ID        string          `json:"id"`
-	Name      string          `json:"name"`
-	Metadata  json.RawMessage `json:"metadata"`
-	CreatedAt time.Time       `json:"created_at"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	ID       string          `json:"id"`
+	Name     string          `json:"name"`
+	Metadata json.RawMessage `json:"metadata"`
+	// PortalOrigins are the origins that may frame the tenant's customer
+	// portal.
+	PortalOrigins []string  `json:"portal_origins"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 // TenantCreateParams is a new tenant. ID is yours (1 to 64 of A-Z a-z 0-9
 // _ . -); Metadata, when set, is a JSON object of at most 16 KiB.
 type TenantCreateParams struct {
-	ID       string          `json:"id"`
-	Name     string          `json:"name,omitempty"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
+	ID            string          `json:"id"`
+	Name          string          `json:"name,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+	PortalOrigins []string        `json:"portal_origins,omitempty"`
 }
 
-// TenantUpdateParams changes the fields that are set: Name when not nil,
+// TenantUpdateParams changes the fields that are set: Name and
+// PortalOrigins (replaced whole; an empty list for none) when not nil,
 // Metadata (replaced whole) when not empty.
 type TenantUpdateParams struct {
-	Name     *string         `json:"name,omitempty"`
-	Metadata json.RawMessage `json:"metadata,omitempty"`
+	Name          *string         `json:"name,omitempty"`
+	Metadata      json.RawMessage `json:"metadata,omitempty"`
+	PortalOrigins *[]string       `json:"portal_origins,omitempty"`
+}
+
+// PortalLink is a link to a tenant's customer portal: opened in a browser,
+// with no key, it shows that tenant's endpoints and deliveries until
+// ExpiresAt.
+type PortalLink struct {
+	URL       string    `json:"url"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // TenantsService is the calls on tenants (an admin key's, except Get,
@@ -79,6 +93,23 @@ func (s *TenantsService) Delete(ctx context.Context, id string) error {
 	}
 	_, err = s.c.Do(ctx, "DELETE", path, nil, nil, nil)
 	return err
+}
+
+// PortalLink makes a link to the tenant's customer portal that works for
+// expiresIn ("1h"; 1m to 24h; "" is the server's default, an hour).
+func (s *TenantsService) PortalLink(ctx context.Context, id, expiresIn string) (*PortalLink, error) {
+	path, err := path("tenants", id, "portal-links")
+	if err != nil {
+		return nil, err
+	}
+	body := struct {
+		ExpiresIn string `json:"expires_in,omitempty"`
+	}{expiresIn}
+	var l PortalLink
+	if _, err := s.c.Do(ctx, "POST", path, nil, &body, &l); err != nil {
+		return nil, err
+	}
+	return &l, nil
 }
 
 // List reads one page of tenants, newest first.

@@ -55,7 +55,7 @@ HERALD_TENANT). See docs/cli.md.`,
 				{"ENDPOINT", func(d *client.Delivery) string { return d.EndpointID }},
 				{"STATUS", func(d *client.Delivery) string { return d.Status }},
 				{"ATTEMPTS", func(d *client.Delivery) string { return strconv.Itoa(d.AttemptCount) }},
-				{"LAST", func(d *client.Delivery) string { return lastAnswer(d.LastResponseCode, d.LastError) }},
+				{"LAST", func(d *client.Delivery) string { return deliveryAnswer(d) }},
 				{"NEXT ATTEMPT", func(d *client.Delivery) string { return when(d.NextAttemptAt) }},
 			})
 		},
@@ -126,9 +126,19 @@ func (a *admin) printDelivery(d *client.Delivery) {
 	printFields(a.stdout, [][2]string{
 		{"ID", d.ID}, {"Event", d.EventID + " (" + d.EventType + ")"}, {"Endpoint", d.EndpointID},
 		{"Status", d.Status}, {"Attempts", strconv.Itoa(d.AttemptCount)},
-		{"Last answer", lastAnswer(d.LastResponseCode, d.LastError)}, {"Next attempt", when(d.NextAttemptAt)},
+		{"Last answer", deliveryAnswer(d)}, {"Next attempt", when(d.NextAttemptAt)},
 		{"Created", when(&d.CreatedAt)}, {"Updated", when(&d.UpdatedAt)},
 	})
+}
+
+// deliveryAnswer is a delivery's last outcome: its last attempt's, or
+// why it has none (endpoint_disabled).
+func deliveryAnswer(d *client.Delivery) string {
+	errText := d.LastError
+	if errText == "" && d.Error != nil {
+		errText = *d.Error
+	}
+	return lastAnswer(d.LastResponseCode, errText)
 }
 
 // lastAnswer is an attempt's outcome in a table: the receiver's status,

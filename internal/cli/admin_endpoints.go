@@ -47,7 +47,7 @@ func endpointsCmd(a *admin) *cobra.Command {
 				{"URL", func(e *client.Endpoint) string { return e.URL }},
 				{"EVENTS", func(e *client.Endpoint) string { return strings.Join(e.Events, ",") }},
 				{"FORMAT", func(e *client.Endpoint) string { return e.Format }},
-				{"STATUS", func(e *client.Endpoint) string { return e.Status }},
+				{"STATUS", func(e *client.Endpoint) string { return endpointStatus(e) }},
 				{"CREATED", func(e *client.Endpoint) string { return when(&e.CreatedAt) }},
 			})
 		},
@@ -259,16 +259,44 @@ func (a *admin) printEndpoint(e *client.Endpoint) error {
 	slices.Sort(headers)
 	fields := [][2]string{
 		{"ID", e.ID}, {"Tenant", e.TenantID}, {"URL", e.URL}, {"Events", strings.Join(e.Events, ", ")},
-		{"Format", e.Format}, {"Status", e.Status}, {"Description", orDash(e.Description)},
+		{"Format", e.Format}, {"Status", endpointStatus(e)}, {"Description", orDash(e.Description)},
 		{"Headers", orDash(strings.Join(headers, "; "))},
 		{"Rate limit", perSecond(e.RateLimit)}, {"Max in flight", inFlight(e.MaxInFlight)},
 		{"Metadata", string(e.Metadata)}, {"Created", when(&e.CreatedAt)}, {"Updated", when(&e.UpdatedAt)},
 	}
+	if e.DisabledAt != nil {
+		fields = append(fields, [2]string{"Disabled at", when(e.DisabledAt)})
+	}
+	fields = append(fields, [2]string{"Health", health(&e.Health)})
 	if e.PreviousSecretExpiresAt != nil {
 		fields = append(fields, [2]string{"Old secret until", when(e.PreviousSecretExpiresAt)})
 	}
 	printFields(a.stdout, fields)
 	return nil
+}
+
+// endpointStatus is active, or disabled with its reason.
+func endpointStatus(e *client.Endpoint) string {
+	if e.DisabledReason != nil && *e.DisabledReason != "" {
+		return e.Status + " (" + *e.DisabledReason + ")"
+	}
+	return e.Status
+}
+
+// health says how an endpoint's attempts have gone, on one line.
+func health(h *client.EndpointHealth) string {
+	if h.LastAttemptAt == nil {
+		return "no attempt yet"
+	}
+	last := "no answer"
+	if h.LastResponseCode != nil && *h.LastResponseCode != 0 {
+		last = strconv.Itoa(*h.LastResponseCode)
+	}
+	out := fmt.Sprintf("last attempt %s (%s); last 24h: %d succeeded, %d failed", when(h.LastAttemptAt), last, h.Succeeded24h, h.Failed24h)
+	if h.ConsecutiveFailures > 0 {
+		out += fmt.Sprintf("; %d failed in a row since %s", h.ConsecutiveFailures, when(h.FailingSince))
+	}
+	return out
 }
 
 func perSecond(n int) string {

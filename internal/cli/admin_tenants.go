@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -44,13 +45,16 @@ them prints a table, or with --json the API's JSON. See docs/cli.md.`,
 	}
 	l.add(list.Flags())
 
-	var name, metadata string
+	var (
+		name, metadata string
+		origins        []string
+	)
 	create := &cobra.Command{
-		Use:   "create ID [--name NAME] [--metadata JSON]",
+		Use:   "create ID [--name NAME] [--metadata JSON] [--portal-origin ORIGIN]...",
 		Short: "Create a tenant with an id of your choice",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := &client.TenantCreateParams{ID: args[0], Name: name}
+			p := &client.TenantCreateParams{ID: args[0], Name: name, PortalOrigins: origins}
 			if metadata != "" {
 				m, err := jsonFlag(cmd, "metadata", metadata)
 				if err != nil {
@@ -67,6 +71,26 @@ them prints a table, or with --json the API's JSON. See docs/cli.md.`,
 	}
 	create.Flags().StringVar(&name, "name", "", "the tenant's name, at most 256 characters")
 	create.Flags().StringVar(&metadata, "metadata", "", "a JSON object of your own, at most 16 KiB (@FILE reads a file, - standard input)")
+	create.Flags().StringArrayVar(&origins, "portal-origin", nil, "an origin (https://app.example.com) that may frame the tenant's customer portal; repeat for more")
+
+	var expiresIn string
+	portalLink := &cobra.Command{
+		Use:   "portal-link ID [--expires-in 1h]",
+		Short: "Make a link to the tenant's customer portal, which works without a key until it expires",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			l, err := a.c.Tenants.PortalLink(cmd.Context(), args[0], expiresIn)
+			if err != nil {
+				return a.failed(err)
+			}
+			if a.asJSON {
+				return a.printJSON(l)
+			}
+			fmt.Fprintf(a.stdout, "%s\n(works until %s: anyone with it sees tenant %s's endpoints and deliveries)\n", l.URL, when(&l.ExpiresAt), args[0])
+			return nil
+		},
+	}
+	portalLink.Flags().StringVar(&expiresIn, "expires-in", "", "how long the link works, 1m to 24h (default the server's, 1h)")
 
 	get := &cobra.Command{
 		Use:   "get ID",
@@ -99,7 +123,7 @@ them prints a table, or with --json the API's JSON. See docs/cli.md.`,
 	}
 	del.Flags().BoolVar(&yes, "yes", false, "really delete it")
 
-	cmd.AddCommand(list, create, get, del)
+	cmd.AddCommand(list, create, get, portalLink, del)
 	return cmd
 }
 
@@ -109,6 +133,7 @@ func (a *admin) printTenant(t *client.Tenant) error {
 	}
 	printFields(a.stdout, [][2]string{
 		{"ID", t.ID}, {"Name", orDash(t.Name)}, {"Metadata", string(t.Metadata)},
+		{"Portal origins", orDash(strings.Join(t.PortalOrigins, ", "))},
 		{"Created", when(&t.CreatedAt)}, {"Updated", when(&t.UpdatedAt)},
 	})
 	return nil

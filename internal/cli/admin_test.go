@@ -278,6 +278,9 @@ func TestAdmin_EndpointsEventsDeliveries(t *testing.T) {
 	}) {
 		t.Error("the retried delivery was not delivered within 30s")
 	}
+	if got := c.run("endpoints", "get", "--tenant", "acme", epID[1]); !regexp.MustCompile(`(?m)^Health:\s+last attempt 20\S+ \(204\); last 24h: 1 succeeded, 1 failed$`).MatchString(got) {
+		t.Errorf("the endpoint's health after a failure and a success:\n%s", got)
+	}
 	if _, _, err := c.try("deliveries", "retry", "--tenant", "acme", "dlv_01M8RQVXRYTZJ44BDNS48F94W7"); err == nil || !strings.HasPrefix(err.Error(), "404 Not Found") {
 		t.Errorf("retry of a delivery that does not exist: %v", err)
 	}
@@ -515,5 +518,32 @@ func TestAdmin_RetryNowFiltersTestEventsAndAdminKeys(t *testing.T) {
 	c.runJSON(&keys, "keys", "list", "--tenant", "acme")
 	if len(keys.Data) != 1 || keys.Data[0].Name != "ci" || keys.Data[0].TenantID != "acme" {
 		t.Errorf("keys list --tenant acme --json: %+v", keys)
+	}
+}
+
+// A tenant's portal origins and a portal link; a disabled endpoint shows
+// why, and so does the delivery it could not take.
+func TestAdmin_PortalAndDisabledEndpoints(t *testing.T) {
+	t.Parallel()
+	c := adminCLI{t, startHerald(t), testAdminKey}
+	if out := c.run("tenants", "create", "acme", "--portal-origin", "https://app.acme.example"); !regexp.MustCompile(`(?m)^Portal origins:\s+https://app.acme.example$`).MatchString(out) {
+		t.Errorf("tenants create --portal-origin:\n%s", out)
+	}
+	out := c.run("tenants", "portal-link", "acme", "--expires-in", "10m")
+	if !strings.HasPrefix(out, "http") || !strings.Contains(out, "works until") {
+		t.Errorf("tenants portal-link:\n%s", out)
+	}
+	out = c.run("endpoints", "create", "--tenant", "acme", "--url", "https://example.com/hooks", "--disabled")
+	ep := regexp.MustCompile(`(?m)^ID:\s+(ep_\S+)$`).FindStringSubmatch(out)[1]
+	if !regexp.MustCompile(`(?m)^Status:\s+disabled \(manual\)$`).MatchString(out) || !strings.Contains(out, "Disabled at:") ||
+		!regexp.MustCompile(`(?m)^Health:\s+no attempt yet$`).MatchString(out) {
+		t.Errorf("a disabled endpoint:\n%s", out)
+	}
+	if table := c.run("endpoints", "list", "--tenant", "acme"); !strings.Contains(table, "disabled (manual)") {
+		t.Errorf("endpoints list:\n%s", table)
+	}
+	c.run("events", "send", "--tenant", "acme", "--type", "user.created")
+	if table := c.run("deliveries", "list", "--tenant", "acme", "--endpoint", ep); !strings.Contains(table, "endpoint_disabled") {
+		t.Errorf("the delivery to the disabled endpoint:\n%s", table)
 	}
 }
