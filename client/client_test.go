@@ -300,8 +300,9 @@ func TestTenantsAndEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	rot, err := s.c.Endpoints.RotateSecret(ctx, "acme", ep.ID, &client.RotateSecretParams{Grace: "1h"})
-	if err != nil || rot.Secret == "" || rot.Secret == ep.Secret || rot.PreviousSecretExpiresAt == nil {
-		t.Errorf("RotateSecret = %+v, %v; want a new secret and the old one's expiry", rot, err)
+	if err != nil || rot.Secret == "" || rot.Secret == ep.Secret || len(rot.PreviousSecrets) != 1 ||
+		rot.PreviousSecrets[0].ExpiresAt.Before(time.Now().Add(59*time.Minute)) || rot.PreviousSecretExpiresAt == nil {
+		t.Errorf("RotateSecret = %+v, %v; want a new secret and the old one signing for an hour", rot, err)
 	}
 	res, err := s.c.Endpoints.Test(ctx, "acme", ep.ID, nil)
 	if err != nil || res.Status != "delivered" || res.ResponseCode != 200 || res.DeliveryID == "" {

@@ -31,9 +31,13 @@ type Delivery struct {
 	// Error is the last attempt's error, or "endpoint_disabled" for a
 	// delivery failed at once because its endpoint was disabled; nil when
 	// there is none.
-	Error     *string   `json:"error"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	Error *string `json:"error"`
+	// EndpointDeleted is true when the delivery's endpoint was deleted:
+	// it and its attempts are kept, nothing more is sent, and it cannot be
+	// retried.
+	EndpointDeleted bool      `json:"endpoint_deleted"`
+	CreatedAt       time.Time `json:"created_at"`
+	UpdatedAt       time.Time `json:"updated_at"`
 	// Attempts are the latest attempts, oldest first (Get only).
 	Attempts []Attempt `json:"attempts,omitempty"`
 }
@@ -98,7 +102,7 @@ func (s *DeliveriesService) Get(ctx context.Context, tenant, id string) (*Delive
 // Retry sends a delivery again now: a delivered or failed one starts one
 // more attempt series, a retrying one has its next attempt brought to
 // now. The answer is the delivery as it is then. A delivery with an
-// attempt in flight is ErrConflict.
+// attempt in flight, or of a deleted endpoint, is ErrConflict.
 func (s *DeliveriesService) Retry(ctx context.Context, tenant, id string) (*Delivery, error) {
 	return s.one(ctx, "POST", "tenants", tenant, "deliveries", id, "retry")
 }

@@ -27,11 +27,14 @@ type Endpoint struct {
 	// SecretOmitted is true in a replay of one of those under its
 	// Idempotency-Key, which cannot show the secret.
 	SecretOmitted bool `json:"secret_omitted,omitempty"`
-	// PreviousSecretExpiresAt is set while the secret the last rotation
-	// replaced still signs too.
-	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at,omitempty"`
-	CreatedAt               time.Time  `json:"created_at"`
-	UpdatedAt               time.Time  `json:"updated_at"`
+	// PreviousSecrets are the secrets replaced by rotations that still
+	// sign every delivery beside the current one, newest first, each until
+	// its own ExpiresAt (never their values); empty when only the current
+	// secret signs. PreviousSecretExpiresAt is the last of those times.
+	PreviousSecrets         []PreviousSecret `json:"previous_secrets"`
+	PreviousSecretExpiresAt *time.Time       `json:"previous_secret_expires_at,omitempty"`
+	CreatedAt               time.Time        `json:"created_at"`
+	UpdatedAt               time.Time        `json:"updated_at"`
 	// DisabledReason says why a disabled endpoint is: "gone" (it answered
 	// 410), "failing" (its attempts failed for too long), "manual"; nil
 	// while enabled. DisabledAt is when.
@@ -39,6 +42,13 @@ type Endpoint struct {
 	DisabledAt     *time.Time `json:"disabled_at"`
 	// Health is how its attempts have gone.
 	Health EndpointHealth `json:"health"`
+}
+
+// PreviousSecret is a secret a rotation replaced that still signs: since
+// ReplacedAt (nil if not known), until ExpiresAt.
+type PreviousSecret struct {
+	ReplacedAt *time.Time `json:"replaced_at"`
+	ExpiresAt  time.Time  `json:"expires_at"`
 }
 
 // EndpointHealth is how an endpoint's attempts have gone.

@@ -186,6 +186,10 @@ func printTable[T any](w io.Writer, items []T, what string, cols []column[T]) {
 func printFields(w io.Writer, fields [][2]string) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	for _, f := range fields {
+		if f[0] == "" { // a value more of the field above
+			fmt.Fprintf(tw, "\t%s\n", oneLine(f[1]))
+			continue
+		}
 		fmt.Fprintf(tw, "%s:\t%s\n", f[0], oneLine(f[1]))
 	}
 	tw.Flush()

@@ -52,7 +52,7 @@ HERALD_TENANT). See docs/cli.md.`,
 				{"ID", func(d *client.Delivery) string { return d.ID }},
 				{"EVENT", func(d *client.Delivery) string { return d.EventID }},
 				{"TYPE", func(d *client.Delivery) string { return d.EventType }},
-				{"ENDPOINT", func(d *client.Delivery) string { return d.EndpointID }},
+				{"ENDPOINT", func(d *client.Delivery) string { return endpointOf(d) }},
 				{"STATUS", func(d *client.Delivery) string { return d.Status }},
 				{"ATTEMPTS", func(d *client.Delivery) string { return strconv.Itoa(d.AttemptCount) }},
 				{"LAST", func(d *client.Delivery) string { return deliveryAnswer(d) }},
@@ -124,11 +124,19 @@ HERALD_TENANT). See docs/cli.md.`,
 
 func (a *admin) printDelivery(d *client.Delivery) {
 	printFields(a.stdout, [][2]string{
-		{"ID", d.ID}, {"Event", d.EventID + " (" + d.EventType + ")"}, {"Endpoint", d.EndpointID},
+		{"ID", d.ID}, {"Event", d.EventID + " (" + d.EventType + ")"}, {"Endpoint", endpointOf(d)},
 		{"Status", d.Status}, {"Attempts", strconv.Itoa(d.AttemptCount)},
 		{"Last answer", deliveryAnswer(d)}, {"Next attempt", when(d.NextAttemptAt)},
 		{"Created", when(&d.CreatedAt)}, {"Updated", when(&d.UpdatedAt)},
 	})
+}
+
+// endpointOf is a delivery's endpoint, marked when it was deleted.
+func endpointOf(d *client.Delivery) string {
+	if d.EndpointDeleted {
+		return d.EndpointID + " (deleted)"
+	}
+	return d.EndpointID
 }
 
 // deliveryAnswer is a delivery's last outcome: its last attempt's, or

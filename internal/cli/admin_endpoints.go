@@ -181,6 +181,30 @@ of the catalog and --data its data. Exits 1 when the test failed.`,
 	test.Flags().StringVar(&testType, "type", "", "the test event's type, one of the catalog's (default the format's test event type)")
 	test.Flags().StringVar(&testData, "data", "", "the test event's data, a JSON object (@FILE reads a file, - standard input; default Herald's test data)")
 
+	var grace, newSecret string
+	rotate := &cobra.Command{
+		Use:   "rotate-secret --tenant T ID [--grace 24h] [--secret SECRET]",
+		Short: "Replace the endpoint's signing secret; the new one is printed once, the old keeps signing for --grace",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tenant, err := a.needTenant()
+			if err != nil {
+				return err
+			}
+			e, err := a.c.Endpoints.RotateSecret(cmd.Context(), tenant, args[0], &client.RotateSecretParams{Grace: grace, Secret: newSecret})
+			if err != nil {
+				return a.failed(err)
+			}
+			if err := a.printEndpoint(e); err != nil || a.asJSON {
+				return err
+			}
+			fmt.Fprintf(a.stdout, "\nIts new signing secret, shown this once:\n%s\n", e.Secret)
+			return nil
+		},
+	}
+	rotate.Flags().StringVar(&grace, "grace", "", "how long the old secret keeps signing too, 0s to 168h (default the server's: 24h, or 0s for schemes with room for one signature)")
+	rotate.Flags().StringVar(&newSecret, "secret", "", "the new secret (default a generated one)")
+
 	retryNow := &cobra.Command{
 		Use:   "retry-now --tenant T ID",
 		Short: "Make every retrying delivery to the endpoint due now, once its receiver is fixed",
@@ -218,7 +242,7 @@ of the catalog and --data its data. Exits 1 when the test failed.`,
 		},
 	}
 
-	cmd.AddCommand(list, create, get, test, retryNow, del)
+	cmd.AddCommand(list, create, get, test, rotate, retryNow, del)
 	return cmd
 }
 
@@ -268,8 +292,12 @@ func (a *admin) printEndpoint(e *client.Endpoint) error {
 		fields = append(fields, [2]string{"Disabled at", when(e.DisabledAt)})
 	}
 	fields = append(fields, [2]string{"Health", health(&e.Health)})
-	if e.PreviousSecretExpiresAt != nil {
-		fields = append(fields, [2]string{"Old secret until", when(e.PreviousSecretExpiresAt)})
+	for i, p := range e.PreviousSecrets {
+		name := ""
+		if i == 0 {
+			name = "Old secrets"
+		}
+		fields = append(fields, [2]string{name, "one replaced " + when(p.ReplacedAt) + " signs until " + when(&p.ExpiresAt)})
 	}
 	printFields(a.stdout, fields)
 	return nil

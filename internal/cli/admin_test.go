@@ -292,8 +292,17 @@ func TestAdmin_EndpointsEventsDeliveries(t *testing.T) {
 	if out, _, err := c.try("endpoints", "test", "--tenant", "acme", epID[1]); err == nil || !strings.Contains(err.Error(), "418") || !strings.Contains(out, "failed") {
 		t.Errorf("a failing endpoints test: %v\n%s; want it shown and an error", err, out)
 	}
+	out = c.run("endpoints", "rotate-secret", "--tenant", "acme", epID[1], "--grace", "2h")
+	if newSecret := regexp.MustCompile(`(?m)^whsec_\S+$`).FindString(out); newSecret == "" || newSecret == secret ||
+		!regexp.MustCompile(`(?m)^Old secrets:\s+one replaced 20\S+ signs until 20\S+$`).MatchString(out) {
+		t.Errorf("endpoints rotate-secret:\n%s", out)
+	}
 	if out := c.run("endpoints", "delete", "--tenant", "acme", epID[1]); out != "Deleted endpoint "+epID[1]+".\n" {
 		t.Errorf("endpoints delete printed %q", out)
+	}
+	// Its deliveries stay, marked.
+	if table := c.run("deliveries", "list", "--tenant", "acme"); !strings.Contains(table, epID[1]+" (deleted)") {
+		t.Errorf("deliveries of a deleted endpoint:\n%s", table)
 	}
 }
 
