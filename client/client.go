@@ -35,6 +35,9 @@ type Client struct {
 	Events *EventsService
 	// Deliveries are one event at one endpoint, with their attempts.
 	Deliveries *DeliveriesService
+	// Replays are jobs that send an endpoint's deliveries of a window
+	// again (Endpoints.Replay starts one).
+	Replays *ReplaysService
 
 	base      *url.URL
 	key       string
@@ -85,6 +88,7 @@ func New(baseURL, key string, opts ...Option) (*Client, error) {
 	c.Endpoints = &EndpointsService{c}
 	c.Events = &EventsService{c}
 	c.Deliveries = &DeliveriesService{c}
+	c.Replays = &ReplaysService{c}
 	return c, nil
 }
 

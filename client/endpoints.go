@@ -127,17 +127,52 @@ type RetryNowResult struct {
 	Moved int `json:"moved"`
 }
 
-// ReplayParams is the window of a replay: the failed deliveries created
-// at or after Since and before Until (zero: now).
+// ReplayParams is what a replay sends again: the deliveries to the
+// endpoint created at or after Since and before Until (nil: now), in
+// Status ("": failed; or delivered), of the event types EventType names
+// (an exact name, "a.*" or "*"; "": every type).
 type ReplayParams struct {
-	Since time.Time  `json:"since"`
-	Until *time.Time `json:"until,omitempty"`
+	Since     time.Time  `json:"since"`
+	Until     *time.Time `json:"until,omitempty"`
+	Status    string     `json:"status,omitempty"`
+	EventType string     `json:"event_type,omitempty"`
 }
 
-// ReplayResult says how many failed deliveries a replay queued again.
-type ReplayResult struct {
-	Queued int `json:"queued"`
+// Replay statuses.
+const (
+	ReplayRunning = "running" // batches are still to come
+	ReplayDone    = "done"    // every delivery of the window was looked at
+	ReplayFailed  = "failed"  // the endpoint was deleted meanwhile; see Error
+)
+
+// Replay is a replay job and how far it got: Queued deliveries sent again
+// of Scanned looked at, through the creation time ScannedThrough.
+type Replay struct {
+	ID             string        `json:"id"`
+	TenantID       string        `json:"tenant_id"`
+	EndpointID     string        `json:"endpoint_id"`
+	Status         string        `json:"status"`
+	Queued         int           `json:"queued"`
+	Scanned        int           `json:"scanned"`
+	ScannedThrough *time.Time    `json:"scanned_through"`
+	Since          time.Time     `json:"since"`
+	Until          time.Time     `json:"until"`
+	Filters        ReplayFilters `json:"filters"`
+	Error          *string       `json:"error"`
+	CreatedAt      time.Time     `json:"created_at"`
+	UpdatedAt      time.Time     `json:"updated_at"`
+	FinishedAt     *time.Time    `json:"finished_at"`
 }
+
+// ReplayFilters are the filters a replay was started with; EventType nil
+// is every type.
+type ReplayFilters struct {
+	Status    string  `json:"status"`
+	EventType *string `json:"event_type"`
+}
+
+// ReplayResult is the replay a Replay call started.
+type ReplayResult = Replay
 
 // EndpointsService is the calls on a tenant's endpoints.
 type EndpointsService struct{ c *Client }
@@ -243,8 +278,9 @@ func (s *EndpointsService) RetryNow(ctx context.Context, tenant, id string) (*Re
 	return &r, nil
 }
 
-// Replay queues again every failed delivery to the endpoint in p's
-// window.
+// Replay starts a replay of the endpoint's deliveries that p names, and
+// returns it with its first batch queued: a small replay is done already,
+// a longer one goes on in the background (follow it with Replays.Get).
 func (s *EndpointsService) Replay(ctx context.Context, tenant, id string, p *ReplayParams) (*ReplayResult, error) {
 	path, err := path("tenants", tenant, "endpoints", id, "replay")
 	if err != nil {

@@ -209,21 +209,6 @@ type retryNowOutput struct {
 	}
 }
 
-type replayInput struct {
-	Tenant   string `path:"tenant" doc:"Tenant id."`
-	Endpoint string `path:"endpoint" doc:"Endpoint id (ep_...)."`
-	Body     struct {
-		Since time.Time  `json:"since" doc:"Replay failed deliveries created at or after this time."`
-		Until *time.Time `json:"until,omitempty" doc:"... and before this time; default now."`
-	}
-}
-
-type replayOutput struct {
-	Body struct {
-		Queued int `json:"queued" doc:"How many failed deliveries were queued again."`
-	}
-}
-
 func (s *Server) registerEndpoints() {
 	const base = "/api/v1/tenants/{tenant}/endpoints"
 	tags := []string{"Endpoints"}
@@ -295,11 +280,6 @@ func (s *Server) registerEndpoints() {
 		out.Body.Moved = n
 		return out, nil
 	})
-	register(s, huma.Operation{
-		OperationID: "replay-endpoint", Method: http.MethodPost, Path: base + "/{endpoint}/replay", Tags: tags,
-		Summary:       "Queue again every failed delivery to this endpoint in a time window",
-		DefaultStatus: http.StatusAccepted, Errors: []int{http.StatusNotFound},
-	}, scopeTenant, s.replayEndpoint)
 	register(s, huma.Operation{
 		OperationID: "list-endpoint-deliveries", Method: http.MethodGet, Path: base + "/{endpoint}/deliveries", Tags: tags,
 		Summary: "List an endpoint's deliveries", Errors: []int{http.StatusNotFound},
@@ -385,16 +365,6 @@ func (s *Server) testEndpoint(ctx context.Context, in *testInput) (*testOutput, 
 		DeliveryID: res.DeliveryID, Status: res.Status, ResponseCode: res.ResponseCode,
 		ResponseBody: res.ResponseBody, DurationMS: res.DurationMS, Error: res.Error,
 	}}, nil
-}
-
-func (s *Server) replayEndpoint(ctx context.Context, in *replayInput) (*replayOutput, error) {
-	n, err := s.endpoints.Replay(ctx, in.Tenant, in.Endpoint, &endpointsvc.ReplayParams{Since: in.Body.Since, Until: in.Body.Until})
-	if err != nil {
-		return nil, inBody(err)
-	}
-	out := &replayOutput{}
-	out.Body.Queued = n
-	return out, nil
 }
 
 // inBody places a service's field errors in the request body, where the

@@ -449,43 +449,6 @@ func TestEndpoints_TestWithoutTesterIs503(t *testing.T) {
 	})
 }
 
-func TestEndpoints_Replay(t *testing.T) {
-	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		h := newHarness(t, st)
-		admin := h.as(h.admin)
-		h.tenantWithKey(t, "acme")
-		ep := h.endpoint(t, "acme", map[string]any{})
-		epID := ep["id"].(string)
-		since := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
-
-		want(t, admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
-		want(t, admin.post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
-		failed := failDue(t, st, 1)
-
-		path := "/api/v1/tenants/acme/endpoints/" + epID + "/replay"
-		r := admin.post(path, map[string]any{"since": since})
-		want(t, r, http.StatusAccepted)
-		if n := r.obj(t)["queued"]; n != float64(1) {
-			t.Fatalf("queued %v, want 1 (one failed delivery)", n)
-		}
-		d, _ := st.DeliveryGet(t.Context(), "acme", failed[0])
-		if d.Status != store.StatusPending {
-			t.Fatalf("replayed delivery is %s, want pending", d.Status)
-		}
-		// A window that holds nothing.
-		r = admin.post(path, map[string]any{"since": "2001-01-01T00:00:00Z", "until": "2001-01-02T00:00:00Z"})
-		want(t, r, http.StatusAccepted)
-		if n := r.obj(t)["queued"]; n != float64(0) {
-			t.Fatalf("queued %v for an empty window, want 0", n)
-		}
-		wantProblem(t, admin.post(path, map[string]any{}), http.StatusUnprocessableEntity, "body.since")
-		wantProblem(t, admin.post(path, map[string]any{"since": "yesterday"}), http.StatusUnprocessableEntity, "body.since")
-		wantProblem(t, admin.post(path, map[string]any{"since": "2001-01-02T00:00:00Z", "until": "2001-01-01T00:00:00Z"}), http.StatusUnprocessableEntity, "body.until")
-		wantProblem(t, admin.post("/api/v1/tenants/acme/endpoints/ep_nope/replay", map[string]any{"since": since}), http.StatusNotFound, "")
-	})
-}
-
 // failDue claims up to n due deliveries and records a final failure for
 // each, as a worker would after its last attempt, and returns their ids.
 func failDue(t *testing.T, st store.Store, n int) []string {

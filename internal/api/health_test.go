@@ -106,7 +106,8 @@ func TestOpenAPI_DescribesEveryRoute(t *testing.T) {
 			"PUT /api/v1/formats/{name}", "DELETE /api/v1/formats/{name}", "PUT /api/v1/event-types/{name}",
 			"POST /api/v1/tenants/{tenant}/endpoints/{endpoint}/rotate-secret", "POST /api/v1/tenants/{tenant}/endpoints/{endpoint}/test",
 			"POST /api/v1/tenants/{tenant}/endpoints/{endpoint}/replay", "GET /api/v1/tenants/{tenant}/events/{event}/deliveries",
-			"POST /api/v1/tenants/{tenant}/deliveries/{delivery}/retry", "GET /healthz", "GET /readyz", "GET /api/v1/openapi.json",
+			"POST /api/v1/tenants/{tenant}/deliveries/{delivery}/retry", "GET /api/v1/tenants/{tenant}/replays/{replay}",
+			"GET /api/v1/tenants/{tenant}/replays", "GET /api/v1/tenants/{tenant}/endpoints/{endpoint}/replays", "GET /healthz", "GET /readyz", "GET /api/v1/openapi.json",
 		} {
 			if sort.SearchStrings(registered, must) == len(registered) || registered[sort.SearchStrings(registered, must)] != must {
 				t.Errorf("route %s is missing", must)

@@ -35,6 +35,7 @@ import (
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/formatsvc"
 	"github.com/heraldhq/herald/internal/portal"
+	"github.com/heraldhq/herald/internal/replay"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
@@ -66,6 +67,10 @@ type Config struct {
 	// EventAccepted, when set, is told the tenant of every event newly
 	// stored by ingest (the metrics' herald_events_accepted_total).
 	EventAccepted func(tenantID string)
+	// Replays starts and shows replays: the node's replay service, whose
+	// Run carries on the replays it starts. nil makes one on Store, whose
+	// replays go on in the Run of whichever node takes them up.
+	Replays *replay.Service
 	// Logger receives unexpected errors; nil discards them.
 	Logger *slog.Logger
 	// Clock is the time of every decision the API and its services make;
@@ -117,6 +122,7 @@ type Server struct {
 	formats    *formatsvc.Service
 	deliveries *deliverysvc.Service
 	endpoints  *endpointsvc.Service
+	replays    *replay.Service
 	keys       *apikey.Service
 	events     *eventsvc.Service
 	eventTypes *eventtypesvc.Service
@@ -165,6 +171,10 @@ func New(cfg *Config) *Server {
 	s.portal = portal.New(&base)
 	s.eventTypes = eventtypesvc.NewService(&base)
 	s.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: s.eventTypes, Dispatcher: cfg.Dispatcher, Accepted: cfg.EventAccepted})
+	s.replays = cfg.Replays
+	if s.replays == nil {
+		s.replays = replay.NewService(&replay.Config{Base: base})
+	}
 
 	hc := huma.DefaultConfig("Herald API", "1.0.0")
 	// DefaultConfig's hooks add "$schema" members and Link headers to every
@@ -193,6 +203,7 @@ func New(cfg *Config) *Server {
 	s.registerEndpoints()
 	s.registerEvents()
 	s.registerDeliveries()
+	s.registerReplays()
 
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	// No provider, or a no-op one: no handler is wrapped and tracing

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,7 +33,10 @@ import (
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/delivery"
 	"github.com/heraldhq/herald/internal/format"
+	"github.com/heraldhq/herald/internal/replay"
+	"github.com/heraldhq/herald/internal/retention"
 	"github.com/heraldhq/herald/internal/secretbox"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/postgres"
 	"github.com/heraldhq/herald/internal/store/sqlite"
@@ -101,6 +105,15 @@ type Config struct {
 	// are still read, and sealed again under EncryptionKey when written or
 	// by RotateKey.
 	OldEncryptionKeys []string
+	// Retention is how long finished events are kept (--retention): older
+	// ones whose deliveries are all delivered or failed are deleted, with
+	// their deliveries and attempts, by a background job on one node at a
+	// time. 0 keeps everything; the serve command's default is
+	// retention.DefaultRetention.
+	Retention time.Duration
+	// RetentionEvery is the wait between two retention runs; 0 means
+	// retention's default (half the retention, at most 10 minutes).
+	RetentionEvery time.Duration
 }
 
 // Keyring makes the keyring of --encryption-key and --old-encryption-key:
@@ -198,6 +211,8 @@ type Main struct {
 	st          store.Store
 	formats     *catalog.Catalog
 	engine      *delivery.Engine
+	replays     *replay.Service
+	retention   *retention.Sweeper
 	httpSrv     *http.Server
 	ln          net.Listener
 	served      bool
@@ -392,8 +407,14 @@ func (m *Main) loadFormats(ctx context.Context) error {
 // build makes the delivery engine and the handler of every route: the API,
 // the dashboard and /metrics.
 func (m *Main) build(tp trace.TracerProvider) http.Handler {
+	base := service.Base{Store: m.st, Clock: m.cfg.Clock, Logger: m.log}
+	// The background jobs: replays carried on in batches, and retention,
+	// whose runs' totals are served as herald_retention_* series.
+	m.replays = replay.NewService(&replay.Config{Base: base})
+	m.retention = retention.New(&retention.Config{Base: base, Retention: m.cfg.Retention, Every: m.cfg.RetentionEvery})
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		newRetentionCollector(m.retention))
 	metrics := delivery.NewMetrics(reg, &delivery.MetricsConfig{
 		Store: m.st, Clock: m.cfg.Clock, Logger: m.log, TenantLabel: m.cfg.MetricsTenantLabel,
 	})
@@ -409,7 +430,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		TracerProvider:  tp,
 	})
 	srv := api.New(&api.Config{
-		Store: m.st, Formats: m.formats, Tester: m.engine, Dispatcher: m.engine, Logger: m.log, Clock: m.cfg.Clock,
+		Store: m.st, Formats: m.formats, Tester: m.engine, Dispatcher: m.engine, Replays: m.replays, Logger: m.log, Clock: m.cfg.Clock,
 		EventAccepted:            metrics.EventAccepted,
 		MaxBodyBytes:             m.cfg.MaxBodyBytes,
 		MaxBufferedBytes:         m.cfg.MaxBufferedBytes,
@@ -421,7 +442,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		TrustForwardedProto:      m.cfg.TrustForwardedProto,
 	})
 	dash := web.New(&web.Config{
-		Store: m.st, Formats: m.formats, Tester: m.engine, Logger: m.log, Clock: m.cfg.Clock,
+		Store: m.st, Formats: m.formats, Tester: m.engine, Replays: m.replays, Logger: m.log, Clock: m.cfg.Clock,
 		AllowPrivateDestinations: m.cfg.AllowPrivateDestinations,
 		MaxInFlight:              m.cfg.PerEndpoint,
 		TrustForwardedProto:      m.cfg.TrustForwardedProto,
@@ -474,6 +495,12 @@ func (m *Main) Run(ctx context.Context) error {
 	defer stopEngine()
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- m.engine.Run(engineCtx) }()
+	// The background jobs stop with ctx; the store outlives them.
+	jobsCtx, stopJobs := context.WithCancel(ctx)
+	defer stopJobs()
+	var jobs sync.WaitGroup
+	jobs.Go(func() { _ = m.replays.Run(jobsCtx) })
+	jobs.Go(func() { _ = m.retention.Run(jobsCtx) })
 	serveDone := make(chan error, 1)
 	m.served = true // the server closes the listener from now on
 	go func() { serveDone <- m.httpSrv.Serve(m.ln) }()
@@ -498,6 +525,8 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.httpSrv.Shutdown(shutCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		m.log.Warn("http shutdown", "err", err)
 	}
+	stopJobs()
+	jobs.Wait()
 	stopEngine()
 	<-engineDone
 	m.log.Info("stopped")

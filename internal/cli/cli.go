@@ -21,6 +21,7 @@ import (
 
 	"github.com/heraldhq/herald/internal/app"
 	"github.com/heraldhq/herald/internal/delivery"
+	"github.com/heraldhq/herald/internal/retention"
 )
 
 // Version, Commit and Date say what this binary is. A release build sets
@@ -92,6 +93,9 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cfg.DisableAfter < 0 {
 				return fmt.Errorf("--disable-after %v: want a duration of 0 (never) or more", cfg.DisableAfter)
 			}
+			if cfg.Retention < 0 {
+				return fmt.Errorf("--retention %s: want 0 (keep everything) or a positive duration such as 720h", cfg.Retention)
+			}
 			if cfg.PprofAddr != "" {
 				if err := app.CheckPprofAddr(cfg.PprofAddr); err != nil {
 					return fmt.Errorf("--pprof-addr: %w", err)
@@ -120,6 +124,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.DurationVar(&cfg.DisableAfter, "disable-after", 120*time.Hour, "disable an endpoint whose attempts have all failed for longer than this (a 410 answer disables it at once); 0: never")
 	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send traces over OTLP/HTTP to this collector URL, e.g. http://localhost:4318 (default: off unless OTEL_EXPORTER_OTLP_ENDPOINT is set)")
+	f.DurationVar(&cfg.Retention, "retention", retention.DefaultRetention, "delete events older than this whose deliveries are all delivered or failed, with their deliveries and attempts; 0 keeps everything")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.BoolVar(&cfg.TrustForwardedProto, "trust-forwarded-proto", false, "take X-Forwarded-Proto from the proxy in front of Herald as telling whether the browser uses TLS (the dashboard's cookies are then Secure)")
 	f.StringVar(&cfg.PprofAddr, "pprof-addr", "", "serve net/http/pprof on this loopback address, e.g. 127.0.0.1:6060 (default: off)")

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -99,6 +100,7 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_MAX_ENDPOINTS_PER_TENANT", "250")
 	t.Setenv("HERALD_ENCRYPTION_KEY", "a2V5")
 	t.Setenv("HERALD_OLD_ENCRYPTION_KEY", "b2xk,b2xkZXI=")
+	t.Setenv("HERALD_RETENTION", "36h")
 	if err := fs.Parse([]string{"--default-format", "from-flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +113,7 @@ func TestApplyEnv(t *testing.T) {
 		"metrics-tenant-label":     "20",
 		"max-endpoints-per-tenant": "250",
 		"encryption-key":           "a2V5", "old-encryption-key": "[b2xk,b2xkZXI=]",
+		"retention": "36h0m0s",
 	} {
 		if got := fs.Lookup(flag).Value.String(); got != want {
 			t.Errorf("--%s = %q, want %q", flag, got, want)
@@ -126,6 +129,36 @@ func TestApplyEnv(t *testing.T) {
 	t.Setenv("HERALD_DEV", "maybe")
 	if err := applyEnv(bad); err == nil || !strings.Contains(err.Error(), "HERALD_DEV") {
 		t.Errorf("HERALD_DEV=maybe: err = %v, want one naming the variable", err)
+	}
+}
+
+// --retention keeps 30 days by default; 0 keeps everything, and a
+// negative one is refused at start.
+func TestServe_Retention(t *testing.T) {
+	t.Parallel()
+	if got := serveCmd(&syncBuffer{}, &syncBuffer{}).Flags().Lookup("retention").DefValue; got != "720h0m0s" {
+		t.Errorf("--retention defaults to %s, want 720h", got)
+	}
+	var out, errOut syncBuffer
+	root := NewRoot(&out, &errOut)
+	root.SetArgs([]string{"serve", "--retention", "-1h", "--database", "sqlite:" + filepath.Join(t.TempDir(), "h.db")})
+	if err := root.ExecuteContext(t.Context()); err == nil || !strings.Contains(err.Error(), "--retention") {
+		t.Fatalf("serve --retention -1h: %v, want an error naming --retention", err)
+	}
+}
+
+// Logs are JSON lines unless --dev asks for text.
+func TestNewLogger_JSONUnlessDev(t *testing.T) {
+	t.Parallel()
+	var js, text syncBuffer
+	newLogger(&js, false, "info").Info("hello", "delivery_id", "dlv_1")
+	newLogger(&text, true, "info").Info("hello", "delivery_id", "dlv_1")
+	var m map[string]any
+	if err := json.Unmarshal([]byte(js.String()), &m); err != nil || m["msg"] != "hello" || m["delivery_id"] != "dlv_1" {
+		t.Errorf("default log line %q, want JSON with msg and delivery_id", js.String())
+	}
+	if !strings.Contains(text.String(), "msg=hello delivery_id=dlv_1") {
+		t.Errorf("--dev log line %q, want text", text.String())
 	}
 }
 

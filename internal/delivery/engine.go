@@ -635,6 +635,29 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 		done: func(rec *store.Attempt, err error) {
 			defer span.End()
 			if e.recorded(ctx, a, status, err) {
+				// The one line of every attempt's outcome: ids, status and
+				// what the receiver answered, never the request, its
+				// signatures, the endpoint's secret or headers, or a body.
+				// A delivery that failed for good is a warning.
+				level := slog.LevelInfo
+				if status == store.StatusFailed {
+					level = slog.LevelWarn
+				}
+				if e.log.Enabled(ctx, level) {
+					attrs := []slog.Attr{
+						slog.String("tenant_id", d.TenantID), slog.String("endpoint_id", d.EndpointID),
+						slog.String("delivery_id", d.ID), slog.String("event_id", d.EventID), slog.String("event_type", d.EventType),
+						slog.String("attempt_id", rec.ID), slog.Int("attempt", rec.Number), slog.String("status", status),
+						slog.Int("response_code", out.code), slog.Int64("duration_ms", out.duration.Milliseconds()),
+					}
+					if out.err != "" {
+						attrs = append(attrs, slog.String("error", out.err))
+					}
+					if next != nil {
+						attrs = append(attrs, slog.Time("next_attempt_at", next.UTC()))
+					}
+					e.log.LogAttrs(ctx, level, "attempt", attrs...)
+				}
 				if status == store.StatusFailed {
 					e.raiseFailure(a, rec)
 				}
@@ -681,7 +704,6 @@ func (e *Engine) recorded(ctx context.Context, a *try, status string, err error)
 		a.log.Error("record attempt", "err", err)
 		return false
 	}
-	a.log.Debug("attempt", "status", status, "code", out.code, "ms", out.duration.Milliseconds())
 	return true
 }
 

@@ -120,14 +120,6 @@ type RotateParams struct {
 	Secret string
 }
 
-// ReplayParams is the window of a replay: failed deliveries created at or
-// after Since and before Until.
-type ReplayParams struct {
-	Since time.Time
-	// Until nil means now.
-	Until *time.Time
-}
-
 // Get returns one of the tenant's endpoints.
 func (s *Service) Get(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
 	e, err := s.Store.EndpointGet(ctx, tenantID, endpointID)
@@ -368,27 +360,6 @@ func rotationGrace(f *format.Format, raw string) (time.Duration, error) {
 		return 0, f.Signature().CheckRotationGrace("grace")
 	}
 	return d, nil
-}
-
-// Replay queues again every failed delivery to the endpoint created in
-// p's window, and returns how many it queued.
-func (s *Service) Replay(ctx context.Context, tenantID, endpointID string, p *ReplayParams) (int, error) {
-	if _, err := s.Get(ctx, tenantID, endpointID); err != nil {
-		return 0, err
-	}
-	now := s.Clock.Now()
-	until := now
-	if p.Until != nil {
-		until = *p.Until
-	}
-	if !until.After(p.Since) {
-		return 0, herald.Invalid("until", "must be after since")
-	}
-	n, err := s.Store.DeliveryReplay(ctx, tenantID, endpointID, p.Since, until, now)
-	if err != nil {
-		return 0, fmt.Errorf("replay deliveries of endpoint %s: %w", endpointID, err)
-	}
-	return n, nil
 }
 
 // format finds the format an endpoint names ("" = the catalog's default);

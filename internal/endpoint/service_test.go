@@ -318,9 +318,8 @@ func TestService_MissingEndpointIsNamed(t *testing.T) {
 		desc := "x"
 		_, _, rotateErr := b.svc.RotateSecret(ctx, "acme", "ep_nope", &endpoint.RotateParams{})
 		_, updateErr := b.svc.Update(ctx, "acme", "ep_nope", &endpoint.UpdateParams{Description: &desc})
-		_, replayErr := b.svc.Replay(ctx, "acme", "ep_nope", &endpoint.ReplayParams{Since: b.clock.Now().Add(-time.Hour)})
 		for name, err := range map[string]error{
-			"Delete": b.svc.Delete(ctx, "acme", "ep_nope"), "RotateSecret": rotateErr, "Update": updateErr, "Replay": replayErr,
+			"Delete": b.svc.Delete(ctx, "acme", "ep_nope"), "RotateSecret": rotateErr, "Update": updateErr,
 		} {
 			var he *herald.Error
 			if !errors.Is(err, herald.ErrNotFound) || !errors.As(err, &he) || he.Message != "endpoint ep_nope not found" {
@@ -331,25 +330,6 @@ func TestService_MissingEndpointIsNamed(t *testing.T) {
 		e, _ := b.create(t, &endpoint.CreateParams{})
 		if _, err := b.svc.Get(ctx, "other", e.ID); !errors.Is(err, herald.ErrNotFound) {
 			t.Errorf("Get from another tenant: %v, want ErrNotFound", err)
-		}
-	})
-}
-
-func TestService_ReplayNeedsAWindow(t *testing.T) {
-	t.Parallel()
-	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		t.Parallel()
-		b := setup(t, st)
-		e, _ := b.create(t, &endpoint.CreateParams{})
-
-		n, err := b.svc.Replay(t.Context(), "acme", e.ID, &endpoint.ReplayParams{Since: b.clock.Now().Add(-time.Hour)})
-		if err != nil || n != 0 {
-			t.Fatalf("replay of the last hour: %d, %v; want 0 queued", n, err)
-		}
-		// Until defaults to now, so a window starting later is empty.
-		_, err = b.svc.Replay(t.Context(), "acme", e.ID, &endpoint.ReplayParams{Since: b.clock.Now().Add(time.Minute)})
-		if got := herald.Locations(err); !slices.Equal(got, []string{"until"}) {
-			t.Fatalf("since after now: faults at %v, want [until]", got)
 		}
 	})
 }

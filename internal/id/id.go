@@ -17,6 +17,7 @@ const (
 	Delivery = "dlv"
 	Attempt  = "att"
 	Key      = "key"
+	Replay   = "rpl"
 )
 
 var (

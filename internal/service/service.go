@@ -4,7 +4,11 @@
 package service
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"os"
 
 	"github.com/heraldhq/herald/internal/clock"
 	"github.com/heraldhq/herald/internal/store"
@@ -30,4 +34,14 @@ func (b Base) Init() Base {
 		b.Logger = slog.New(slog.DiscardHandler)
 	}
 	return b
+}
+
+// NewOwner returns a name no other holder of a lease has: this host, this
+// process and a random part (host-pid-random), for the background jobs
+// that hold a lease in the store while they run.
+func NewOwner() string {
+	host, _ := os.Hostname()
+	var b [4]byte
+	_, _ = rand.Read(b[:]) // never fails: crypto/rand crashes the program rather than return an error
+	return fmt.Sprintf("%s-%d-%s", host, os.Getpid(), hex.EncodeToString(b[:]))
 }

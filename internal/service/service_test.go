@@ -20,3 +20,11 @@ func TestBase_InitFillsTheDefaultsOnly(t *testing.T) {
 		t.Fatalf("Init() replaced the given clock with %v", got)
 	}
 }
+
+func TestNewOwner_IsUniquePerCall(t *testing.T) {
+	t.Parallel()
+	a, b := service.NewOwner(), service.NewOwner()
+	if a == b || a == "" {
+		t.Fatalf("NewOwner() gave %q and %q, want two different names", a, b)
+	}
+}

@@ -198,6 +198,14 @@ func (a *Attempt) Size() int {
 	return rowOverhead/2 + len(a.ID) + len(a.ResponseBody) + len(a.Error)
 }
 
+// Size is about the bytes r takes in a list.
+func (r *Replay) Size() int {
+	return rowOverhead + len(r.ID) + len(r.EndpointID) + len(r.EventType) + len(r.Error)
+}
+
+// Cursor is the list cursor pointing after r.
+func (r *Replay) Cursor() string { return EncodeCursor(r.CreatedAt, r.ID) }
+
 // Cursor is the list cursor pointing after t.
 func (t *Tenant) Cursor() string { return EncodeCursor(t.CreatedAt, t.ID) }
 

@@ -43,6 +43,21 @@ func (p *AttemptRecordParams) Validate() error {
 	return nil
 }
 
+// Validate rejects a batch of a replay the runner must never ask for: no
+// replay, no lease owner, no lease or no limit.
+func (p *ReplayStepParams) Validate() error {
+	if p.ID == "" || p.Owner == "" || p.LeaseUntil.IsZero() || p.Limit <= 0 {
+		return fmt.Errorf("replay step: id, owner, lease and limit must all be set (got %+v)", *p)
+	}
+	return nil
+}
+
+// ReplayStatusOK reports whether status is one a replay may select
+// deliveries by: the final ones, failed and delivered.
+func ReplayStatusOK(status string) bool {
+	return status == StatusFailed || status == StatusDelivered
+}
+
 // ValidateComplete rejects completing a reservation without an answer:
 // Status 0 is what marks a key in progress.
 func (r *IdempotencyRecord) ValidateComplete() error {

@@ -262,9 +262,6 @@ type Store interface {
 	// long transaction; each delivery is moved at most once. ErrNotFound
 	// when the tenant has no such endpoint.
 	DeliveryRetryNow(ctx context.Context, p *DeliveryRetryNowParams) (int, error)
-	// DeliveryReplay starts a new series for every failed delivery of the
-	// endpoint created in [since, until) and returns how many.
-	DeliveryReplay(ctx context.Context, tenantID, endpointID string, since, until, now time.Time) (int, error)
 	// DeliveryNextDue returns when the earliest waiting delivery is due (a
 	// pending/retrying next_attempt_at or a delivering lease expiry), or
 	// ErrNotFound when nothing waits.
@@ -277,6 +274,55 @@ type Store interface {
 	// PostgreSQL LISTEN/NOTIFY, an in-process signal on SQLite. The channel
 	// is closed when ctx ends.
 	Listen(ctx context.Context) (<-chan struct{}, error)
+
+	// ReplayCreate stores a new replay job, running at the start of its
+	// window (Position at Since), leased to r.LeaseOwner until
+	// r.LeaseExpiresAt when they are set (the node that asked runs its
+	// first batch at once); ErrNotFound when the tenant has no such
+	// endpoint.
+	ReplayCreate(ctx context.Context, r *Replay) (*Replay, error)
+	ReplayGet(ctx context.Context, tenantID, id string) (*Replay, error)
+	// ReplayList pages through the tenant's replays, newest first, those
+	// of one endpoint when p.EndpointID is set.
+	ReplayList(ctx context.Context, tenantID string, p *ReplayListParams) ([]*Replay, error)
+	// ReplayClaim leases the oldest running replay that nobody holds (no
+	// lease, or one expired at or before now), or that owner holds
+	// already, to owner until until; ErrNotFound when there is none.
+	// Concurrent callers (other nodes) never get the same replay.
+	ReplayClaim(ctx context.Context, owner string, now, until time.Time) (*Replay, error)
+	// ReplayStep runs one batch of a running replay leased to p.Owner, in
+	// one short transaction: it looks at the next p.Limit deliveries of
+	// the endpoint in the replay's window and delivery status after its
+	// Position, oldest first (by creation time, then id), queues again
+	// those of them that match its event type filter and still have that
+	// status (so a delivery that has succeeded since is never sent
+	// again), moves Position to the last one looked at, renews the lease
+	// to p.LeaseUntil, and wakes the workers when it queued any. A batch
+	// of fewer than p.Limit ends the replay: done. An endpoint that is
+	// gone fails it. ErrLeaseLost when the replay is not p.Owner's, or no
+	// longer running; ErrNotFound when there is no such replay.
+	ReplayStep(ctx context.Context, p *ReplayStepParams) (*Replay, error)
+	// ReplayDeleteFinished deletes up to limit replays, of any tenant,
+	// that finished (done or failed) before before, and returns how many.
+	ReplayDeleteFinished(ctx context.Context, before time.Time, limit int) (int, error)
+
+	// EventDeleteFinished is one batch of retention: it walks the events
+	// created before p.Before tenant by tenant (in id order), each
+	// tenant's newest first, and of the next p.Limit after p.After it
+	// deletes, with their deliveries and attempts, those whose deliveries
+	// are all delivered or failed (or that have none), in one short
+	// transaction. Result.Next is where the next batch starts;
+	// Result.Done says there is no next batch.
+	EventDeleteFinished(ctx context.Context, p *EventDeleteParams) (*EventDeleteResult, error)
+
+	// LeaseTake takes the named lease for p.Owner until p.Until, when it
+	// is free, expired at or before p.Now, or p.Owner's already (a
+	// renewal), and reports whether p.Owner holds it: the way one node at
+	// a time runs a background job.
+	LeaseTake(ctx context.Context, p *LeaseParams) (bool, error)
+	// LeaseRelease gives up the named lease if owner holds it; releasing
+	// a lease one does not hold is not an error.
+	LeaseRelease(ctx context.Context, name, owner string) error
 
 	// IdempotencyGet returns the stored answer for (scope, key) or ErrNotFound.
 	// A record with Status 0 is a reservation: the request is in progress.
@@ -508,6 +554,105 @@ type Delivery struct {
 	EndpointDeleted bool
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
+}
+
+// Replay statuses.
+const (
+	ReplayRunning = "running"
+	ReplayDone    = "done"
+	ReplayFailed  = "failed"
+)
+
+// Replay is a job that queues an endpoint's finished deliveries again,
+// batch by batch, so that a window of hundreds of thousands never holds a
+// lock for long and a restart resumes where it stopped.
+type Replay struct {
+	ID         string // rpl_...
+	TenantID   string
+	EndpointID string
+	Status     string // ReplayRunning, ReplayDone or ReplayFailed
+	// Since and Until are the window: deliveries created at or after
+	// Since and before Until.
+	Since time.Time
+	Until time.Time
+	// DeliveryStatus is the status of the deliveries replayed:
+	// StatusFailed or StatusDelivered.
+	DeliveryStatus string
+	// EventType is the filter on the deliveries' event type: an exact
+	// name, "a.*" or "*"; "" means every type.
+	EventType string
+	Queued    int // deliveries queued again so far
+	Scanned   int // deliveries of the status in the window looked at so far
+	// PositionAt and PositionID are the last delivery looked at (its
+	// creation time and id): the next batch starts after it. Before the
+	// first batch they are Since and "".
+	PositionAt time.Time
+	PositionID string
+	// Error says why a failed replay failed.
+	Error          string
+	LeaseOwner     string // "" when nobody holds the replay
+	LeaseExpiresAt *time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	FinishedAt     *time.Time // when it became done or failed
+}
+
+// ReplayListParams filters ReplayList.
+type ReplayListParams struct {
+	ListParams
+	EndpointID string
+}
+
+// ReplayStepParams is one batch of a replay.
+type ReplayStepParams struct {
+	ID         string
+	Owner      string    // who holds the replay's lease
+	Now        time.Time // the time of the queued deliveries and of the record
+	LeaseUntil time.Time // the lease's new expiry
+	Limit      int       // deliveries looked at in this batch
+}
+
+// EventDeleteParams is one batch of retention.
+type EventDeleteParams struct {
+	// Before is the cutoff: only events created before it go.
+	Before time.Time
+	// After is where the batch starts: the zero value for the first.
+	After EventPosition
+	// Limit is how many events the batch looks at.
+	Limit int
+}
+
+// EventPosition is where retention's walk is: in tenant TenantID (""
+// before the first), after the event made at CreatedAt with id ID (zero:
+// at the cutoff), going back in time. With TenantDone every event of the
+// tenant before the cutoff has been looked at, and the walk goes on with
+// the next tenant.
+type EventPosition struct {
+	TenantID   string
+	CreatedAt  time.Time
+	ID         string
+	TenantDone bool
+}
+
+// EventDeleteResult is what one batch of retention did.
+type EventDeleteResult struct {
+	Scanned    int // events looked at
+	Events     int // deleted
+	Deliveries int // deleted with them
+	Attempts   int // deleted with those
+	// Next is where the next batch starts.
+	Next EventPosition
+	// Done is true when the walk has passed the last tenant: the batch
+	// looked at nothing, and there is no next one.
+	Done bool
+}
+
+// LeaseParams asks for a named lease.
+type LeaseParams struct {
+	Name  string
+	Owner string
+	Now   time.Time
+	Until time.Time
 }
 
 // Claimed is a delivery leased to a worker with what it needs to send it.

@@ -11,6 +11,7 @@ import (
 	"github.com/heraldhq/herald"
 	engine "github.com/heraldhq/herald/internal/delivery"
 	endpointsvc "github.com/heraldhq/herald/internal/endpoint"
+	"github.com/heraldhq/herald/internal/replay"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
 )
@@ -385,7 +386,7 @@ func (h *Handler) endpointReplay(w http.ResponseWriter, r *http.Request, ss *ses
 		h.flashTo(w, r, ss, endpointPath(tid, eid), flash{Kind: "error", Message: "Replay: the window must be a duration such as 1h or 30m."})
 		return
 	}
-	n, err := h.endpoints.Replay(r.Context(), tid, eid, &endpointsvc.ReplayParams{Since: h.now().Add(-since)})
+	rp, err := h.replays.Start(r.Context(), tid, eid, &replay.StartParams{Since: h.now().Add(-since)})
 	if err != nil {
 		if fieldErrors(err) != nil {
 			h.flashTo(w, r, ss, endpointPath(tid, eid), flash{Kind: "error", Message: "Replay: " + err.Error()})
@@ -394,5 +395,9 @@ func (h *Handler) endpointReplay(w http.ResponseWriter, r *http.Request, ss *ses
 		h.renderError(w, r, ss, err)
 		return
 	}
-	h.flashTo(w, r, ss, endpointPath(tid, eid), flash{Kind: "ok", Message: "Replay queued " + strconv.Itoa(n) + " failed deliveries of the last " + since.String() + " again."})
+	msg := "Replay queued " + strconv.Itoa(rp.Queued) + " failed deliveries of the last " + since.String() + " again."
+	if rp.Status == store.ReplayRunning {
+		msg = "Replay " + rp.ID + " queued " + strconv.Itoa(rp.Queued) + " failed deliveries of the last " + since.String() + " so far, and goes on in the background."
+	}
+	h.flashTo(w, r, ss, endpointPath(tid, eid), flash{Kind: "ok", Message: msg})
 }

@@ -21,6 +21,7 @@ import (
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/formatsvc"
 	"github.com/heraldhq/herald/internal/portal"
+	"github.com/heraldhq/herald/internal/replay"
 	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 	tenantsvc "github.com/heraldhq/herald/internal/tenant"
@@ -48,6 +49,9 @@ type Config struct {
 	// Tester sends test events; nil makes the test button say that test
 	// sends are not available on this server.
 	Tester Tester
+	// Replays starts replays: the node's replay service (the API's), whose
+	// Run carries on the replays it starts; nil makes one on Store.
+	Replays *replay.Service
 	// Logger receives unexpected errors; nil discards them.
 	Logger *slog.Logger
 	// Clock is the time of sessions and of every service decision; nil
@@ -90,6 +94,7 @@ type Handler struct {
 	tenants    *tenantsvc.Service
 	endpoints  *endpointsvc.Service
 	deliveries *deliverysvc.Service
+	replays    *replay.Service
 	events     *eventsvc.Service
 	eventTypes *eventtypesvc.Service
 	formats    *formatsvc.Service
@@ -112,6 +117,10 @@ func New(cfg *Config) *Handler {
 	})
 	h.tenants = tenantsvc.NewService(&base)
 	h.deliveries = deliverysvc.NewService(&base)
+	h.replays = cfg.Replays
+	if h.replays == nil {
+		h.replays = replay.NewService(&replay.Config{Base: base})
+	}
 	h.keys = apikey.NewService(&base)
 	h.portal = portal.New(&base)
 	h.eventTypes = eventtypesvc.NewService(&base)

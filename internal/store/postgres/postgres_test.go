@@ -142,3 +142,12 @@ func BenchmarkBatch(b *testing.B) {
 	}
 	storetest.BenchBatch(b, func(b *testing.B) store.Store { return dbtest.Postgres(b) })
 }
+
+// BenchmarkOperations measures a replay and a retention run over many
+// deliveries (storetest.BenchOperations); run it with -benchtime 1x.
+func BenchmarkOperations(b *testing.B) {
+	if os.Getenv(dbtest.EnvPostgres) == "" {
+		b.Skip(dbtest.EnvPostgres + " is not set")
+	}
+	storetest.BenchOperations(b, func(b *testing.B) store.Store { return dbtest.Postgres(b) })
+}

@@ -101,3 +101,9 @@ func BenchmarkClaim(b *testing.B) {
 func BenchmarkBatch(b *testing.B) {
 	storetest.BenchBatch(b, func(b *testing.B) store.Store { return dbtest.SQLite(b) })
 }
+
+// BenchmarkOperations measures a replay and a retention run over many
+// deliveries (storetest.BenchOperations); run it with -benchtime 1x.
+func BenchmarkOperations(b *testing.B) {
+	storetest.BenchOperations(b, func(b *testing.B) store.Store { return dbtest.SQLite(b) })
+}

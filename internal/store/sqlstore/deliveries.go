@@ -552,40 +552,6 @@ func (s *Store) DeliveryRetryNow(ctx context.Context, p *store.DeliveryRetryNowP
 	}
 }
 
-// DeliveryReplay starts a new series for the endpoint's failed deliveries
-// created in [since, until); a zero until means no upper bound.
-func (s *Store) DeliveryReplay(ctx context.Context, tenantID, endpointID string, since, until, now time.Time) (int, error) {
-	now = store.Timestamp(now)
-	var n int64
-	err := s.db.Tx(ctx, func(tx Querier) error {
-		var exists bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive+`)`,
-			tenantID, endpointID).Scan(&exists); err != nil {
-			return err
-		}
-		if !exists {
-			return fmt.Errorf("endpoint %q: %w", endpointID, store.ErrNotFound)
-		}
-		q := `UPDATE deliveries SET status = 'pending', series_attempts = 0,
-				next_attempt_at = $4, updated_at = $4
-			WHERE endpoint_id = $2 AND tenant_id = $1 AND status = 'failed' AND created_at >= $3`
-		args := []any{tenantID, endpointID, store.Timestamp(since), now}
-		if !until.IsZero() {
-			q += ` AND created_at < $5`
-			args = append(args, store.Timestamp(until))
-		}
-		var err error
-		if n, err = tx.Exec(ctx, q, args...); err != nil || n == 0 {
-			return err
-		}
-		return s.db.Notify(ctx, tx)
-	})
-	if err != nil {
-		return 0, s.Err(err, "replay deliveries of endpoint %q", endpointID)
-	}
-	return int(n), nil
-}
-
 // DeliveryNextDue returns when the earliest claimable delivery is due.
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
 	// Deliveries of disabled (or deleted) endpoints are not claimable, so

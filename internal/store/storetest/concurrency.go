@@ -226,8 +226,11 @@ func testListenWakes(t *testing.T, st store.Store) {
 
 	claim(t, st, "w", t0, 1, 1)
 	record(t, st, "w", id, store.StatusFailed, t0, nil)
-	listenOnce(t, st, st, "DeliveryReplay", func(st store.Store) {
-		do(st.DeliveryReplay(ctx, "acme", ep.ID, t0.Add(-time.Hour), t0.Add(time.Hour), t0)).must(t)
+	listenOnce(t, st, st, "ReplayStep", func(st store.Store) {
+		r := mkReplay(t, st, "acme", ep.ID, t0.Add(-time.Hour), t0.Add(time.Hour), "w", t0)
+		if got := step(t, st, r.ID, "w", t0, 10); got.Queued != 1 {
+			t.Fatalf("replay queued %d, want the 1 failed delivery", got.Queued)
+		}
 	})
 
 	ep.Enabled = false

@@ -601,69 +601,6 @@ func testRetry(t *testing.T, st store.Store) {
 	}
 }
 
-func testReplay(t *testing.T, st store.Store) {
-	ctx := ctxT(t)
-	mkTenant(t, st, "acme")
-	ep1 := mkEndpoint(t, st, "acme", filters("none"))
-	ep2 := mkEndpoint(t, st, "acme", filters("none"))
-	send := func(ep *store.Endpoint, at time.Time) string {
-		return do(st.EventCreate(ctx, &store.EventCreateParams{
-			Event: newEvent("acme", "", "x", "{}"), EndpointIDs: []string{ep.ID}, Now: at,
-		})).must(t).Deliveries[0].ID
-	}
-	h := time.Hour
-	before := send(ep1, t0)                      // failed, before the window
-	inside := send(ep1, t0.Add(h))               // failed, in the window
-	delivered := send(ep1, t0.Add(h))            // delivered, in the window
-	atUntil := send(ep1, t0.Add(2*h))            // failed, at until: outside
-	otherEP := send(ep2, t0.Add(h))              // failed, other endpoint
-	pending := send(ep1, t0.Add(90*time.Minute)) // still pending, in the window
-	now := t0.Add(3 * h)
-	for _, c := range claim(t, st, "w", t0.Add(2*h), 10, 10) {
-		if c.Delivery.ID == pending {
-			if err := st.DeliveryRelease(ctx, pending, "w", t0.Add(100*h)); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		status := store.StatusFailed
-		if c.Delivery.ID == delivered {
-			status = store.StatusDelivered
-		}
-		record(t, st, "w", c.Delivery.ID, status, t0.Add(2*h), nil)
-	}
-
-	n := do(st.DeliveryReplay(ctx, "acme", ep1.ID, t0.Add(h), t0.Add(2*h), now)).must(t)
-	if n != 1 {
-		t.Errorf("replayed %d, want 1 (only the failed delivery of ep1 in the window)", n)
-	}
-	status := func(id string) string { return do(st.DeliveryGet(ctx, "acme", id)).must(t).Status }
-	for id, want := range map[string]string{
-		before: store.StatusFailed, inside: store.StatusPending, delivered: store.StatusDelivered,
-		atUntil: store.StatusFailed, otherEP: store.StatusFailed, pending: store.StatusPending,
-	} {
-		if got := status(id); got != want {
-			t.Errorf("after replay %s is %s, want %s", id, got, want)
-		}
-	}
-	d := do(st.DeliveryGet(ctx, "acme", inside)).must(t)
-	if d.SeriesAttempts != 0 || d.Attempts != 1 {
-		t.Errorf("replayed delivery %+v, want a new series with its 1 attempt kept", d)
-	}
-	sameTimePtr(t, "replayed NextAttemptAt", d.NextAttemptAt, ptr(us(now)))
-
-	// No upper bound: everything failed since the start.
-	n = do(st.DeliveryReplay(ctx, "acme", ep1.ID, t0, time.Time{}, now)).must(t)
-	if n != 2 {
-		t.Errorf("replay with no until: %d, want 2 (before and atUntil)", n)
-	}
-	_, err := st.DeliveryReplay(ctx, "acme", "ep_missing", t0, now, now)
-	wantErr(t, err, store.ErrNotFound, "replaying a missing endpoint")
-	if n := do(st.DeliveryReplay(ctx, "acme", ep2.ID, now, now.Add(h), now)).must(t); n != 0 {
-		t.Errorf("replay of an empty window: %d, want 0", n)
-	}
-}
-
 func testNextDue(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	_, err := st.DeliveryNextDue(ctx)

@@ -161,8 +161,14 @@ func testEndpointTenantIsolation(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "tenant b getting a's event")
 	_, err = st.DeliveryGet(ctx, "b", ev.Deliveries[0].ID)
 	wantErr(t, err, store.ErrNotFound, "tenant b getting a's delivery")
-	_, err = st.DeliveryReplay(ctx, "b", epA.ID, t0.Add(-time.Hour), t0.Add(time.Hour), t0)
+	_, err = st.ReplayCreate(ctx, &store.Replay{TenantID: "b", EndpointID: epA.ID, Since: t0.Add(-time.Hour), Until: t0.Add(time.Hour), DeliveryStatus: store.StatusFailed})
 	wantErr(t, err, store.ErrNotFound, "tenant b replaying a's endpoint")
+	r := mkReplay(t, st, "a", epA.ID, t0.Add(-time.Hour), t0.Add(time.Hour), "", t0)
+	_, err = st.ReplayGet(ctx, "b", r.ID)
+	wantErr(t, err, store.ErrNotFound, "tenant b getting a's replay")
+	if list := do(st.ReplayList(ctx, "b", &store.ReplayListParams{})).must(t); len(list) != 0 {
+		t.Errorf("tenant b lists %d replays, want none of a's", len(list))
+	}
 	_, err = st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("b", "", "x", "{}"), EndpointIDs: []string{epA.ID}, Now: t0})
 	wantErr(t, err, store.ErrNotFound, "tenant b sending to a's endpoint")
 
@@ -216,8 +222,8 @@ func testEndpointDeleteKeepsDeliveries(t *testing.T, st store.Store) {
 	_, err = st.EndpointUpdate(ctx, &revived)
 	wantErr(t, err, store.ErrNotFound, "EndpointUpdate of a deleted endpoint")
 	wantErr(t, st.EndpointDelete(ctx, "acme", gone.ID), store.ErrNotFound, "EndpointDelete twice")
-	_, err = st.DeliveryReplay(ctx, "acme", gone.ID, t0.Add(-time.Hour), t0.Add(time.Hour), now)
-	wantErr(t, err, store.ErrNotFound, "DeliveryReplay of a deleted endpoint")
+	_, err = st.ReplayCreate(ctx, &store.Replay{TenantID: "acme", EndpointID: gone.ID, Since: t0.Add(-time.Hour), Until: t0.Add(time.Hour), DeliveryStatus: store.StatusFailed})
+	wantErr(t, err, store.ErrNotFound, "ReplayCreate of a deleted endpoint")
 	_, err = st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "", "x", `{}`), EndpointIDs: []string{gone.ID}, Now: now})
 	wantErr(t, err, store.ErrNotFound, "a test send to a deleted endpoint")
 	// New events no longer match it.

@@ -245,8 +245,9 @@ func testEventCreateForDisabled(t *testing.T, st store.Store) {
 	ep := do(st.EndpointGet(ctx, "acme", off.ID)).must(t)
 	ep.Enabled = true
 	do(st.EndpointUpdate(ctx, ep)).must(t)
-	if n := do(st.DeliveryReplay(ctx, "acme", off.ID, t0.Add(-time.Minute), time.Time{}, t0.Add(time.Minute))).must(t); n != 1 {
-		t.Fatalf("replay queued %d, want 1", n)
+	r := mkReplay(t, st, "acme", off.ID, t0.Add(-time.Minute), t0.Add(time.Minute), "w", t0.Add(time.Minute))
+	if got := step(t, st, r.ID, "w", t0.Add(time.Minute), 10); got.Queued != 1 || got.Status != store.ReplayDone {
+		t.Fatalf("replay %s queued %d, want done with 1", got.Status, got.Queued)
 	}
 	var again []string
 	for _, c := range claim(t, st, "w", t0.Add(2*time.Minute), 10, 10) {

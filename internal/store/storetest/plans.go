@@ -18,9 +18,10 @@ type PlanCase struct {
 	Run   func(ctx context.Context, st store.Store) error
 }
 
-// PlanCases are the filtered lists and the retry-now batch of issue 10:
-// each has an index leading with its equality filters and going on in its
-// order, so a page or a batch reads only the rows it returns.
+// PlanCases are the filtered lists and the retry-now batch of issue 10,
+// and the batches of replays and retention of issue 9: each has an index
+// leading with its equality filters and going on in its order, so a page
+// or a batch reads only the rows it returns.
 func PlanCases() []PlanCase {
 	since, until := t0, t0.Add(time.Hour)
 	deliveries := func(p store.DeliveryListParams) func(ctx context.Context, st store.Store) error {
@@ -77,5 +78,40 @@ func PlanCases() []PlanCase {
 			_, err = st.DeliveryRetryNow(ctx, &store.DeliveryRetryNowParams{TenantID: "acme", EndpointID: ep.ID, Now: t0, Batch: 1})
 			return err
 		}},
+		{"a replay's batch", "deliveries_replay_failed", replayBatch(store.StatusFailed)},
+		{"a replay's batch of delivered deliveries", "deliveries_list_endpoint", replayBatch(store.StatusDelivered)},
+		{"a retention batch", "events_list", func(ctx context.Context, st store.Store) error {
+			if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "acme"}); err != nil {
+				return err
+			}
+			// The tenant is found first; its walk, which finds nothing
+			// here, is the last SELECT.
+			_, err := st.EventDeleteFinished(ctx, &store.EventDeleteParams{Before: until, Limit: 10})
+			return err
+		}},
+	}
+}
+
+// replayBatch runs a replay's first batch of deliveries of status.
+func replayBatch(status string) func(ctx context.Context, st store.Store) error {
+	return func(ctx context.Context, st store.Store) error {
+		if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "acme"}); err != nil {
+			return err
+		}
+		ep, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/", Events: []string{"*"}, Secret: "s", Enabled: true})
+		if err != nil {
+			return err
+		}
+		until := t0.Add(time.Hour)
+		r, err := st.ReplayCreate(ctx, &store.Replay{
+			TenantID: "acme", EndpointID: ep.ID, Since: t0, Until: until, DeliveryStatus: status,
+			LeaseOwner: "w", LeaseExpiresAt: &until,
+		})
+		if err != nil {
+			return err
+		}
+		// After the walk it only updates: the walk is the last SELECT.
+		_, err = st.ReplayStep(ctx, &store.ReplayStepParams{ID: r.ID, Owner: "w", Now: t0, LeaseUntil: until, Limit: 10})
+		return err
 	}
 }
