@@ -63,6 +63,11 @@ func TestMain_RunsOnTheInjectedClock(t *testing.T) {
 			}
 
 			waitFor(t, "the first attempt", func() bool { return len(got()) == 1 })
+			// Recorded, too: until then the delivery is leased for 30s of
+			// the fake clock, and a move past that would let it be claimed
+			// again (by this node's next claim) before its record.
+			d := deliveryOf(t, l, ev["id"].(string))
+			waitDelivery(t, l, d["id"].(string), 10*time.Second, statusIs("retrying"))
 			// Four minutes on, the retry (5m plus up to 10% jitter) is not due.
 			fake.Advance(4 * time.Minute)
 			time.Sleep(200 * time.Millisecond)
