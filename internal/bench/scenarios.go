@@ -369,7 +369,7 @@ func (r *runner) noisyRun(ctx context.Context, name string, healthyN, slowN, ref
 	// hold at once), then dropping the tenant ends the bad endpoints'
 	// queues, so nothing of this run weighs on the next scenario.
 	defer r.dropTenant(ctx, t)
-	n := max(int(float64(r.cfg.NoisyRate)*r.cfg.NoisyDuration.Seconds()), 1)
+	n := r.pacedEvents()
 	rs, err := r.receivers(ctx, t, healthyN, healthy, n)
 	if err != nil {
 		return run, err
@@ -389,16 +389,28 @@ func (r *runner) noisyRun(ctx context.Context, name string, healthyN, slowN, ref
 			return run, err
 		}
 	}
+	return r.paced(ctx, name, t, n, rs)
+}
+
+// pacedEvents is how many events one paced run (noisy-neighbour,
+// fair-share) posts: NoisyRate a second for NoisyDuration.
+func (r *runner) pacedEvents() int {
+	return max(int(float64(r.cfg.NoisyRate)*r.cfg.NoisyDuration.Seconds()), 1)
+}
+
+// paced posts n events to tenant at NoisyRate, waits for rs to have them
+// all, and times them from each POST to its arrival.
+func (r *runner) paced(ctx context.Context, name, tenant string, n int, rs []*receiver) (NoisyRun, error) {
 	l := newLoad(n, r.cfg.Producers, float64(r.cfg.NoisyRate))
-	if err := r.post(ctx, name, t, l); err != nil {
-		return run, err
+	if err := r.post(ctx, name, tenant, l); err != nil {
+		return NoisyRun{}, err
 	}
 	complete, err := r.wait(ctx, name, rs)
 	if err != nil {
-		return run, err
+		return NoisyRun{}, err
 	}
 	lat, _ := arrivals(l, rs)
-	return NoisyRun{Deliveries: healthyN * n, Delivered: delivered(rs), Complete: complete, Latency: percentiles(lat)}, nil
+	return NoisyRun{Deliveries: len(rs) * n, Delivered: delivered(rs), Complete: complete, Latency: percentiles(lat)}, nil
 }
 
 // The abusing tenant of the fair-share scenario: enough hanging endpoints
@@ -415,7 +427,7 @@ const (
 // fairBurst is how many events the abusing tenant posts first: as many as
 // the other tenant's run posts, at least 20 and at most fairMaxBurst.
 func (r *runner) fairBurst() int {
-	return min(max(int(float64(r.cfg.NoisyRate)*r.cfg.NoisyDuration.Seconds()), 20), fairMaxBurst)
+	return min(max(r.pacedEvents(), 20), fairMaxBurst)
 }
 
 // fairShare runs one tenant's paced load to its healthy endpoints twice:
@@ -471,22 +483,13 @@ func (r *runner) fairRun(ctx context.Context, name string, abuse bool) (NoisyRun
 		return run, err
 	}
 	defer r.dropTenant(ctx, t)
-	n := max(int(float64(r.cfg.NoisyRate)*r.cfg.NoisyDuration.Seconds()), 1)
+	n := r.pacedEvents()
 	rs, err := r.receivers(ctx, t, fairHealthy, healthy, n)
 	if err != nil {
 		return run, err
 	}
 	defer closeAll(rs)
-	l := newLoad(n, r.cfg.Producers, float64(r.cfg.NoisyRate))
-	if err := r.post(ctx, name, t, l); err != nil {
-		return run, err
-	}
-	complete, err := r.wait(ctx, name, rs)
-	if err != nil {
-		return run, err
-	}
-	lat, _ := arrivals(l, rs)
-	return NoisyRun{Deliveries: fairHealthy * n, Delivered: delivered(rs), Complete: complete, Latency: percentiles(lat)}, nil
+	return r.paced(ctx, name, t, n, rs)
 }
 
 // failures posts Config.FailureEvents to a receiver that answers 500 to
