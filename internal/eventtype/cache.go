@@ -3,11 +3,11 @@ package eventtype
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/service"
 	"github.com/heraldhq/herald/internal/store"
 )
 
@@ -16,38 +16,25 @@ import (
 // on this node takes effect here at once: every write forgets the type.
 const typeTTL = 2 * time.Second
 
+// maxCachedTypes bounds the cache (service.Recent).
+const maxCachedTypes = 10000
+
 // typeCache keeps the catalog's answers for event types briefly: every
 // accepted event looks its type up, and the lookup was a database read per
 // request (4% of an ingest profile on SQLite, a round trip on PostgreSQL).
-// It keeps "not in the catalog" too, the common answer.
+// It keeps "not in the catalog" too (nil), the common answer.
 type typeCache struct {
-	clock clock.Clock
-
-	mu    sync.Mutex
-	types map[string]cachedType
-}
-
-type cachedType struct {
-	et      *store.EventType // nil: not in the catalog
-	fetched time.Time
+	recent *service.Recent[*store.EventType]
 }
 
 func newTypeCache(c clock.Clock) *typeCache {
-	return &typeCache{clock: c, types: map[string]cachedType{}}
+	return &typeCache{recent: service.NewRecent[*store.EventType](c, typeTTL, maxCachedTypes)}
 }
-
-// maxCachedTypes bounds the cache: past it, it starts again empty, so
-// events of ever new type names cannot grow it without end.
-const maxCachedTypes = 10000
 
 // get returns the event type, nil when the catalog has none of that name.
 func (c *typeCache) get(ctx context.Context, st store.Store, name string) (*store.EventType, error) {
-	now := c.clock.Now()
-	c.mu.Lock()
-	e, ok := c.types[name]
-	c.mu.Unlock()
-	if ok && now.Sub(e.fetched) < typeTTL && !now.Before(e.fetched) {
-		return e.et, nil
+	if et, ok := c.recent.Get(name); ok {
+		return et, nil
 	}
 	et, err := st.EventTypeGet(ctx, name)
 	if errors.Is(err, herald.ErrNotFound) {
@@ -56,18 +43,9 @@ func (c *typeCache) get(ctx context.Context, st store.Store, name string) (*stor
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	if len(c.types) >= maxCachedTypes {
-		c.types = map[string]cachedType{}
-	}
-	c.types[name] = cachedType{et: et, fetched: now}
-	c.mu.Unlock()
+	c.recent.Put(name, et)
 	return et, nil
 }
 
 // forget drops name, after this node wrote it.
-func (c *typeCache) forget(name string) {
-	c.mu.Lock()
-	delete(c.types, name)
-	c.mu.Unlock()
-}
+func (c *typeCache) forget(name string) { c.recent.Forget(name) }

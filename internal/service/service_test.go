@@ -28,3 +28,33 @@ func TestNewOwner_IsUniquePerCall(t *testing.T) {
 		t.Fatalf("NewOwner() gave %q and %q, want two different names", a, b)
 	}
 }
+
+// Recent keeps a value for its TTL on its clock, forgets at once, and
+// starts again empty past its bound.
+func TestRecent_KeepsForTTLForgetsAndBounds(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+	r := service.NewRecent[int](clk, 2*time.Second, 2)
+	r.Put("a", 1)
+	if v, ok := r.Get("a"); !ok || v != 1 {
+		t.Fatalf("Get(a) = %v, %v; want 1", v, ok)
+	}
+	clk.Advance(2 * time.Second)
+	if _, ok := r.Get("a"); ok {
+		t.Error("Get(a) after its TTL: kept, want gone")
+	}
+	r.Put("a", 1)
+	r.Forget("a")
+	if _, ok := r.Get("a"); ok {
+		t.Error("Get(a) after Forget: kept, want gone")
+	}
+	r.Put("a", 1)
+	r.Put("b", 2)
+	r.Put("c", 3) // past the bound of 2: starts again
+	if _, ok := r.Get("a"); ok {
+		t.Error("Get(a) past the bound: kept, want gone")
+	}
+	if v, ok := r.Get("c"); !ok || v != 3 {
+		t.Errorf("Get(c) = %v, %v; want 3", v, ok)
+	}
+}

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -26,13 +25,13 @@ type Config = service.Base
 type Service struct {
 	service.Base
 
-	mu    sync.Mutex
-	known map[string]time.Time // tenants seen to exist, and when (Exists)
+	known *service.Recent[struct{}] // tenants seen to exist (Exists)
 }
 
 // NewService returns a Service. It does no I/O.
 func NewService(cfg *Config) *Service {
-	return &Service{Base: cfg.Init(), known: map[string]time.Time{}}
+	b := cfg.Init()
+	return &Service{Base: b, known: service.NewRecent[struct{}](b.Clock, existsTTL, maxKnown)}
 }
 
 // existsTTL is how long Exists trusts that a tenant it saw still exists:
@@ -50,22 +49,13 @@ const maxKnown = 10000
 // Exists answers nil when the tenant exists and "tenant <id> not found"
 // when it does not, remembering a tenant it found for a moment (existsTTL).
 func (s *Service) Exists(ctx context.Context, tenantID string) error {
-	now := s.Clock.Now()
-	s.mu.Lock()
-	at, ok := s.known[tenantID]
-	s.mu.Unlock()
-	if ok && now.Sub(at) < existsTTL && !now.Before(at) {
+	if _, ok := s.known.Get(tenantID); ok {
 		return nil
 	}
 	if _, err := s.Get(ctx, tenantID); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	if len(s.known) >= maxKnown {
-		s.known = map[string]time.Time{}
-	}
-	s.known[tenantID] = now
-	s.mu.Unlock()
+	s.known.Put(tenantID, struct{}{})
 	return nil
 }
 
@@ -169,9 +159,7 @@ func (s *Service) Update(ctx context.Context, tenantID string, p *UpdateParams) 
 // and their deliveries.
 func (s *Service) Delete(ctx context.Context, tenantID string) error {
 	err := s.Store.TenantDelete(ctx, tenantID)
-	s.mu.Lock()
-	delete(s.known, tenantID)
-	s.mu.Unlock()
+	s.known.Forget(tenantID)
 	if err != nil {
 		return notFound(err, tenantID)
 	}
