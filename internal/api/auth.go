@@ -35,6 +35,11 @@ const (
 // metaScope is the huma.Operation.Metadata key holding the scope.
 const metaScope = "herald.scope"
 
+// metaKeyAtCommit marks an operation whose handler has its transaction
+// check the key again (event ingest, the hot path): its key may come from
+// what this node looked up within apikey.KeyTTL.
+const metaKeyAtCommit = "herald.keyAtCommit"
+
 // principal is the key a request was made with.
 type principal struct {
 	KeyID    string
@@ -59,7 +64,8 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 		next(ctx)
 		return
 	}
-	p, err := s.lookupKey(ctx.Context(), ctx.Header("Authorization"))
+	recent, _ := ctx.Operation().Metadata[metaKeyAtCommit].(bool)
+	p, err := s.lookupKey(ctx.Context(), ctx.Header("Authorization"), recent)
 	if err == nil {
 		err = s.authorize(ctx.Context(), p, sc, ctx.Param("tenant"))
 	}
@@ -72,12 +78,18 @@ func (s *Server) authenticate(ctx huma.Context, next func(huma.Context)) {
 	next(huma.WithValue(ctx, principalKey, p))
 }
 
-func (s *Server) lookupKey(ctx context.Context, header string) (*principal, error) {
+// lookupKey finds the key of an Authorization header; recent lets it
+// come from memory (see metaKeyAtCommit).
+func (s *Server) lookupKey(ctx context.Context, header string, recent bool) (*principal, error) {
 	scheme, key, ok := strings.Cut(header, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return nil, unauthorized("an API key is required: Authorization: Bearer <key>")
 	}
-	k, err := s.keys.Authenticate(ctx, strings.TrimSpace(key))
+	authenticate := s.keys.Authenticate
+	if recent {
+		authenticate = s.keys.AuthenticateRecent
+	}
+	k, err := authenticate(ctx, strings.TrimSpace(key))
 	if err != nil {
 		return nil, err
 	}

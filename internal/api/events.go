@@ -151,6 +151,7 @@ func (s *Server) registerEvents() {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "The id was already used for this event; nothing new was stored."},
 		},
+		Metadata: map[string]any{metaKeyAtCommit: true},
 	}, scopeTenant, s.createEvent)
 	copyResponse(s.api.OpenAPI(), base, http.MethodPost, "202", "200")
 	register(s, huma.Operation{
@@ -213,6 +214,7 @@ func (s *Server) createEvent(ctx context.Context, in *eventCreateInput) (*eventA
 	b := &in.Body
 	res, err := s.events.Ingest(ctx, in.Tenant, &eventsvc.IngestParams{
 		Type: b.Type, ID: b.ID, Data: b.Data, TraceID: traceID(in.Traceparent),
+		KeyID: principalFrom(ctx).KeyID,
 	})
 	if err != nil {
 		return nil, inBody(err)

@@ -96,7 +96,8 @@ func TestKeys_ATenantsKeysAreListedAndDeleted(t *testing.T) {
 }
 
 // A key deleted through one node is refused by another at its next
-// request: no node keeps keys in memory.
+// request: reads look every key up, and an event post, whose key the
+// node may remember (apikey.KeyTTL), has its transaction find the key.
 func TestKeys_ADeletedKeyIsRefusedByEveryNode(t *testing.T) {
 	t.Parallel()
 	nodes := map[string]func(t *testing.T) [2]store.Store{
@@ -117,12 +118,18 @@ func TestKeys_ADeletedKeyIsRefusedByEveryNode(t *testing.T) {
 			b := newHarness(t, st[1])
 			key := a.tenantWithKey(t, "acme")
 			want(t, b.as(key).get("/api/v1/tenants/acme"), http.StatusOK)
+			// b now remembers the key for its event posts.
+			want(t, b.as(key).post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
 			keyID := a.as(a.admin).get("/api/v1/tenants/acme/keys").list(t)[0]["id"].(string)
 
 			want(t, a.as(a.admin).delete("/api/v1/tenants/acme/keys/"+keyID), http.StatusNoContent)
 
+			wantProblem(t, b.as(key).post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusUnauthorized, "")
 			wantProblem(t, b.as(key).get("/api/v1/tenants/acme"), http.StatusUnauthorized, "")
 			wantProblem(t, a.as(key).get("/api/v1/tenants/acme"), http.StatusUnauthorized, "")
+			wantProblem(t, a.as(key).post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusUnauthorized, "")
+			// An admin key's posts are checked the same way.
+			want(t, b.as(b.admin).post("/api/v1/tenants/acme/events", map[string]any{"type": "user.created", "data": map[string]any{}}), http.StatusAccepted)
 		})
 	}
 }

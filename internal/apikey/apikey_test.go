@@ -272,6 +272,83 @@ func TestService_DeleteRefusesTheKeyAtOnce(t *testing.T) {
 	})
 }
 
+func TestService_AuthenticateRecentRemembersForKeyTTL(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		spy := &lookupSpy{Store: st}
+		svc, clk := newService(t, spy)
+		// Another node: its own service on the same database.
+		other := apikey.NewService(&apikey.Config{Store: st, Clock: clk})
+		ctx := t.Context()
+		k, key, err := svc.Create(ctx, &apikey.CreateParams{TenantID: "acme", Name: "ci"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 10 {
+			if _, err := svc.AuthenticateRecent(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := spy.lookups.Load(); n != 1 {
+			t.Fatalf("10 requests within KeyTTL looked the key up %d times, want once", n)
+		}
+		if err := other.Delete(ctx, "acme", k.ID); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(apikey.KeyTTL - time.Millisecond)
+		if _, err := svc.AuthenticateRecent(ctx, key); err != nil {
+			t.Fatalf("AuthenticateRecent within KeyTTL of its lookup of a key deleted elsewhere: %v, want still known", err)
+		}
+		// Authenticate looks every key up: the delete elsewhere is seen,
+		// and the key forgotten.
+		if _, err := svc.Authenticate(ctx, key); !errors.Is(err, herald.ErrUnauthorized) {
+			t.Fatalf("Authenticate of a key deleted elsewhere: %v, want ErrUnauthorized", err)
+		}
+		if _, err := svc.AuthenticateRecent(ctx, key); !errors.Is(err, herald.ErrUnauthorized) {
+			t.Fatalf("AuthenticateRecent after Authenticate found the key gone: %v, want ErrUnauthorized", err)
+		}
+		// Without that, KeyTTL after the lookup.
+		k2, key2, err := svc.Create(ctx, &apikey.CreateParams{TenantID: "acme", Name: "ci2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.AuthenticateRecent(ctx, key2); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Delete(ctx, "acme", k2.ID); err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(apikey.KeyTTL)
+		if _, err := svc.AuthenticateRecent(ctx, key2); !errors.Is(err, herald.ErrUnauthorized) {
+			t.Fatalf("AuthenticateRecent KeyTTL after its lookup, of a key deleted elsewhere: %v, want ErrUnauthorized", err)
+		}
+		// Unknown keys are never remembered: each is looked up.
+		before := spy.lookups.Load()
+		for range 3 {
+			if _, err := svc.AuthenticateRecent(ctx, key); !errors.Is(err, herald.ErrUnauthorized) {
+				t.Fatal(err)
+			}
+		}
+		if n := spy.lookups.Load() - before; n != 3 {
+			t.Fatalf("3 requests with an unknown key looked it up %d times, want 3", n)
+		}
+		svc.Wait()
+		other.Wait()
+	})
+}
+
+// lookupSpy counts the lookups of keys by hash.
+type lookupSpy struct {
+	store.Store
+	lookups atomic.Int64
+}
+
+func (s *lookupSpy) KeyGetByHash(ctx context.Context, hash string) (*store.Key, error) {
+	s.lookups.Add(1)
+	return s.Store.KeyGetByHash(ctx, hash)
+}
+
 func TestService_DeleteKeepsTheLastAdminKey(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {

@@ -66,6 +66,10 @@ type IngestParams struct {
 	// TraceID is the W3C trace id the event belongs to; "" means a new
 	// trace.
 	TraceID string
+	// KeyID is the API key the event is posted with, when it was taken
+	// from memory (apikey.Service.AuthenticateRecent): the transaction
+	// storing the event checks that it still exists.
+	KeyID string
 }
 
 // Ingest checks an event and stores it, durably before it returns, with a pending delivery for every
@@ -93,8 +97,10 @@ func (s *Service) Ingest(ctx context.Context, tenantID string, p *IngestParams) 
 	}
 	// Group commit: concurrent ingests share one transaction; see
 	// committer. The answer comes only once this event's batch committed.
-	res, err := s.commit.create(ctx, &store.EventCreateParams{Event: ev, Now: now})
+	res, err := s.commit.create(ctx, &store.EventCreateParams{Event: ev, KeyID: p.KeyID, Now: now})
 	switch {
+	case errors.Is(err, herald.ErrUnauthorized):
+		return nil, herald.Errorf(herald.ErrUnauthorized, "the API key is not valid")
 	case errors.Is(err, herald.ErrConflict):
 		return nil, herald.Errorf(herald.ErrConflict, "event id %s was already used for a different type or data", ev.ID)
 	case err != nil:

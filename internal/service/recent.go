@@ -62,3 +62,11 @@ func (r *Recent[V]) Forget(key string) {
 	delete(r.m, key)
 	r.mu.Unlock()
 }
+
+// Clear drops every entry, after this node changed something it cannot
+// name by key (an API key deleted by id, kept by hash).
+func (r *Recent[V]) Clear() {
+	r.mu.Lock()
+	clear(r.m)
+	r.mu.Unlock()
+}

@@ -18,8 +18,9 @@ import (
 // Error kinds the drivers return. They are the herald kinds, re-exported so
 // callers of the store need only this package.
 var (
-	ErrNotFound = herald.ErrNotFound
-	ErrConflict = herald.ErrConflict
+	ErrNotFound     = herald.ErrNotFound
+	ErrConflict     = herald.ErrConflict
+	ErrUnauthorized = herald.ErrUnauthorized
 )
 
 // ErrEndpointLimit is returned by EndpointCreateCapped when the tenant
@@ -775,6 +776,12 @@ const DefaultRetryNowBatch = 1000
 // EventCreateParams is an event to store with its deliveries.
 type EventCreateParams struct {
 	Event *Event
+	// KeyID, when set, is the API key the event is posted with, which the
+	// transaction storing it finds still there (and holds until it
+	// commits), or the event is refused with ErrUnauthorized: a node may
+	// have taken the key from memory, and a key deleted through any node
+	// is refused at once.
+	KeyID string
 	// EndpointIDs, when not nil, sends the event to exactly these endpoints
 	// of the tenant instead of matching filters (test sends).
 	EndpointIDs []string

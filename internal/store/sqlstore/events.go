@@ -83,6 +83,33 @@ func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreatePara
 	return out, handed, nil
 }
 
+// eventKeys returns which of the API keys the batch's events are posted
+// with still exist, key-share locked so that a concurrent KeyDelete waits
+// for this batch (the events were then accepted before the key went) or
+// this batch for it (and finds the key gone).
+func (s *Store) eventKeys(ctx context.Context, tx Querier, ps []*store.EventCreateParams) (map[string]bool, error) {
+	var ids []string
+	for _, p := range ps {
+		if p.KeyID != "" {
+			ids = append(ids, p.KeyID)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	rows, err := tx.Query(ctx, `SELECT id FROM api_keys WHERE `+s.db.InList("id", 1)+` ORDER BY id`+s.db.LockClause(LockKeyShare), ids)
+	found, err := Collect(rows, err, scanString)
+	if err != nil {
+		return nil, s.Err(err, "find API keys")
+	}
+	keys := make(map[string]bool, len(found))
+	for _, k := range found {
+		keys[k] = true
+	}
+	return keys, nil
+}
+
 // pendingEvent is one event of a batch on its way in.
 type pendingEvent struct {
 	p   *store.EventCreateParams
@@ -107,6 +134,10 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 	if err != nil {
 		return nil, nil, s.Err(err, "find tenants")
 	}
+	keys, err := s.eventKeys(ctx, tx, ps)
+	if err != nil {
+		return nil, nil, err
+	}
 
 	// Insert every new event in one statement; the ones that exist already
 	// (or twice in this batch) are answered as re-posts below. ON CONFLICT
@@ -121,6 +152,10 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 		ev := &evs[i].ev
 		if _, ok := slices.BinarySearch(tenants, ev.TenantID); !ok {
 			out[i].Err = fmt.Errorf("create event %q: tenant %q: %w", ev.ID, ev.TenantID, store.ErrNotFound)
+			continue
+		}
+		if k := evs[i].p.KeyID; k != "" && !keys[k] {
+			out[i].Err = fmt.Errorf("create event %q: API key %q: %w", ev.ID, k, store.ErrUnauthorized)
 			continue
 		}
 		key := [2]string{ev.TenantID, ev.ID}

@@ -18,6 +18,7 @@ func testEventCreateManyAnswersEachEvent(t *testing.T, st store.Store) {
 	epA := mkEndpoint(t, st, "acme", filters("user.*"))
 	epB := mkEndpoint(t, st, "beta", filters("*"))
 	before := do(st.EventCreate(ctx, &store.EventCreateParams{Event: newEvent("acme", "e-old", "user.created", `{"v":1}`), Now: t0})).must(t)
+	key := do(st.KeyCreate(ctx, &store.Key{ID: "key_live", TenantID: "acme", Name: "ci", Hash: "h-live", CreatedAt: t0})).must(t)
 
 	ps := []*store.EventCreateParams{
 		{Event: newEvent("acme", "e1", "user.created", `{"n":1}`), Now: t0},                      // new, one delivery
@@ -27,7 +28,8 @@ func testEventCreateManyAnswersEachEvent(t *testing.T, st store.Store) {
 		{Event: newEvent("beta", "e1", "order.paid", `{"n":2}`), Now: t0},                        // same id, other tenant
 		{Event: newEvent("acme", "e3", "order.paid", `{}`), Now: t0},                             // new, matches nothing
 		{Event: newEvent("acme", "e4", "x", `{}`), EndpointIDs: []string{"ep_missing"}, Now: t0}, // test send to nothing
-		{Event: newEvent("acme", "e5", "user.deleted", `{}`), Now: t0},                           // new, one delivery
+		{Event: newEvent("acme", "e5", "user.deleted", `{}`), KeyID: key.ID, Now: t0},            // new, one delivery, its key there
+		{Event: newEvent("acme", "e6", "user.created", `{}`), KeyID: "key_gone", Now: t0},        // its key deleted
 	}
 	out := createMany(t, st, ps, nil)
 	if len(out) != len(ps) {
@@ -54,6 +56,7 @@ func testEventCreateManyAnswersEachEvent(t *testing.T, st store.Store) {
 		t.Errorf("e3 = %+v, want created without deliveries", out[5])
 	}
 	wantErr(t, out[6].Err, store.ErrNotFound, "a test send to a missing endpoint")
+	wantErr(t, out[8].Err, store.ErrUnauthorized, "an event posted with a deleted key")
 
 	// What was answered is what is stored.
 	for _, k := range [][2]string{{"acme", "e1"}, {"beta", "e1"}, {"acme", "e3"}, {"acme", "e5"}} {
@@ -61,6 +64,8 @@ func testEventCreateManyAnswersEachEvent(t *testing.T, st store.Store) {
 	}
 	_, err := st.EventGet(ctx, "acme", "e4")
 	wantErr(t, err, store.ErrNotFound, "the refused test send's event")
+	_, err = st.EventGet(ctx, "acme", "e6")
+	wantErr(t, err, store.ErrNotFound, "the event of a deleted key")
 	if ev := do(st.EventGet(ctx, "acme", "e-old")).must(t); string(ev.Data) != `{"v":1}` {
 		t.Errorf("e-old data = %s after a conflicting re-post, want the first {\"v\":1}", ev.Data)
 	}
