@@ -30,7 +30,7 @@ func TestNewOwner_IsUniquePerCall(t *testing.T) {
 }
 
 // Recent keeps a value for its TTL on its clock, forgets at once, and
-// starts again empty past its bound.
+// starts again empty past its bound and on Clear.
 func TestRecent_KeepsForTTLForgetsAndBounds(t *testing.T) {
 	t.Parallel()
 	clk := clock.NewFake(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
@@ -56,5 +56,9 @@ func TestRecent_KeepsForTTLForgetsAndBounds(t *testing.T) {
 	}
 	if v, ok := r.Get("c"); !ok || v != 3 {
 		t.Errorf("Get(c) = %v, %v; want 3", v, ok)
+	}
+	r.Clear()
+	if _, ok := r.Get("c"); ok {
+		t.Error("Get(c) after Clear: kept, want gone")
 	}
 }
