@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/heraldhq/herald"
@@ -160,4 +161,32 @@ func (c *committer) write(ctx context.Context, batch []*waiter) {
 	for _, w := range batch {
 		w.out.Result, w.out.Err = c.st.EventCreate(ctx, w.p)
 	}
+}
+
+// groupCommit is several committers side by side, each request going to
+// the next in turn: as many batches commit at once as there are, each
+// filling while the others commit. One is group commit as committer
+// describes it; a database whose transactions run concurrently
+// (PostgreSQL, store.Writers) overlaps one batch's commit wait with the
+// next batch's statements.
+type groupCommit struct {
+	shards []*committer
+	next   atomic.Uint32
+}
+
+func newGroupCommit(st store.Store, writers, maxEvents, maxBytes int, d Dispatcher) *groupCommit {
+	g := &groupCommit{shards: make([]*committer, max(writers, 1))}
+	for i := range g.shards {
+		g.shards[i] = newCommitter(st, maxEvents, maxBytes, d)
+	}
+	return g
+}
+
+// create stores p in the next batch of the next committer.
+func (g *groupCommit) create(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
+	c := g.shards[0]
+	if len(g.shards) > 1 {
+		c = g.shards[int(g.next.Add(1))%len(g.shards)]
+	}
+	return c.create(ctx, p)
 }

@@ -276,3 +276,45 @@ func TestCommitter_HandsNewDeliveriesToTheDispatcher(t *testing.T) {
 		}
 	})
 }
+
+// With two writers, a batch held in its commit does not hold up the
+// next request: it commits beside it, through the other committer.
+func TestGroupCommit_TwoWritersCommitSideBySide(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setupCommit(t, st, 0)
+		b.st.gate = make(chan struct{})
+		g := newGroupCommit(b.st, 2, 0, 0, nil)
+		ctx := context.Background()
+
+		held := make(chan answer, 1)
+		go func() { r, err := g.create(ctx, params("e-held", `{}`)); held <- answer{r, err} }()
+		waitBatches(t, b.st, 1) // the first commit runs, held at the gate
+		if r, err := g.create(ctx, params("e-beside", `{}`)); err != nil || !r.Created {
+			t.Fatalf("a request while the other writer's batch is held: %+v, %v; want created", r, err)
+		}
+		select {
+		case a := <-held:
+			t.Fatalf("the held batch answered before its gate opened: %+v", a)
+		default:
+		}
+		close(b.st.gate)
+		if a := <-held; a.err != nil || !a.res.Created {
+			t.Fatalf("the held request: %+v", a)
+		}
+		if got := b.st.sizes(); len(got) != 2 || got[0] != 1 || got[1] != 1 {
+			t.Errorf("batches %v, want two of one", got)
+		}
+	})
+}
+
+// One writer is group commit as committer does it: a request waits for
+// the batch before its own.
+func TestGroupCommit_OneWriterIsOneCommitter(t *testing.T) {
+	t.Parallel()
+	g := newGroupCommit(nil, 0, 0, 0, nil)
+	if len(g.shards) != 1 {
+		t.Fatalf("writers 0 made %d committers, want 1", len(g.shards))
+	}
+}

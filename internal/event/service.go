@@ -1,6 +1,7 @@
 package event
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -27,6 +28,9 @@ type Config struct {
 	// 256 events and 4 MiB.
 	BatchEvents int
 	BatchBytes  int
+	// Writers is how many batches may commit at once; 0 means as many as
+	// the store runs well (store.Writers: 1 on SQLite's single writer).
+	Writers int
 	// Dispatcher, when set, takes new deliveries straight from ingest,
 	// leased to it, up to the room it has (see store.HandOff); nil leaves
 	// every delivery to the claim.
@@ -41,7 +45,7 @@ type Config struct {
 type Service struct {
 	service.Base
 	types    *eventtype.Service
-	commit   *committer
+	commit   *groupCommit
 	accepted func(tenantID string)
 }
 
@@ -52,7 +56,7 @@ func NewService(cfg *Config) *Service {
 	if accepted == nil {
 		accepted = func(string) {}
 	}
-	return &Service{Base: base, types: cfg.Types, commit: newCommitter(base.Store, cfg.BatchEvents, cfg.BatchBytes, cfg.Dispatcher), accepted: accepted}
+	return &Service{Base: base, types: cfg.Types, commit: newGroupCommit(base.Store, cmp.Or(cfg.Writers, store.Writers(base.Store)), cfg.BatchEvents, cfg.BatchBytes, cfg.Dispatcher), accepted: accepted}
 }
 
 // IngestParams is an event a producer sends.

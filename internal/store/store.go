@@ -23,6 +23,16 @@ var (
 	ErrUnauthorized = herald.ErrUnauthorized
 )
 
+// Writers is how many write transactions st runs well at once: what its
+// WritersHint says (PostgreSQL's), or 1 (SQLite, whose single writer runs
+// them one after another, and any store that does not say).
+func Writers(st Store) int {
+	if h, ok := st.(interface{ WritersHint() int }); ok {
+		return max(h.WritersHint(), 1)
+	}
+	return 1
+}
+
 // ErrEndpointLimit is returned by EndpointCreateCapped when the tenant
 // already has as many endpoints as it may.
 var ErrEndpointLimit = errors.New("the tenant has as many endpoints as it may have")

@@ -122,6 +122,11 @@ func (s *Store) MigrateUp(ctx context.Context) (*store.MigrateResult, error) {
 	return res, nil
 }
 
+// WritersHint is how many ingest batches commit at once (store.Writers):
+// while one waits for its commit's flush, the next runs its statements
+// (docs/design.md).
+func (*Store) WritersHint() int { return 2 }
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {

@@ -151,3 +151,14 @@ func BenchmarkOperations(b *testing.B) {
 	}
 	storetest.BenchOperations(b, func(b *testing.B) store.Store { return dbtest.Postgres(b) })
 }
+
+// PostgreSQL runs two ingest batches at once; SQLite's single writer one.
+func TestWriters(t *testing.T) {
+	t.Parallel()
+	if got := store.Writers(&postgres.Store{}); got != 2 {
+		t.Errorf("store.Writers(postgres) = %d, want 2", got)
+	}
+	if got := store.Writers(dbtest.SQLite(t)); got != 1 {
+		t.Errorf("store.Writers(sqlite) = %d, want 1", got)
+	}
+}

@@ -83,31 +83,50 @@ func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreatePara
 	return out, handed, nil
 }
 
-// eventKeys returns which of the API keys the batch's events are posted
-// with still exist, key-share locked so that a concurrent KeyDelete waits
-// for this batch (the events were then accepted before the key went) or
-// this batch for it (and finds the key gone).
-func (s *Store) eventKeys(ctx context.Context, tx Querier, ps []*store.EventCreateParams) (map[string]bool, error) {
-	var ids []string
+// eventOwners returns, of the batch's tenants (sorted, distinct), those
+// that exist, and which of the API keys its events are posted with still
+// do, in one statement. Both are key-share locked: a concurrent
+// TenantDelete or KeyDelete waits for this batch (the events were then
+// accepted before the tenant or the key went) or this batch for it (and
+// finds it gone), instead of failing the inserts.
+func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string, ps []*store.EventCreateParams) ([]string, map[string]bool, error) {
+	keyIDs := []string{}
 	for _, p := range ps {
 		if p.KeyID != "" {
-			ids = append(ids, p.KeyID)
+			keyIDs = append(keyIDs, p.KeyID)
 		}
 	}
-	if len(ids) == 0 {
-		return nil, nil
+	keyIDs = slices.Compact(slices.Sorted(slices.Values(keyIDs)))
+	lock := s.db.LockClause(LockKeyShare)
+	rows, err := tx.Query(ctx, `
+		WITH t AS (SELECT id FROM tenants WHERE `+s.db.InList("id", 1)+` ORDER BY id`+lock+`),
+			k AS (SELECT id FROM api_keys WHERE `+s.db.InList("id", 2)+` ORDER BY id`+lock+`)
+		SELECT 0, id FROM t UNION ALL SELECT 1, id FROM k`, tenantIDs, keyIDs)
+	type owner struct {
+		key bool
+		id  string
 	}
-	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	rows, err := tx.Query(ctx, `SELECT id FROM api_keys WHERE `+s.db.InList("id", 1)+` ORDER BY id`+s.db.LockClause(LockKeyShare), ids)
-	found, err := Collect(rows, err, scanString)
+	found, err := Collect(rows, err, func(r Row) (owner, error) {
+		var o owner
+		var kind int
+		err := r.Scan(&kind, &o.id)
+		o.key = kind == 1
+		return o, err
+	})
 	if err != nil {
-		return nil, s.Err(err, "find API keys")
+		return nil, nil, s.Err(err, "find tenants and keys")
 	}
-	keys := make(map[string]bool, len(found))
-	for _, k := range found {
-		keys[k] = true
+	var tenants []string
+	keys := map[string]bool{}
+	for _, o := range found {
+		if o.key {
+			keys[o.id] = true
+		} else {
+			tenants = append(tenants, o.id)
+		}
 	}
-	return keys, nil
+	slices.Sort(tenants)
+	return tenants, keys, nil
 }
 
 // pendingEvent is one event of a batch on its way in.
@@ -127,14 +146,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 		tenantIDs = append(tenantIDs, evs[i].ev.TenantID)
 	}
 	tenantIDs = slices.Compact(slices.Sorted(slices.Values(tenantIDs)))
-	// Key-share locked, so a concurrent TenantDelete waits for this batch
-	// instead of failing its inserts.
-	rows, err := tx.Query(ctx, `SELECT id FROM tenants WHERE `+s.db.InList("id", 1)+` ORDER BY id`+s.db.LockClause(LockKeyShare), tenantIDs)
-	tenants, err := Collect(rows, err, scanString)
-	if err != nil {
-		return nil, nil, s.Err(err, "find tenants")
-	}
-	keys, err := s.eventKeys(ctx, tx, ps)
+	tenants, keys, err := s.eventOwners(ctx, tx, tenantIDs, ps)
 	if err != nil {
 		return nil, nil, err
 	}
