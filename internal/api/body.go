@@ -150,6 +150,12 @@ func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
 		s.writeError(ctx, herald.Invalid(loc, "is not valid UTF-8; JSON text must be UTF-8 (RFC 8259)"))
 		return
 	}
+	if check, ok := ctx.Operation().Metadata[metaBodyCheck].(func([]byte) error); ok && len(body) > 0 {
+		if err := check(body); err != nil {
+			s.writeError(ctx, err)
+			return
+		}
+	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	next(huma.WithValue(ctx, bodyKey, body))
 }

@@ -151,7 +151,8 @@ func (s *Server) registerEvents() {
 		Responses: map[string]*huma.Response{
 			"200": {Description: "The id was already used for this event; nothing new was stored."},
 		},
-		Metadata: map[string]any{metaKeyAtCommit: true},
+		Metadata:         map[string]any{metaKeyAtCommit: true, metaBodyCheck: checkEventBody},
+		SkipValidateBody: true,
 	}, scopeTenant, s.createEvent)
 	copyResponse(s.api.OpenAPI(), base, http.MethodPost, "202", "200")
 	register(s, huma.Operation{

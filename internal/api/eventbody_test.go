@@ -1,0 +1,109 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"testing"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald/internal/store/dbtest"
+)
+
+// A create-event body is checked member by member, each error at its
+// member, as the schema says, and with exact, single member names: a
+// second "type" or a "Type" is refused, not taken for "type".
+func TestCreateEvent_BodyShape(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, dbtest.SQLite(t))
+	key := h.tenantWithKey(t, "acme")
+	for _, tc := range []struct {
+		body string
+		code int
+		loc  string
+	}{
+		{`{"type":"a","data":{}}`, http.StatusAccepted, ""},
+		{`{"type":"a","data":{"k":[1,{"x":null}]},"id":"e-1"}`, http.StatusAccepted, ""},
+		{` {"id":"","data":{},"type":"a"} `, http.StatusAccepted, ""},
+		{`{"type":5,"data":{}}`, http.StatusUnprocessableEntity, "body.type"},
+		{`{"type":null,"data":{}}`, http.StatusUnprocessableEntity, "body.type"},
+		{`{"data":{}}`, http.StatusUnprocessableEntity, "body.type"},
+		{`{"type":"a"}`, http.StatusUnprocessableEntity, "body.data"},
+		{`{"type":"a","data":[]}`, http.StatusUnprocessableEntity, "body.data"},
+		{`{"type":"a","data":null}`, http.StatusUnprocessableEntity, "body.data"},
+		{`{"type":"a","data":{},"id":5}`, http.StatusUnprocessableEntity, "body.id"},
+		{`{"type":"a","data":{},"x":1}`, http.StatusUnprocessableEntity, "body.x"},
+		{`{"type":"a","type":"b","data":{}}`, http.StatusUnprocessableEntity, "body.type"},
+		{`{"Type":"a","data":{}}`, http.StatusUnprocessableEntity, "body.Type"},
+		{`{"type":"a","data":{"k":1,"k":2}}`, http.StatusUnprocessableEntity, "body.data.k"},
+		{`[]`, http.StatusUnprocessableEntity, "body"},
+		{`"x"`, http.StatusUnprocessableEntity, "body"},
+		{`{"type":"a","data":{}} x`, http.StatusBadRequest, "body"},
+		{`[1,2] 3`, http.StatusBadRequest, "body"},
+		{`{"type":"a","data":{}`, http.StatusBadRequest, "body"},
+		{`{"type":"a","data":{},}`, http.StatusBadRequest, "body"},
+		{`nul`, http.StatusBadRequest, "body"},
+	} {
+		r := h.do(req{method: http.MethodPost, path: "/api/v1/tenants/acme/events", key: key, body: tc.body})
+		if tc.code == http.StatusAccepted {
+			if r.Code != tc.code {
+				t.Errorf("%s: %d %s, want %d", tc.body, r.Code, r.Body, tc.code)
+			}
+			continue
+		}
+		wantProblem(t, r, tc.code, tc.loc)
+	}
+}
+
+// FuzzCheckEventBody: whatever the bytes, checkEventBody accepts only a
+// JSON object of a string type, an object data and at most a string id,
+// and calls a body that does not parse a 400.
+func FuzzCheckEventBody(f *testing.F) {
+	for _, s := range []string{`{"type":"a","data":{}}`, `{"type":"a","data":{},"id":"x"}`, `{"type":"a","type":"a","data":{}}`,
+		`{"Type":"a","data":{}}`, `[]`, `{"type":"a","data":{}} 1`, `{"data":{"type":1}}`, `{`, `{"type":"\u0061","data":{}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		err := checkEventBody(body)
+		var p *huma.ErrorModel
+		if errors.As(err, &p) && p.Status == http.StatusBadRequest {
+			if json.Valid(body) {
+				t.Fatalf("%q: 400 %v, but it is valid JSON", body, err)
+			}
+			return
+		}
+		if !json.Valid(body) {
+			t.Fatalf("%q does not parse, but the check said %v", body, err)
+		}
+		if err != nil {
+			return
+		}
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatalf("%q accepted, but is not an object: %v", body, err)
+		}
+		for k, v := range m {
+			switch {
+			case k == "type" || k == "id":
+				var s string
+				if json.Unmarshal(v, &s) != nil {
+					t.Fatalf("%q accepted with %s not a string", body, k)
+				}
+			case k == "data":
+				var o map[string]any
+				if json.Unmarshal(v, &o) != nil || o == nil {
+					t.Fatalf("%q accepted with data not an object", body)
+				}
+			default:
+				t.Fatalf("%q accepted with member %q", body, k)
+			}
+		}
+		if _, ok := m["type"]; !ok {
+			t.Fatalf("%q accepted without type", body)
+		}
+		if _, ok := m["data"]; !ok {
+			t.Fatalf("%q accepted without data", body)
+		}
+	})
+}
