@@ -155,6 +155,11 @@ func (s *Server) readBody(ctx huma.Context, next func(huma.Context)) {
 			s.writeError(ctx, err)
 			return
 		}
+	} else if at, dup := duplicateMember(body); dup {
+		// A member given twice: a decoder would keep the last silently.
+		// (An operation with its own check sees to its own.)
+		s.writeError(ctx, herald.Invalid(at, "is given twice; give it once"))
+		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	next(huma.WithValue(ctx, bodyKey, body))

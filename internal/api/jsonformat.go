@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"strconv"
@@ -42,6 +43,86 @@ func unmarshalJSON(data []byte, v any) error {
 	}
 	*p = floatNumbers(x)
 	return nil
+}
+
+func init() {
+	// A member's name is matched exactly: "URL" is not "url" but an
+	// unexpected property (huma, like encoding/json, ignores case unless
+	// told), so no body member is taken for another silently.
+	huma.ValidateStrictCasing = true
+}
+
+// duplicateMember finds the first object member of data named twice in
+// its object and returns where, as "body.a.b[0].c" (false for none, and
+// for JSON that does not parse): decoding keeps the last and drops the
+// first without a word, so readBody refuses such a body instead.
+func duplicateMember(data []byte) (string, bool) {
+	type frame struct {
+		object bool
+		seen   map[string]bool
+		key    string // the member being read, in an object
+		inKey  bool   // key holds the member being read (false: a key comes next)
+		index  int    // the element being read, in an array
+	}
+	var stack []*frame
+	path := func(last string) string {
+		var b strings.Builder
+		b.WriteString("body")
+		for _, f := range stack[:len(stack)-1] {
+			if f.object {
+				b.WriteString("." + f.key)
+			} else {
+				fmt.Fprintf(&b, "[%d]", f.index-1)
+			}
+		}
+		return b.String() + "." + last
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	elem := func() { // a value begins: in an array, it is the next element
+		if n := len(stack); n > 0 && !stack[n-1].object {
+			stack[n-1].index++
+		}
+	}
+	ended := func() { // a value ended: its object waits for the next key
+		if n := len(stack); n > 0 && stack[n-1].object {
+			stack[n-1].inKey = false
+		}
+	}
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return "", false
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && !stack[n-1].inKey {
+			top := stack[n-1]
+			k, ok := tok.(string)
+			if !ok { // the object's closing brace
+				stack = stack[:n-1]
+				ended()
+				continue
+			}
+			if top.seen[k] {
+				return path(k), true
+			}
+			top.seen[k] = true
+			top.key, top.inKey = k, true
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			elem()
+			stack = append(stack, &frame{object: true, seen: map[string]bool{}})
+		case json.Delim('['):
+			elem()
+			stack = append(stack, &frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			ended()
+		default:
+			elem()
+			ended()
+		}
+	}
 }
 
 // floatNumbers replaces every json.Number in v with a float64, as

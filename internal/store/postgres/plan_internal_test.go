@@ -112,4 +112,3 @@ func openSchema(t *testing.T, base string) *Store {
 	}
 	return st
 }
-

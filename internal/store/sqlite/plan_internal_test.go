@@ -56,4 +56,3 @@ func TestPlans_UseIndexes(t *testing.T) {
 		})
 	}
 }
-
