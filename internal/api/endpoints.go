@@ -19,7 +19,7 @@ import (
 // endpoint is an endpoint as the API shows it.
 type endpoint struct {
 	ID          string            `json:"id" example:"ep_01JH5Z3V6N8QK2R4T7W9Y1B3D5"`
-	TenantID    string            `json:"tenant_id"`
+	TenantID    *string           `json:"tenant_id" doc:"The endpoint's tenant; null for an operator endpoint, which is under no tenant."`
 	URL         string            `json:"url" example:"https://example.com/webhooks"`
 	Description string            `json:"description"`
 	Events      []string          `json:"events" nullable:"false" example:"[\"user.created\",\"project.*\"]"`
@@ -86,9 +86,13 @@ type previousSecret struct {
 // rotation ("" otherwise).
 func endpointFrom(e *store.Endpoint, secret string, now time.Time) endpoint {
 	out := endpoint{
-		ID: e.ID, TenantID: e.TenantID, URL: e.URL, Description: e.Description, Events: e.Events,
+		ID: e.ID, URL: e.URL, Description: e.Description, Events: e.Events,
 		Format: e.Format, Enabled: e.Enabled, Status: "disabled", Headers: e.Headers, RateLimit: e.RateLimit,
 		MaxInFlight: e.MaxInFlight, Metadata: metadata(e.Metadata), CreatedAt: e.CreatedAt.UTC(), UpdatedAt: e.UpdatedAt.UTC(),
+	}
+	if e.TenantID != store.OperatorTenant {
+		tenant := e.TenantID
+		out.TenantID = &tenant
 	}
 	if e.Enabled {
 		out.Status = "active"
@@ -217,36 +221,27 @@ func (s *Server) registerEndpoints() {
 		Summary: "Create an endpoint", DefaultStatus: http.StatusCreated, Errors: []int{http.StatusNotFound, http.StatusConflict},
 		Description: "A tenant may have --max-endpoints-per-tenant endpoints (default 100); past it a create is 409.",
 		Metadata:    map[string]any{metaSecretMember: "secret"},
-	}, scopeTenant, s.createEndpoint)
+	}, scopeTenant, func(ctx context.Context, in *endpointCreateInput) (*endpointOutput, error) {
+		return s.createEndpoint(ctx, in.Tenant, &in.Body)
+	})
 	register(s, huma.Operation{
 		OperationID: "list-endpoints", Method: http.MethodGet, Path: base, Tags: tags,
 		Summary: "List endpoints", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointListInput) (*pageOutput[endpoint], error) {
-		p, err := s.listParams(in.Limit, in.Cursor)
-		if err != nil {
-			return nil, err
-		}
-		rows, err := s.endpoints.List(ctx, in.Tenant, &p)
-		if err != nil {
-			return nil, err
-		}
-		now := s.now()
-		return pageOf(rows, &p, func(e *store.Endpoint) endpoint { return endpointFrom(e, "", now) }), nil
+		return s.listEndpoints(ctx, in.Tenant, in.Limit, in.Cursor)
 	})
 	register(s, huma.Operation{
 		OperationID: "get-endpoint", Method: http.MethodGet, Path: base + "/{endpoint}", Tags: tags,
 		Summary: "Get an endpoint", Errors: []int{http.StatusNotFound},
 	}, scopeTenant, func(ctx context.Context, in *endpointPath) (*endpointOutput, error) {
-		e, err := s.endpoints.Get(ctx, in.Tenant, in.Endpoint)
-		if err != nil {
-			return nil, err
-		}
-		return &endpointOutput{Body: endpointFrom(e, "", s.now())}, nil
+		return s.getEndpoint(ctx, in.Tenant, in.Endpoint)
 	})
 	register(s, huma.Operation{
 		OperationID: "update-endpoint", Method: http.MethodPatch, Path: base + "/{endpoint}", Tags: tags,
 		Summary: "Change an endpoint", Description: "Only the fields given change.", Errors: []int{http.StatusNotFound},
-	}, scopeTenant, s.updateEndpoint)
+	}, scopeTenant, func(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
+		return s.updateEndpoint(ctx, in.Tenant, in.Endpoint, &in.Body)
+	})
 	register(s, huma.Operation{
 		OperationID: "delete-endpoint", Method: http.MethodDelete, Path: base + "/{endpoint}", Tags: tags,
 		Summary: "Delete an endpoint", DefaultStatus: http.StatusNoContent, Errors: []int{http.StatusNotFound},
@@ -293,13 +288,35 @@ func (s *Server) registerEndpoints() {
 	})
 }
 
-func (s *Server) createEndpoint(ctx context.Context, in *endpointCreateInput) (*endpointOutput, error) {
-	b := &in.Body
+// listEndpoints, getEndpoint, createEndpoint and updateEndpoint serve a
+// tenant's endpoints and the operator's (store.OperatorTenant) alike.
+func (s *Server) listEndpoints(ctx context.Context, tenant string, limit int, cursor string) (*pageOutput[endpoint], error) {
+	p, err := s.listParams(limit, cursor)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.endpoints.List(ctx, tenant, &p)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	return pageOf(rows, &p, func(e *store.Endpoint) endpoint { return endpointFrom(e, "", now) }), nil
+}
+
+func (s *Server) getEndpoint(ctx context.Context, tenant, id string) (*endpointOutput, error) {
+	e, err := s.endpoints.Get(ctx, tenant, id)
+	if err != nil {
+		return nil, err
+	}
+	return &endpointOutput{Body: endpointFrom(e, "", s.now())}, nil
+}
+
+func (s *Server) createEndpoint(ctx context.Context, tenant string, b *endpointCreate) (*endpointOutput, error) {
 	meta, err := b.Metadata.compact()
 	if err != nil {
 		return nil, herald.Invalid("body.metadata", "must be a JSON object")
 	}
-	e, secret, err := s.endpoints.Create(ctx, in.Tenant, &endpointsvc.CreateParams{
+	e, secret, err := s.endpoints.Create(ctx, tenant, &endpointsvc.CreateParams{
 		URL: b.URL, Description: b.Description, Events: b.Events, Format: b.Format, Secret: b.Secret,
 		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit, MaxInFlight: b.MaxInFlight, Metadata: meta,
 	})
@@ -309,8 +326,7 @@ func (s *Server) createEndpoint(ctx context.Context, in *endpointCreateInput) (*
 	return &endpointOutput{Body: endpointFrom(e, secret, s.now())}, nil
 }
 
-func (s *Server) updateEndpoint(ctx context.Context, in *endpointPatchInput) (*endpointOutput, error) {
-	b := &in.Body
+func (s *Server) updateEndpoint(ctx context.Context, tenant, id string, b *endpointPatch) (*endpointOutput, error) {
 	p := &endpointsvc.UpdateParams{
 		URL: b.URL, Description: b.Description, Events: b.Events, Format: b.Format,
 		Enabled: b.Enabled, Headers: b.Headers, RateLimit: b.RateLimit, MaxInFlight: b.MaxInFlight,
@@ -322,7 +338,7 @@ func (s *Server) updateEndpoint(ctx context.Context, in *endpointPatchInput) (*e
 		}
 		p.Metadata = meta
 	}
-	e, err := s.endpoints.Update(ctx, in.Tenant, in.Endpoint, p)
+	e, err := s.endpoints.Update(ctx, tenant, id, p)
 	if err != nil {
 		return nil, inBody(err)
 	}

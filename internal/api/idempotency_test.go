@@ -447,8 +447,8 @@ func TestIdempotency_EveryAnswerWithASecretIsStoredWithoutIt(t *testing.T) {
 			}
 		}
 	}
-	if checked != 4 {
-		t.Errorf("%d answers with a secret, want 4 (a tenant key's and an admin key's creation, an endpoint creation, a rotation)", checked)
+	if checked != 5 {
+		t.Errorf("%d answers with a secret, want 5 (a tenant key's and an admin key's creation, an endpoint's and an operator endpoint's creation, a rotation)", checked)
 	}
 }
 

@@ -204,6 +204,7 @@ func New(cfg *Config) *Server {
 	s.registerEvents()
 	s.registerDeliveries()
 	s.registerReplays()
+	s.registerOperator()
 
 	s.handler = http.HandlerFunc(s.serveHTTP)
 	// No provider, or a no-op one: no handler is wrapped and tracing

@@ -20,7 +20,7 @@ func newRetentionCollector(s *retention.Sweeper) *retentionCollector {
 			"Retention runs this node made (the others found another node running it), by result: ok, or error when a run stopped early.",
 			[]string{"result"}, nil),
 		deleted: prometheus.NewDesc("herald_retention_deleted_total",
-			"What this node's retention runs deleted, by kind: events, deliveries, attempts, replays.",
+			"What this node's retention runs deleted, by kind: events, deliveries, attempts, replays, endpoints (deleted endpoints purged once none of their deliveries remained).",
 			[]string{"kind"}, nil),
 		lastRun: prometheus.NewDesc("herald_retention_last_run_timestamp_seconds",
 			"When this node's last retention run ended, in seconds since the epoch; 0 before its first.",
@@ -38,7 +38,7 @@ func (c *retentionCollector) Collect(ch chan<- prometheus.Metric) {
 	t := c.s.Totals()
 	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(t.Runs-t.Failed), "ok")
 	ch <- prometheus.MustNewConstMetric(c.runs, prometheus.CounterValue, float64(t.Failed), "error")
-	for kind, n := range map[string]uint64{"events": t.Events, "deliveries": t.Deliveries, "attempts": t.Attempts, "replays": t.Replays} {
+	for kind, n := range map[string]uint64{"events": t.Events, "deliveries": t.Deliveries, "attempts": t.Attempts, "replays": t.Replays, "endpoints": t.Endpoints} {
 		ch <- prometheus.MustNewConstMetric(c.deleted, prometheus.CounterValue, float64(n), kind)
 	}
 	last := 0.0

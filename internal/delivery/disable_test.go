@@ -122,3 +122,72 @@ func sameAt(t *testing.T, what string, got *time.Time, want time.Time) {
 		t.Errorf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// operatorNotice is the body of a notice at an operator endpoint.
+type operatorNotice struct {
+	Type string `json:"type"`
+	Data struct {
+		TenantID   *string `json:"tenant_id"`
+		EndpointID string  `json:"endpoint_id"`
+		Reason     string  `json:"reason"`
+	} `json:"data"`
+}
+
+// TestEngine_DisabledNoticeReachesTheOperator: an endpoint disabled under
+// a format with a disabled event type of its own raises that type to the
+// tenant's watcher and webhook.endpoint_disabled, with the tenant's id, to
+// every operator endpoint; an operator endpoint disabled in turn raises
+// one notice, with tenant_id null, to the other operator endpoint and
+// none to the tenant.
+func TestEngine_DisabledNoticeReachesTheOperator(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		b := setup(t, st)
+		b.putFormat(t, `{"name":"custom","disabled_event_type":"acme.hook_disabled"}`)
+		answer := func(code int) func(int, *http.Request, http.ResponseWriter) {
+			return func(_ int, _ *http.Request, w http.ResponseWriter) { w.WriteHeader(code) }
+		}
+		gone, watcher, opGone, opWatcher := newReceiver(t), newReceiver(t), newReceiver(t), newReceiver(t)
+		gone.setRespond(answer(http.StatusGone))
+		opGone.setRespond(answer(http.StatusGone))
+		goneEp := b.endpoint(t, gone.URL, []string{"user.created"}, func(e *store.Endpoint) { e.Format = "custom" })
+		watcherEp := b.endpoint(t, watcher.URL, []string{"acme.*", "webhook.*"})
+		operator := func(e *store.Endpoint) { e.TenantID = store.OperatorTenant }
+		opGoneEp := b.endpoint(t, opGone.URL, []string{"*"}, operator)
+		b.endpoint(t, opWatcher.URL, []string{"webhook.endpoint_disabled"}, operator)
+		b.run(t)
+
+		b.send(t, "user.created", `{}`)
+		waitFor(t, "both notices at the operator's watcher", 10*time.Second, func() bool { return len(opWatcher.got()) == 2 })
+		var tenantSide disabledNotice
+		if w := watcher.got(); len(w) != 1 || json.Unmarshal(w[0].body, &tenantSide) != nil ||
+			tenantSide.Type != "acme.hook_disabled" || tenantSide.Data.EndpointID != goneEp.ID {
+			t.Fatalf("the tenant's watcher got %d requests, first %s; want one acme.hook_disabled of %s", len(w), w[0].body, goneEp.ID)
+		}
+		var first, second operatorNotice
+		got := opWatcher.got()
+		if err := json.Unmarshal(got[0].body, &first); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(got[1].body, &second); err != nil {
+			t.Fatal(err)
+		}
+		if first.Type != "webhook.endpoint_disabled" || first.Data.TenantID == nil || *first.Data.TenantID != b.tenant ||
+			first.Data.EndpointID != goneEp.ID || first.Data.Reason != "gone" ||
+			got[0].header.Get("webhook-id") != watcher.got()[0].header.Get("webhook-id") {
+			t.Errorf("the operator's first notice = %s, want webhook.endpoint_disabled of %s with tenant_id %q, the tenant's notice's id", got[0].body, goneEp.ID, b.tenant)
+		}
+		if second.Type != "webhook.endpoint_disabled" || second.Data.TenantID != nil || second.Data.EndpointID != opGoneEp.ID {
+			t.Errorf("the operator's second notice = %s, want its own endpoint %s disabled, tenant_id null", got[1].body, opGoneEp.ID)
+		}
+		if n := len(opGone.got()); n != 1 {
+			t.Errorf("the operator endpoint answering 410 got %d requests, want 1: nothing after it was disabled", n)
+		}
+		// Stored, not only not yet sent: the tenant's watcher has the one
+		// delivery.
+		ds, err := st.DeliveryList(context.Background(), b.tenant, &store.DeliveryListParams{EndpointID: watcherEp.ID})
+		if err != nil || len(ds) != 1 {
+			t.Errorf("the tenant's watcher has %d deliveries (%v), want 1: an operator endpoint's notice is the operator's only", len(ds), err)
+		}
+	})
+}

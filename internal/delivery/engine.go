@@ -815,7 +815,8 @@ func (e *Engine) record(ctx context.Context, ps []*store.AttemptRecordParams) ([
 }
 
 // raiseDisabled sends the disabled endpoint's format's disabled event to
-// the tenant's endpoints that subscribe to it. It is raised as a failure
+// the tenant's endpoints that subscribe to it, and to the operator's
+// (withOperator). It is raised as a failure
 // event (SourceFailure): it raises nothing when it fails, and a disabled
 // endpoint, the one it is about among them, gets no delivery of it.
 func (e *Engine) raiseDisabled(ctx context.Context, d *store.EndpointDisabled) {
@@ -844,8 +845,17 @@ func (e *Engine) raiseDisabled(ctx context.Context, d *store.EndpointDisabled) {
 		Data: canonical(raw), TraceID: traceID, Source: store.SourceFailure, CreatedAt: now,
 	}
 	ev.Hash = store.EventHash(ev.Type, ev.Data)
-	if _, err := e.st.EventCreate(ctx, &store.EventCreateParams{Event: ev, Now: now}); err != nil {
+	// The operator hears of it in the same transaction.
+	ps := withOperator([]*store.EventCreateParams{{Event: ev, Now: now}}, format.DefaultDisabledEventType)
+	out, _, err := e.st.EventCreateMany(ctx, ps, nil)
+	if err != nil {
 		log.Error("raise disabled event", "err", err)
+		return
+	}
+	for i, o := range out {
+		if o.Err != nil {
+			log.Error("raise disabled event", "err", o.Err, "for_tenant", ps[i].Event.TenantID)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/clock"
+	"github.com/heraldhq/herald/internal/format"
 	"github.com/heraldhq/herald/internal/id"
 	"github.com/heraldhq/herald/internal/store"
 )
@@ -23,7 +24,8 @@ import (
 // the window grows while failures keep coming and starts again after a
 // quiet one. That event goes only to endpoints that are not failing
 // themselves (store.Failing), and a failure event (or a test) that fails
-// raises nothing. The gathering runs on a goroutine of its own, so a burst
+// raises nothing. Each notice goes to the operator's endpoints too
+// (withOperator). The gathering runs on a goroutine of its own, so a burst
 // of failures never holds up the completer that records attempts.
 
 const (
@@ -250,7 +252,8 @@ func (n *notices) run(ctx context.Context) {
 // raise stores the notices' failure events, noticeBatch to a transaction,
 // and returns those of the transactions that failed (the database did not
 // answer), which may be tried again. A notice refused alone (its tenant
-// was deleted) is dropped.
+// was deleted) is dropped; the operator's event of it is stored all the
+// same.
 func (n *notices) raise(ctx context.Context, ds []dueNotice, now time.Time) (failed []dueNotice) {
 	// Oldest key first is not needed; a stable order keeps runs alike.
 	slices.SortFunc(ds, func(a, b dueNotice) int {
@@ -261,6 +264,8 @@ func (n *notices) raise(ctx context.Context, ds []dueNotice, now time.Time) (fai
 		for _, d := range chunk {
 			ps = append(ps, d.params(now))
 		}
+		// The operator hears of each in the same transaction.
+		ps = withOperator(ps, format.DefaultFailureEventType)
 		out, _, err := n.st.EventCreateMany(ctx, ps, nil)
 		if err != nil {
 			n.log.Error("raise failure notices", "err", err, "notices", len(chunk))
@@ -269,7 +274,7 @@ func (n *notices) raise(ctx context.Context, ds []dueNotice, now time.Time) (fai
 		}
 		for i, o := range out {
 			if o.Err != nil {
-				n.log.Warn("raise failure notice", "err", o.Err, "tenant", chunk[i].key.tenant)
+				n.log.Warn("raise failure notice", "err", o.Err, "tenant", ps[i].Event.TenantID)
 			}
 		}
 	}

@@ -173,8 +173,12 @@ func (s *Service) Create(ctx context.Context, tenantID string, p *CreateParams) 
 	// creates racing on several nodes cannot pass it together.
 	created, err := s.Store.EndpointCreateCapped(ctx, e, s.MaxPerTenant)
 	if errors.Is(err, store.ErrEndpointLimit) {
+		owner := "tenant " + tenantID
+		if tenantID == store.OperatorTenant {
+			owner = "the operator"
+		}
 		return nil, "", herald.Errorf(herald.ErrConflict,
-			"tenant %s has %d endpoints, the most a tenant may have (--max-endpoints-per-tenant): delete one before creating another", tenantID, s.MaxPerTenant)
+			"%s has %d endpoints, the most a tenant may have (--max-endpoints-per-tenant): delete one before creating another", owner, s.MaxPerTenant)
 	}
 	if err != nil {
 		return nil, "", fmt.Errorf("create endpoint: %w", err)

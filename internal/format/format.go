@@ -40,6 +40,14 @@ var (
 	defaultBody     = `{"id": "{{event.id}}", "type": "{{event.type}}", "timestamp": "{{event.created_at}}", "data": "{{event.data}}"}`
 )
 
+// The operational event types a format raises unless its definition
+// names others. They are also the types the operator's endpoints get
+// every tenant's notices under, whatever the tenant's formats call them.
+const (
+	DefaultFailureEventType  = "webhook.delivery_failed"
+	DefaultDisabledEventType = "webhook.endpoint_disabled"
+)
+
 // Definition is the format object as users write it (docs/formats.md).
 type Definition struct {
 	Name             string            `json:"name"`
@@ -289,7 +297,7 @@ func (c *compiler) eventTypes() {
 		c.def.TestEventType = "webhook.test"
 	}
 	if c.def.FailureEventType == "" {
-		c.def.FailureEventType = "webhook.delivery_failed"
+		c.def.FailureEventType = DefaultFailureEventType
 	}
 	if !naming.EventType(c.def.TestEventType) {
 		c.add("test_event_type", "must be an event type name such as webhook.test")
@@ -298,7 +306,7 @@ func (c *compiler) eventTypes() {
 		c.add("failure_event_type", "must be an event type name such as webhook.delivery_failed")
 	}
 	if c.def.DisabledEventType == "" {
-		c.def.DisabledEventType = "webhook.endpoint_disabled"
+		c.def.DisabledEventType = DefaultDisabledEventType
 	}
 	if !naming.EventType(c.def.DisabledEventType) {
 		c.add("disabled_event_type", "must be an event type name such as webhook.endpoint_disabled")

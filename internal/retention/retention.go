@@ -68,6 +68,9 @@ type Run struct {
 	Deliveries int // deleted with them
 	Attempts   int // deleted with those
 	Replays    int // finished replays deleted
+	// Endpoints counts the deleted endpoints purged: those of which no
+	// delivery remained.
+	Endpoints int
 	// Err is why the run stopped before its end, nil when it did not.
 	Err error
 }
@@ -81,6 +84,7 @@ type Totals struct {
 	Deliveries uint64
 	Attempts   uint64
 	Replays    uint64
+	Endpoints  uint64
 	// LastRun is when the last run ended; zero before the first.
 	LastRun time.Time
 }
@@ -188,9 +192,21 @@ func (s *Sweeper) sweep(ctx context.Context) (*Run, bool) {
 			break
 		}
 	}
+	// Last, the deleted endpoints whose deliveries the walk above took
+	// the last of: kept until then so those stayed readable.
+	for r.Err == nil {
+		n, err := s.cfg.Store.EndpointPurgeDeleted(ctx, s.cfg.Batch)
+		r.Endpoints += n
+		if err != nil {
+			r.Err = err
+		}
+		if n < s.cfg.Batch {
+			break
+		}
+	}
 	r.Ended = clk.Now()
 	args := []any{"before", r.Before, "events", r.Events, "deliveries", r.Deliveries, "attempts", r.Attempts,
-		"replays", r.Replays, "scanned", r.Scanned, "batches", r.Batches, "duration_ms", r.Ended.Sub(r.Started).Milliseconds()}
+		"replays", r.Replays, "endpoints", r.Endpoints, "scanned", r.Scanned, "batches", r.Batches, "duration_ms", r.Ended.Sub(r.Started).Milliseconds()}
 	if r.Err != nil {
 		if ctx.Err() == nil {
 			log.Warn("retention run stopped", append(args, "error", r.Err.Error())...)
@@ -228,6 +244,7 @@ func (s *Sweeper) note(r *Run) {
 	t.Deliveries += uint64(r.Deliveries)
 	t.Attempts += uint64(r.Attempts)
 	t.Replays += uint64(r.Replays)
+	t.Endpoints += uint64(r.Endpoints)
 	t.LastRun = r.Ended
 	s.mu.Unlock()
 	if s.cfg.OnRun != nil {

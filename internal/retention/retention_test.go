@@ -144,8 +144,8 @@ func TestRun_DeletesOldFinishedEvents(t *testing.T) {
 		})
 		run(t, s)
 		r := next(t, runs)
-		if r.Err != nil || r.Events != 5 || r.Deliveries != 5 || r.Attempts != 5 || r.Scanned != 6 || r.Batches != 4 {
-			t.Fatalf("first run %+v, want 5 events, deliveries and attempts deleted of 6 looked at, in 4 batches of 2 (the last empty)", r)
+		if r.Err != nil || r.Events != 5 || r.Deliveries != 5 || r.Attempts != 5 || r.Scanned != 6 || r.Batches != 5 {
+			t.Fatalf("first run %+v, want 5 events, deliveries and attempts deleted of 6 looked at, in 5 batches of 2 (acme's last empty, then the operator's tenant's, empty)", r)
 		}
 		if !r.Before.Equal(start.Add(-day)) {
 			t.Errorf("cutoff %v, want a day before now, %v", r.Before, start.Add(-day))
@@ -177,6 +177,66 @@ func TestRun_DeletesOldFinishedEvents(t *testing.T) {
 		}
 		if got := s.Totals(); got.Runs != 2 || got.Events != 6 || got.Deliveries != 6 || got.Attempts != 6 || got.Failed != 0 || !got.LastRun.Equal(r.Ended) {
 			t.Errorf("totals %+v, want 2 runs, 6 events, deliveries and attempts, the last run's end", got)
+		}
+	})
+}
+
+// A deleted endpoint's deliveries stay readable until retention deletes
+// them; the run that deletes the last of them purges the endpoint too,
+// and a deleted endpoint with a recent delivery left stays until that one
+// is old.
+func TestRun_PurgesDeletedEndpointsOnceTheirDeliveriesAreGone(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		ctx := t.Context()
+		b := setup(t, st)
+		day := 24 * time.Hour
+		oldEv := b.event(t, start.Add(-3*day), store.StatusDelivered)
+		// A second endpoint, deleted with a delivery a day newer.
+		other, err := st.EndpointCreate(ctx, &store.Endpoint{
+			ID: id.NewAt(id.Endpoint, start), TenantID: "acme", URL: "https://example.com/other", Events: []string{"none"},
+			Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Enabled: true, CreatedAt: start, UpdatedAt: start,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		at := start.Add(-time.Hour)
+		ev := &store.Event{TenantID: "acme", ID: id.NewAt(id.Event, at), Type: "user.created", Data: []byte(`{}`), TraceID: id.NewTraceID(), Source: store.SourceAPI, CreatedAt: at}
+		ev.Hash = store.EventHash(ev.Type, ev.Data)
+		res, err := st.EventCreate(ctx, &store.EventCreateParams{Event: ev, EndpointIDs: []string{other.ID}, Now: at})
+		if err != nil {
+			t.Fatal(err)
+		}
+		recentDlv := res.Deliveries[0].ID
+		for _, ep := range []string{b.ep.ID, other.ID} {
+			if err := st.EndpointDelete(ctx, "acme", ep); err != nil {
+				t.Fatal(err)
+			}
+		}
+
+		runs := make(chan *retention.Run, 10)
+		s := retention.New(&retention.Config{
+			Base: service.Base{Store: st, Clock: b.clock}, Retention: day, Every: day,
+			OnRun: func(r *retention.Run) { runs <- r },
+		})
+		run(t, s)
+		r := next(t, runs)
+		if r.Err != nil || r.Events != 1 || r.Endpoints != 1 || b.exists(t, oldEv) {
+			t.Fatalf("first run %+v, want the old event and its deleted endpoint gone", r)
+		}
+		// The recent delivery, failed when its endpoint was deleted, is
+		// still there to read, and so its endpoint is kept.
+		d, err := st.DeliveryGet(ctx, "acme", recentDlv)
+		if err != nil || !d.EndpointDeleted {
+			t.Fatalf("the deleted endpoint's recent delivery: %+v, %v; want it readable, its endpoint marked deleted", d, err)
+		}
+		b.clock.Advance(day)
+		if r := next(t, runs); r.Err != nil || r.Events != 1 || r.Endpoints != 1 {
+			t.Fatalf("second run %+v, want the recent event, now old, and its endpoint gone", r)
+		}
+		if got := s.Totals(); got.Endpoints != 2 {
+			t.Errorf("totals %+v, want 2 endpoints purged", got)
 		}
 	})
 }

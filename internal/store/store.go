@@ -62,6 +62,15 @@ const (
 	SourceFailure = "failure"
 )
 
+// OperatorTenant is the tenant that owns the operator's endpoints
+// (/api/v1/operator/endpoints), made by migration 12. No user can choose
+// its id (tenant ids are [A-Za-z0-9_.-]), and the Tenant methods leave it
+// out: TenantGet, TenantUpdate and TenantDelete do not find it and
+// TenantList does not list it, so no tenant route, tenant key or portal
+// link can reach it. Its endpoints, events and deliveries are like any
+// tenant's: the engine delivers them, retries them and keeps their health.
+const OperatorTenant = "herald:operator"
+
 // MigrateResult is what a MigrateUp did.
 type MigrateResult struct {
 	// Applied are the migrations applied, oldest first.
@@ -95,6 +104,9 @@ type Store interface {
 	// Close releases the connections.
 	Close() error
 
+	// The Tenant methods see the users' tenants only: OperatorTenant is
+	// ErrNotFound to TenantGet, TenantUpdate and TenantDelete, in no
+	// TenantList and ErrConflict to TenantCreate.
 	TenantCreate(ctx context.Context, t *Tenant) (*Tenant, error) // ErrConflict if the id exists
 	TenantGet(ctx context.Context, id string) (*Tenant, error)
 	// List methods return a page and at most one row more; see ListParams
@@ -169,8 +181,14 @@ type Store interface {
 	// deliveries that were waiting (pending, retrying, or delivering under
 	// an expired lease) fail with the error EndpointDeletedError. Its
 	// deliveries and attempts stay, with Delivery.EndpointDeleted set, until
-	// the tenant is deleted.
+	// retention deletes the last of them (EndpointPurgeDeleted) or the
+	// tenant is deleted.
 	EndpointDelete(ctx context.Context, tenantID, id string) error
+	// EndpointPurgeDeleted removes for good up to limit deleted endpoints
+	// (EndpointDelete) of which no delivery remains, of any tenant, and
+	// returns how many: retention's last step, once the deliveries that
+	// kept them readable are gone.
+	EndpointPurgeDeleted(ctx context.Context, limit int) (int, error)
 	// EndpointListByFormat lists every endpoint, of any tenant, that uses
 	// the named format, oldest first (to check them when the format changes).
 	EndpointListByFormat(ctx context.Context, format string) ([]*Endpoint, error)

@@ -363,6 +363,44 @@ func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string)
 	return nil
 }
 
+// EndpointPurgeDeleted removes deleted endpoints of which no delivery
+// remains; see store.Store. The endpoints are found on their partial index
+// (endpoints_deleted), which holds the deleted ones only, and locked; the
+// delete checks again that none has a delivery, in the same transaction.
+// Nothing makes a delivery for a deleted endpoint (it is matched by no
+// event, and a retry or replay needs a delivery that exists), so an
+// endpoint found with none keeps none; the check under the lock is what
+// makes that so rather than assumed, since deliveries cascade with their
+// endpoint.
+func (s *Store) EndpointPurgeDeleted(ctx context.Context, limit int) (int, error) {
+	if limit <= 0 {
+		return 0, errors.New("purge deleted endpoints: limit must be set")
+	}
+	var n int64
+	err := s.db.Tx(ctx, func(tx Querier) error {
+		n = 0
+		rows, err := tx.Query(ctx, `
+			SELECT ep.id FROM endpoints ep
+			WHERE ep.deleted_at IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = ep.id)
+			ORDER BY ep.id
+			LIMIT $1`+s.db.LockClause(LockUpdate), limit)
+		ids, err := Collect(rows, err, scanString)
+		if err != nil || len(ids) == 0 {
+			return err
+		}
+		n, err = tx.Exec(ctx, `
+			DELETE FROM endpoints AS ep WHERE `+s.db.InList("ep.id", 1)+`
+				AND ep.deleted_at IS NOT NULL
+				AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.endpoint_id = ep.id)`, ids)
+		return err
+	})
+	if err != nil {
+		return 0, s.Err(err, "purge deleted endpoints")
+	}
+	return int(n), nil
+}
+
 // EndpointListByFormat lists the live endpoints of every tenant that use format.
 func (s *Store) EndpointListByFormat(ctx context.Context, format string) ([]*store.Endpoint, error) {
 	return listRows(ctx, s, s.scanEndpoint, fmt.Sprintf("endpoints of format %q", format),

@@ -47,22 +47,26 @@ func (s *Store) TenantCreate(ctx context.Context, t *store.Tenant) (*store.Tenan
 	return out, nil
 }
 
+// usersTenants is the condition on tenants that every Tenant method
+// reads and writes under: the operator's tenant is none of the users'.
+const usersTenants = `id <> '` + store.OperatorTenant + `'`
+
 // TenantGet loads one tenant.
 func (s *Store) TenantGet(ctx context.Context, tenantID string) (*store.Tenant, error) {
 	return getRow(ctx, s, s.read, scanTenant, fmt.Sprintf("tenant %q", tenantID),
-		`SELECT `+tenantCols+` FROM tenants WHERE id = $1`, tenantID)
+		`SELECT `+tenantCols+` FROM tenants WHERE id = $1 AND `+usersTenants, tenantID)
 }
 
 // TenantList pages through tenants, newest first.
 func (s *Store) TenantList(ctx context.Context, p *store.ListParams) ([]*store.Tenant, error) {
-	return pageRows(ctx, s, scanTenant, "tenants", p, "id", `SELECT `+tenantCols+` FROM tenants WHERE true`)
+	return pageRows(ctx, s, scanTenant, "tenants", p, "id", `SELECT `+tenantCols+` FROM tenants WHERE `+usersTenants)
 }
 
 // TenantUpdate writes the name and metadata of t.
 func (s *Store) TenantUpdate(ctx context.Context, t *store.Tenant) (*store.Tenant, error) {
 	out, err := scanTenant(s.write.QueryRow(ctx, `
 		UPDATE tenants SET name = $2, metadata = $3, portal_origins = $4, updated_at = $5
-		WHERE id = $1
+		WHERE id = $1 AND `+usersTenants+`
 		RETURNING `+tenantCols,
 		t.ID, t.Name, store.JSONObject(t.Metadata), originsText(t.PortalOrigins), s.orNow(t.UpdatedAt)))
 	if err != nil {
@@ -108,7 +112,7 @@ func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 			WHERE scope IN (SELECT id FROM api_keys WHERE tenant_id = $1)`, tenantID); err != nil {
 			return err
 		}
-		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1`, tenantID)
+		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1 AND `+usersTenants, tenantID)
 		if err != nil {
 			return err
 		}

@@ -19,7 +19,8 @@ type PlanCase struct {
 }
 
 // PlanCases are the filtered lists and the retry-now batch of issue 10,
-// and the batches of replays and retention of issue 9: each has an index
+// and the batches of replays and retention (with its purge of deleted
+// endpoints) of issue 9: each has an index
 // leading with its equality filters and going on in its order, so a page
 // or a batch reads only the rows it returns.
 func PlanCases() []PlanCase {
@@ -87,6 +88,22 @@ func PlanCases() []PlanCase {
 			// The tenant is found first; its walk, which finds nothing
 			// here, is the last SELECT.
 			_, err := st.EventDeleteFinished(ctx, &store.EventDeleteParams{Before: until, Limit: 10})
+			return err
+		}},
+		{"deleted endpoints to purge", "endpoints_deleted", func(ctx context.Context, st store.Store) error {
+			if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "acme"}); err != nil {
+				return err
+			}
+			ep, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/", Events: []string{"*"}, Secret: "s", Enabled: true})
+			if err != nil {
+				return err
+			}
+			if err := st.EndpointDelete(ctx, "acme", ep.ID); err != nil {
+				return err
+			}
+			// The search of the deleted ones is the last SELECT; the
+			// delete after it names them.
+			_, err = st.EndpointPurgeDeleted(ctx, 10)
 			return err
 		}},
 	}

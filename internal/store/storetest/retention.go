@@ -69,7 +69,11 @@ func testEventDeleteFinished(t *testing.T, st store.Store) {
 	if res.Next.TenantID != "acme" || res.Next.ID != finished.Event.ID || !res.Next.TenantDone {
 		t.Errorf("next position %+v, want acme done, after %s", res.Next, finished.Event.ID)
 	}
-	if end := deleteFinished(t, st, t0.Add(time.Hour), res.Next, 100); !end.Done || end.Scanned != 0 {
+	// The operator's tenant is walked too (its notices are events like
+	// any tenant's): it has none here, and after it the walk is done.
+	if op := deleteFinished(t, st, t0.Add(time.Hour), res.Next, 100); op.Done || op.Scanned != 0 || op.Next.TenantID != store.OperatorTenant {
+		t.Errorf("the batch after acme %+v, want the operator's tenant, with nothing to look at", op)
+	} else if end := deleteFinished(t, st, t0.Add(time.Hour), op.Next, 100); !end.Done || end.Scanned != 0 {
 		t.Errorf("the batch after the last tenant %+v, want done", end)
 	}
 	wantEvent(t, st, "acme", finished.Event.ID, ids(finished.Deliveries, func(d *store.Delivery) string { return d.ID }), false)
@@ -126,10 +130,10 @@ func testEventDeleteFinishedBatches(t *testing.T, st store.Store) {
 		}
 	}
 	// a: the 3 same-* (newest first), then stuck, short: a is done; b: 3,
-	// then none, short; c: none.
-	wantIDs(t, "tenants of the batches", tenants, []string{"a", "a", "b", "b", "c"})
-	if fmt.Sprint(scanned) != "[3 1 3 0 0]" {
-		t.Fatalf("batches looked at %v events, want [3 1 3 0 0]", scanned)
+	// then none, short; c: none; the operator's tenant: none.
+	wantIDs(t, "tenants of the batches", tenants, []string{"a", "a", "b", "b", "c", store.OperatorTenant})
+	if fmt.Sprint(scanned) != "[3 1 3 0 0 0]" {
+		t.Fatalf("batches looked at %v events, want [3 1 3 0 0 0]", scanned)
 	}
 	if deleted != 6 {
 		t.Errorf("deleted %d events, want the 6 finished ones", deleted)
@@ -159,6 +163,77 @@ func testEventDeleteFinishedKeepsRetried(t *testing.T, st store.Store) {
 	if statusOf(t, st, "acme", id) != store.StatusPending {
 		t.Error("the retried delivery is no longer pending")
 	}
+}
+
+// A deleted endpoint stays while any of its deliveries does, so they stay
+// readable; once retention has deleted the last of them it is purged,
+// with its hourly health, and a live endpoint never is.
+func testEndpointPurgeDeleted(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	live := mkEndpoint(t, st, "acme", filters("none"))
+	kept := mkEndpoint(t, st, "acme", filters("none"))
+	bare := mkEndpoint(t, st, "acme", filters("none"))
+	old := settled(t, st, kept, "x", t0, store.StatusDelivered)
+	recent := settled(t, st, kept, "x", t0.Add(2*time.Hour), store.StatusFailed)
+	settled(t, st, live, "x", t0, store.StatusDelivered)
+	for _, ep := range []*store.Endpoint{kept, bare} {
+		if err := st.EndpointDelete(ctx, "acme", ep.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	purge := func(limit int) int {
+		t.Helper()
+		return do(st.EndpointPurgeDeleted(ctx, limit)).must(t)
+	}
+	// The one with no deliveries at all goes at once; the other keeps two.
+	if n := purge(10); n != 1 {
+		t.Fatalf("first purge removed %d endpoints, want 1 (the deleted one without deliveries)", n)
+	}
+	if n := purge(10); n != 0 {
+		t.Fatalf("second purge removed %d, want none", n)
+	}
+	if _, err := st.DeliveryGet(ctx, "acme", old); err != nil {
+		t.Fatalf("a delivery of the deleted endpoint: %v, want it readable until retention", err)
+	}
+	// Retention takes the old event: one delivery is left, and keeps it.
+	deleteAll(t, st, t0.Add(time.Hour))
+	if n := purge(10); n != 0 {
+		t.Fatalf("purge with one delivery left removed %d endpoints, want none", n)
+	}
+	if d := do(st.DeliveryGet(ctx, "acme", recent)).must(t); !d.EndpointDeleted {
+		t.Errorf("delivery %+v, want its endpoint marked deleted", d)
+	}
+	// And the last one.
+	deleteAll(t, st, t0.Add(3*time.Hour))
+	if n := purge(10); n != 1 {
+		t.Fatalf("purge after the last delivery went removed %d endpoints, want 1", n)
+	}
+	if n := purge(10); n != 0 {
+		t.Fatalf("purge again removed %d, want none", n)
+	}
+	// The live endpoint, and its delivered delivery's event now gone too,
+	// stays.
+	if _, err := st.EndpointGet(ctx, "acme", live.ID); err != nil {
+		t.Fatalf("live endpoint: %v, want it kept", err)
+	}
+	if _, err := st.EndpointPurgeDeleted(ctx, 0); err == nil {
+		t.Error("a purge of no limit ran")
+	}
+}
+
+// deleteAll runs retention's batches from the start to the end.
+func deleteAll(t *testing.T, st store.Store, before time.Time) {
+	t.Helper()
+	var pos store.EventPosition
+	for range 100 {
+		res := deleteFinished(t, st, before, pos, 10)
+		if res.Done {
+			return
+		}
+		pos = res.Next
+	}
+	t.Fatal("retention never ended")
 }
 
 func testLeaseTake(t *testing.T, st store.Store) {

@@ -112,6 +112,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"EventDeleteFinished", testEventDeleteFinished},
 		{"EventDeleteFinished_Batches", testEventDeleteFinishedBatches},
 		{"EventDeleteFinished_KeepsRetried", testEventDeleteFinishedKeepsRetried},
+		{"EndpointPurgeDeleted", testEndpointPurgeDeleted},
+		{"OperatorTenant_HiddenFromTenantMethods", testOperatorTenantHidden},
 		{"LeaseTake", testLeaseTake},
 		{"DeliveryNextDue", testNextDue},
 		{"Listen_WakesOnDueWork", testListenWakes},

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -411,5 +412,35 @@ func testEventTypeDelete(t *testing.T, st store.Store) {
 	// And the endpoint still gets events of that type.
 	if got := mkEvent(t, st, "acme", "user.created", t0).Deliveries; len(got) != 1 {
 		t.Errorf("event of the deleted type: %d deliveries, want 1", len(got))
+	}
+}
+
+// The operator's tenant exists from the first migration on, for its
+// endpoints and events, and no Tenant method sees it: it cannot be read,
+// listed, changed, deleted or made again.
+func testOperatorTenantHidden(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	_, err := st.TenantGet(ctx, store.OperatorTenant)
+	wantErr(t, err, store.ErrNotFound, "TenantGet of the operator's tenant")
+	_, err = st.TenantUpdate(ctx, &store.Tenant{ID: store.OperatorTenant, Name: "mine now"})
+	wantErr(t, err, store.ErrNotFound, "TenantUpdate of the operator's tenant")
+	wantErr(t, st.TenantDelete(ctx, store.OperatorTenant), store.ErrNotFound, "TenantDelete of the operator's tenant")
+	_, err = st.TenantCreate(ctx, &store.Tenant{ID: store.OperatorTenant, Name: "x"})
+	wantErr(t, err, store.ErrConflict, "TenantCreate of the operator's tenant")
+	list := do(st.TenantList(ctx, &store.ListParams{})).must(t)
+	wantIDs(t, "tenants listed", ids(list, func(x *store.Tenant) string { return x.ID }), []string{"acme"})
+
+	// Its endpoints and events are like any tenant's.
+	ep := mkEndpoint(t, st, store.OperatorTenant)
+	res := mkEvent(t, st, store.OperatorTenant, "webhook.delivery_failed", t0)
+	if len(res.Deliveries) != 1 || res.Deliveries[0].EndpointID != ep.ID {
+		t.Fatalf("the operator's event made deliveries %+v, want one to its endpoint %s", res.Deliveries, ep.ID)
+	}
+	cs := claim(t, st, "w", t0, 10, 10)
+	wantIDs(t, "claimed", deliveryIDs(cs), []string{res.Deliveries[0].ID})
+	// And a tenant's are not the operator's.
+	if _, err := st.EndpointGet(ctx, "acme", ep.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the operator's endpoint under acme: %v, want ErrNotFound", err)
 	}
 }
