@@ -5,5 +5,6 @@
 // event to their delivery; the queue by status; and the disabled
 // endpoints. Everything comes from the store's indexed reads, so it is
 // every node's work, not this node's, and it costs what finished in the
-// windows, never the size of the tables.
+// windows, never the size of the tables; a node keeps what it read for
+// CacheTTL, however many browsers ask.
 package overview

@@ -61,19 +61,39 @@ type Latency struct {
 	P50, P90, P99 time.Duration
 }
 
+// CacheTTL is how long a node keeps the overview it read: however many
+// browsers show it (each polls it), the database is asked at most once in
+// that time, as the metrics' gauges are.
+const CacheTTL = 10 * time.Second
+
 // Service reads the overview.
 type Service struct {
 	service.Base
+	recent *service.Recent[*Overview]
 }
 
 // NewService returns a Service over b's store, on b's clock. It does no
 // I/O.
 func NewService(b *service.Base) *Service {
-	return &Service{Base: b.Init()}
+	base := b.Init()
+	return &Service{Base: base, recent: service.NewRecent[*Overview](base.Clock, CacheTTL, 1)}
 }
 
-// Get reads the overview now: four reads, each on an index.
+// Get returns the overview read less than CacheTTL ago, or reads it now:
+// four reads, each on an index.
 func (s *Service) Get(ctx context.Context) (*Overview, error) {
+	if o, ok := s.recent.Get(""); ok {
+		return o, nil
+	}
+	o, err := s.read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.recent.Put("", o)
+	return o, nil
+}
+
+func (s *Service) read(ctx context.Context) (*Overview, error) {
 	now := s.Clock.Now().UTC()
 	o := &Overview{
 		At:      now,

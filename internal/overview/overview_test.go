@@ -153,3 +153,31 @@ func TestPercentile_NearestRank(t *testing.T) {
 		t.Error("Percentile sorted its argument")
 	}
 }
+
+// An overview read is kept CacheTTL: within it the same figures, after it
+// the new ones.
+func TestService_GetKeepsWhatItReadForCacheTTL(t *testing.T) {
+	t.Parallel()
+	st := dbtest.SQLite(t)
+	clk := clock.NewFake(now)
+	svc := overview.NewService(&service.Base{Store: st, Clock: clk})
+	first, err := svc.Get(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TenantCreate(t.Context(), &store.Tenant{ID: "acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EndpointCreate(t.Context(), &store.Endpoint{TenantID: "acme", URL: "https://x.example/", Events: []string{"*"}, Secret: "s"}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(overview.CacheTTL - time.Second)
+	if again, err := svc.Get(t.Context()); err != nil || again != first {
+		t.Fatalf("within the TTL: %+v, %v; want the overview read before", again, err)
+	}
+	clk.Advance(time.Second)
+	later, err := svc.Get(t.Context())
+	if err != nil || later.DisabledCount != 1 || !later.At.Equal(now.Add(overview.CacheTTL)) {
+		t.Fatalf("after the TTL: %+v, %v; want a new read, with the disabled endpoint", later, err)
+	}
+}

@@ -61,7 +61,7 @@ func testDeliveryFinishedCounts(t *testing.T, st store.Store) {
 		{Since: m, Until: m},
 	}
 	got := do(st.DeliveryFinishedCounts(ctx, ws)).must(t)
-	want := []store.FinishedCount{{3, 1}, {1, 1}, {0, 1}, {4, 3}, {0, 0}, {0, 0}}
+	want := []store.FinishedCount{{Delivered: 3, Failed: 1}, {Delivered: 1, Failed: 1}, {Failed: 1}, {Delivered: 4, Failed: 3}, {}, {}}
 	if !slices.Equal(got, want) {
 		t.Errorf("DeliveryFinishedCounts = %v, want %v (delivered, failed) by window", got, want)
 	}
