@@ -189,6 +189,9 @@ type Store interface {
 	// returns how many: retention's last step, once the deliveries that
 	// kept them readable are gone.
 	EndpointPurgeDeleted(ctx context.Context, limit int) (int, error)
+	// EndpointListDisabled lists live endpoints of every tenant that are
+	// not enabled, in id order, at most limit (Stats counts them all).
+	EndpointListDisabled(ctx context.Context, limit int) ([]*Endpoint, error)
 	// EndpointListByFormat lists every endpoint, of any tenant, that uses
 	// the named format, oldest first (to check them when the format changes).
 	EndpointListByFormat(ctx context.Context, format string) ([]*Endpoint, error)
@@ -298,6 +301,20 @@ type Store interface {
 	// Stats reads what the gauges of /metrics show, from indexes and
 	// never by reading every delivery: see Stats.
 	Stats(ctx context.Context) (*Stats, error)
+	// DeliveryFinishedCounts counts, for each window of ws, the deliveries
+	// of every tenant that became delivered and that became failed in it
+	// (at or after Since, before Until): out[i] is ws[i]'s. A finished
+	// delivery is counted at its last change, the moment it finished; one
+	// retried since counts again when it finishes again, and not before.
+	// Each count is a range of an index of finished deliveries, so the
+	// cost is the deliveries that finished in the windows, never the
+	// table. At most MaxFinishedWindows windows.
+	DeliveryFinishedCounts(ctx context.Context, ws []Window) ([]FinishedCount, error)
+	// DeliveryLatencies returns, for the deliveries of every tenant
+	// delivered at or after since, the time from their event's creation
+	// to their delivery, the latest delivered first, at most limit of
+	// them (read on the same index, newest first, so the cost is limit).
+	DeliveryLatencies(ctx context.Context, since time.Time, limit int) ([]time.Duration, error)
 	// Listen returns a channel that receives a value (coalesced, never
 	// blocking the sender) whenever new due work is committed by any node:
 	// PostgreSQL LISTEN/NOTIFY, an in-process signal on SQLite. The channel
@@ -446,6 +463,21 @@ type Stats struct {
 	// EndpointsDisabled counts the endpoints that are not enabled.
 	EndpointsDisabled int
 }
+
+// Window is a span of time: at or after Since, before Until.
+type Window struct {
+	Since, Until time.Time
+}
+
+// FinishedCount is how many deliveries became delivered and failed in a
+// Window (DeliveryFinishedCounts).
+type FinishedCount struct {
+	Delivered, Failed int
+}
+
+// MaxFinishedWindows bounds the windows of one DeliveryFinishedCounts:
+// each is two index range counts in one statement.
+const MaxFinishedWindows = 500
 
 // Format is a stored wire format definition; Definition is the JSON the user
 // PUT (already validated by the format package).

@@ -282,10 +282,10 @@ func (tb *tab) signIn(base string) {
 		chromedp.WaitVisible(chromedp.CSS(`input[name="key"]`)),
 		chromedp.SendKeys(chromedp.CSS(`input[name="key"]`), adminKey),
 		chromedp.Submit(chromedp.CSS(`input[name="key"]`)),
-		chromedp.WaitVisible(chromedp.CSS(`#new-tenant-h`)),
+		chromedp.WaitVisible(chromedp.CSS(`#finished-h`)),
 	)
-	if h := tb.text("h1"); h != "Tenants" {
-		tb.t.Fatalf("after sign-in the page is %q, want Tenants", h)
+	if h := tb.text("h1"); h != "Overview" {
+		tb.t.Fatalf("after sign-in the page is %q, want the overview", h)
 	}
 }
 
@@ -327,6 +327,77 @@ func TestBrowser(t *testing.T) {
 	t.Run("EndpointSecretShownOnceAndTestSend", func(t *testing.T) { testEndpointAndTestSend(t, srv, b) })
 	t.Run("FailedDeliveryRetried", func(t *testing.T) { testFailAndRetry(t, srv, b) })
 	t.Run("KeyboardOnly", func(t *testing.T) { testKeyboard(t, srv, b) })
+	t.Run("FormatEditedFaultsBesideFields", func(t *testing.T) { testFormatEdit(t, srv, b) })
+}
+
+// faultBeside reports whether the .field around the input id holds the
+// element errID, and the input is described by it and marked invalid: the
+// fault is shown beside its field and tied to it.
+func (tb *tab) faultBeside(id, errID string) bool {
+	tb.t.Helper()
+	return get(tb, chromedp.Evaluate[bool](fmt.Sprintf(`(() => { const i = document.getElementById(%q), e = document.getElementById(%q);
+		return !!i && !!e && i.closest(".field").contains(e) && i.getAttribute("aria-invalid") === "true" &&
+			(i.getAttribute("aria-describedby") || "").split(" ").includes(%q); })()`, id, errID, errID)))
+}
+
+func testFormatEdit(t *testing.T, srv *server, b *browser) {
+	if code := srv.api(t, "PUT", "/api/v1/formats/acme-v2", map[string]any{
+		"signature": map[string]any{"scheme": "timestamped", "header": "X-Acme-Signature"},
+		"retry":     map[string]any{"schedule": []string{"5s", "1m"}},
+	}, nil); code != 201 {
+		t.Fatalf("PUT format: %d", code)
+	}
+	tb := b.tab(t)
+	tb.signIn(srv.base)
+	tb.run(chromedp.Navigate(srv.base+"/formats/acme-v2"), chromedp.WaitVisible(chromedp.CSS(`#edit-format`)))
+	tb.run(chromedp.Click(chromedp.CSS(`#edit-format`)), chromedp.WaitVisible(chromedp.CSS(`#fmt-schedule`)))
+	if v := get(tb, chromedp.Value(chromedp.CSS(`#fmt-schedule`))); v != "5s, 1m" {
+		t.Fatalf("the schedule field holds %q, want the format's 5s, 1m", v)
+	}
+
+	// A delay that is not one, and a header Herald sets itself.
+	tb.run(
+		chromedp.Clear(chromedp.CSS(`#fmt-schedule`)),
+		chromedp.SendKeys(chromedp.CSS(`#fmt-schedule`), "5s, soon"),
+		chromedp.SendKeys(chromedp.CSS(`#fmt-header-0-name`), "Content-Type"),
+		chromedp.SendKeys(chromedp.CSS(`#fmt-header-0-value`), "text/plain"),
+		chromedp.Submit(chromedp.CSS(`#fmt-schedule`)),
+		chromedp.WaitVisible(chromedp.CSS(`#fmt-schedule-err`)),
+	)
+	if msg := tb.text("#fmt-schedule-err"); !strings.Contains(msg, "delay 2") || !strings.Contains(msg, "soon") {
+		t.Errorf("beside the schedule: %q, want the second delay named", msg)
+	}
+	if !tb.faultBeside("fmt-schedule", "fmt-schedule-err") {
+		t.Error("the schedule's fault is not beside it, or not tied to it")
+	}
+	if msg := tb.text("#fmt-header-0-err"); !strings.Contains(msg, "set by Herald") {
+		t.Errorf("beside the header: %q", msg)
+	}
+	if v := get(tb, chromedp.Value(chromedp.CSS(`#fmt-schedule`))); v != "5s, soon" {
+		t.Errorf("the refused form holds %q, want what was typed", v)
+	}
+	tb.screenshot("format-edit")
+
+	// Fixed, it is saved.
+	tb.run(
+		chromedp.Clear(chromedp.CSS(`#fmt-schedule`)),
+		chromedp.SendKeys(chromedp.CSS(`#fmt-schedule`), "5s, 2m"),
+		chromedp.Clear(chromedp.CSS(`#fmt-header-0-name`)),
+		chromedp.SendKeys(chromedp.CSS(`#fmt-header-0-name`), "X-Acme-Version"),
+		chromedp.Clear(chromedp.CSS(`#fmt-header-0-value`)),
+		chromedp.SendKeys(chromedp.CSS(`#fmt-header-0-value`), "2"),
+		chromedp.Submit(chromedp.CSS(`#fmt-schedule`)),
+		chromedp.WaitVisible(chromedp.CSS(`#format-definition`)),
+	)
+	tb.waitText(".flash-ok", "saved")
+	var got struct {
+		Retry   struct{ Schedule []string }
+		Headers map[string]string
+	}
+	srv.api(t, "GET", "/api/v1/formats/acme-v2", nil, &got)
+	if strings.Join(got.Retry.Schedule, ",") != "5s,2m" || got.Headers["X-Acme-Version"] != "2" {
+		t.Errorf("the saved format: %+v, want the schedule 5s, 2m and the header", got)
+	}
 }
 
 func testSignIn(t *testing.T, srv *server, b *browser) {
@@ -575,8 +646,12 @@ func testKeyboard(t *testing.T, srv *server, b *browser) {
 	}
 	tb.typeKeys(adminKey)
 	tb.enter()
-	tb.run(chromedp.WaitVisible(chromedp.CSS(`#new-tenant-h`)))
+	tb.run(chromedp.WaitVisible(chromedp.CSS(`#finished-h`)))
 
+	// From the overview to the tenants, by the main menu.
+	tb.tabTo("a[/tenants] Tenants")
+	tb.enter()
+	tb.run(chromedp.WaitVisible(chromedp.CSS(`#new-tenant-h`)))
 	// The first Tab reaches the skip link, which moves to the content.
 	tb.tabTo("Skip to content")
 	tb.enter()

@@ -8,8 +8,9 @@ import (
 	"github.com/heraldhq/herald/internal/store"
 )
 
-// Formats and event types, read only: they are changed through the API
-// (PUT /api/v1/formats/{name}, PUT /api/v1/event-types/{name}).
+// Formats and event types: read here, a stored format edited in
+// formatform.go; event types are changed through the API
+// (PUT /api/v1/event-types/{name}).
 
 type formatListData struct {
 	Formats []catalog.Entry

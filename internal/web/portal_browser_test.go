@@ -71,6 +71,7 @@ func TestBrowser_Portal(t *testing.T) {
 	rc := newReceiver(t, http.StatusOK)
 	acme := makePortalTenant(t, srv, "acme", rc)
 	globex := makePortalTenant(t, srv, "globex", rc)
+	srv.waitFinished(t, "acme")
 
 	link := portalLink(t, srv, acme.id, "10m")
 	tb := b.tab(t)
@@ -82,9 +83,11 @@ func TestBrowser_Portal(t *testing.T) {
 	if !strings.Contains(page, acme.endpoint) || strings.Contains(page, globex.endpoint) {
 		t.Fatalf("the portal's endpoints page shows %q, want acme's endpoint %s and not globex's", page, acme.endpoint)
 	}
-	if tb.exists(`a[href="/tenants"]`) || tb.exists(`a[href="/formats"]`) {
+	if tb.exists(`a[href="/tenants"]`) || tb.exists(`a[href="/formats"]`) || tb.exists(`a[href="/"]`) {
 		t.Fatal("the portal shows the operator's navigation")
 	}
+	tb.waitText("main", "100% of 1 attempt")
+	tb.screenshot("portal")
 	tb.run(chromedp.Navigate(srv.base+"/tenants/acme/deliveries"), chromedp.WaitVisible(chromedp.CSS(`h1`)))
 	if page := tb.text("main"); !strings.Contains(page, acme.delivery) {
 		t.Fatalf("the portal's deliveries page shows %q, want delivery %s", page, acme.delivery)

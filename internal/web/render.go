@@ -47,6 +47,9 @@ var funcs = template.FuncMap{
 	"pretty":        prettyJSON,
 	"deref":         func(t *time.Time) time.Time { return *t },
 	"fieldErrOther": fieldErrOther,
+	"count":         count,
+	"duration":      fmtDuration,
+	"inc":           func(i int) int { return i + 1 },
 	"statusClass": func(code int) string {
 		switch {
 		case code == 0:

@@ -51,7 +51,7 @@ type session struct {
 // flash is a message shown once, on the next page the session opens: the
 // outcome of a form, or a secret shown once.
 type flash struct {
-	Kind    string // "ok", "error" or "secret"
+	Kind    string // "ok", "warn", "error" or "secret"
 	Message string
 	Secret  string
 }

@@ -20,6 +20,7 @@ import (
 	eventsvc "github.com/heraldhq/herald/internal/event"
 	eventtypesvc "github.com/heraldhq/herald/internal/eventtype"
 	"github.com/heraldhq/herald/internal/formatsvc"
+	"github.com/heraldhq/herald/internal/overview"
 	"github.com/heraldhq/herald/internal/portal"
 	"github.com/heraldhq/herald/internal/replay"
 	"github.com/heraldhq/herald/internal/service"
@@ -99,6 +100,7 @@ type Handler struct {
 	eventTypes *eventtypesvc.Service
 	formats    *formatsvc.Service
 	keys       *apikey.Service
+	overviews  *overview.Service
 	portal     *portal.Links
 	sessions   *sessions
 	pages      *pages
@@ -122,6 +124,7 @@ func New(cfg *Config) *Handler {
 		h.replays = replay.NewService(&replay.Config{Base: base})
 	}
 	h.keys = apikey.NewService(&base)
+	h.overviews = overview.NewService(&base)
 	h.portal = portal.New(&base)
 	h.eventTypes = eventtypesvc.NewService(&base)
 	h.events = eventsvc.NewService(&eventsvc.Config{Base: base, Types: h.eventTypes})
@@ -168,6 +171,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /tenants/{tenant}/events/{event}", h.tenantScoped(h.eventShow))
 	m.HandleFunc("GET /formats", h.admin(h.formatList))
 	m.HandleFunc("GET /formats/{format}", h.admin(h.formatShow))
+	m.HandleFunc("GET /formats/{format}/edit", h.admin(h.formatEdit))
+	m.HandleFunc("POST /formats/{format}", h.admin(h.formatUpdate))
 	m.HandleFunc("GET /event-types", h.admin(h.eventTypeList))
 	m.HandleFunc("GET /event-types/{type}", h.admin(h.eventTypeShow))
 }

@@ -329,6 +329,7 @@ func TestPages_CarryTheSecurityHeadersAndRefuseBadInput(t *testing.T) {
 		path string
 		code int
 	}{
+		{"/", 200},
 		{"/tenants", 200},
 		{"/tenants/acme", 200},
 		{"/tenants/acme/deliveries?status=failed", 200},

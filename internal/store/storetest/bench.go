@@ -29,12 +29,99 @@ import (
 //     finished rows must cost nothing.
 //   - Stats100kQueued: one Stats over 100,000 pending deliveries, the
 //     worst case: every row is one to count.
+//   - Overview100k: the dashboard overview's reads over 100,000
+//     deliveries that all finished in the last day (1% failed): the 84
+//     windows' counts (counts), the latencies of the last hour's latest
+//     2,000 delivered (latencies) and the first 10 disabled endpoints
+//     (disabled).
 func Bench(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("ClaimRecord1000", func(b *testing.B) { benchClaimRecord(b, open, false) })
 	b.Run("ClaimRecordBatch1000", func(b *testing.B) { benchClaimRecord(b, open, true) })
 	b.Run("ClaimWithBacklog", func(b *testing.B) { benchClaimWithBacklog(b, open) })
 	b.Run("Stats100kDone", func(b *testing.B) { benchStats(b, open, 90_000) })
 	b.Run("Stats100kQueued", func(b *testing.B) { benchStats(b, open, 0) })
+	b.Run("Overview100k", func(b *testing.B) { benchOverview(b, open) })
+}
+
+// benchOverview reads what the dashboard's overview reads, over 100,000
+// deliveries (10,000 events to 10 endpoints, one of them disabled since)
+// finished one after the other over 23 hours, every hundredth failed.
+func benchOverview(b *testing.B, open func(b *testing.B) store.Store) {
+	const endpoints, events, spread = 10, 10_000, 23 * time.Hour
+	st := open(b)
+	ctx := context.Background()
+	benchSetup(b, st, endpoints, events, "bench")
+	start := t0.Add(time.Hour)
+	total := endpoints * events
+	for done := 0; done < total; {
+		cs, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "w", Now: start, Lease: 48 * time.Hour, Limit: 1000, PerEndpoint: 1000})
+		if err != nil || len(cs) == 0 {
+			b.Fatalf("claim: %d, %v", len(cs), err)
+		}
+		rs := make([]*store.AttemptRecordParams, len(cs))
+		for i, c := range cs {
+			at := start.Add(time.Duration(done+i) * (spread / time.Duration(total)))
+			status, code := store.StatusDelivered, 204
+			if (done+i)%100 == 0 {
+				status, code = store.StatusFailed, 500
+			}
+			rs[i] = &store.AttemptRecordParams{DeliveryID: c.Delivery.ID, Owner: "w", Status: status, Now: at,
+				Attempt: &store.Attempt{StartedAt: at, ResponseCode: code}}
+		}
+		if _, err := st.DeliveryRecordAttempts(ctx, rs); err != nil {
+			b.Fatal(err)
+		}
+		done += len(cs)
+	}
+	eps, err := st.EndpointList(ctx, "bench", &store.ListParams{Limit: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	eps[0].Enabled = false
+	if _, err := st.EndpointUpdate(ctx, eps[0]); err != nil {
+		b.Fatal(err)
+	}
+	// As the overview asks at the end of that day: 60 minutes and 24
+	// hours.
+	now := start.Add(spread + 28*time.Minute)
+	var ws []store.Window
+	for i := range 60 {
+		m := now.Truncate(time.Minute).Add(time.Duration(i-59) * time.Minute)
+		ws = append(ws, store.Window{Since: m, Until: m.Add(time.Minute)})
+	}
+	for i := range 24 {
+		h := now.Truncate(time.Hour).Add(time.Duration(i-23) * time.Hour)
+		ws = append(ws, store.Window{Since: h, Until: h.Add(time.Hour)})
+	}
+	b.Run("counts", func(b *testing.B) {
+		for b.Loop() {
+			cs, err := st.DeliveryFinishedCounts(ctx, ws)
+			if err != nil {
+				b.Fatal(err)
+			}
+			sum := 0
+			for _, c := range cs[60:] {
+				sum += c.Delivered + c.Failed
+			}
+			if sum != total {
+				b.Fatalf("the day counts %d finished, want %d", sum, total)
+			}
+		}
+	})
+	b.Run("latencies", func(b *testing.B) {
+		for b.Loop() {
+			if ls, err := st.DeliveryLatencies(ctx, ws[0].Since, 2000); err != nil || len(ls) != 2000 {
+				b.Fatalf("latencies: %d, %v; want 2000", len(ls), err)
+			}
+		}
+	})
+	b.Run("disabled", func(b *testing.B) {
+		for b.Loop() {
+			if ds, err := st.EndpointListDisabled(ctx, 10); err != nil || len(ds) != 1 {
+				b.Fatalf("disabled: %d, %v; want 1", len(ds), err)
+			}
+		}
+	})
 }
 
 // benchStats reads Stats over 100,000 deliveries (10,000 events to 10

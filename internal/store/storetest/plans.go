@@ -19,8 +19,9 @@ type PlanCase struct {
 }
 
 // PlanCases are the filtered lists and the retry-now batch of issue 10,
-// and the batches of replays and retention (with its purge of deleted
-// endpoints) of issue 9: each has an index
+// the batches of replays and retention (with its purge of deleted
+// endpoints) of issue 9, and the dashboard overview's reads of issue 11:
+// each has an index
 // leading with its equality filters and going on in its order, so a page
 // or a batch reads only the rows it returns.
 func PlanCases() []PlanCase {
@@ -81,6 +82,18 @@ func PlanCases() []PlanCase {
 		}},
 		{"a replay's batch", "deliveries_replay_failed", replayBatch(store.StatusFailed)},
 		{"a replay's batch of delivered deliveries", "deliveries_list_endpoint", replayBatch(store.StatusDelivered)},
+		{"the overview's finished counts", "deliveries_finished", func(ctx context.Context, st store.Store) error {
+			_, err := st.DeliveryFinishedCounts(ctx, []store.Window{{Since: since, Until: until}, {Since: until, Until: until.Add(time.Hour)}})
+			return err
+		}},
+		{"the overview's latencies", "deliveries_finished", func(ctx context.Context, st store.Store) error {
+			_, err := st.DeliveryLatencies(ctx, since, 2000)
+			return err
+		}},
+		{"the overview's disabled endpoints", "endpoints_disabled", func(ctx context.Context, st store.Store) error {
+			_, err := st.EndpointListDisabled(ctx, 10)
+			return err
+		}},
 		{"a retention batch", "events_list", func(ctx context.Context, st store.Store) error {
 			if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "acme"}); err != nil {
 				return err
