@@ -3,11 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -189,7 +192,13 @@ func start(t *testing.T, dir string, env []string, port int, name string, args .
 			t.Errorf("%s did not exit after kill", name)
 		}
 	})
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	host := "127.0.0.1"
+	for _, kv := range env {
+		if h, ok := strings.CutPrefix(kv, "HOST="); ok && h != "" {
+			host = h
+		}
+	}
+	addr := net.JoinHostPort(host, strconv.Itoa(port))
 	ready := waitFor(30*time.Second, func() bool {
 		select {
 		case <-p.done:
@@ -220,7 +229,12 @@ func runtimeBinary(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if errors.Is(err, exec.ErrNotFound) {
-		t.Skipf("%s is not installed", name)
+		// CI has every runtime the starters need: there a missing one is a
+		// failure; on a newcomer's machine `go test ./...` must pass.
+		if os.Getenv("CI") == "" {
+			t.Skipf("%s is not installed", name)
+		}
+		t.Fatalf("%s is not installed, and CI must run its starter's test", name)
 	}
 	if err != nil {
 		t.Fatalf("look for %s: %v", name, err)
@@ -257,5 +271,79 @@ func (p *process) waitOutput(t *testing.T, want string) {
 	t.Helper()
 	if !waitFor(10*time.Second, func() bool { return strings.Contains(p.out.String(), want) }) {
 		t.Fatalf("output does not contain %q after 10s; output:\n%s", want, p.out)
+	}
+}
+
+// listeners are the local addresses of the TCP sockets listening on port,
+// from Linux's /proc/net/tcp and tcp6 ("127.0.0.1", "0.0.0.0", "::"...).
+// Elsewhere it skips, and fails in CI, which runs on Linux.
+func listeners(t *testing.T, port int) []string {
+	t.Helper()
+	var out []string
+	for _, file := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, err := os.ReadFile(file)
+		if errors.Is(err, fs.ErrNotExist) && file == "/proc/net/tcp6" {
+			continue // IPv6 off
+		}
+		if err != nil {
+			if os.Getenv("CI") == "" {
+				t.Skipf("which address a starter listens on is read from %s: %v", file, err)
+			}
+			t.Fatalf("read %s: %v", file, err)
+		}
+		for _, line := range strings.Split(string(b), "\n")[1:] {
+			f := strings.Fields(line)
+			if len(f) < 4 || f[3] != "0A" { // 0A: LISTEN
+				continue
+			}
+			hexIP, hexPort, _ := strings.Cut(f[1], ":")
+			if p, err := strconv.ParseUint(hexPort, 16, 16); err != nil || int(p) != port {
+				continue
+			}
+			raw, err := hex.DecodeString(hexIP)
+			if err != nil {
+				t.Fatalf("%s: address %q", file, f[1])
+			}
+			// The kernel writes each 32-bit word in host order (little
+			// endian on every machine CI runs on).
+			for i := 0; i+4 <= len(raw); i += 4 {
+				raw[i], raw[i+1], raw[i+2], raw[i+3] = raw[i+3], raw[i+2], raw[i+1], raw[i]
+			}
+			ip, _ := netip.AddrFromSlice(raw)
+			out = append(out, ip.Unmap().String())
+		}
+	}
+	return out
+}
+
+// checkListensOn checks that whatever listens on port listens on host
+// only: with host 127.0.0.1, no other machine can reach it.
+func checkListensOn(t *testing.T, port int, host string) {
+	t.Helper()
+	got := listeners(t, port)
+	if len(got) == 0 {
+		t.Fatalf("nothing listens on port %d", port)
+	}
+	for _, a := range got {
+		if a != host {
+			t.Errorf("port %d: a socket listens on %s, want %s only (all: %v)", port, a, host, got)
+		}
+	}
+	if host != "127.0.0.1" {
+		return
+	}
+	// And from outside loopback: this machine's own other addresses are
+	// refused.
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.To4() == nil {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ipn.IP.String(), strconv.Itoa(port)), time.Second)
+		if err == nil {
+			c.Close()
+			t.Errorf("port %d answers on %s, want 127.0.0.1 only", port, ipn.IP)
+		}
 	}
 }

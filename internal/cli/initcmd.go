@@ -23,26 +23,32 @@ import (
 //go:embed starters
 var starters embed.FS
 
-// frameworks are the starters, with how to run each once written.
+// frameworks are the starters: what init says it wrote (article
+// included: "an Express receiver") and how to run each once written.
 var frameworks = map[string]struct {
-	summary string
-	run     []string
+	receiver string
+	summary  string
+	run      []string
 }{
 	"go": {
-		summary: "Go, standard library only",
-		run:     []string{"go build -o webhook-receiver .", "HERALD_WEBHOOK_SECRET=whsec_... ./webhook-receiver   # POST /webhooks on PORT (3000)"},
+		receiver: "a Go receiver",
+		summary:  "standard library only",
+		run:      []string{"go build -o webhook-receiver .", "HERALD_WEBHOOK_SECRET=whsec_... ./webhook-receiver   # POST http://127.0.0.1:3000/webhooks (HOST, PORT)"},
 	},
 	"express": {
-		summary: "Node with Express and the standardwebhooks library",
-		run:     []string{"npm install", "HERALD_WEBHOOK_SECRET=whsec_... npm start   # POST /webhooks on PORT (3000)"},
+		receiver: "an Express receiver",
+		summary:  "Node with Express and the standardwebhooks library",
+		run:      []string{"npm install", "HERALD_WEBHOOK_SECRET=whsec_... npm start   # POST http://127.0.0.1:3000/webhooks (HOST, PORT)"},
 	},
 	"next": {
-		summary: "a Next.js App Router route handler with the standardwebhooks library",
-		run:     []string{"npm install", "HERALD_WEBHOOK_SECRET=whsec_... npm run dev   # POST /api/webhooks on PORT (3000)"},
+		receiver: "a Next.js receiver",
+		summary:  "an App Router route handler with the standardwebhooks library",
+		run:      []string{"npm install", "HERALD_WEBHOOK_SECRET=whsec_... npm run dev   # POST http://127.0.0.1:3000/api/webhooks (HOST, PORT)"},
 	},
 	"python": {
-		summary: "Python 3, standard library only",
-		run:     []string{"HERALD_WEBHOOK_SECRET=whsec_... python3 receiver.py   # POST /webhooks on PORT (3000)"},
+		receiver: "a Python receiver",
+		summary:  "Python 3, standard library only",
+		run:      []string{"HERALD_WEBHOOK_SECRET=whsec_... python3 receiver.py   # POST http://127.0.0.1:3000/webhooks (HOST, PORT)"},
 	},
 }
 
@@ -66,9 +72,11 @@ func initCmd(stdout io.Writer) *cobra.Command {
 		Short: "Write a starter webhook receiver for a framework",
 		Long: `Write a starter receiver for Herald's default format (standard-webhooks):
 it verifies the signature on the raw body, handles each event once (by its
-webhook-id), answers 2xx fast and logs event types it does not know instead
-of failing. It reads the secret from $` + SecretEnv + ` and listens on $PORT
-(default 3000). Existing files are not overwritten without --force.`,
+webhook-id), answers 2xx fast, logs event types it does not know and events
+of any shape instead of failing (a 500 would be retried for days). It reads
+the secret from $` + SecretEnv + ` and listens on $HOST (default 127.0.0.1,
+this machine only; 0.0.0.0 for every interface) and $PORT (default 3000).
+Existing files are not overwritten without --force.`,
 		Example: `  herald init --framework go --dir receiver
   herald init --framework python`,
 		Args: cobra.NoArgs,
@@ -85,7 +93,7 @@ of failing. It reads the secret from $` + SecretEnv + ` and listens on $PORT
 				return err
 			}
 			var b strings.Builder
-			fmt.Fprintf(&b, "wrote a %s receiver (%s) in %s:\n", framework, fw.summary, dir)
+			fmt.Fprintf(&b, "wrote %s (%s) in %s:\n", fw.receiver, fw.summary, dir)
 			for _, f := range written {
 				fmt.Fprintf(&b, "  %s\n", f)
 			}

@@ -26,6 +26,10 @@ func TestInit_WritesStarter(t *testing.T) {
 		"next":    {"app/api/webhooks/route.js", "package.json", "README.md"},
 		"python":  {"receiver.py", "README.md"},
 	}
+	says := map[string]string{
+		"go": "wrote a Go receiver", "express": "wrote an Express receiver",
+		"next": "wrote a Next.js receiver", "python": "wrote a Python receiver",
+	}
 	for fw, files := range want {
 		t.Run(fw, func(t *testing.T) {
 			t.Parallel()
@@ -33,6 +37,9 @@ func TestInit_WritesStarter(t *testing.T) {
 			out, _, err := herald(t, nil, "init", "--framework", fw, "--dir", dir)
 			if err != nil {
 				t.Fatalf("init: %v", err)
+			}
+			if !strings.HasPrefix(out, says[fw]+" (") {
+				t.Errorf("init printed %q, want it to begin %q", out, says[fw])
 			}
 			for _, f := range files {
 				b, err := os.ReadFile(filepath.Join(dir, f))
@@ -54,7 +61,7 @@ func TestInit_WritesStarter(t *testing.T) {
 				t.Errorf("%d files written, want %d (%v)", n, len(files), files)
 			}
 			readme, _ := os.ReadFile(filepath.Join(dir, "README.md"))
-			for _, s := range []string{SecretEnv, "PORT", "send-test"} {
+			for _, s := range []string{SecretEnv, "PORT", "HOST", "127.0.0.1", "send-test"} {
 				if !strings.Contains(string(readme), s) {
 					t.Errorf("README.md does not mention %s", s)
 				}
@@ -82,13 +89,15 @@ func TestInit_WritesStarter(t *testing.T) {
 	}
 }
 
-// starterCase is one request sent to a starter and what must come of it.
+// starterCase is one request sent to a starter and what must come of it:
+// a 2xx, or a 4xx (never a 5xx, which Herald would retry).
 type starterCase struct {
 	name    string
 	d       *outgoing
 	body    []byte // d.Body unless tampered
 	want2xx bool
-	dup     bool // the answer marks a duplicate
+	dup     bool   // the answer marks a duplicate
+	logs    string // what the output must hold once it is handled
 }
 
 // starterCases are Herald-signed deliveries and the ways they go wrong, in
@@ -106,6 +115,20 @@ func starterCases(t *testing.T, secret string) (cases []starterCase, first *outg
 	other := signedDelivery(t, std, []string{testSecret(t)}, "user.created", `{"id":"usr_3"}`, now)
 	stale := signedDelivery(t, std, []string{secret}, "user.created", `{"id":"usr_4"}`, now.Add(-time.Hour))
 	rotation := signedDelivery(t, std, []string{testSecret(t), secret}, "webhook.test", "", now)
+	// Events of shapes no starter expects, each signed with its secret: a
+	// test send of a catalog type may carry any data, and issue 10 met the
+	// Python starter answering 500 to user.created without data.id (so
+	// Herald retried it) and the Express one logging "user undefined".
+	noUserID := signedDelivery(t, std, []string{secret}, "user.created", `{}`, now)
+	raw := func(body string) *outgoing {
+		d := signedDelivery(t, std, []string{secret}, "x", `{}`, now)
+		d.Body = []byte(body)
+		return resign(t, std, []string{secret}, d, now)
+	}
+	odd := raw(`{"type":"x","data":{}}`)
+	noType := raw(`{"data":[1,2]}`)
+	numbers := raw(`{"type":"user.created","data":{"id":7}}`)
+	notObject := raw(`["user.created"]`)
 	return []starterCase{
 		{name: "signed delivery", d: first, body: first.Body, want2xx: true},
 		{name: "tampered body", d: tampered, body: tamper(t, tampered.Body)},
@@ -114,25 +137,35 @@ func starterCases(t *testing.T, secret string) (cases []starterCase, first *outg
 		{name: "another secret", d: other, body: other.Body},
 		{name: "an hour old", d: stale, body: stale.Body},
 		{name: "rotation, two signatures", d: rotation, body: rotation.Body, want2xx: true},
+		{name: "user.created without data.id", d: noUserID, body: noUserID.Body, want2xx: true,
+			logs: "webhook " + noUserID.EventID + " (user.created) handled"},
+		{name: `{"type":"x","data":{}}`, d: odd, body: odd.Body, want2xx: true, logs: "webhook " + odd.EventID + " (x) ignored"},
+		{name: "no type, data an array", d: noType, body: noType.Body, want2xx: true, logs: "webhook " + noType.EventID},
+		{name: "data.id a number", d: numbers, body: numbers.Body, want2xx: true, logs: "webhook " + numbers.EventID},
+		{name: "a JSON array", d: notObject, body: notObject.Body, want2xx: true, logs: "webhook " + notObject.EventID},
+		{name: "an odd shape with a bad signature", d: odd, body: []byte(`{"type":"y","data":{}}`)},
 	}, first
 }
 
 // checkStarter checks a starter's answers and output for starterCases.
 func checkStarter(t *testing.T, cases []starterCase, first *outgoing, statuses []int, bodies []string, output func() string) {
 	t.Helper()
-	for i, c := range cases {
-		got2xx := statuses[i] >= 200 && statuses[i] <= 299
-		if got2xx != c.want2xx {
-			t.Errorf("%s: answered %d %q, want 2xx=%v", c.name, statuses[i], bodies[i], c.want2xx)
-		}
-		if c.want2xx && strings.Contains(bodies[i], "duplicate") != c.dup {
-			t.Errorf("%s: answer %q, want a duplicate marker: %v", c.name, bodies[i], c.dup)
-		}
-	}
 	wantOut := []string{
 		"webhook " + first.EventID + " duplicate",
 		"webhook " + cases[3].d.EventID + " (invoice.paid) ignored: unknown event type",
 		"webhook rejected",
+	}
+	for i, c := range cases {
+		got2xx := statuses[i] >= 200 && statuses[i] <= 299
+		if got2xx != c.want2xx || !c.want2xx && (statuses[i] < 400 || statuses[i] > 499) {
+			t.Errorf("%s: answered %d %q, want 2xx=%v (else a 4xx)", c.name, statuses[i], bodies[i], c.want2xx)
+		}
+		if c.logs != "" {
+			wantOut = append(wantOut, c.logs)
+		}
+		if c.want2xx && strings.Contains(bodies[i], "duplicate") != c.dup {
+			t.Errorf("%s: answer %q, want a duplicate marker: %v", c.name, bodies[i], c.dup)
+		}
 	}
 	if !waitFor(10*time.Second, func() bool {
 		for _, w := range wantOut {
@@ -144,8 +177,13 @@ func checkStarter(t *testing.T, cases []starterCase, first *outgoing, statuses [
 	}) {
 		t.Errorf("output does not contain all of %q:\n%s", wantOut, output())
 	}
-	if n := strings.Count(output(), "webhook "+first.EventID+" (user.created) handled"); n != 1 {
+	if n := strings.Count(output(), "webhook "+first.EventID+" (user.created) handled: user usr_1"); n != 1 {
 		t.Errorf("event %s handled %d times, want once; output:\n%s", first.EventID, n, output())
+	}
+	for _, bad := range []string{"undefined", "None", "failed", "Traceback", "TypeError"} {
+		if strings.Contains(output(), bad) {
+			t.Errorf("output holds %q: an event's shape was assumed; output:\n%s", bad, output())
+		}
 	}
 }
 
@@ -196,9 +234,23 @@ func TestStarter_Go(t *testing.T) {
 	if strings.Contains(string(mod), "require") {
 		t.Errorf("the Go starter's go.mod requires modules, want the standard library only:\n%s", mod)
 	}
+	exerciseStarter(t, dir, nil, filepath.Join(dir, "receiver"))
+}
+
+// exerciseStarter runs a starter as its README says, with no HOST: it
+// must listen on 127.0.0.1 only and answer the cases as a receiver must.
+// Then again with HOST=127.0.0.2 (any 127/8 address is this machine's on
+// Linux): it listens there instead.
+func exerciseStarter(t *testing.T, dir string, env []string, name string, args ...string) {
+	t.Helper()
 	secret, port := testSecret(t), freePort(t)
-	p := start(t, dir, []string{SecretEnv + "=" + secret, "PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}, port, filepath.Join(dir, "receiver"))
+	p := start(t, dir, append([]string{SecretEnv + "=" + secret, "PORT=" + strconv.Itoa(port)}, env...), port, name, args...)
+	checkListensOn(t, port, "127.0.0.1")
 	exerciseHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/webhooks", port), p, secret)
+
+	other := freePort(t)
+	start(t, dir, append([]string{SecretEnv + "=" + secret, "PORT=" + strconv.Itoa(other), "HOST=127.0.0.2"}, env...), other, name, args...)
+	checkListensOn(t, other, "127.0.0.2")
 }
 
 // The Python starter runs on the standard library alone.
@@ -206,9 +258,7 @@ func TestStarter_Python(t *testing.T) {
 	t.Parallel()
 	py := runtimeBinary(t, "python3")
 	dir := writeStarterDir(t, "python")
-	secret, port := testSecret(t), freePort(t)
-	p := start(t, dir, []string{SecretEnv + "=" + secret, "PORT=" + strconv.Itoa(port), "HOST=127.0.0.1", "PYTHONDONTWRITEBYTECODE=1"}, port, py, "receiver.py")
-	exerciseHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/webhooks", port), p, secret)
+	exerciseStarter(t, dir, []string{"PYTHONDONTWRITEBYTECODE=1"}, py, "receiver.py")
 }
 
 // The Express starter, with the npm packages .ci/setup installs.
@@ -220,9 +270,7 @@ func TestStarter_Express(t *testing.T) {
 	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	secret, port := testSecret(t), freePort(t)
-	p := start(t, dir, []string{SecretEnv + "=" + secret, "PORT=" + strconv.Itoa(port), "HOST=127.0.0.1"}, port, node, "server.js")
-	exerciseHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/webhooks", port), p, secret)
+	exerciseStarter(t, dir, nil, node, "server.js")
 }
 
 // The Next.js starter's route handler, called with web Requests by a small
@@ -289,5 +337,38 @@ func TestStarter_Next(t *testing.T) {
 	b, _ = os.ReadFile(resultsFile)
 	if err := json.Unmarshal(b, &results); err != nil || results[0].Status != http.StatusInternalServerError {
 		t.Errorf("without %s the handler answered %s, want 500", SecretEnv, b)
+	}
+}
+
+// The Next.js starter's scripts bind next to 127.0.0.1 unless HOST says
+// otherwise (next itself listens on every interface): npm runs a script
+// with sh -c, so sh expands it here as npm would, with and without HOST.
+func TestStarter_NextBindsLoopback(t *testing.T) {
+	t.Parallel()
+	sh := runtimeBinary(t, "sh")
+	dir := writeStarterDir(t, "next")
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct{ Scripts map[string]string }
+	if err := json.Unmarshal(b, &pkg); err != nil {
+		t.Fatal(err)
+	}
+	for _, script := range []string{"dev", "start"} {
+		for _, tc := range []struct{ env, want string }{
+			{"", "--hostname 127.0.0.1 --port 3000"},
+			{"HOST=0.0.0.0 PORT=8000", "--hostname 0.0.0.0 --port 8000"},
+		} {
+			cmd := exec.Command(sh, "-c", "echo "+pkg.Scripts[script])
+			cmd.Env = append(os.Environ(), "HOST=", "PORT=")
+			if tc.env != "" {
+				cmd.Env = append(cmd.Env, strings.Fields(tc.env)...)
+			}
+			out, err := cmd.Output()
+			if err != nil || !strings.HasPrefix(string(out), "next ") || !strings.HasSuffix(strings.TrimSpace(string(out)), tc.want) {
+				t.Errorf("npm run %s with %q runs %q (%v), want next ... %s", script, tc.env, out, err, tc.want)
+			}
+		}
 	}
 }

@@ -3,18 +3,13 @@ package delivery
 import (
 	"cmp"
 	"context"
-	"crypto/tls"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/netip"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"code.dny.dev/ssrf"
@@ -219,92 +214,3 @@ func (e privateDestinationError) Unwrap() error { return e.ValidationError }
 // refusedDestination reports whether a request failed because the dialer
 // refused the endpoint's address as internal.
 func refusedDestination(err error) bool { return errors.Is(err, ssrf.ErrProhibitedIP) }
-
-// describeError turns what kept a request from an answer into a short
-// message for the attempt log (an attempt's error, a delivery's
-// last_error), in terms of the receiver: what failed, with the receiver's
-// address where the error has it, and never this node's own address. A
-// *net.OpError's text starts with both ends of the socket ("read tcp
-// 10.0.0.5:44736->93.184.216.34:443: ..."), which tells an endpoint's owner
-// nothing and shows them Herald's network. ctx is the request's: its
-// deadline is the format's timeout.
-func describeError(ctx context.Context, err error, timeout time.Duration) string {
-	var (
-		dnsErr    *net.DNSError
-		verifyErr *tls.CertificateVerificationError
-		recordErr tls.RecordHeaderError
-		alertErr  tls.AlertError
-		opErr     *net.OpError
-		netErr    net.Error
-	)
-	errors.As(err, &opErr) // for the receiver's end of the socket, when there is one
-	switch {
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return fmt.Sprintf("timeout after %s", timeout)
-	case errors.Is(err, ssrf.ErrProhibitedIP):
-		return "refused: " + ErrPrivateDestination.Error()
-	case errors.As(err, &dnsErr):
-		switch {
-		case dnsErr.IsNotFound:
-			return fmt.Sprintf("DNS lookup of %s failed: no such host", dnsErr.Name)
-		case dnsErr.IsTimeout:
-			return fmt.Sprintf("DNS lookup of %s timed out", dnsErr.Name)
-		}
-		return fmt.Sprintf("DNS lookup of %s failed: %s", dnsErr.Name, dnsErr.Err)
-	case errors.As(err, &verifyErr):
-		return "TLS: the receiver's certificate is not trusted: " + verifyErr.Err.Error()
-	case errors.As(err, &recordErr):
-		return "TLS: the receiver does not speak TLS on this port (an http:// endpoint?)"
-	case errors.As(err, &alertErr):
-		return "TLS: the receiver refused the handshake: " + alertErr.Error()
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return "connection refused by " + peer(opErr)
-	case errors.Is(err, syscall.ECONNRESET):
-		return "connection reset by " + peer(opErr)
-	case errors.Is(err, syscall.EPIPE):
-		return "connection closed by " + peer(opErr) + " while the request was sent"
-	case errors.Is(err, io.ErrUnexpectedEOF):
-		return "connection closed by " + peer(opErr) + " before the answer was complete"
-	case errors.Is(err, io.EOF):
-		return "connection closed by " + peer(opErr) + " without an answer"
-	case errors.Is(err, syscall.EHOSTUNREACH), errors.Is(err, syscall.ENETUNREACH):
-		return "no route to " + peer(opErr)
-	case errors.Is(err, syscall.ETIMEDOUT):
-		return "connection to " + peer(opErr) + " timed out"
-	case errors.As(err, &netErr) && netErr.Timeout():
-		switch {
-		case opErr != nil && opErr.Op == "dial":
-			return "timed out connecting to " + peer(opErr)
-		case strings.Contains(err.Error(), "TLS handshake"):
-			return "TLS: the handshake timed out"
-		}
-		return "timed out waiting for " + peer(opErr)
-	case opErr != nil:
-		// Whatever else the socket said, without its local end.
-		return fmt.Sprintf("%s %s: %s", opErr.Op, peer(opErr), syscallMessage(opErr.Err))
-	}
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		return strings.TrimPrefix(uerr.Err.Error(), "net/http: ")
-	}
-	return err.Error()
-}
-
-// peer names the receiver's end of a socket error: its address when the
-// error has it.
-func peer(opErr *net.OpError) string {
-	if opErr != nil && opErr.Addr != nil {
-		return opErr.Addr.String()
-	}
-	return "the receiver"
-}
-
-// syscallMessage is an error without the system call's name in front
-// ("connection reset by peer", not "read: connection reset by peer").
-func syscallMessage(err error) string {
-	var se *os.SyscallError
-	if errors.As(err, &se) {
-		return se.Err.Error()
-	}
-	return err.Error()
-}

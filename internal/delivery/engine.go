@@ -476,7 +476,9 @@ type outcome struct {
 	duration   time.Duration
 	code       int
 	body       string
-	err        string
+	err        string // what the attempt stores, and tenants see
+	kind       string // the span's error.type when the request had no answer (cause.kind)
+	detail     string // the error's own text, for the attempt's log line only
 	retryAfter time.Duration
 	final      bool // a failure no retry can mend
 }
@@ -493,7 +495,7 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 	defer cancel()
 	req, err := http.NewRequestWithContext(reqCtx, http.MethodPost, ep.URL, bytes.NewReader(body))
 	if err != nil {
-		out.err = "bad endpoint URL: " + err.Error()
+		out.err, out.kind, out.detail = "bad endpoint URL", "endpoint_url", err.Error()
 		out.final = true
 		return out
 	}
@@ -510,7 +512,8 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 	resp, err := e.cfg.Client.Do(req)
 	if err != nil {
 		out.duration = e.now().Sub(started)
-		out.err = describeError(reqCtx, err, f.Timeout())
+		c := classify(reqCtx, err, f.Timeout())
+		out.err, out.kind, out.detail = c.text, c.kind, err.Error()
 		if refusedDestination(err) {
 			e.cfg.Metrics.refusedDestination()
 		}
@@ -525,7 +528,8 @@ func (e *Engine) send(ctx context.Context, f *format.Format, c *store.Claimed, i
 		// Cut off after responseWait, or by shutdown, while the body was
 		// read: the status is the answer, and the body what came in time.
 	default:
-		out.err = "reading response: " + describeError(reqCtx, err, f.Timeout())
+		c := classify(reqCtx, err, f.Timeout())
+		out.err, out.kind, out.detail = "reading response: "+c.text, kindResponse, err.Error()
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
 		out.retryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), e.now())
@@ -652,6 +656,11 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 					}
 					if out.err != "" {
 						attrs = append(attrs, slog.String("error", out.err))
+					}
+					if out.detail != "" {
+						// The error's own text, which the stored error
+						// (classify) leaves out: the operator's to read.
+						attrs = append(attrs, slog.String("error_detail", out.detail))
 					}
 					if next != nil {
 						attrs = append(attrs, slog.Time("next_attempt_at", next.UTC()))

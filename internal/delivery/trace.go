@@ -166,29 +166,19 @@ func (e *Engine) traceHandedBack(ctx context.Context) {
 }
 
 // errorType is the low-cardinality kind of a failed attempt for the
-// error.type attribute: the receiver's status code when it answered,
-// otherwise what kept the request from an answer.
+// error.type attribute: the receiver's status code when it answered, the
+// cause's kind when the request had none (classify), otherwise what of
+// Herald's own stopped the attempt before it was sent.
 func errorType(out *outcome) string {
-	if out.code != 0 {
-		return strconv.Itoa(out.code)
-	}
 	switch e := out.err; {
-	case strings.HasPrefix(e, "timeout after"):
-		return "timeout"
-	case strings.HasPrefix(e, "refused: "):
-		return "private_destination"
+	case out.code != 0:
+		return strconv.Itoa(out.code)
+	case out.kind != "":
+		return out.kind
 	case strings.HasPrefix(e, "format "):
 		return "format_missing"
 	case strings.HasPrefix(e, "sign: "):
 		return "sign"
-	case strings.HasPrefix(e, "bad endpoint URL"):
-		return "endpoint_url"
-	case strings.HasPrefix(e, "reading response"):
-		return "response"
-	case strings.HasPrefix(e, "TLS: "):
-		return "tls"
-	case strings.Contains(e, "connect") || strings.HasPrefix(e, "DNS ") || strings.HasPrefix(e, "no route") || strings.Contains(e, "dial "):
-		return "connection"
 	}
-	return "_OTHER"
+	return kindOther
 }

@@ -33,6 +33,12 @@ func main() {
 			http.Error(w, "body too large", http.StatusRequestEntityTooLarge)
 			return
 		}
+		if errors.Is(err, verify.ErrMalformedBody) {
+			// Signed, but not an event object: a retry brings the same bytes.
+			log.Printf("webhook %s ignored: %v", r.Header.Get("webhook-id"), err)
+			io.WriteString(w, `{"received":true}`)
+			return
+		}
 		if err != nil {
 			log.Printf("webhook rejected: %v", err)
 			http.Error(w, "invalid signature", http.StatusUnauthorized)
@@ -58,16 +64,20 @@ func main() {
 		}
 		io.WriteString(w, `{"received":true}`)
 	})
-	log.Fatal(http.ListenAndServe(cmp.Or(os.Getenv("ADDR"), ":3000"), nil))
+	// This machine only, unless ADDR says otherwise (":3000" for every interface).
+	log.Fatal(http.ListenAndServe(cmp.Or(os.Getenv("ADDR"), "127.0.0.1:3000"), nil))
 }
 
-// handle acts on one event, quickly: put slow work on a queue.
+// handle acts on one event, quickly: put slow work on a queue. An error is
+// a 500, which Herald retries for days: return one only for what a retry
+// can mend, never for an event of an unexpected shape.
 func handle(ev *verify.Event) error {
 	switch ev.Type {
 	case "user.created":
 		var user struct{ ID, Email string }
-		if err := json.Unmarshal(ev.Data, &user); err != nil {
-			return err
+		if err := json.Unmarshal(ev.Data, &user); err != nil || user.ID == "" {
+			log.Printf("webhook %s (%s) handled: no user id in data", ev.ID, ev.Type)
+			return nil
 		}
 		log.Printf("webhook %s (%s) handled: user %s", ev.ID, ev.Type, user.ID)
 	default: // a type this receiver does not know yet is not an error

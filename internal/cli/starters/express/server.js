@@ -4,7 +4,10 @@
 // answers 2xx fast, and logs event types it does not know instead of failing.
 //
 //   npm install
-//   HERALD_WEBHOOK_SECRET=whsec_... PORT=3000 node server.js
+//   HERALD_WEBHOOK_SECRET=whsec_... node server.js
+//
+// It listens on 127.0.0.1 (HOST to change it, 0.0.0.0 for every interface)
+// and port 3000 (PORT).
 'use strict';
 
 const express = require('express');
@@ -47,34 +50,42 @@ app.post('/webhooks', express.raw({ type: 'application/json', limit: '1mb' }), (
   }
   seen.add(id);
   try {
-    handle(event);
+    handle(id, event);
   } catch (err) {
     seen.delete(id); // not handled: let Herald's retry try again
-    console.log(`webhook ${id} (${event.type}) failed: ${err.message}`);
+    console.log(`webhook ${id} (${event?.type}) failed: ${err.message}`);
     return res.status(500).json({ error: 'temporary failure' });
   }
   res.status(200).json({ received: true });
 });
 
 // handle acts on one event. Keep it fast: Herald waits for the answer (30
-// seconds at most by default), so put slow work on a queue and return.
-function handle(event) {
-  switch (event.type) {
+// seconds at most by default), so put slow work on a queue and return. The
+// event's shape is the sender's to choose (a test send may carry any data):
+// read fields with ?. and never throw on a missing one, since a throw
+// answers 500 and Herald retries for days what no retry can mend.
+function handle(id, event) {
+  const type = typeof event?.type === 'string' ? event.type : 'no type';
+  switch (type) {
     case 'webhook.test':
-      console.log(`webhook ${event.id} (${event.type}) handled: test event received`);
+      console.log(`webhook ${id} (${type}) handled: test event received`);
       break;
-    case 'user.created':
-      console.log(`webhook ${event.id} (${event.type}) handled: user ${event.data.id}`);
+    case 'user.created': {
+      const userId = event?.data?.id;
+      console.log(`webhook ${id} (${type}) handled: ${userId === undefined ? 'no user id in data' : `user ${userId}`}`);
       break;
+    }
     default:
       // A new event type must not fail the delivery: log it and answer 2xx,
       // or Herald would retry it for days.
-      console.log(`webhook ${event.id} (${event.type}) ignored: unknown event type`);
+      console.log(`webhook ${id} (${type}) ignored: unknown event type`);
   }
 }
 
-// PORT defaults to 3000; HOST to every interface.
+// 127.0.0.1 by default: only this machine can reach the receiver until you
+// choose otherwise (HOST=0.0.0.0 behind your proxy, in a container).
+const host = process.env.HOST || '127.0.0.1';
 const port = Number(process.env.PORT || 3000);
-app.listen(port, process.env.HOST || undefined, () => {
-  console.log(`receiving webhooks on port ${port}, POST /webhooks`);
+app.listen(port, host, () => {
+  console.log(`receiving webhooks on http://${host}:${port}/webhooks`);
 });

@@ -5,7 +5,10 @@ It verifies each request's signature on the raw body, handles each event once
 2xx fast, and logs event types it does not know instead of failing. It uses
 the Python standard library only (Python 3.7 or newer):
 
-    HERALD_WEBHOOK_SECRET=whsec_... PORT=3000 python3 receiver.py
+    HERALD_WEBHOOK_SECRET=whsec_... python3 receiver.py
+
+It listens on 127.0.0.1 (HOST to change it, 0.0.0.0 for every interface)
+and port 3000 (PORT).
 """
 
 import base64
@@ -76,14 +79,30 @@ def verify(key, headers, body, now=None):
         raise ValueError("timestamp %s is more than %ds away from now" % (ts, TOLERANCE))
 
 
-def handle(event):
+def field(value, name):
+    """value[name] when value is an object that has it, else None: an event's
+    shape is the sender's to choose (a test send may carry any data), so
+    read it without assuming."""
+    return value.get(name) if isinstance(value, dict) else None
+
+
+def handle(event_id, event):
     """Acts on one event. Keep it fast: Herald waits for the answer (30 seconds
-    at most by default), so put slow work on a queue and return."""
-    event_id, event_type = event.get("id"), event.get("type")
+    at most by default), so put slow work on a queue and return. A missing
+    field is not a reason to fail: an exception here answers 500, and Herald
+    retries for days what no retry can mend."""
+    event_type = field(event, "type")
+    if not isinstance(event_type, str):
+        event_type = "no type"
+    data = field(event, "data")
     if event_type == "webhook.test":
         log("webhook %s (%s) handled: test event received" % (event_id, event_type))
     elif event_type == "user.created":
-        log("webhook %s (%s) handled: user %s" % (event_id, event_type, event["data"]["id"]))
+        user_id = field(data, "id")
+        if user_id is None:
+            log("webhook %s (%s) handled: no user id in data" % (event_id, event_type))
+        else:
+            log("webhook %s (%s) handled: user %s" % (event_id, event_type, user_id))
     else:
         # A new event type must not fail the delivery: log it and answer 2xx,
         # or Herald would retry it for days.
@@ -111,12 +130,15 @@ class Receiver(BaseHTTPRequestHandler):
         except ValueError as err:
             log("webhook rejected: %s" % err)
             return self.reply(401, {"error": "invalid signature"})
-        try:
-            event = json.loads(body)
-        except ValueError:
-            return self.reply(400, {"error": "body is not a JSON event"})
         # webhook-id is the event's id: the same on every retry of the event.
         msg_id = self.headers.get("webhook-id")
+        try:
+            event = json.loads(body)
+        except ValueError as err:
+            # Signed, so sent by Herald, but not JSON: a retry would bring the
+            # same bytes, so accept it and say so.
+            log("webhook %s ignored: the body is not JSON: %s" % (msg_id, err))
+            return self.reply(200, {"received": True})
         with self.lock:
             duplicate = msg_id in self.seen
             self.seen.add(msg_id)
@@ -124,11 +146,11 @@ class Receiver(BaseHTTPRequestHandler):
             log("webhook %s duplicate: already handled, skipped" % msg_id)
             return self.reply(200, {"received": True, "duplicate": True})
         try:
-            handle(event)
+            handle(msg_id, event)
         except Exception as err:  # not handled: let Herald's retry try again
             with self.lock:
                 self.seen.discard(msg_id)
-            log("webhook %s (%s) failed: %s" % (msg_id, event.get("type"), err))
+            log("webhook %s (%s) failed: %s" % (msg_id, field(event, "type"), err))
             return self.reply(500, {"error": "temporary failure"})
         self.reply(200, {"received": True})
 
@@ -149,10 +171,12 @@ def main():
     if not secret:
         raise SystemExit("set HERALD_WEBHOOK_SECRET to the endpoint's secret (whsec_...)")
     Receiver.key = decode_secret(secret)
-    # PORT defaults to 3000; HOST to every interface.
+    # 127.0.0.1 by default: only this machine can reach the receiver until
+    # you choose otherwise (HOST=0.0.0.0 behind your proxy, in a container).
+    host = os.environ.get("HOST") or "127.0.0.1"
     port = int(os.environ.get("PORT") or 3000)
-    server = ThreadingHTTPServer((os.environ.get("HOST", ""), port), Receiver)
-    log("receiving webhooks on port %d, POST /webhooks" % port)
+    server = ThreadingHTTPServer((host, port), Receiver)
+    log("receiving webhooks on http://%s:%d/webhooks" % (host, port))
     try:
         server.serve_forever()
     except KeyboardInterrupt:

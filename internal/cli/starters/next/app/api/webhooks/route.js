@@ -40,29 +40,35 @@ export async function POST(req) {
   }
   seen.add(id);
   try {
-    await handle(event);
+    await handle(id, event);
   } catch (err) {
     seen.delete(id); // not handled: let Herald's retry try again
-    console.log(`webhook ${id} (${event.type}) failed: ${err.message}`);
+    console.log(`webhook ${id} (${event?.type}) failed: ${err.message}`);
     return json({ error: 'temporary failure' }, 500);
   }
   return json({ received: true }, 200);
 }
 
 // handle acts on one event. Keep it fast: Herald waits for the answer (30
-// seconds at most by default), so put slow work on a queue and return.
-async function handle(event) {
-  switch (event.type) {
+// seconds at most by default), so put slow work on a queue and return. The
+// event's shape is the sender's to choose (a test send may carry any data):
+// read fields with ?. and never throw on a missing one, since a throw
+// answers 500 and Herald retries for days what no retry can mend.
+async function handle(id, event) {
+  const type = typeof event?.type === 'string' ? event.type : 'no type';
+  switch (type) {
     case 'webhook.test':
-      console.log(`webhook ${event.id} (${event.type}) handled: test event received`);
+      console.log(`webhook ${id} (${type}) handled: test event received`);
       break;
-    case 'user.created':
-      console.log(`webhook ${event.id} (${event.type}) handled: user ${event.data.id}`);
+    case 'user.created': {
+      const userId = event?.data?.id;
+      console.log(`webhook ${id} (${type}) handled: ${userId === undefined ? 'no user id in data' : `user ${userId}`}`);
       break;
+    }
     default:
       // A new event type must not fail the delivery: log it and answer 2xx,
       // or Herald would retry it for days.
-      console.log(`webhook ${event.id} (${event.type}) ignored: unknown event type`);
+      console.log(`webhook ${id} (${type}) ignored: unknown event type`);
   }
 }
 
