@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -162,8 +163,15 @@ func (h *Handler) sentRequest(ctx context.Context, dl *store.Delivery, ev *store
 		return nil, "The endpoint is gone, so the request cannot be shown."
 	}
 	f, err := h.cfg.Formats.Get(ctx, ep.Format)
-	if err != nil {
-		return nil, "The endpoint's format cannot be read: " + err.Error()
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil, fmt.Sprintf("The endpoint's format %q no longer exists, so the request cannot be shown.", ep.Format)
+	case err != nil:
+		// A database error's text names the operator's network (its host
+		// and port), and this page is also a tenant's, in its portal: the
+		// log has it.
+		h.log.Error("dashboard: read an attempt's format", "format", ep.Format, "err", err)
+		return nil, "The endpoint's format cannot be read now; try again in a moment."
 	}
 	in, err := format.NewInput(&format.Event{
 		TenantID: ev.TenantID, ID: ev.ID, Type: ev.Type, Data: ev.Data, TraceID: ev.TraceID, CreatedAt: ev.CreatedAt,
