@@ -51,12 +51,3 @@ func TestEventBody_IsAbout1KiB(t *testing.T) {
 		t.Errorf("event body %.80s...", b)
 	}
 }
-
-func TestCount_ThousandsSeparators(t *testing.T) {
-	t.Parallel()
-	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -4200: "-4,200"} {
-		if got := count(n); got != want {
-			t.Errorf("count(%d) = %q, want %q", n, got, want)
-		}
-	}
-}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/heraldhq/herald/internal/humanize"
 )
 
 // Report is every figure of one run. Times are in milliseconds or seconds
@@ -267,13 +269,4 @@ func num(v float64) string {
 }
 
 // count writes n with thousands separators.
-func count(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + count(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+var count = humanize.Count

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/heraldhq/herald/internal/humanize"
 	"github.com/heraldhq/herald/internal/overview"
 )
 
@@ -172,17 +173,8 @@ func niceCeil(n int) int {
 	}
 }
 
-// count writes n with thousands separators: 12,345.
-func count(n int) string {
-	s := strconv.Itoa(n)
-	if n < 0 {
-		return "-" + count(-n)
-	}
-	for i := len(s) - 3; i > 0; i -= 3 {
-		s = s[:i] + "," + s[i:]
-	}
-	return s
-}
+// count writes n with thousands separators.
+var count = humanize.Count
 
 // fmtDuration writes a latency to the precision it deserves: 84 ms,
 // 1.2 s, 3m20s.

@@ -14,11 +14,6 @@ func TestChart_ScaleLabelsAndNumbers(t *testing.T) {
 			t.Errorf("niceCeil(%d) = %d, want %d", n, got, want)
 		}
 	}
-	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 99000: "99,000", 1234567: "1,234,567", -1500: "-1,500"} {
-		if got := count(n); got != want {
-			t.Errorf("count(%d) = %q, want %q", n, got, want)
-		}
-	}
 	for d, want := range map[time.Duration]string{84 * time.Millisecond: "84 ms", 1234 * time.Millisecond: "1.2 s", 200 * time.Second: "3m20s"} {
 		if got := fmtDuration(d); got != want {
 			t.Errorf("fmtDuration(%v) = %q, want %q", d, got, want)
