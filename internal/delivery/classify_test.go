@@ -66,9 +66,11 @@ func closedPort(t *testing.T) string {
 	return addr
 }
 
-// rawServer accepts connections on 127.0.0.1 and hands each, after the
-// request was read, to serve; it returns the address.
-func rawServer(t *testing.T, serve func(c *net.TCPConn)) string {
+// rawServer accepts connections on 127.0.0.1 and hands each, once its
+// request is read and its body drained, to serve, for answers no HTTP
+// server would give; it returns the address. The external tests have it
+// as RawServer (export_test.go).
+func rawServer(t *testing.T, serve func(c *net.TCPConn, r *http.Request)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -85,7 +87,7 @@ func rawServer(t *testing.T, serve func(c *net.TCPConn)) string {
 				defer c.Close()
 				if r, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
 					_, _ = io.Copy(io.Discard, r.Body)
-					serve(c.(*net.TCPConn))
+					serve(c.(*net.TCPConn), r)
 				}
 			}()
 		}
@@ -171,22 +173,22 @@ func TestClassify_RealErrors(t *testing.T) {
 		}, "tls: the receiver does not speak TLS on this port (an http:// endpoint?)", kindTLS, "127.0.0.1"},
 		{"the format's timeout", func(t *testing.T) (error, context.Context) {
 			release := make(chan struct{})
-			addr := rawServer(t, func(*net.TCPConn) { <-release })
+			addr := rawServer(t, func(*net.TCPConn, *http.Request) { <-release })
 			t.Cleanup(func() { close(release) })
 			ctx, cancel := context.WithTimeout(live, 50*time.Millisecond)
 			t.Cleanup(cancel)
 			return post(t, ctx, private, "http://"+addr+"/hook"), ctx
 		}, "timeout after 30s", kindTimeout, "127.0.0.1"},
 		{"reset", func(t *testing.T) (error, context.Context) {
-			addr := rawServer(t, func(c *net.TCPConn) { _ = c.SetLinger(0) })
+			addr := rawServer(t, func(c *net.TCPConn, _ *http.Request) { _ = c.SetLinger(0) })
 			return post(t, live, private, "http://"+addr+"/hook"), live
 		}, "connection reset", kindConnection, "127.0.0.1"},
 		{"closed without an answer", func(t *testing.T) (error, context.Context) {
-			addr := rawServer(t, func(*net.TCPConn) {})
+			addr := rawServer(t, func(*net.TCPConn, *http.Request) {})
 			return post(t, live, private, "http://"+addr+"/hook"), live
 		}, "connection closed without an answer", kindConnection, "127.0.0.1"},
 		{"not HTTP", func(t *testing.T) (error, context.Context) {
-			addr := rawServer(t, func(c *net.TCPConn) { _, _ = io.WriteString(c, "HTTP/1.1 at-10.9.8.7 OK\r\n\r\n") })
+			addr := rawServer(t, func(c *net.TCPConn, _ *http.Request) { _, _ = io.WriteString(c, "HTTP/1.1 at-10.9.8.7 OK\r\n\r\n") })
 			return post(t, live, private, "http://"+addr+"/hook"), live
 		}, "malformed HTTP response", kindProtocol, "10.9.8.7"},
 		{"headers past the client's limit", func(t *testing.T) (error, context.Context) {

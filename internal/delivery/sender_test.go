@@ -1,7 +1,6 @@
 package delivery_test
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log"
@@ -66,33 +65,10 @@ func TestEngine_DrippingAnswerEndsAtTheStatus(t *testing.T) {
 	}
 }
 
-// rawReceiver accepts connections on a port of its own and hands each one
-// to serve, for answers no HTTP server would give. It returns the URL.
+// rawReceiver is delivery.RawServer at the URL a delivery posts to.
 func rawReceiver(t *testing.T, serve func(c *net.TCPConn, r *http.Request)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				r, err := http.ReadRequest(bufio.NewReader(c))
-				if err != nil {
-					return
-				}
-				_, _ = io.Copy(io.Discard, r.Body)
-				serve(c.(*net.TCPConn), r)
-			}()
-		}
-	}()
-	return "http://" + ln.Addr().String() + "/hook"
+	return "http://" + delivery.RawServer(t, serve) + "/hook"
 }
 
 // An attempt's error says what the receiver did in the words of

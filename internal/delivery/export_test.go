@@ -1,0 +1,4 @@
+package delivery
+
+// RawServer is rawServer, for the external tests.
+var RawServer = rawServer
