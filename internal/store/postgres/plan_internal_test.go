@@ -2,16 +2,12 @@ package postgres
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/heraldhq/herald/internal/store/dbtest/pgschema"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 	"github.com/heraldhq/herald/internal/store/storetest"
 )
@@ -71,36 +67,7 @@ func TestPlans_UseIndexes(t *testing.T) {
 // dropped when the test ends.
 func openSchema(t *testing.T, base string) *Store {
 	t.Helper()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "t_" + hex.EncodeToString(b)
-	exec := func(sql string) error {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(context.Background())
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	if err := exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	qv := u.Query()
-	qv.Set("search_path", schema)
-	u.RawQuery = qv.Encode()
-	st, err := Open(u.String())
+	st, err := Open(pgschema.URL(t, base))
 	if err != nil {
 		t.Fatal(err)
 	}
