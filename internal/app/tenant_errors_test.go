@@ -51,12 +51,19 @@ func TestServe_TenantsSeeClassifiedErrors(t *testing.T) {
 	d := waitDelivery(t, tenant, dlv, 30*time.Second, statusIs("failed"))
 
 	// The operator's log line has the whole text, the resolver with it.
+	// It is written once the attempt's batch has committed, so it may
+	// come a moment after the delivery reads as failed.
 	var detail, stored string
-	for _, line := range strings.Split(logs.String(), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "attempt" && m["delivery_id"] == dlv {
-			detail, _ = m["error_detail"].(string)
-			stored, _ = m["error"].(string)
+	for deadline := time.Now().Add(10 * time.Second); detail == "" && time.Now().Before(deadline); {
+		for _, line := range strings.Split(logs.String(), "\n") {
+			var m map[string]any
+			if json.Unmarshal([]byte(line), &m) == nil && m["msg"] == "attempt" && m["delivery_id"] == dlv {
+				detail, _ = m["error_detail"].(string)
+				stored, _ = m["error"].(string)
+			}
+		}
+		if detail == "" {
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
 	if !strings.Contains(detail, "lookup herald-e2e-test.invalid") {
