@@ -501,6 +501,7 @@ func (m *Main) Run(ctx context.Context) error {
 	var jobs sync.WaitGroup
 	jobs.Go(func() { _ = m.replays.Run(jobsCtx) })
 	jobs.Go(func() { _ = m.retention.Run(jobsCtx) })
+	jobs.Go(func() { m.vacuum(jobsCtx) })
 	serveDone := make(chan error, 1)
 	m.served = true // the server closes the listener from now on
 	go func() { serveDone <- m.httpSrv.Serve(m.ln) }()

@@ -47,14 +47,15 @@ type dispatcher struct {
 	mu       sync.Mutex
 	held     int
 	sending  int
-	perEP    map[string]int    // attempts being sent, by endpoint
-	perTN    map[string]int    // attempts being sent, by tenant
-	queued   map[string][]*job // waiting for a worker, by tenant, in claim order
-	turn     []string          // tenants with queued jobs and room in their share, in turn
-	inTurn   map[string]bool   // the tenants in turn
-	blocked  map[string][]*job // waiting for their endpoint's cap
-	deferred jobsByTurn        // waiting for their rate limit turn
-	admits   []*admission      // test sends waiting for a place, in arrival order
+	settling map[string]struct{} // deliveries whose attempt ended, awaiting their record
+	perEP    map[string]int      // attempts being sent, by endpoint
+	perTN    map[string]int      // attempts being sent, by tenant
+	queued   map[string][]*job   // waiting for a worker, by tenant, in claim order
+	turn     []string            // tenants with queued jobs and room in their share, in turn
+	inTurn   map[string]bool     // the tenants in turn
+	blocked  map[string][]*job   // waiting for their endpoint's cap
+	deferred jobsByTurn          // waiting for their rate limit turn
+	admits   []*admission        // test sends waiting for a place, in arrival order
 	stopped  bool
 	wg       sync.WaitGroup // workers
 
@@ -67,6 +68,7 @@ type job struct {
 	c        *store.Claimed
 	turn     time.Time // when a deferred job's rate limit turn comes
 	reserved bool      // its turn is taken: it runs without asking again
+	settled  bool      // it has left this node's hands
 }
 
 func newDispatcher(d *dispatcher) *dispatcher {
@@ -75,6 +77,7 @@ func newDispatcher(d *dispatcher) *dispatcher {
 	d.queued = map[string][]*job{}
 	d.inTurn = map[string]bool{}
 	d.blocked = map[string][]*job{}
+	d.settling = map[string]struct{}{}
 	d.perTenant = store.TenantCap(d.perTenant)
 	d.rearm = make(chan struct{}, 1)
 	d.freed = make(chan struct{}, 1)
@@ -104,6 +107,19 @@ func (d *dispatcher) queuedCount() int {
 		n += len(q)
 	}
 	return n
+}
+
+// settlingIDs names the deliveries whose attempt has ended and whose
+// record has not been written yet: leased still, but no longer in flight
+// to their endpoint (store.DeliveryClaimParams.Settling).
+func (d *dispatcher) settlingIDs() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ids := make([]string, 0, len(d.settling))
+	for id := range d.settling {
+		ids = append(ids, id)
+	}
+	return ids
 }
 
 // busy reports whether attempts are being sent: more outcomes are coming.
@@ -208,8 +224,11 @@ func (d *dispatcher) placeLocked(j *job) {
 
 func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
-	d.run(d.ctx, j.c, d.settle)
+	d.run(d.ctx, j.c, func() { d.settle(j) })
 	d.mu.Lock()
+	if !j.settled {
+		d.settling[j.c.Delivery.ID] = struct{}{}
+	}
 	d.leaveLocked(j.c.Endpoint.ID, j.c.Delivery.TenantID)
 	d.mu.Unlock()
 }
@@ -341,10 +360,12 @@ func (d *dispatcher) admit(ctx context.Context, ep *store.Endpoint, t string, wa
 	return nil, herald.Errorf(herald.ErrBusy, "%s: no room for a test send within %s; try again in a moment", d.fitsLocked(ep, t), wait)
 }
 
-// settle frees a delivery's place once it has left this node's hands.
-func (d *dispatcher) settle() {
+// settle frees j's place once it has left this node's hands.
+func (d *dispatcher) settle(j *job) {
 	d.mu.Lock()
 	d.held--
+	j.settled = true
+	delete(d.settling, j.c.Delivery.ID)
 	d.mu.Unlock()
 	select {
 	case d.freed <- struct{}{}:
@@ -419,7 +440,7 @@ func (d *dispatcher) stop(grace time.Duration, cutOff func()) (cut bool) {
 	d.mu.Unlock()
 	for _, j := range waiting {
 		d.release(d.ctx, j.c)
-		d.settle()
+		d.settle(j)
 	}
 
 	finished := make(chan struct{})

@@ -231,9 +231,14 @@ func TestDispatcher_HoldsUntilSettled(t *testing.T) {
 		t.Fatal("room signalled before anything was settled")
 	default:
 	}
+	// It is settling: the claims leave its lease out of the caps.
+	until(t, "a/1 to be settling", func() bool { return slices.Equal(l.d.settlingIDs(), []string{"a/1"}) })
 	l.settle(t, "a/1")
 	if n := l.d.free(); n != 1 {
 		t.Fatalf("free room %d after a/1 settled, want 1", n)
+	}
+	if ids := l.d.settlingIDs(); len(ids) != 0 {
+		t.Fatalf("settling %v after a/1 settled, want none", ids)
 	}
 	select {
 	case <-l.d.freed:

@@ -75,8 +75,9 @@ type Config struct {
 	// PerTenant is one tenant's fair share: the most attempts of one tenant
 	// this node sends at once, so the others always have workers however
 	// many endpoints of one tenant hang or wait. Its deliveries also hold
-	// at most twice this many leases across all nodes (sent, waiting for a
-	// worker or for their record), so one tenant's rate-limited or backlogged
+	// at most twice this many leases across all nodes (sent, or waiting for
+	// a worker; this node's settling ones, whose records alone wait, are not
+	// counted), so one tenant's rate-limited or backlogged
 	// endpoints cannot fill a node's room either. Claims and the dispatcher
 	// go round the tenants with work. Default: three quarters of Workers.
 	PerTenant int
@@ -228,7 +229,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
 		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, perTenant: e.tenantLeases(), poll: e.cfg.PollInterval,
 		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8),
-		wake:  wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed,
+		wake:  wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed, settling: disp.settlingIDs,
 		push: func(cs []*store.Claimed) {
 			for _, c := range cs {
 				e.track(c.Delivery.ID)
@@ -241,7 +242,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// while the fetcher runs (HandOff), and test sends take their places
 	// beside the workers'.
 	e.handMu.Lock()
-	e.hand, e.disp = &handOff{free: disp.free, push: f.push}, disp
+	e.hand, e.disp = &handOff{free: disp.free, settling: disp.settlingIDs, push: f.push}, disp
 	select {
 	case <-e.started:
 	default:
@@ -285,8 +286,9 @@ func (e *Engine) Run(ctx context.Context) error {
 
 // handOff is how ingest reaches a running engine's dispatcher.
 type handOff struct {
-	free func() int
-	push func(cs []*store.Claimed)
+	free     func() int
+	settling func() []string
+	push     func(cs []*store.Claimed)
 }
 
 // HandOffRoom is how many new deliveries this engine can take straight
@@ -300,7 +302,7 @@ func (e *Engine) HandOffRoom() store.HandOff {
 	if h == nil {
 		return store.HandOff{}
 	}
-	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases()}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling()}
 }
 
 // tenantLeases is the most leases one tenant's deliveries hold across all

@@ -33,17 +33,28 @@ type fetcher struct {
 
 	batch int // the least room worth a claim while workers have work queued
 
-	wake   <-chan struct{}           // store.Listen's
-	free   func() int                // room in the dispatcher
-	queued func() int                // deliveries waiting for a worker; nil: none
-	freed  <-chan struct{}           // room was made
-	push   func(cs []*store.Claimed) // to the dispatcher
+	wake <-chan struct{} // store.Listen's
+	free func() int      // room in the dispatcher
+	// settling names the deliveries whose attempts ended and wait for
+	// their record (store.DeliveryClaimParams.Settling); nil: none.
+	settling func() []string
+	queued   func() int                // deliveries waiting for a worker; nil: none
+	freed    <-chan struct{}           // room was made
+	push     func(cs []*store.Claimed) // to the dispatcher
 }
 
 // hungry reports whether a claim of n is worth making now: n is a batch,
 // or the workers are close to running out of queued work.
 func (f *fetcher) hungry(n int) bool {
 	return n >= f.batch || f.queued == nil || f.queued() < f.batch
+}
+
+// settlingIDs is f.settling's list, or none.
+func (f *fetcher) settlingIDs() []string {
+	if f.settling == nil {
+		return nil
+	}
+	return f.settling()
 }
 
 // run claims until ctx ends.
@@ -65,7 +76,7 @@ func (f *fetcher) run(ctx context.Context) {
 		if n := f.free(); n > 0 && due && f.hungry(n) {
 			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: f.clock.Now(), Lease: f.lease,
-				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant,
+				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(),
 			})
 			if err != nil && ctx.Err() == nil {
 				f.log.Error("claim due deliveries", "err", err)

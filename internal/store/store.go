@@ -872,6 +872,8 @@ type HandOff struct {
 	Limit       int
 	PerEndpoint int
 	PerTenant   int // 0: no cap per tenant
+	// Settling is as DeliveryClaimParams.Settling.
+	Settling []string
 }
 
 // EventCreateOutcome is what EventCreateMany did with one event: a result,
@@ -899,6 +901,13 @@ type DeliveryClaimParams struct {
 	// across all nodes: the fair share that keeps one tenant's backlog
 	// from taking every claim. 0: no cap per tenant.
 	PerTenant int
+	// Settling names deliveries leased to Owner whose attempt has ended
+	// and waits for its record: their leases do not count against the
+	// caps, which bound the attempts being sent, so an endpoint's next
+	// attempts need not wait for its last ones' batch to commit. A named
+	// delivery no longer leased to Owner (recorded meanwhile) is not
+	// counted either way; other nodes count this node's as in flight.
+	Settling []string
 }
 
 // TenantCap is a PerTenant setting as a number to compare with: n, or no

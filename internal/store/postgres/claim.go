@@ -9,7 +9,8 @@ import (
 )
 
 // claimSQL leases due deliveries. $1 now, $2 lease expiry, $3 owner,
-// $4 limit, $5 per-endpoint cap, $6 per-tenant share.
+// $4 limit, $5 per-endpoint cap, $6 per-tenant share, $7 the owner's
+// settling deliveries (store.DeliveryClaimParams.Settling).
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
@@ -46,29 +47,40 @@ WITH RECURSIVE active AS (
         LIMIT 1
     ) nx
 ),
+settling AS MATERIALIZED (
+    -- The owner's leases whose attempts have ended, waiting for their
+    -- record, found by key: not attempts in flight, so not counted below.
+    -- Read in this statement's snapshot, so each is subtracted only while
+    -- it is counted.
+    SELECT s.endpoint_id, s.tenant_id
+    FROM deliveries s
+    WHERE s.id = ANY($7) AND s.status = 'delivering' AND s.lease_owner = $3 AND s.lease_expires_at > $1
+),
 room AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work, and how many
     -- more leases each may take: its cap (its own max_in_flight, held to
-    -- the server's) minus the unexpired leases it holds already.
+    -- the server's) minus the unexpired leases it holds already, but for
+    -- the settling ones.
     SELECT id, tenant_id, free
     FROM (
         SELECT ep.id, ep.tenant_id, (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $5 THEN ep.max_in_flight ELSE $5 END) - (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
-            ) AS free
+            ) + coalesce(se.n, 0) AS free
         FROM active a
         JOIN endpoints ep ON ep.id = a.endpoint_id
+        LEFT JOIN (SELECT endpoint_id, count(*) AS n FROM settling GROUP BY endpoint_id) se ON se.endpoint_id = ep.id
         WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND a.next_attempt_at <= $1
     ) r
     WHERE free > 0
 ),
 tenant_room AS MATERIALIZED (
     -- The same for the tenants of those endpoints: their share less the
-    -- unexpired leases they hold.
+    -- unexpired leases they hold, but for the settling ones.
     SELECT t.tenant_id, $6 - (
             SELECT count(*) FROM deliveries l
             WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1
-        ) AS free
+        ) + (SELECT count(*) FROM settling s WHERE s.tenant_id = t.tenant_id) AS free
     FROM (SELECT DISTINCT tenant_id FROM room) t
 ),
 ranked AS (
@@ -130,7 +142,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 		if err := s.db.LockClaims(ctx, tx); err != nil {
 			return nil, err
 		}
-		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant))
+		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), sqlstore.NonNil(p.Settling))
 		return sqlstore.Collect(rows, err, s.ScanClaimed)
 	})
 }

@@ -9,7 +9,8 @@ import (
 )
 
 // claimPickSQL chooses what to lease, oldest due first. ?1 now, ?2 limit,
-// ?3 per-endpoint cap.
+// ?3 per-endpoint cap, ?4 per-tenant share, ?5 owner, ?6 the owner's
+// settling deliveries.
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
@@ -24,15 +25,26 @@ import (
 // writer's IMMEDIATE transaction makes the in-flight counts exact and keeps
 // two claimers from picking the same rows.
 const claimPickSQL = `
-WITH room AS MATERIALIZED (
+WITH settling AS MATERIALIZED (
+    -- The owner's ($5) leases whose attempts have ended, waiting for their
+    -- record ($6, store.DeliveryClaimParams.Settling): not attempts in
+    -- flight, so not counted below.
+    SELECT s.endpoint_id, s.tenant_id
+    FROM deliveries s
+    WHERE s.id IN (SELECT value FROM json_each($6)) AND s.status = 'delivering'
+      AND s.lease_owner = $5 AND s.lease_expires_at > $1
+),
+room AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work, and how many
     -- more leases each may take: its cap (its own max_in_flight, held to
-    -- the server's) minus the unexpired leases it holds already. Computed
-    -- once per endpoint (MATERIALIZED), not once per use of n below.
+    -- the server's) minus the unexpired leases it holds already, but for
+    -- the settling ones. Computed once per endpoint (MATERIALIZED), not
+    -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
         (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $3 THEN ep.max_in_flight ELSE $3 END)
           - (SELECT count(*) FROM deliveries l
-              WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS n
+              WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
+          + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
     FROM endpoints ep
     WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND EXISTS (
         SELECT 1 FROM deliveries d
@@ -42,10 +54,11 @@ WITH room AS MATERIALIZED (
 ),
 tenant_room AS MATERIALIZED (
     -- The same for the tenants of those endpoints: their share less the
-    -- unexpired leases they hold.
+    -- unexpired leases they hold, but for the settling ones.
     SELECT t.tenant_id,
         $4 - (SELECT count(*) FROM deliveries l
-              WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1) AS tn
+              WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1)
+           + (SELECT count(*) FROM settling s WHERE s.tenant_id = t.tenant_id) AS tn
     FROM (SELECT DISTINCT tenant_id FROM room WHERE n > 0) t
 ),
 candidates AS (
@@ -83,7 +96,7 @@ LIMIT $2`
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant))
+		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling)
 		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
 			var v string
 			return v, r.Scan(&v)

@@ -556,15 +556,32 @@ func (s *Store) DeliveryRetryNow(ctx context.Context, p *store.DeliveryRetryNowP
 func (s *Store) DeliveryNextDue(ctx context.Context) (time.Time, error) {
 	// Deliveries of disabled (or deleted) endpoints are not claimable, so
 	// they must not count here either: a worker told "due now" that then
-	// claims nothing would spin. ORDER BY LIMIT 1 (not min()) lets
-	// PostgreSQL walk the partial index and stop at the first enabled
-	// endpoint.
+	// claims nothing would spin. The endpoints with unfinished deliveries
+	// are found by skipping through the (endpoint, due) index, one probe
+	// each, and each one's earliest due time by one more: the cost follows
+	// the endpoints with work, never the backlog. A join of endpoints to
+	// their due rows ordered by due time was planned on PostgreSQL as a
+	// read of every due row of every enabled endpoint, 20 ms at 20,000 and
+	// growing with the backlog, after every claim (docs/design.md).
 	var at time.Time
 	err := s.read.QueryRow(ctx, `
-		SELECT d.next_attempt_at
-		FROM deliveries d JOIN endpoints ep ON ep.id = d.endpoint_id
-		WHERE d.status IN ('pending', 'retrying', 'delivering') AND ep.enabled AND `+EndpointLive+`
-		ORDER BY d.next_attempt_at
+		WITH RECURSIVE active(endpoint_id) AS (
+			SELECT min(d.endpoint_id) FROM deliveries d
+			WHERE d.status IN ('pending', 'retrying', 'delivering')
+			UNION ALL
+			SELECT (SELECT min(d.endpoint_id) FROM deliveries d
+				WHERE d.status IN ('pending', 'retrying', 'delivering') AND d.endpoint_id > a.endpoint_id)
+			FROM active a
+			WHERE a.endpoint_id IS NOT NULL
+		)
+		SELECT due FROM (
+			SELECT (SELECT min(d.next_attempt_at) FROM deliveries d
+				WHERE d.endpoint_id = ep.id AND d.status IN ('pending', 'retrying', 'delivering')) AS due
+			FROM active a JOIN endpoints ep ON ep.id = a.endpoint_id
+			WHERE ep.enabled AND `+EndpointLive+`
+		) x
+		WHERE due IS NOT NULL
+		ORDER BY due
 		LIMIT 1`).Scan(&at)
 	if err != nil {
 		return time.Time{}, s.Err(notFound(err, "next due delivery"), "next due delivery")

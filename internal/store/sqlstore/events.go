@@ -499,7 +499,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		ids = append(ids, c.ep.ID)
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	leased, err := s.leasesBy(ctx, tx, "endpoint_id", now, ids)
+	leased, err := s.leasesBy(ctx, tx, "endpoint_id", now, ids, h)
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +510,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 			tenants = append(tenants, c.ep.TenantID)
 		}
 		tenants = slices.Compact(slices.Sorted(slices.Values(tenants)))
-		if tenantLeased, err = s.leasesBy(ctx, tx, "tenant_id", now, tenants); err != nil {
+		if tenantLeased, err = s.leasesBy(ctx, tx, "tenant_id", now, tenants, h); err != nil {
 			return nil, err
 		}
 	}
@@ -549,11 +549,12 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 }
 
 // leasesBy counts the unexpired leases of each of keys, by col (endpoint_id
-// or tenant_id).
-func (s *Store) leasesBy(ctx context.Context, tx Querier, col string, now time.Time, keys []string) (map[string]int, error) {
+// or tenant_id), but for those of h's settling deliveries (HandOff.Settling).
+func (s *Store) leasesBy(ctx context.Context, tx Querier, col string, now time.Time, keys []string, h *store.HandOff) (map[string]int, error) {
 	rows, err := tx.Query(ctx, `SELECT `+col+`, count(*) FROM deliveries
 		WHERE status = 'delivering' AND lease_expires_at > $1 AND `+s.db.InList(col, 2)+`
-		GROUP BY `+col, now, keys)
+			AND NOT (lease_owner = $3 AND `+s.db.InList("id", 4)+`)
+		GROUP BY `+col, now, keys, h.Owner, NonNil(h.Settling))
 	type held struct {
 		key string
 		n   int

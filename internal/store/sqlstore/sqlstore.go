@@ -124,6 +124,16 @@ func returning(cols string) string {
 
 var qualifier = regexp.MustCompile(`\b[a-z]+\.`)
 
+// NonNil is list, or an empty list for nil: an empty array where the
+// query needs one (PostgreSQL binds a nil slice as NULL, and id = ANY(NULL)
+// is NULL, not false).
+func NonNil(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
+}
+
 // nullString is NULL for "".
 func nullString(v string) *string {
 	if v == "" {

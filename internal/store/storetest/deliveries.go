@@ -702,3 +702,66 @@ func testEndpointMaxInFlightRoundTrips(t *testing.T, st store.Store) {
 		t.Fatalf("MaxInFlight = %d after update to 0, want 0", got.MaxInFlight)
 	}
 }
+
+// A claimer's settling deliveries (their attempts ended, their records
+// not yet written) do not count against the endpoint's cap or the
+// tenant's share for that claimer and its hand-offs: the caps bound the
+// attempts being sent. Anyone else's leases, and a settling delivery
+// whose lease has passed to another owner, still count.
+func testClaimSettlingLeasesDoNotCount(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	a := mkEndpoint(t, st, "acme", filters("a"))
+	for i := range 6 {
+		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	now := t0.Add(time.Second)
+	claimWith := func(owner string, perTenant int, settling []string) []*store.Claimed {
+		return do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
+			Owner: owner, Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: 2, PerTenant: perTenant, Settling: settling,
+		})).must(t)
+	}
+	first := claimWith("w1", 0, nil)
+	if len(first) != 2 {
+		t.Fatalf("claim with cap 2: got %d, want 2", len(first))
+	}
+	if more := claimWith("w1", 0, nil); len(more) != 0 {
+		t.Fatalf("claim with the cap full: got %d, want none", len(more))
+	}
+	// One of w1's two has been sent and waits for its record: one place.
+	settling := []string{first[0].Delivery.ID}
+	second := claimWith("w1", 0, settling)
+	if len(second) != 1 || second[0].Delivery.EndpointID != a.ID {
+		t.Fatalf("claim with one settling lease: got %d, want 1", len(second))
+	}
+	// Another claimer counts w1's settling lease: the cap is full for it.
+	if more := claimWith("w2", 0, settling); len(more) != 0 {
+		t.Fatalf("w2 naming w1's settling lease: got %d, want none (it is not w2's)", len(more))
+	}
+	// Both earlier settling, the tenant's share of 3 still counts the
+	// unsettled third: one more.
+	settling = []string{first[0].Delivery.ID, first[1].Delivery.ID}
+	if more := claimWith("w1", 3, settling); len(more) != 1 {
+		t.Fatalf("claim with share 3, 3 leases held, 2 settling: got %d, want 1", len(more))
+	}
+
+	// Hand-offs count them the same way: a's four leases, of which w1's
+	// first two settle, leave no place but for those two.
+	h := &store.HandOff{Owner: "w1", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 4}
+	newEv := func(id string) []*store.EventCreateParams {
+		return []*store.EventCreateParams{{Event: newEvent("acme", id, "a", `{}`), Now: now}}
+	}
+	if _, handed, err := st.EventCreateMany(ctx, newEv("h0"), h); err != nil || len(handed) != 0 {
+		t.Fatalf("hand-off with a's 4 leases, cap 4: handed %d (%v), want none", len(handed), err)
+	}
+	h.Settling = settling
+	if _, handed, err := st.EventCreateMany(ctx, newEv("h1"), h); err != nil || len(handed) != 1 {
+		t.Fatalf("hand-off with 2 of a's 4 leases settling: handed %d (%v), want 1", len(handed), err)
+	}
+	// Once recorded, a settling delivery is not leased at all: naming it
+	// frees no second place.
+	record(t, st, "w1", first[0].Delivery.ID, store.StatusDelivered, now, nil)
+	if more := claimWith("w1", 0, settling); len(more) != 0 {
+		t.Fatalf("claim after one settling lease was recorded: got %d, want none", len(more))
+	}
+}
