@@ -422,6 +422,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		Store: m.st, Formats: m.formats, Logger: m.log, Metrics: metrics, Clock: m.cfg.Clock,
 		Client:          delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations, Workers: m.cfg.Workers}),
 		Workers:         m.cfg.Workers,
+		ClaimGap:        store.ClaimGap(m.st),
 		PerEndpoint:     m.cfg.PerEndpoint,
 		MaxRenderedBody: 2 * cmp.Or(m.cfg.MaxBodyBytes, api.DefaultMaxBodyBytes),
 		PerTenant:       m.cfg.PerTenant,

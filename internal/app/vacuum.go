@@ -6,7 +6,7 @@ import (
 )
 
 // vacuumEvery is how often a node asks the store to vacuum what needs it.
-const vacuumEvery = 10 * time.Second
+const vacuumEvery = 5 * time.Second
 
 // vacuumer is a store that vacuums its own tables (PostgreSQL): see
 // postgres.Store.Vacuum. SQLite keeps no dead row versions.

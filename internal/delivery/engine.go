@@ -86,6 +86,10 @@ type Config struct {
 	// its deliveries however long the format's timeout, and a crashed
 	// engine's deliveries are taken again by another within Lease.
 	Lease time.Duration
+	// ClaimGap is the least time from a claim that came back short (it
+	// took all it could) to the next one: store.ClaimGap of the store.
+	// 0: none.
+	ClaimGap time.Duration
 	// PollInterval is the fallback wake-up when no notification comes.
 	PollInterval time.Duration
 	// ShutdownGrace is how long in-flight attempts may run on after Run's
@@ -228,8 +232,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	f := &fetcher{
 		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
 		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, perTenant: e.tenantLeases(), poll: e.cfg.PollInterval,
-		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8),
-		wake:  wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed, settling: disp.settlingIDs,
+		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8), gap: e.cfg.ClaimGap,
+		wake: wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed, settling: disp.settlingIDs,
 		push: func(cs []*store.Claimed) {
 			for _, c := range cs {
 				e.track(c.Delivery.ID)

@@ -32,6 +32,12 @@ type fetcher struct {
 	poll        time.Duration
 
 	batch int // the least room worth a claim while workers have work queued
+	// gap is the least time from a claim that came back short (all that
+	// could be claimed was) to the next: what comes due meanwhile, retries
+	// trickling in, goes in one claim instead of one each, and the claims
+	// leave the claim's turn to ingest's hand-offs, which wait for it on
+	// PostgreSQL, most of the time (docs/design.md).
+	gap time.Duration
 
 	wake <-chan struct{} // store.Listen's
 	free func() int      // room in the dispatcher
@@ -66,16 +72,19 @@ func (f *fetcher) run(ctx context.Context) {
 	// notification, room freed (a retry recorded, a cap with room again),
 	// the timer. Unread (stale, the read failed) counts as due.
 	var next time.Time
+	var short time.Time // when the next claim may be made, after a short one
 	stale := true
 	for {
 		if stale && f.free() > 0 {
 			next, stale = f.nextDue(ctx)
 		}
 		more := false
-		due := stale || (!next.IsZero() && !next.After(f.clock.Now()))
-		if n := f.free(); n > 0 && due && f.hungry(n) {
+		now := f.clock.Now()
+		due := stale || (!next.IsZero() && !next.After(now))
+		spaced := short.IsZero() || !now.Before(short)
+		if n := f.free(); n > 0 && due && spaced && f.hungry(n) {
 			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
-				Owner: f.owner, Now: f.clock.Now(), Lease: f.lease,
+				Owner: f.owner, Now: now, Lease: f.lease,
 				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(),
 			})
 			if err != nil && ctx.Err() == nil {
@@ -85,6 +94,10 @@ func (f *fetcher) run(ctx context.Context) {
 				f.push(cs)
 			}
 			more, stale = err == nil && len(cs) == n, true
+			short = time.Time{}
+			if !more {
+				short = now.Add(f.gap)
+			}
 		}
 		if more {
 			continue
@@ -96,6 +109,11 @@ func (f *fetcher) run(ctx context.Context) {
 				next, stale = f.nextDue(ctx)
 			}
 			if d := next.Sub(f.clock.Now()); !next.IsZero() && d > 0 && d < wait {
+				wait = d
+			}
+			// Due already, but spaced from the last short claim: wake at
+			// the gap's end.
+			if d := short.Sub(f.clock.Now()); !short.IsZero() && d > 0 && d < wait && (stale || (!next.IsZero() && !next.After(f.clock.Now()))) {
 				wait = d
 			}
 		}

@@ -206,3 +206,55 @@ func TestFetcher_NoClaimWhenNothingIsDue(t *testing.T) {
 		}
 	})
 }
+
+// TestFetcher_SpacesClaimsAfterAShortOne: after a claim that took all
+// there was, the next waits for the gap, however soon room is made, and
+// then takes what came due meanwhile in one claim.
+func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		fake := clock.NewFake(tp0)
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		seedEvents(t, st, 2)
+		var room atomic.Int64
+		room.Store(10)
+		freed := make(chan struct{}, 1)
+		pushed := make(chan []*store.Claimed, 10)
+		const gap = 10 * time.Millisecond
+		f := &fetcher{
+			st: st, clock: fake, log: slog.New(slog.DiscardHandler), owner: "me",
+			lease: time.Minute, perEndpoint: 100, poll: time.Hour, gap: gap,
+			free: func() int { return int(room.Load()) }, freed: freed,
+			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
+		}
+		done := make(chan struct{})
+		go func() { f.run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		next := func(what string, want int) {
+			t.Helper()
+			select {
+			case cs := <-pushed:
+				if len(cs) != want {
+					t.Fatalf("%s: claimed %d, want %d", what, len(cs), want)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+		next("the first claim, short: 2 of the room of 10", 2)
+		until(t, "the fetcher to wait", func() bool { return fake.Timers() == 1 })
+		seedEvents(t, st, 3)
+		freed <- struct{}{}
+		// Woken within the gap, it sets its timer to the gap's end and
+		// claims nothing before.
+		until(t, "the fetcher to wait for the gap", func() bool { return len(freed) == 0 && fake.Timers() == 1 })
+		select {
+		case cs := <-pushed:
+			t.Fatalf("claimed %d within the gap", len(cs))
+		case <-time.After(50 * time.Millisecond):
+		}
+		fake.Advance(gap)
+		next("the claim at the gap's end, of the three that came meanwhile", 3)
+	})
+}

@@ -33,6 +33,17 @@ func Writers(st Store) int {
 	return 1
 }
 
+// ClaimGap is the least time a delivery engine on st leaves between a
+// claim that came back short and the next: what st's ClaimGapHint says
+// (PostgreSQL's, whose claims take turns with ingest's hand-offs), or none
+// (SQLite's single writer runs claims and ingest in turn anyway).
+func ClaimGap(st Store) time.Duration {
+	if h, ok := st.(interface{ ClaimGapHint() time.Duration }); ok {
+		return max(h.ClaimGapHint(), 0)
+	}
+	return 0
+}
+
 // ErrEndpointLimit is returned by EndpointCreateCapped when the tenant
 // already has as many endpoints as it may.
 var ErrEndpointLimit = errors.New("the tenant has as many endpoints as it may have")

@@ -127,6 +127,14 @@ func (s *Store) MigrateUp(ctx context.Context) (*store.MigrateResult, error) {
 // (docs/design.md).
 func (*Store) WritersHint() int { return 2 }
 
+// ClaimGapHint is the least time between a claim that came back short and
+// the next (store.ClaimGap): claims and ingest's hand-offs take turns on
+// the claim lock, and claims one after another for the few retries that
+// come due at a time held it most of the time, so new events waited for
+// it. With 10 ms, the healthy endpoints' p99 beside failing ones went from
+// 11 to 3.4 times its value alone (docs/design.md).
+func (*Store) ClaimGapHint() time.Duration { return 10 * time.Millisecond }
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {

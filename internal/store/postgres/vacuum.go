@@ -9,16 +9,20 @@ import (
 
 // Vacuum thresholds: a table of the schema is vacuumed once its dead row
 // versions reach VacuumMinDead plus VacuumFraction of its live rows, and
-// analyzed once as many rows changed since its last analysis.
+// analyzed once AnalyzeMinChanged plus that fraction of them changed since
+// its last analysis: a new table's first thousand rows already give the
+// planner statistics to choose the queue's indexes by, where the empty
+// table's had it scan the due index whole in every claim.
 const (
-	VacuumMinDead  = 10_000
-	VacuumFraction = 0.1
+	VacuumMinDead     = 10_000
+	AnalyzeMinChanged = 1_000
+	VacuumFraction    = 0.1
 )
 
 // Vacuum vacuums and analyzes each table of Herald's schema whose dead
 // row versions have reached the thresholds (VacuumMinDead, VacuumFraction),
-// and analyzes each whose rows changed as much since it was last
-// analyzed. It returns the tables it vacuumed or analyzed. A table another
+// and analyzes each whose rows changed enough since it was last analyzed
+// (AnalyzeMinChanged). It returns the tables it vacuumed or analyzed. A table another
 // session is vacuuming is skipped (SKIP_LOCKED), so nodes that run it at
 // once do not queue behind each other.
 //
@@ -31,11 +35,11 @@ const (
 // the server does not leave this to the database's configuration alone.
 func (s *Store) Vacuum(ctx context.Context) ([]string, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT relname, n_dead_tup >= $1 + $2 * n_live_tup
+		SELECT relname, n_dead_tup >= $1 + $3 * n_live_tup
 		FROM pg_stat_user_tables
 		WHERE schemaname = current_schema()
-		  AND (n_dead_tup >= $1 + $2 * n_live_tup OR n_mod_since_analyze >= $1 + $2 * n_live_tup)
-		ORDER BY relname`, VacuumMinDead, VacuumFraction)
+		  AND (n_dead_tup >= $1 + $3 * n_live_tup OR n_mod_since_analyze >= $2 + $3 * n_live_tup)
+		ORDER BY relname`, VacuumMinDead, AnalyzeMinChanged, VacuumFraction)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: vacuum: read table statistics: %w", err)
 	}
