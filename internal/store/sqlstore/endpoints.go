@@ -214,64 +214,42 @@ func (s *Store) EndpointCreateCapped(ctx context.Context, e *store.Endpoint, max
 
 // EndpointGet loads one of the tenant's live endpoints.
 func (s *Store) EndpointGet(ctx context.Context, tenantID, endpointID string) (*store.Endpoint, error) {
-	e, err := getRow(ctx, s, s.read, s.scanEndpoint, fmt.Sprintf("endpoint %q", endpointID),
-		`SELECT `+EndpointCols+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive, tenantID, endpointID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.dayCounts(ctx, []*store.Endpoint{e}); err != nil {
-		return nil, err
-	}
-	return e, nil
+	return getRow(ctx, s, s.read, s.scanEndpointCounted, fmt.Sprintf("endpoint %q", endpointID),
+		`SELECT `+EndpointCols+`, `+dayCounts(3)+` FROM endpoints ep WHERE ep.tenant_id = $1 AND ep.id = $2 AND `+EndpointLive,
+		tenantID, endpointID, s.Now().Add(-healthWindow))
 }
 
 // EndpointList pages through the tenant's live endpoints, newest first.
 func (s *Store) EndpointList(ctx context.Context, tenantID string, p *store.ListParams) ([]*store.Endpoint, error) {
-	eps, err := pageRows(ctx, s, s.scanEndpoint, "endpoints", p, "id",
-		`SELECT `+EndpointCols+` FROM endpoints ep WHERE tenant_id = $1 AND `+EndpointLive, tenantID)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.dayCounts(ctx, eps); err != nil {
-		return nil, err
-	}
-	return eps, nil
+	return pageRows(ctx, s, s.scanEndpointCounted, "endpoints", p, "id",
+		`SELECT `+EndpointCols+`, `+dayCounts(2)+` FROM endpoints ep WHERE tenant_id = $1 AND `+EndpointLive,
+		tenantID, s.Now().Add(-healthWindow))
 }
 
-// dayCounts fills in the last 24 hours' attempt counts of eps from their
-// hourly buckets: the buckets of the hours that began after a day ago,
-// read in one query on the buckets' primary key.
-func (s *Store) dayCounts(ctx context.Context, eps []*store.Endpoint) error {
-	if len(eps) == 0 {
-		return nil
+// dayCounts is the columns of the last 24 hours' attempt counts of the
+// endpoint ep, succeeded and failed, from its hourly buckets since $n (a
+// day ago): read by key in the statement that reads the endpoint, so the
+// counts and the endpoint's health columns are of one snapshot. Read in a
+// second statement, a record committed between the two showed its success
+// counted but not the reset of consecutive_failures it made.
+func dayCounts(n int) string {
+	bucket := fmt.Sprintf(`FROM endpoint_health h WHERE h.endpoint_id = ep.id AND h.hour > $%d`, n)
+	return `(SELECT coalesce(sum(h.succeeded), 0) ` + bucket + `), (SELECT coalesce(sum(h.failed), 0) ` + bucket + `)`
+}
+
+// scanEndpointCounted scans EndpointCols followed by dayCounts.
+func (s *Store) scanEndpointCounted(r Row) (*store.Endpoint, error) {
+	var er endpointRow
+	var ok, failed int
+	if err := r.Scan(append(er.dest(), &ok, &failed)...); err != nil {
+		return nil, err
 	}
-	ids := make([]string, len(eps))
-	for i, e := range eps {
-		ids[i] = e.ID
-	}
-	rows, err := s.read.Query(ctx, `SELECT endpoint_id, sum(succeeded), sum(failed) FROM endpoint_health
-		WHERE `+s.db.InList("endpoint_id", 1)+` AND hour > $2 GROUP BY endpoint_id`,
-		ids, s.Now().Add(-healthWindow))
-	type counts struct {
-		id     string
-		ok, no int
-	}
-	got, err := Collect(rows, err, func(r Row) (counts, error) {
-		var c counts
-		return c, r.Scan(&c.id, &c.ok, &c.no)
-	})
+	e, err := er.value(s.box)
 	if err != nil {
-		return s.Err(err, "read endpoint health")
+		return nil, err
 	}
-	by := make(map[string]counts, len(got))
-	for _, c := range got {
-		by[c.id] = c
-	}
-	for _, e := range eps {
-		c := by[e.ID]
-		e.Health.Succeeded24h, e.Health.Failed24h = c.ok, c.no
-	}
-	return nil
+	e.Health.Succeeded24h, e.Health.Failed24h = ok, failed
+	return e, nil
 }
 
 // EndpointUpdate writes every mutable field of e. Enabling an endpoint
