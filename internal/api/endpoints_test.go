@@ -193,7 +193,7 @@ func TestEndpoints_PrivateDestinationsAllowedAndCheckURL(t *testing.T) {
 			c.CheckURL = func(_ context.Context, raw string) error {
 				checked = append(checked, raw)
 				if strings.Contains(raw, "internal.example") {
-					return errors.New("internal.example resolves to 10.0.0.7, an internal address")
+					return errors.New("internal.example resolves to an internal address")
 				}
 				return nil
 			}

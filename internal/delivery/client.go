@@ -147,7 +147,9 @@ func CheckURL(ctx context.Context, raw string, allowPrivate bool, resolver *net.
 			if a.String() == name {
 				return privateDestination(invalidURL("%s is an internal address; Herald refuses internal destinations unless private destinations are allowed", a))
 			}
-			return privateDestination(invalidURL("%s resolves to %s, an internal address; Herald refuses internal destinations unless private destinations are allowed", host, a))
+			// Not which address: that would tell a tenant what the name
+			// is on the operator's network.
+			return privateDestination(invalidURL("%s resolves to an internal address; Herald refuses internal destinations unless private destinations are allowed", host))
 		}
 	}
 	return nil
