@@ -78,7 +78,19 @@ func (m *Main) heartbeat(ctx context.Context) {
 	if m.node == nil {
 		return
 	}
-	t := m.cfg.Clock.NewTimer(nodeHeartbeat)
+	m.every(ctx, nodeHeartbeat, func() {
+		now := m.cfg.Clock.Now()
+		m.node.SeenAt = now
+		if err := m.st.NodePut(ctx, m.node, now.Add(-nodeForget)); err != nil && ctx.Err() == nil {
+			m.log.Warn("refresh this node's row", "error", err.Error())
+		}
+	})
+}
+
+// every calls fn every d on the injected clock, the first time d from now,
+// until ctx ends.
+func (m *Main) every(ctx context.Context, d time.Duration, fn func()) {
+	t := m.cfg.Clock.NewTimer(d)
 	defer t.Stop()
 	for {
 		select {
@@ -86,12 +98,8 @@ func (m *Main) heartbeat(ctx context.Context) {
 			return
 		case <-t.C():
 		}
-		now := m.cfg.Clock.Now()
-		m.node.SeenAt = now
-		if err := m.st.NodePut(ctx, m.node, now.Add(-nodeForget)); err != nil && ctx.Err() == nil {
-			m.log.Warn("refresh this node's row", "error", err.Error())
-		}
-		t.Reset(nodeHeartbeat)
+		fn()
+		t.Reset(d)
 	}
 }
 

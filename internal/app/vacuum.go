@@ -21,14 +21,7 @@ func (m *Main) vacuum(ctx context.Context) {
 	if !ok {
 		return
 	}
-	t := m.cfg.Clock.NewTimer(vacuumEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C():
-		}
+	m.every(ctx, vacuumEvery, func() {
 		started := m.cfg.Clock.Now()
 		tables, err := v.Vacuum(ctx)
 		switch {
@@ -37,6 +30,5 @@ func (m *Main) vacuum(ctx context.Context) {
 		case len(tables) > 0:
 			m.log.Debug("vacuumed", "tables", tables, "took", m.cfg.Clock.Now().Sub(started))
 		}
-		t.Reset(vacuumEvery)
-	}
+	})
 }
