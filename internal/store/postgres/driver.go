@@ -117,6 +117,8 @@ func (driver) LockClause(l sqlstore.Lock) string {
 		return " FOR KEY SHARE"
 	case sqlstore.LockNoKeyUpdate:
 		return " FOR NO KEY UPDATE"
+	case sqlstore.LockUpdateSkipLocked:
+		return " FOR UPDATE SKIP LOCKED"
 	}
 	return " FOR UPDATE"
 }

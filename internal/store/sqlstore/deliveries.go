@@ -594,10 +594,18 @@ func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []st
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	// A delivering row's next_attempt_at mirrors its lease expiry.
+	// A delivering row's next_attempt_at mirrors its lease expiry. A row
+	// another transaction has locked is skipped, not waited for: it is
+	// being recorded (its lease ends with the record) or handed back, or
+	// the next beat, a third of the lease later, extends it. Waited for,
+	// the batch's record, which locks the same rows in another order,
+	// deadlocked with it, and PostgreSQL took a second to tell.
 	n, err := s.write.Exec(ctx, `
 		UPDATE deliveries SET lease_expires_at = $3, next_attempt_at = $3
-		WHERE `+s.db.InList("id", 2)+` AND lease_owner = $1 AND status = 'delivering'`,
+		WHERE id IN (
+			SELECT id FROM deliveries
+			WHERE `+s.db.InList("id", 2)+` AND lease_owner = $1 AND status = 'delivering'
+			ORDER BY id`+s.db.LockClause(LockUpdateSkipLocked)+`)`,
 		owner, ids, store.Timestamp(until))
 	if err != nil {
 		return 0, s.Err(err, "extend leases")

@@ -67,6 +67,9 @@ const (
 	// row without blocking the KEY SHARE locks that foreign keys and
 	// ingest take on it.
 	LockNoKeyUpdate
+	// LockUpdateSkipLocked is FOR UPDATE SKIP LOCKED: the rows another
+	// transaction has locked are left out instead of waited for.
+	LockUpdateSkipLocked
 )
 
 // Driver is what a database supplies to the shared store.
