@@ -112,6 +112,20 @@ func (f *Fake) Timers() int {
 	return len(f.timers)
 }
 
+// NextDeadline is when the earliest waiting timer fires, zero when none
+// waits: a test can tell which wait the code under test chose.
+func (f *Fake) NextDeadline() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var next time.Time
+	for _, ft := range f.timers {
+		if next.IsZero() || ft.at.Before(next) {
+			next = ft.at
+		}
+	}
+	return next
+}
+
 // NewTimer returns a timer that fires when the clock reaches Now()+d; at
 // once if d <= 0.
 func (f *Fake) NewTimer(d time.Duration) Timer {

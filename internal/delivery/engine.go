@@ -135,6 +135,7 @@ type Engine struct {
 	handMu sync.Mutex
 	hand   *handOff    // set while Run's fetcher runs
 	disp   *dispatcher // set while Run's dispatcher takes work
+	fetch  *fetcher    // set while Run runs: told of retries and hand-backs (dueAt)
 
 	started chan struct{} // closed once Run's dispatcher is set
 	notices *notices      // failure notices, raised while Run runs
@@ -240,13 +241,14 @@ func (e *Engine) Run(ctx context.Context) error {
 			}
 			disp.push(cs)
 		},
+		soon: make(chan struct{}, 1),
 	}
 
 	// Ingest on this node may hand deliveries straight to the dispatcher
 	// while the fetcher runs (HandOff), and test sends take their places
 	// beside the workers'.
 	e.handMu.Lock()
-	e.hand, e.disp = &handOff{free: disp.free, settling: disp.settlingIDs, push: f.push}, disp
+	e.hand, e.disp, e.fetch = &handOff{free: disp.free, settling: disp.settlingIDs, push: f.push}, disp, f
 	select {
 	case <-e.started:
 	default:
@@ -255,7 +257,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.handMu.Unlock()
 	defer func() {
 		e.handMu.Lock()
-		e.hand, e.disp = nil, nil
+		e.hand, e.disp, e.fetch = nil, nil, nil
 		e.handMu.Unlock()
 	}()
 
@@ -644,6 +646,9 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 		},
 		done: func(rec *store.Attempt, err error) {
 			defer span.End()
+			if err == nil && status == store.StatusRetrying && next != nil {
+				e.dueAt(*next) // committed: the fetcher claims it when it comes due
+			}
 			if e.recorded(ctx, a, status, err) {
 				// The one line of every attempt's outcome: ids, status and
 				// what the receiver answered, never the request, its
@@ -761,6 +766,18 @@ func (e *Engine) releaseAt(ctx context.Context, a *try, next time.Time) {
 	e.traceHandedBack(ctx)
 	if err := e.st.DeliveryRelease(ctx, a.c.Delivery.ID, e.owner, next); err != nil {
 		a.log.Warn("hand back delivery", "err", err)
+		return
+	}
+	e.dueAt(next)
+}
+
+// dueAt tells the running fetcher, if any, that a delivery comes due at t.
+func (e *Engine) dueAt(t time.Time) {
+	e.handMu.Lock()
+	f := e.fetch
+	e.handMu.Unlock()
+	if f != nil {
+		f.dueAt(t)
 	}
 }
 

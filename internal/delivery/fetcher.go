@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/heraldhq/herald/internal/clock"
@@ -47,6 +48,34 @@ type fetcher struct {
 	queued   func() int                // deliveries waiting for a worker; nil: none
 	freed    <-chan struct{}           // room was made
 	push     func(cs []*store.Claimed) // to the dispatcher
+	soonMu   sync.Mutex
+	soonest  time.Time     // the earliest due time told by dueAt, not yet taken
+	soon     chan struct{} // cap 1: dueAt was called
+}
+
+// dueAt tells the fetcher that a delivery comes due at t: one of this
+// node's attempts was recorded for a retry, or a delivery handed back. It
+// is how the fetcher learns of them without reading the next due time
+// again every time room is made. Call it once the row is committed.
+func (f *fetcher) dueAt(t time.Time) {
+	f.soonMu.Lock()
+	if f.soonest.IsZero() || t.Before(f.soonest) {
+		f.soonest = t
+	}
+	f.soonMu.Unlock()
+	select {
+	case f.soon <- struct{}{}:
+	default:
+	}
+}
+
+// takeSoonest is what dueAt was told since the last call, zero if nothing.
+func (f *fetcher) takeSoonest() time.Time {
+	f.soonMu.Lock()
+	defer f.soonMu.Unlock()
+	t := f.soonest
+	f.soonest = time.Time{}
+	return t
 }
 
 // hungry reports whether a claim of n is worth making now: n is a batch,
@@ -68,9 +97,9 @@ func (f *fetcher) run(ctx context.Context) {
 	// next is the earliest due time as last read. A claim is made only when
 	// something is due (one that finds nothing still takes a claim's turn,
 	// which on PostgreSQL ingest's hand-offs wait for), and next is read
-	// again after a claim and after anything that may have moved it: a
-	// notification, room freed (a retry recorded, a cap with room again),
-	// the timer. Unread (stale, the read failed) counts as due.
+	// again after a claim, a notification and the timer; this node's own
+	// retries and hand-backs come by dueAt, and room freed changes nothing
+	// of it. Unread (stale, the read failed) counts as due.
 	var next time.Time
 	var short time.Time // when the next claim may be made, after a short one
 	stale := true
@@ -128,10 +157,19 @@ func (f *fetcher) run(ctx context.Context) {
 				// rather than spin on a closed channel.
 				f.wake = nil
 			}
+			stale = true
 		case <-f.freed:
+			// Room, not new work: what is due is as last read, and a
+			// due delivery an endpoint's cap held back is claimed now.
+			// Read again every time, the next due time cost a query per
+			// settled attempt.
+		case <-f.soon:
+			if t := f.takeSoonest(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+				next = t
+			}
 		case <-timer.C():
+			stale = true
 		}
-		stale = true
 		timer.Stop()
 	}
 }

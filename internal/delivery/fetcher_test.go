@@ -36,6 +36,7 @@ func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
 			lease: time.Minute, perEndpoint: 100, poll: time.Hour,
 			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
 			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
+			soon: make(chan struct{}, 1),
 		}
 		done := make(chan struct{})
 		go func() { f.run(ctx); close(done) }()
@@ -77,8 +78,13 @@ func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
+		// Room made says nothing of new work: the fetcher reads no next
+		// due time for it, and claims nothing.
 		freed <- struct{}{}
-		until(t, "the fetcher to wait for the retry", func() bool { return fake.Timers() == 1 })
+		until(t, "the fetcher to take the room signal", func() bool { return len(freed) == 0 && fake.Timers() == 1 })
+		// The engine tells it of the retry once recorded.
+		f.dueAt(at)
+		until(t, "the fetcher to wait for the retry", func() bool { return len(f.soon) == 0 && fake.Timers() == 1 })
 		select {
 		case cs := <-pushed:
 			t.Fatalf("claimed %d before the retry was due", len(cs))
@@ -217,6 +223,10 @@ func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		seedEvents(t, st, 2)
+		wake, err := st.Listen(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
 		var room atomic.Int64
 		room.Store(10)
 		freed := make(chan struct{}, 1)
@@ -225,7 +235,7 @@ func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
 		f := &fetcher{
 			st: st, clock: fake, log: slog.New(slog.DiscardHandler), owner: "me",
 			lease: time.Minute, perEndpoint: 100, poll: time.Hour, gap: gap,
-			free: func() int { return int(room.Load()) }, freed: freed,
+			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
 			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
 		}
 		done := make(chan struct{})
@@ -244,11 +254,13 @@ func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
 		}
 		next("the first claim, short: 2 of the room of 10", 2)
 		until(t, "the fetcher to wait", func() bool { return fake.Timers() == 1 })
+		// Three new events: their notification wakes it within the gap; it
+		// sets its timer to the gap's end and claims nothing before.
 		seedEvents(t, st, 3)
-		freed <- struct{}{}
-		// Woken within the gap, it sets its timer to the gap's end and
-		// claims nothing before.
-		until(t, "the fetcher to wait for the gap", func() bool { return len(freed) == 0 && fake.Timers() == 1 })
+		until(t, "the fetcher to wait for the gap", func() bool {
+			d := fake.NextDeadline().Sub(fake.Now())
+			return len(wake) == 0 && fake.Timers() == 1 && d > 0 && d <= gap
+		})
 		select {
 		case cs := <-pushed:
 			t.Fatalf("claimed %d within the gap", len(cs))
