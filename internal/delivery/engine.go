@@ -317,13 +317,19 @@ func (e *Engine) tenantLeases() int { return 2 * e.cfg.PerTenant }
 
 // HandOff takes deliveries an ingest transaction leased to this engine
 // and committed. One that stopped meanwhile leaves them to their lease:
-// they are claimed again when it runs out.
-func (e *Engine) HandOff(cs []*store.Claimed) {
+// they are claimed again when it runs out. held says the transaction left
+// others pending that wait for room at endpoints whose leases are all this
+// engine's (store.HandOff.Held): no other node was woken for them, so the
+// fetcher takes them as due now, and claims them as attempts end.
+func (e *Engine) HandOff(cs []*store.Claimed, held bool) {
 	e.handMu.Lock()
 	h := e.hand
 	e.handMu.Unlock()
-	if h != nil {
+	if h != nil && len(cs) > 0 {
 		h.push(cs)
+	}
+	if held {
+		e.dueAt(e.now(), true)
 	}
 }
 
@@ -647,7 +653,7 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 		done: func(rec *store.Attempt, err error) {
 			defer span.End()
 			if err == nil && status == store.StatusRetrying && next != nil {
-				e.dueAt(*next) // committed: the fetcher claims it when it comes due
+				e.dueAt(*next, false) // committed: the fetcher claims it when it comes due
 			}
 			if e.recorded(ctx, a, status, err) {
 				// The one line of every attempt's outcome: ids, status and
@@ -768,16 +774,17 @@ func (e *Engine) releaseAt(ctx context.Context, a *try, next time.Time) {
 		a.log.Warn("hand back delivery", "err", err)
 		return
 	}
-	e.dueAt(next)
+	e.dueAt(next, false)
 }
 
-// dueAt tells the running fetcher, if any, that a delivery comes due at t.
-func (e *Engine) dueAt(t time.Time) {
+// dueAt tells the running fetcher, if any, that a delivery comes due at t
+// (fetcher.dueAt).
+func (e *Engine) dueAt(t time.Time, quiet bool) {
 	e.handMu.Lock()
 	f := e.fetch
 	e.handMu.Unlock()
 	if f != nil {
-		f.dueAt(t)
+		f.dueAt(t, quiet)
 	}
 }
 

@@ -56,13 +56,18 @@ type fetcher struct {
 // dueAt tells the fetcher that a delivery comes due at t: one of this
 // node's attempts was recorded for a retry, or a delivery handed back. It
 // is how the fetcher learns of them without reading the next due time
-// again every time room is made. Call it once the row is committed.
-func (f *fetcher) dueAt(t time.Time) {
+// again every time room is made. Call it once the row is committed. With
+// quiet it does not wake the fetcher: the delivery waits for room only
+// this node's attempts make, and the fetcher takes it when one ends.
+func (f *fetcher) dueAt(t time.Time, quiet bool) {
 	f.soonMu.Lock()
 	if f.soonest.IsZero() || t.Before(f.soonest) {
 		f.soonest = t
 	}
 	f.soonMu.Unlock()
+	if quiet {
+		return
+	}
 	select {
 	case f.soon <- struct{}{}:
 	default:
@@ -159,16 +164,16 @@ func (f *fetcher) run(ctx context.Context) {
 			}
 			stale = true
 		case <-f.freed:
-			// Room, not new work: what is due is as last read, and a
-			// due delivery an endpoint's cap held back is claimed now.
-			// Read again every time, the next due time cost a query per
-			// settled attempt.
+			// Room, not new work: what is due is as last read (and as
+			// told), and a due delivery an endpoint's cap held back is
+			// claimed now. Read again every time, the next due time cost
+			// a query per settled attempt.
 		case <-f.soon:
-			if t := f.takeSoonest(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
-				next = t
-			}
 		case <-timer.C():
 			stale = true
+		}
+		if t := f.takeSoonest(); !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
 		}
 		timer.Stop()
 	}

@@ -83,7 +83,7 @@ func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
 		freed <- struct{}{}
 		until(t, "the fetcher to take the room signal", func() bool { return len(freed) == 0 && fake.Timers() == 1 })
 		// The engine tells it of the retry once recorded.
-		f.dueAt(at)
+		f.dueAt(at, false)
 		until(t, "the fetcher to wait for the retry", func() bool { return len(f.soon) == 0 && fake.Timers() == 1 })
 		select {
 		case cs := <-pushed:

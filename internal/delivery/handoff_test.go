@@ -48,7 +48,7 @@ func TestEngine_HandOffDeliversWithoutAClaim(t *testing.T) {
 		if err != nil || len(handed) != 1 || handed[0].Endpoint.ID != ep.ID {
 			t.Fatalf("EventCreateMany handed %v, %v; want the one delivery", handed, err)
 		}
-		b.engine.HandOff(handed)
+		b.engine.HandOff(handed, false)
 		b.waitStatus(t, handed[0].Delivery.ID, store.StatusDelivered, 10*time.Second)
 		if n := len(rc.got()); n != 1 {
 			t.Fatalf("receiver got %d requests, want 1", n)

@@ -60,8 +60,10 @@ type Dispatcher interface {
 	// HandOffRoom is how many new deliveries it can take now, and whose
 	// lease they get until when; a zero Limit takes none.
 	HandOffRoom() store.HandOff
-	// HandOff takes the deliveries a committed batch leased to it.
-	HandOff(cs []*store.Claimed)
+	// HandOff takes the deliveries a committed batch leased to it; held
+	// says the batch left others pending that only its own attempts' end
+	// makes room for (store.HandOff.Held), which it claims then.
+	HandOff(cs []*store.Claimed, held bool)
 }
 
 // create stores p in the next batch and returns its own outcome once that
@@ -144,8 +146,8 @@ func (c *committer) write(ctx context.Context, batch []*waiter) {
 	if err == nil {
 		// Committed: the leases are ours. Should this node die before the
 		// dispatcher sends them, they are claimed again when they run out.
-		if len(handed) > 0 {
-			c.dispatcher.HandOff(handed)
+		if len(handed) > 0 || (h != nil && h.Held > 0) {
+			c.dispatcher.HandOff(handed, h != nil && h.Held > 0)
 		}
 		for i, w := range batch {
 			w.out = outs[i]

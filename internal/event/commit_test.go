@@ -239,7 +239,7 @@ func (d *recordingDispatcher) HandOffRoom() store.HandOff {
 	return store.HandOff{Owner: "node-1", Until: time.Now().Add(time.Minute), Limit: d.n, PerEndpoint: 8}
 }
 
-func (d *recordingDispatcher) HandOff(cs []*store.Claimed) {
+func (d *recordingDispatcher) HandOff(cs []*store.Claimed, _ bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.handed = append(d.handed, cs...)

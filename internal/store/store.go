@@ -885,6 +885,11 @@ type HandOff struct {
 	PerTenant   int // 0: no cap per tenant
 	// Settling is as DeliveryClaimParams.Settling.
 	Settling []string
+	// Held is set by EventCreateMany: how many new deliveries it left
+	// pending only because their endpoint's cap was full of Owner's own
+	// leases. No other node is woken for them (none could take them); the
+	// owner claims them as its attempts to the endpoint end.
+	Held int
 }
 
 // EventCreateOutcome is what EventCreateMany did with one event: a result,

@@ -313,6 +313,9 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 	// off or leased to its creator has nothing for them, and on PostgreSQL
 	// every wake-up was a claim that found nothing, taking its turn with
 	// the hand-offs of the next ingests.
+	if h != nil {
+		waiting -= h.Held // the owner claims them itself, unwoken
+	}
 	if waiting > 0 {
 		if err := s.db.Notify(ctx, tx); err != nil {
 			return nil, nil, err
@@ -493,13 +496,14 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 	if err := s.db.LockClaims(ctx, tx); err != nil {
 		return nil, s.Err(err, "hand off deliveries")
 	}
+	h.Held = 0 // run again after a deadlock, the transaction counts afresh
 	now := s.Now()
 	ids := make([]string, 0, len(cands))
 	for _, c := range cands {
 		ids = append(ids, c.ep.ID)
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	leased, err := s.leasesBy(ctx, tx, "endpoint_id", now, ids, h)
+	leased, othersLeased, err := s.leasesBy(ctx, tx, "endpoint_id", now, ids, h)
 	if err != nil {
 		return nil, err
 	}
@@ -510,7 +514,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 			tenants = append(tenants, c.ep.TenantID)
 		}
 		tenants = slices.Compact(slices.Sorted(slices.Values(tenants)))
-		if tenantLeased, err = s.leasesBy(ctx, tx, "tenant_id", now, tenants, h); err != nil {
+		if tenantLeased, _, err = s.leasesBy(ctx, tx, "tenant_id", now, tenants, h); err != nil {
 			return nil, err
 		}
 	}
@@ -521,7 +525,13 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		if len(out) == h.Limit {
 			break
 		}
-		if leased[c.ep.ID] >= c.ep.InFlightCap(h.PerEndpoint) || tenantLeased[c.ep.TenantID] >= store.TenantCap(h.PerTenant) {
+		if leased[c.ep.ID] >= c.ep.InFlightCap(h.PerEndpoint) {
+			if othersLeased[c.ep.ID] == 0 {
+				h.Held++ // the owner's own attempts will make room for it
+			}
+			continue
+		}
+		if tenantLeased[c.ep.TenantID] >= store.TenantCap(h.PerTenant) {
 			continue
 		}
 		leased[c.ep.ID]++
@@ -549,28 +559,29 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 }
 
 // leasesBy counts the unexpired leases of each of keys, by col (endpoint_id
-// or tenant_id), but for those of h's settling deliveries (HandOff.Settling).
-func (s *Store) leasesBy(ctx context.Context, tx Querier, col string, now time.Time, keys []string, h *store.HandOff) (map[string]int, error) {
-	rows, err := tx.Query(ctx, `SELECT `+col+`, count(*) FROM deliveries
+// or tenant_id), but for those of h's settling deliveries (HandOff.Settling),
+// and of those the ones other owners than h's hold.
+func (s *Store) leasesBy(ctx context.Context, tx Querier, col string, now time.Time, keys []string, h *store.HandOff) (all, others map[string]int, err error) {
+	rows, err := tx.Query(ctx, `SELECT `+col+`, count(*), sum(CASE WHEN lease_owner = $3 THEN 0 ELSE 1 END) FROM deliveries
 		WHERE status = 'delivering' AND lease_expires_at > $1 AND `+s.db.InList(col, 2)+`
 			AND NOT (lease_owner = $3 AND `+s.db.InList("id", 4)+`)
 		GROUP BY `+col, now, keys, h.Owner, NonNil(h.Settling))
 	type held struct {
-		key string
-		n   int
+		key       string
+		n, others int
 	}
 	counts, err := Collect(rows, err, func(r Row) (held, error) {
 		var v held
-		return v, r.Scan(&v.key, &v.n)
+		return v, r.Scan(&v.key, &v.n, &v.others)
 	})
 	if err != nil {
-		return nil, s.Err(err, "hand off deliveries")
+		return nil, nil, s.Err(err, "hand off deliveries")
 	}
-	out := make(map[string]int, len(counts))
+	all, others = make(map[string]int, len(counts)), make(map[string]int, len(counts))
 	for _, c := range counts {
-		out[c.key] = c.n
+		all[c.key], others[c.key] = c.n, c.others
 	}
-	return out, nil
+	return all, others, nil
 }
 
 // existingEvent answers a re-post of an event id: the stored event and its

@@ -754,6 +754,15 @@ func testClaimSettlingLeasesDoNotCount(t *testing.T, st store.Store) {
 	if _, handed, err := st.EventCreateMany(ctx, newEv("h0"), h); err != nil || len(handed) != 0 {
 		t.Fatalf("hand-off with a's 4 leases, cap 4: handed %d (%v), want none", len(handed), err)
 	}
+	// All four are w1's: the one left pending is held for w1 alone.
+	if h.Held != 1 {
+		t.Errorf("hand-off left %d held for w1's own leases, want 1", h.Held)
+	}
+	// For another node the same full cap is others' leases: not held.
+	other := &store.HandOff{Owner: "w9", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 4}
+	if _, handed, err := st.EventCreateMany(ctx, newEv("h9"), other); err != nil || len(handed) != 0 || other.Held != 0 {
+		t.Fatalf("w9's hand-off with a's cap full of w1's leases: handed %d, held %d (%v), want none and none", len(handed), other.Held, err)
+	}
 	h.Settling = settling
 	if _, handed, err := st.EventCreateMany(ctx, newEv("h1"), h); err != nil || len(handed) != 1 {
 		t.Fatalf("hand-off with 2 of a's 4 leases settling: handed %d (%v), want 1", len(handed), err)
