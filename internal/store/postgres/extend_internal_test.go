@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"testing"
 	"time"
 
@@ -16,11 +15,7 @@ import (
 // each time.
 func TestDeliveryExtendLeases_SkipsLockedRows(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("HERALD_TEST_DATABASE_URL is not set")
-	}
-	st := openSchema(t, base)
+	st := testStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {

@@ -63,6 +63,17 @@ func TestPlans_UseIndexes(t *testing.T) {
 	}
 }
 
+// testStore is openSchema on HERALD_TEST_DATABASE_URL's database, or
+// skips the test when it is not set.
+func testStore(t *testing.T) *Store {
+	t.Helper()
+	base := os.Getenv("HERALD_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("HERALD_TEST_DATABASE_URL is not set")
+	}
+	return openSchema(t, base)
+}
+
 // openSchema opens a migrated Store on a fresh schema of base's database,
 // dropped when the test ends.
 func openSchema(t *testing.T, base string) *Store {

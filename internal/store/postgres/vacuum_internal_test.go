@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"os"
 	"slices"
 	"testing"
 	"time"
@@ -12,11 +11,7 @@ import (
 // threshold, and leaves alone those with few changes.
 func TestVacuum_TablesWithManyDeadRows(t *testing.T) {
 	t.Parallel()
-	base := os.Getenv("HERALD_TEST_DATABASE_URL")
-	if base == "" {
-		t.Skip("HERALD_TEST_DATABASE_URL is not set")
-	}
-	st := openSchema(t, base)
+	st := testStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for _, q := range []string{
