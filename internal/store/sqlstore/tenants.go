@@ -112,6 +112,17 @@ func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 			WHERE scope IN (SELECT id FROM api_keys WHERE tenant_id = $1)`, tenantID); err != nil {
 			return err
 		}
+		// The tenant's leased deliveries first, in key order: a batch of
+		// attempt records locks its deliveries and then their endpoints,
+		// and the cascade below locks the endpoints and then their
+		// deliveries. Taken in that order both ways, a batch that holds a
+		// delivery of the tenant finishes before the delete goes on,
+		// instead of the two waiting for each other until the database
+		// notices, a second later (PostgreSQL's deadlock_timeout).
+		if _, err := tx.Exec(ctx, `SELECT id FROM deliveries WHERE tenant_id = $1 AND status = 'delivering' ORDER BY id`+
+			s.db.LockClause(LockUpdate), tenantID); err != nil {
+			return err
+		}
 		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1 AND `+usersTenants, tenantID)
 		if err != nil {
 			return err

@@ -1,0 +1,82 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/heraldhq/herald/internal/store"
+)
+
+// A tenant's delete and a batch of attempt records that holds one of the
+// tenant's deliveries do not deadlock: the batch (deliveries, then their
+// endpoints) finishes, then the delete (which locks the tenant's leased
+// deliveries before the cascade locks its endpoints) goes on. Before, the
+// cascade held the endpoint the batch needed while it waited for the
+// batch's delivery, and PostgreSQL broke the cycle after a second.
+func TestTenantDelete_DoesNotDeadlockWithARecord(t *testing.T) {
+	t.Parallel()
+	st := testStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook",
+		Events: []string{"*"}, Secret: "whsec_test", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := store.Timestamp(time.Now())
+	if _, err := st.EventCreate(ctx, &store.EventCreateParams{Now: now, Event: &store.Event{
+		TenantID: "acme", ID: "e1", Type: "x", Data: json.RawMessage(`{}`), Hash: "h", Source: store.SourceAPI,
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	claimed, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "me", Now: now, Lease: time.Minute, Limit: 1, PerEndpoint: 1})
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed %d (%v), want 1", len(claimed), err)
+	}
+	// The batch: its delivery locked, as its fenced UPDATE does.
+	tx, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	// Past half a second of waiting for a lock it fails: the delete's
+	// cascade, had it locked the endpoint first, would hold it until the
+	// database broke the deadlock, a second on.
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '500ms'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE deliveries SET updated_at = $2 WHERE id = $1`, claimed[0].Delivery.ID, now); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- st.TenantDelete(ctx, "acme") }()
+	// The delete now waits for the batch's delivery row.
+	waiting := func() bool {
+		var n int
+		_ = st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE datname = current_database() AND wait_event_type = 'Lock' AND state = 'active'
+			  AND (query LIKE '%DELETE FROM tenants%' OR query LIKE '%status = ''delivering'' ORDER BY id%')`).Scan(&n)
+		return n > 0
+	}
+	for !waiting() {
+		if ctx.Err() != nil {
+			t.Fatal("the tenant's delete never waited for the batch")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// The batch goes on to its endpoint's health, and commits.
+	if _, err := tx.Exec(ctx, `UPDATE endpoints SET last_attempt_at = $2 WHERE id = $1`, ep.ID, now); err != nil {
+		t.Fatalf("the batch's endpoint update waited for the delete: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("delete tenant: %v", err)
+	}
+}
