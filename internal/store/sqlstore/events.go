@@ -503,21 +503,18 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		ids = append(ids, c.ep.ID)
 	}
 	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
-	leased, othersLeased, err := s.leasesBy(ctx, tx, "endpoint_id", now, ids, h)
-	if err != nil {
-		return nil, err
-	}
-	tenantLeased := map[string]int{}
+	tenants := []string{}
 	if h.PerTenant > 0 {
-		var tenants []string
 		for _, c := range cands {
 			tenants = append(tenants, c.ep.TenantID)
 		}
 		tenants = slices.Compact(slices.Sorted(slices.Values(tenants)))
-		if tenantLeased, _, err = s.leasesBy(ctx, tx, "tenant_id", now, tenants, h); err != nil {
-			return nil, err
-		}
 	}
+	l, err := s.leases(ctx, tx, now, ids, tenants, h)
+	if err != nil {
+		return nil, err
+	}
+	leased, othersLeased, tenantLeased := l.endpoint, l.endpointOthers, l.tenant
 	until := store.Timestamp(h.Until)
 	var out []*store.Claimed
 	chosen := map[*store.Claimed]*store.Delivery{} // the stored delivery of each
@@ -558,30 +555,49 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 	return out, nil
 }
 
-// leasesBy counts the unexpired leases of each of keys, by col (endpoint_id
-// or tenant_id), but for those of h's settling deliveries (HandOff.Settling),
-// and of those the ones other owners than h's hold.
-func (s *Store) leasesBy(ctx context.Context, tx Querier, col string, now time.Time, keys []string, h *store.HandOff) (all, others map[string]int, err error) {
-	rows, err := tx.Query(ctx, `SELECT `+col+`, count(*), sum(CASE WHEN lease_owner = $3 THEN 0 ELSE 1 END) FROM deliveries
-		WHERE status = 'delivering' AND lease_expires_at > $1 AND `+s.db.InList(col, 2)+`
-			AND NOT (lease_owner = $3 AND `+s.db.InList("id", 4)+`)
-		GROUP BY `+col, now, keys, h.Owner, NonNil(h.Settling))
+// heldLeases are the unexpired leases of a hand-off's endpoints and
+// tenants, but for its own settling deliveries (HandOff.Settling); of the
+// endpoints', those other owners than the hand-off's hold.
+type heldLeases struct {
+	endpoint, endpointOthers, tenant map[string]int
+}
+
+// leases counts them in one statement, under the claim lock: one round
+// trip fewer while the lock is held than a statement for each.
+func (s *Store) leases(ctx context.Context, tx Querier, now time.Time, endpoints, tenants []string, h *store.HandOff) (heldLeases, error) {
+	const leased = `FROM deliveries WHERE status = 'delivering' AND lease_expires_at > $1
+			AND NOT (lease_owner = $3 AND `
+	rows, err := tx.Query(ctx, `
+		SELECT 0, endpoint_id, count(*), sum(CASE WHEN lease_owner = $3 THEN 0 ELSE 1 END) `+leased+s.db.InList("id", 4)+`)
+			AND `+s.db.InList("endpoint_id", 2)+` GROUP BY endpoint_id
+		UNION ALL
+		SELECT 1, tenant_id, count(*), 0 `+leased+s.db.InList("id", 4)+`)
+			AND `+s.db.InList("tenant_id", 5)+` GROUP BY tenant_id`,
+		now, endpoints, h.Owner, NonNil(h.Settling), tenants)
 	type held struct {
+		tenant    bool
 		key       string
 		n, others int
 	}
 	counts, err := Collect(rows, err, func(r Row) (held, error) {
 		var v held
-		return v, r.Scan(&v.key, &v.n, &v.others)
+		var kind int
+		err := r.Scan(&kind, &v.key, &v.n, &v.others)
+		v.tenant = kind == 1
+		return v, err
 	})
 	if err != nil {
-		return nil, nil, s.Err(err, "hand off deliveries")
+		return heldLeases{}, s.Err(err, "hand off deliveries")
 	}
-	all, others = make(map[string]int, len(counts)), make(map[string]int, len(counts))
+	out := heldLeases{endpoint: map[string]int{}, endpointOthers: map[string]int{}, tenant: map[string]int{}}
 	for _, c := range counts {
-		all[c.key], others[c.key] = c.n, c.others
+		if c.tenant {
+			out.tenant[c.key] = c.n
+			continue
+		}
+		out.endpoint[c.key], out.endpointOthers[c.key] = c.n, c.others
 	}
-	return all, others, nil
+	return out, nil
 }
 
 // existingEvent answers a re-post of an event id: the stored event and its
