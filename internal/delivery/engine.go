@@ -30,6 +30,14 @@ import (
 // maxResponseBody is how much of a receiver's answer an attempt keeps.
 const maxResponseBody = 4 << 10
 
+// OwnLeaseFactor is how many times an endpoint's cap a node's claims and
+// hand-offs lease of it while no other node holds a lease of it and its
+// tenant holds fewer than half its leases (store.LeaseCap): the node still
+// sends no more than the cap at once, and the rest wait in its
+// dispatcher, already leased, so an endpoint's next attempt goes out when
+// one ends instead of after a claim (docs/design.md).
+const OwnLeaseFactor = 4
+
 // DefaultWorkers is how many attempts a node sends at once unless --workers
 // says otherwise: attempts mostly wait on the network, so a node keeps many
 // in flight (docs/delivery.md).
@@ -308,7 +316,7 @@ func (e *Engine) HandOffRoom() store.HandOff {
 	if h == nil {
 		return store.HandOff{}
 	}
-	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling()}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling(), OwnFactor: OwnLeaseFactor}
 }
 
 // tenantLeases is the most leases one tenant's deliveries hold across all

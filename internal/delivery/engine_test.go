@@ -828,11 +828,14 @@ func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
 		ctx, kill := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- first.engine.Run(ctx) }()
-		// The endpoint's cap is 8: 4 answered, 4 hanging.
+		// The endpoint's cap is 8 attempts sent at once, and the engine
+		// holds all 20 leased (OwnLeaseFactor): each answered attempt
+		// makes room for the next until 8 hang, requests 2, 4, ... 16,
+		// with the 8 odd ones answered.
 		waitFor(t, "the first engine to have answered and hanging attempts", 10*time.Second, func() bool {
 			mu.Lock()
 			defer mu.Unlock()
-			return len(answered) == 4 && rc.inflight.Load() == 4
+			return len(answered) == 8 && rc.inflight.Load() == 8
 		})
 		if err := st.Close(); err != nil {
 			t.Fatalf("close the first engine's store: %v", err)

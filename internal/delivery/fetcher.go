@@ -119,7 +119,7 @@ func (f *fetcher) run(ctx context.Context) {
 		if n := f.free(); n > 0 && due && spaced && f.hungry(n) {
 			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: now, Lease: f.lease,
-				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(),
+				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(), OwnFactor: OwnLeaseFactor,
 			})
 			if err != nil && ctx.Err() == nil {
 				f.log.Error("claim due deliveries", "err", err)

@@ -883,8 +883,9 @@ type HandOff struct {
 	Limit       int
 	PerEndpoint int
 	PerTenant   int // 0: no cap per tenant
-	// Settling is as DeliveryClaimParams.Settling.
-	Settling []string
+	// Settling and OwnFactor are as DeliveryClaimParams'.
+	Settling  []string
+	OwnFactor int
 	// Held is set by EventCreateMany: how many new deliveries it left
 	// pending only because their endpoint's cap was full of Owner's own
 	// leases. No other node is woken for them (none could take them); the
@@ -924,6 +925,26 @@ type DeliveryClaimParams struct {
 	// delivery no longer leased to Owner (recorded meanwhile) is not
 	// counted either way; other nodes count this node's as in flight.
 	Settling []string
+	// OwnFactor lets Owner hold up to this many times an endpoint's cap
+	// in leases of it while no other owner holds any and the endpoint's
+	// tenant holds fewer than half its PerTenant leases: Owner sends no
+	// more than the cap at once (its dispatcher keeps the rest waiting),
+	// and every other claimer sees the cap full, so the cap on attempts
+	// sent holds across nodes, while the endpoint's next deliveries are
+	// already leased when an attempt ends. The tenant's half keeps an
+	// endpoint whose attempts hang from filling its tenant's share with
+	// waiting leases. 0 or 1: the cap alone.
+	OwnFactor int
+}
+
+// LeaseCap is how many leases of an endpoint whose cap is cap an owner
+// may hold (DeliveryClaimParams.OwnFactor): cap, or cap times factor while
+// no other owner holds any and its tenant holds fewer than half its share.
+func LeaseCap(cap, factor int, othersHold, tenantHalf bool) int {
+	if othersHold || tenantHalf || factor < 1 {
+		return cap
+	}
+	return cap * factor
 }
 
 // TenantCap is a PerTenant setting as a number to compare with: n, or no

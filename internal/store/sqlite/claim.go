@@ -10,7 +10,7 @@ import (
 
 // claimPickSQL chooses what to lease, oldest due first. ?1 now, ?2 limit,
 // ?3 per-endpoint cap, ?4 per-tenant share, ?5 owner, ?6 the owner's
-// settling deliveries.
+// settling deliveries, ?7 the owner's factor of the cap (store.LeaseCap).
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
@@ -37,11 +37,22 @@ WITH settling AS MATERIALIZED (
 room AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work, and how many
     -- more leases each may take: its cap (its own max_in_flight, held to
-    -- the server's) minus the unexpired leases it holds already, but for
-    -- the settling ones. Computed once per endpoint (MATERIALIZED), not
+    -- the server's; times the owner's factor while no one else holds a
+    -- lease of it and its tenant less than half its share: store.LeaseCap)
+    -- minus the unexpired leases it holds already, but for the settling
+    -- ones. Computed once per endpoint (MATERIALIZED), not
     -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
         (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $3 THEN ep.max_in_flight ELSE $3 END)
+          * (CASE
+                WHEN $7 <= 1 THEN 1
+                WHEN EXISTS (
+                    SELECT 1 FROM deliveries o
+                    WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > $1 AND o.lease_owner <> $5
+                ) THEN 1
+                WHEN (SELECT count(*) FROM deliveries o
+                    WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > $1) >= $4 / 2 THEN 1
+                ELSE $7 END)
           - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
           + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
@@ -76,7 +87,7 @@ candidates AS (
           AND d2.status IN ('pending', 'retrying', 'delivering')
           AND d2.next_attempt_at <= $1
         ORDER BY d2.next_attempt_at, d2.id
-        LIMIT $3)
+        LIMIT $3 * $7)
     WHERE r.n > 0
 ),
 ranked AS (
@@ -96,7 +107,7 @@ LIMIT $2`
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling)
+		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1))
 		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
 			var v string
 			return v, r.Scan(&v)

@@ -774,3 +774,56 @@ func testClaimSettlingLeasesDoNotCount(t *testing.T, st store.Store) {
 		t.Fatalf("claim after one settling lease was recorded: got %d, want none", len(more))
 	}
 }
+
+// A claimer with OwnFactor leases up to that many times an endpoint's cap
+// of it while no other claimer holds any of its leases and its tenant
+// holds fewer than half its share; once another does, every claimer is
+// held to the cap for all leases together, so the cap on attempts sent
+// holds across nodes.
+func testClaimOwnFactor(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme", filters("a"))
+	for i := range 12 {
+		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	now := t0.Add(time.Second)
+	claimAs := func(owner string, at time.Time, limit, perTenant int) []*store.Claimed {
+		return do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
+			Owner: owner, Now: at, Lease: time.Minute, Limit: limit, PerEndpoint: 2, PerTenant: perTenant, OwnFactor: 3,
+		})).must(t)
+	}
+	// A tenant share of 4: from half of it (2 leases) on, the cap alone.
+	if got := claimAs("w0", now, 2, 4); len(got) != 2 {
+		t.Fatalf("w0 alone, limit 2: claimed %d, want 2", len(got))
+	}
+	if got := claimAs("w0", now, 100, 4); len(got) != 0 {
+		t.Fatalf("w0 with 2 leases, cap 2, factor 3, tenant share 4: claimed %d, want none (the tenant holds half its share: the cap alone, full)", len(got))
+	}
+	now = now.Add(2 * time.Minute) // w0's leases run out
+	if got := claimAs("w1", now, 100, 0); len(got) != 6 {
+		t.Fatalf("w1 alone, cap 2, factor 3: claimed %d, want 6", len(got))
+	}
+	// w1's six leases fill the cap for anyone else.
+	if got := claimAs("w2", now, 100, 0); len(got) != 0 {
+		t.Fatalf("w2 beside w1's 6 leases, cap 2: claimed %d, want none", len(got))
+	}
+	// And for w1, past its factor.
+	if got := claimAs("w1", now, 100, 0); len(got) != 0 {
+		t.Fatalf("w1 again at 6 leases: claimed %d, want none", len(got))
+	}
+	// Once w1's leases run out, w2 takes one: then w3, another owner
+	// beside w2, is held to the cap for all leases together.
+	now = now.Add(2 * time.Minute)
+	if got := claimAs("w2", now, 1, 0); len(got) != 1 {
+		t.Fatalf("w2 after w1's leases ran out: claimed %d, want 1", len(got))
+	}
+	if got := claimAs("w3", now, 100, 0); len(got) != 1 {
+		t.Fatalf("w3 beside w2's lease, cap 2: claimed %d, want 1 (the cap, not its factor)", len(got))
+	}
+	// Hand-offs count the same way: w3 and w2 hold the cap's two.
+	h := &store.HandOff{Owner: "w3", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 2, OwnFactor: 3}
+	if _, handed, err := st.EventCreateMany(ctx, []*store.EventCreateParams{{Event: newEvent("acme", "h0", "a", `{}`), Now: now}}, h); err != nil || len(handed) != 0 {
+		t.Fatalf("hand-off to w3 beside w2's lease, cap full: handed %d (%v), want none", len(handed), err)
+	}
+}
