@@ -24,7 +24,7 @@ import (
 // leaves, and the limit goes round the tenants with due work (each one's
 // first, then each one's second, ...), so one tenant's backlog of many
 // endpoints cannot take every claim.
-const claimSQL = `
+var claimSQL = `
 WITH RECURSIVE active AS (
     -- The endpoints with unfinished deliveries and the earliest due time of
     -- each, found by skipping through the (endpoint, due) index: one probe
@@ -67,15 +67,7 @@ room AS MATERIALIZED (
     SELECT id, tenant_id, free
     FROM (
         SELECT ep.id, ep.tenant_id, (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $5 THEN ep.max_in_flight ELSE $5 END)
-              * (CASE
-                    WHEN $8 <= 1 THEN 1
-                    WHEN EXISTS (
-                        SELECT 1 FROM deliveries o
-                        WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > $1 AND o.lease_owner <> $3
-                    ) THEN 1
-                    WHEN (SELECT count(*) FROM deliveries o
-                        WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > $1) >= $6 / 2 THEN 1
-                    ELSE $8 END) - (
+              * ` + sqlstore.LeaseFactor("$1", "$3", "$6", "$8") + ` - (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) + coalesce(se.n, 0) AS free

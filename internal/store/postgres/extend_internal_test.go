@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,25 +19,7 @@ func TestDeliveryExtendLeases_SkipsLockedRows(t *testing.T) {
 	st := testStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook",
-		Events: []string{"*"}, Secret: "whsec_test", Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
-	now := store.Timestamp(time.Now())
-	for _, id := range []string{"e1", "e2"} {
-		if _, err := st.EventCreate(ctx, &store.EventCreateParams{Now: now, Event: &store.Event{
-			TenantID: "acme", ID: id, Type: "x", Data: json.RawMessage(`{}`), Hash: "h" + id, Source: store.SourceAPI,
-		}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	claimed, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "me", Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: 10})
-	if err != nil || len(claimed) != 2 {
-		t.Fatalf("claimed %d (%v), want 2", len(claimed), err)
-	}
+	_, claimed, now := seedClaimed(ctx, t, st, 2)
 	ids := []string{claimed[0].Delivery.ID, claimed[1].Delivery.ID}
 
 	// Another transaction holds the first one's row, as a record does.
@@ -57,4 +40,32 @@ func TestDeliveryExtendLeases_SkipsLockedRows(t *testing.T) {
 	if n != 1 {
 		t.Errorf("extended %d leases, want 1: the unlocked one, the locked one skipped", n)
 	}
+}
+
+// seedClaimed makes tenant acme, an endpoint for every event type and n
+// events, and claims their deliveries for owner "me" at now.
+func seedClaimed(ctx context.Context, t *testing.T, st *Store, n int) (*store.Endpoint, []*store.Claimed, time.Time) {
+	t.Helper()
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	ep, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook",
+		Events: []string{"*"}, Secret: "whsec_test", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := store.Timestamp(time.Now())
+	for i := range n {
+		id := fmt.Sprintf("e%d", i)
+		if _, err := st.EventCreate(ctx, &store.EventCreateParams{Now: now, Event: &store.Event{
+			TenantID: "acme", ID: id, Type: "x", Data: json.RawMessage(`{}`), Hash: "h" + id, Source: store.SourceAPI,
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	claimed, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "me", Now: now, Lease: time.Minute, Limit: n, PerEndpoint: n})
+	if err != nil || len(claimed) != n {
+		t.Fatalf("claimed %d (%v), want %d", len(claimed), err, n)
+	}
+	return ep, claimed, now
 }

@@ -2,11 +2,8 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"testing"
 	"time"
-
-	"github.com/heraldhq/herald/internal/store"
 )
 
 // A tenant's delete and a batch of attempt records that holds one of the
@@ -20,24 +17,8 @@ func TestTenantDelete_DoesNotDeadlockWithARecord(t *testing.T) {
 	st := testStore(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-		t.Fatal(err)
-	}
-	ep, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook",
-		Events: []string{"*"}, Secret: "whsec_test", Enabled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := store.Timestamp(time.Now())
-	if _, err := st.EventCreate(ctx, &store.EventCreateParams{Now: now, Event: &store.Event{
-		TenantID: "acme", ID: "e1", Type: "x", Data: json.RawMessage(`{}`), Hash: "h", Source: store.SourceAPI,
-	}}); err != nil {
-		t.Fatal(err)
-	}
-	claimed, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "me", Now: now, Lease: time.Minute, Limit: 1, PerEndpoint: 1})
-	if err != nil || len(claimed) != 1 {
-		t.Fatalf("claimed %d (%v), want 1", len(claimed), err)
-	}
+	ep, claimed, now := seedClaimed(ctx, t, st, 1)
+
 	// The batch: its delivery locked, as its fenced UPDATE does.
 	tx, err := st.pool.Begin(ctx)
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 // so one tenant's backlog of many endpoints cannot take every claim. The
 // writer's IMMEDIATE transaction makes the in-flight counts exact and keeps
 // two claimers from picking the same rows.
-const claimPickSQL = `
+var claimPickSQL = `
 WITH settling AS MATERIALIZED (
     -- The owner's ($5) leases whose attempts have ended, waiting for their
     -- record ($6, store.DeliveryClaimParams.Settling): not attempts in
@@ -44,15 +44,7 @@ room AS MATERIALIZED (
     -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
         (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $3 THEN ep.max_in_flight ELSE $3 END)
-          * (CASE
-                WHEN $7 <= 1 THEN 1
-                WHEN EXISTS (
-                    SELECT 1 FROM deliveries o
-                    WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > $1 AND o.lease_owner <> $5
-                ) THEN 1
-                WHEN (SELECT count(*) FROM deliveries o
-                    WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > $1) >= $4 / 2 THEN 1
-                ELSE $7 END)
+          * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7") + `
           - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
           + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n

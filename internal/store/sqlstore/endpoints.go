@@ -27,6 +27,22 @@ const EndpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep
 // matched anywhere while its deliveries stay readable.
 const EndpointLive = `ep.deleted_at IS NULL`
 
+// LeaseFactor is store.LeaseCap's factor in SQL, for the endpoints row ep
+// of a claim: 1 while another owner than the claim's holds a lease of it
+// or its tenant holds half its share of leases, else the claim's factor.
+// now, owner, share and factor name the claim's parameters ("$1").
+func LeaseFactor(now, owner, share, factor string) string {
+	return `(CASE
+		WHEN ` + factor + ` <= 1 THEN 1
+		WHEN EXISTS (
+			SELECT 1 FROM deliveries o
+			WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + ` AND o.lease_owner <> ` + owner + `
+		) THEN 1
+		WHEN (SELECT count(*) FROM deliveries o
+			WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + `) >= ` + share + ` / 2 THEN 1
+		ELSE ` + factor + ` END)`
+}
+
 // endpointRow scans EndpointCols, alone or as part of a wider row.
 type endpointRow struct {
 	e        store.Endpoint
