@@ -129,7 +129,7 @@ func (f *fetcher) run(ctx context.Context) {
 			}
 			more, stale = err == nil && len(cs) == n, true
 			short = time.Time{}
-			if !more {
+			if !more && f.gap > 0 {
 				short = now.Add(f.gap)
 			}
 		}

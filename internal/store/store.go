@@ -939,9 +939,11 @@ type DeliveryClaimParams struct {
 
 // LeaseCap is how many leases of an endpoint whose cap is cap an owner
 // may hold (DeliveryClaimParams.OwnFactor): cap, or cap times factor while
-// no other owner holds any and its tenant holds fewer than half its share.
-func LeaseCap(cap, factor int, othersHold, tenantHalf bool) int {
-	if othersHold || tenantHalf || factor < 1 {
+// no other owner holds any and its tenant holds fewer than half its share
+// of leases (share 0: no share, never half full). The claims' SQL spells
+// the same rule (sqlstore.LeaseFactor).
+func LeaseCap(cap, factor int, othersHold bool, tenantLeases, share int) int {
+	if othersHold || factor <= 1 || (share > 0 && tenantLeases >= share/2) {
 		return cap
 	}
 	return cap * factor

@@ -29,8 +29,10 @@ const EndpointLive = `ep.deleted_at IS NULL`
 
 // LeaseFactor is store.LeaseCap's factor in SQL, for the endpoints row ep
 // of a claim: 1 while another owner than the claim's holds a lease of it
-// or its tenant holds half its share of leases, else the claim's factor.
-// now, owner, share and factor name the claim's parameters ("$1").
+// or its tenant holds half its share of leases (but for the claim's
+// settling ones, as the hand-off counts them: the claim's settling CTE),
+// else the claim's factor. now, owner, share and factor name the claim's
+// parameters ("$1").
 func LeaseFactor(now, owner, share, factor string) string {
 	return `(CASE
 		WHEN ` + factor + ` <= 1 THEN 1
@@ -39,7 +41,8 @@ func LeaseFactor(now, owner, share, factor string) string {
 			WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + ` AND o.lease_owner <> ` + owner + `
 		) THEN 1
 		WHEN (SELECT count(*) FROM deliveries o
-			WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + `) >= ` + share + ` / 2 THEN 1
+			WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + `)
+			- (SELECT count(*) FROM settling s WHERE s.tenant_id = ep.tenant_id) >= ` + share + ` / 2 THEN 1
 		ELSE ` + factor + ` END)`
 }
 

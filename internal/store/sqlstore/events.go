@@ -522,8 +522,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		if len(out) == h.Limit {
 			break
 		}
-		tenantHalf := h.PerTenant > 0 && tenantLeased[c.ep.TenantID] >= h.PerTenant/2
-		if leased[c.ep.ID] >= store.LeaseCap(c.ep.InFlightCap(h.PerEndpoint), h.OwnFactor, othersLeased[c.ep.ID] > 0, tenantHalf) {
+		if leased[c.ep.ID] >= store.LeaseCap(c.ep.InFlightCap(h.PerEndpoint), h.OwnFactor, othersLeased[c.ep.ID] > 0, tenantLeased[c.ep.TenantID], h.PerTenant) {
 			if othersLeased[c.ep.ID] == 0 {
 				h.Held++ // the owner's own attempts will make room for it
 			}
