@@ -34,9 +34,10 @@ type dispatcher struct {
 	perEndpoint int // attempts sent at once to one endpoint, unless its own max_in_flight is lower
 	perTenant   int // attempts sent at once for one tenant (0: no share)
 	capacity    int // deliveries held at once: waiting, sending, or awaiting their record
-	// run makes the attempt; settled is called, maybe later and from
-	// another goroutine, once the delivery has left this node's hands.
-	run func(ctx context.Context, c *store.Claimed, settled func())
+	// run makes the attempt and says whether it delivered; settled is
+	// called, maybe later and from another goroutine, once the delivery
+	// has left this node's hands.
+	run func(ctx context.Context, c *store.Claimed, settled func()) (delivered bool)
 	// release hands back a delivery that was never attempted (shutdown).
 	release func(ctx context.Context, c *store.Claimed)
 	// sent is told how many attempts are being sent, after every dispatch
@@ -47,15 +48,16 @@ type dispatcher struct {
 	mu       sync.Mutex
 	held     int
 	sending  int
-	settling map[string]struct{} // deliveries whose attempt ended, awaiting their record
-	perEP    map[string]int      // attempts being sent, by endpoint
-	perTN    map[string]int      // attempts being sent, by tenant
-	queued   map[string][]*job   // waiting for a worker, by tenant, in claim order
-	turn     []string            // tenants with queued jobs and room in their share, in turn
-	inTurn   map[string]bool     // the tenants in turn
-	blocked  map[string][]*job   // waiting for their endpoint's cap
-	deferred jobsByTurn          // waiting for their rate limit turn
-	admits   []*admission        // test sends waiting for a place, in arrival order
+	settling map[string]struct{}  // deliveries whose attempt ended, awaiting their record
+	perEP    map[string]int       // attempts being sent, by endpoint
+	perTN    map[string]int       // attempts being sent, by tenant
+	queued   map[string][]*job    // waiting for a worker, by tenant, in claim order
+	turn     []string             // tenants with queued jobs and room in their share, in turn
+	inTurn   map[string]bool      // the tenants in turn
+	blocked  map[string][]*job    // waiting for their endpoint's cap
+	quick    map[string]time.Time // endpoints whose last attempt delivered within eagerWithin, and when it ended
+	deferred jobsByTurn           // waiting for their rate limit turn
+	admits   []*admission         // test sends waiting for a place, in arrival order
 	stopped  bool
 	wg       sync.WaitGroup // workers
 
@@ -66,6 +68,7 @@ type dispatcher struct {
 // job is a delivery the dispatcher holds.
 type job struct {
 	c        *store.Claimed
+	started  time.Time // when its attempt began
 	turn     time.Time // when a deferred job's rate limit turn comes
 	reserved bool      // its turn is taken: it runs without asking again
 	settled  bool      // it has left this node's hands
@@ -77,6 +80,7 @@ func newDispatcher(d *dispatcher) *dispatcher {
 	d.queued = map[string][]*job{}
 	d.inTurn = map[string]bool{}
 	d.blocked = map[string][]*job{}
+	d.quick = map[string]time.Time{}
 	d.settling = map[string]struct{}{}
 	d.perTenant = store.TenantCap(d.perTenant)
 	d.rearm = make(chan struct{}, 1)
@@ -118,6 +122,33 @@ func (d *dispatcher) settlingIDs() []string {
 	ids := make([]string, 0, len(d.settling))
 	for id := range d.settling {
 		ids = append(ids, id)
+	}
+	return ids
+}
+
+// eagerWithin is how quickly an endpoint's attempt must have been
+// delivered, and how recently, for the endpoint to be eager: a node leases
+// more of an eager endpoint's deliveries than its cap (OwnLeaseFactor),
+// which wait in the dispatcher for its attempts to end. An endpoint whose
+// attempts hang, fail or have not been tried yet gets its cap alone, so
+// waiting leases never pile up where they would wait for seconds while its
+// tenant's other endpoints want its share.
+const eagerWithin = time.Second
+
+// eagerIDs names the eager endpoints (store.DeliveryClaimParams.Eager):
+// those whose last attempt from this node was delivered in less than
+// eagerWithin, and ended less than eagerWithin ago.
+func (d *dispatcher) eagerIDs() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	now := d.clock.Now()
+	ids := make([]string, 0, len(d.quick))
+	for ep, at := range d.quick {
+		if now.Sub(at) >= eagerWithin {
+			delete(d.quick, ep)
+			continue
+		}
+		ids = append(ids, ep)
 	}
 	return ids
 }
@@ -218,16 +249,22 @@ func (d *dispatcher) placeLocked(j *job) {
 		return
 	}
 	d.takeLocked(ep.ID, j.c.Delivery.TenantID)
+	j.started = d.clock.Now()
 	d.wg.Add(1)
 	go d.work(j)
 }
 
 func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
-	d.run(d.ctx, j.c, func() { d.settle(j) })
+	delivered := d.run(d.ctx, j.c, func() { d.settle(j) })
 	d.mu.Lock()
 	if !j.settled {
 		d.settling[j.c.Delivery.ID] = struct{}{}
+	}
+	if now := d.clock.Now(); delivered && now.Sub(j.started) < eagerWithin {
+		d.quick[j.c.Endpoint.ID] = now
+	} else {
+		delete(d.quick, j.c.Endpoint.ID)
 	}
 	d.leaveLocked(j.c.Endpoint.ID, j.c.Delivery.TenantID)
 	d.mu.Unlock()

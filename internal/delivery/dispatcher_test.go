@@ -41,17 +41,18 @@ type lab struct {
 	ownCap   map[string]int    // endpoints' own max_in_flight
 	tenantOf map[string]string // endpoints' tenants; "" when not set
 	turns    map[string]time.Time
+	failed   map[string]bool // attempts that end undelivered
 }
 
 // newLab's turns are deliveries' rate limit turns (Claimed.NotBefore), by
 // name; the others go at once.
 func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, turns map[string]time.Time) *lab {
-	l := &lab{finish: map[string]chan struct{}{}, settles: map[string]func(){}, turns: turns}
+	l := &lab{finish: map[string]chan struct{}{}, settles: map[string]func(){}, turns: turns, failed: map[string]bool{}}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	l.d = newDispatcher(&dispatcher{
 		ctx: ctx, clock: c, workers: workers, perEndpoint: perEndpoint, capacity: capacity,
-		run: func(ctx context.Context, c *store.Claimed, settled func()) {
+		run: func(ctx context.Context, c *store.Claimed, settled func()) bool {
 			id := c.Delivery.ID
 			l.mu.Lock()
 			l.running = append(l.running, id)
@@ -63,8 +64,9 @@ func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, tur
 			case <-ctx.Done():
 			}
 			l.mu.Lock()
+			defer l.mu.Unlock()
 			l.running = slices.DeleteFunc(l.running, func(s string) bool { return s == id })
-			l.mu.Unlock()
+			return !l.failed[id]
 		},
 		release: func(_ context.Context, c *store.Claimed) {
 			l.mu.Lock()
@@ -190,6 +192,48 @@ func TestDispatcher_TenantsTakeTurnsWithinTheirShare(t *testing.T) {
 	l.end("h1/2")
 	l.end("h2/2")
 	until(t, "every attempt to be over", l.idle)
+}
+
+// An endpoint is eager (leased past its cap) only while its attempts are
+// delivered quickly: one that answers slowly, fails, or has had no
+// attempt for a while is not.
+func TestDispatcher_EagerEndpointsAreThoseDeliveredQuickly(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(tp0)
+	l := newLab(t, clk, 10, 10, 100, nil)
+	eager := func() []string { return slices.Sorted(slices.Values(l.d.eagerIDs())) }
+	l.failed["bad/1"], l.failed["fast/3"] = true, true
+	if got := eager(); len(got) != 0 {
+		t.Fatalf("eager before any attempt = %v, want none", got)
+	}
+	l.push("fast/1", "slow/1", "bad/1")
+	wantSending(t, l, "fast/1", "slow/1", "bad/1")
+	l.end("fast/1")
+	l.end("bad/1")
+	until(t, "fast/1 and bad/1 to be over", func() bool { return slices.Equal(l.sending(), []string{"slow/1"}) })
+	if got := eager(); !slices.Equal(got, []string{"fast"}) {
+		t.Fatalf("eager = %v, want [fast]: bad's attempt failed, slow's goes on", got)
+	}
+	clk.Advance(eagerWithin)
+	l.end("slow/1")
+	until(t, "slow/1 to be over", l.idle)
+	if got := eager(); len(got) != 0 {
+		t.Fatalf("eager = %v, want none: fast's success is %v old, slow's took as long", got, eagerWithin)
+	}
+	l.push("fast/2")
+	wantSending(t, l, "fast/2")
+	l.end("fast/2")
+	until(t, "fast/2 to be over", l.idle)
+	if got := eager(); !slices.Equal(got, []string{"fast"}) {
+		t.Fatalf("eager = %v, want [fast] again", got)
+	}
+	l.push("fast/3")
+	wantSending(t, l, "fast/3")
+	l.end("fast/3")
+	until(t, "fast/3 to be over", l.idle)
+	if got := eager(); len(got) != 0 {
+		t.Fatalf("eager = %v, want none: fast's last attempt failed", got)
+	}
 }
 
 func TestDispatcher_EndpointsOwnCapWhenLower(t *testing.T) {

@@ -213,14 +213,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	disp = newDispatcher(&dispatcher{
 		ctx: sendCtx, clock: e.clock,
 		workers: e.cfg.Workers, perEndpoint: e.cfg.PerEndpoint, perTenant: e.cfg.PerTenant, capacity: e.cfg.Workers + e.cfg.Prefetch,
-		run: func(ctx context.Context, c *store.Claimed, settled func()) {
+		run: func(ctx context.Context, c *store.Claimed, settled func()) bool {
 			// A test delivery claimed again (its node died mid-send) is
 			// still a test: sent once, never retried.
 			s := onSchedule
 			if c.Event.Source == store.SourceTest {
 				s = onlyOnce
 			}
-			e.attempt(ctx, c, s, comp.add, func(*store.Attempt) {
+			return e.attempt(ctx, c, s, comp.add, func(*store.Attempt) {
 				e.untrack(c.Delivery.ID)
 				settled()
 			})
@@ -242,7 +242,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
 		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, perTenant: e.tenantLeases(), poll: e.cfg.PollInterval,
 		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8), gap: e.cfg.ClaimGap,
-		wake: wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed, settling: disp.settlingIDs,
+		wake: wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed, settling: disp.settlingIDs, eager: disp.eagerIDs,
 		push: func(cs []*store.Claimed) {
 			for _, c := range cs {
 				e.track(c.Delivery.ID)
@@ -256,7 +256,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// while the fetcher runs (HandOff), and test sends take their places
 	// beside the workers'.
 	e.handMu.Lock()
-	e.hand, e.disp, e.fetch = &handOff{free: disp.free, settling: disp.settlingIDs, push: f.push}, disp, f
+	e.hand, e.disp, e.fetch = &handOff{free: disp.free, settling: disp.settlingIDs, eager: disp.eagerIDs, push: f.push}, disp, f
 	select {
 	case <-e.started:
 	default:
@@ -302,6 +302,7 @@ func (e *Engine) Run(ctx context.Context) error {
 type handOff struct {
 	free     func() int
 	settling func() []string
+	eager    func() []string
 	push     func(cs []*store.Claimed)
 }
 
@@ -316,7 +317,7 @@ func (e *Engine) HandOffRoom() store.HandOff {
 	if h == nil {
 		return store.HandOff{}
 	}
-	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling(), OwnFactor: OwnLeaseFactor}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling(), OwnFactor: OwnLeaseFactor, Eager: h.eager()}
 }
 
 // tenantLeases is the most leases one tenant's deliveries hold across all
@@ -422,7 +423,7 @@ type try struct {
 // recorded (or as made, when it could not be), or with nil when the
 // delivery was handed back unattempted (shutdown, the database not
 // answering). The endpoint's rate limit is the caller's to keep.
-func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, complete func(*completion), settled func(*store.Attempt)) {
+func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, complete func(*completion), settled func(*store.Attempt)) (delivered bool) {
 	d, ep, ev := c.Delivery, c.Endpoint, c.Event
 	a := &try{c: c, series: s, log: e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)}
 	ctx, span := e.startSpan(ctx, c)
@@ -489,7 +490,7 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 		return
 	}
 	a.body, a.out = body, out
-	e.finish(bg, a, span, complete, settled)
+	return e.finish(bg, a, span, complete, settled) == store.StatusDelivered
 }
 
 // outcome is what one HTTP request came to.
@@ -640,7 +641,7 @@ func formatEvent(ev *store.Event) *format.Event {
 // recorded, acts on it: the delivery is delivered, due again later, or
 // failed, and a failure raises the format's failure event. The attempt's
 // span ends then, so it says whether the record was made.
-func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete func(*completion), settled func(*store.Attempt)) {
+func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete func(*completion), settled func(*store.Attempt)) (status string) {
 	a.ended = e.now()
 	if a.out.started.IsZero() {
 		a.out.started = a.ended
@@ -701,6 +702,7 @@ func (e *Engine) finish(ctx context.Context, a *try, span trace.Span, complete f
 			settled(att)
 		},
 	})
+	return status
 }
 
 // decide is what the attempt leaves its delivery in: delivered on a 2xx;

@@ -828,10 +828,11 @@ func TestEngine_KilledMidBatchLosesNothing(t *testing.T) {
 		ctx, kill := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- first.engine.Run(ctx) }()
-		// The endpoint's cap is 8 attempts sent at once, and the engine
-		// holds all 20 leased (OwnLeaseFactor): each answered attempt
-		// makes room for the next until 8 hang, requests 2, 4, ... 16,
-		// with the 8 odd ones answered.
+		// The endpoint's cap is 8 attempts sent at once, and once its
+		// attempts are answered quickly the engine leases past the cap
+		// (OwnLeaseFactor): each answered attempt makes room for the
+		// next until 8 hang, requests 2, 4, ... 16, with the 8 odd ones
+		// answered.
 		waitFor(t, "the first engine to have answered and hanging attempts", 10*time.Second, func() bool {
 			mu.Lock()
 			defer mu.Unlock()

@@ -45,12 +45,15 @@ type fetcher struct {
 	// settling names the deliveries whose attempts ended and wait for
 	// their record (store.DeliveryClaimParams.Settling); nil: none.
 	settling func() []string
-	queued   func() int                // deliveries waiting for a worker; nil: none
-	freed    <-chan struct{}           // room was made
-	push     func(cs []*store.Claimed) // to the dispatcher
-	soonMu   sync.Mutex
-	soonest  time.Time     // the earliest due time told by dueAt, not yet taken
-	soon     chan struct{} // cap 1: dueAt was called
+	// eager names the endpoints the claim leases past their cap
+	// (store.DeliveryClaimParams.Eager); nil: none.
+	eager   func() []string
+	queued  func() int                // deliveries waiting for a worker; nil: none
+	freed   <-chan struct{}           // room was made
+	push    func(cs []*store.Claimed) // to the dispatcher
+	soonMu  sync.Mutex
+	soonest time.Time     // the earliest due time told by dueAt, not yet taken
+	soon    chan struct{} // cap 1: dueAt was called
 }
 
 // dueAt tells the fetcher that a delivery comes due at t: one of this
@@ -97,6 +100,14 @@ func (f *fetcher) settlingIDs() []string {
 	return f.settling()
 }
 
+// eagerIDs is f.eager's list, or none.
+func (f *fetcher) eagerIDs() []string {
+	if f.eager == nil {
+		return nil
+	}
+	return f.eager()
+}
+
 // run claims until ctx ends.
 func (f *fetcher) run(ctx context.Context) {
 	// next is the earliest due time as last read. A claim is made only when
@@ -119,7 +130,7 @@ func (f *fetcher) run(ctx context.Context) {
 		if n := f.free(); n > 0 && due && spaced && f.hungry(n) {
 			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: now, Lease: f.lease,
-				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(), OwnFactor: OwnLeaseFactor,
+				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(), OwnFactor: OwnLeaseFactor, Eager: f.eagerIDs(),
 			})
 			if err != nil && ctx.Err() == nil {
 				f.log.Error("claim due deliveries", "err", err)

@@ -883,9 +883,10 @@ type HandOff struct {
 	Limit       int
 	PerEndpoint int
 	PerTenant   int // 0: no cap per tenant
-	// Settling and OwnFactor are as DeliveryClaimParams'.
+	// Settling, OwnFactor and Eager are as DeliveryClaimParams'.
 	Settling  []string
 	OwnFactor int
+	Eager     []string
 	// Held is set by EventCreateMany: how many new deliveries it left
 	// pending only because their endpoint's cap was full of Owner's own
 	// leases. No other node is woken for them (none could take them); the
@@ -925,9 +926,10 @@ type DeliveryClaimParams struct {
 	// delivery no longer leased to Owner (recorded meanwhile) is not
 	// counted either way; other nodes count this node's as in flight.
 	Settling []string
-	// OwnFactor lets Owner hold up to this many times an endpoint's cap
-	// in leases of it while no other owner holds any and the endpoint's
-	// tenant holds fewer than half its PerTenant leases: Owner sends no
+	// OwnFactor lets Owner hold up to this many times the cap of an
+	// endpoint named in Eager in leases of it while no other owner holds
+	// any and the endpoint's tenant holds fewer than half its PerTenant
+	// leases: Owner sends no
 	// more than the cap at once (its dispatcher keeps the rest waiting),
 	// and every other claimer sees the cap full, so the cap on attempts
 	// sent holds across nodes, while the endpoint's next deliveries are
@@ -935,15 +937,21 @@ type DeliveryClaimParams struct {
 	// endpoint whose attempts hang from filling its tenant's share with
 	// waiting leases. 0 or 1: the cap alone.
 	OwnFactor int
+	// Eager names the endpoints OwnFactor applies to: those whose
+	// attempts from Owner have just been delivered quickly. Leases
+	// waiting behind an endpoint that hangs or fails would only hold its
+	// tenant's share from its other endpoints.
+	Eager []string
 }
 
 // LeaseCap is how many leases of an endpoint whose cap is cap an owner
 // may hold (DeliveryClaimParams.OwnFactor): cap, or cap times factor while
-// no other owner holds any and its tenant holds fewer than half its share
-// of leases (share 0: no share, never half full). The claims' SQL spells
-// the same rule (sqlstore.LeaseFactor).
-func LeaseCap(cap, factor int, othersHold bool, tenantLeases, share int) int {
-	if othersHold || factor <= 1 || (share > 0 && tenantLeases >= share/2) {
+// the endpoint is eager (named in DeliveryClaimParams.Eager), no other
+// owner holds any and its tenant holds fewer than half its share of
+// leases (share 0: no share, never half full). The claims' SQL spells the
+// same rule (sqlstore.LeaseFactor).
+func LeaseCap(cap, factor int, eager, othersHold bool, tenantLeases, share int) int {
+	if !eager || othersHold || factor <= 1 || (share > 0 && tenantLeases >= share/2) {
 		return cap
 	}
 	return cap * factor

@@ -11,7 +11,8 @@ import (
 // claimSQL leases due deliveries. $1 now, $2 lease expiry, $3 owner,
 // $4 limit, $5 per-endpoint cap, $6 per-tenant share, $7 the owner's
 // settling deliveries (store.DeliveryClaimParams.Settling), $8 the
-// owner's factor of the cap (store.LeaseCap).
+// owner's factor of the cap (store.LeaseCap), $9 the endpoints it applies
+// to (store.DeliveryClaimParams.Eager).
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
@@ -60,14 +61,15 @@ settling AS MATERIALIZED (
 room AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work, and how many
     -- more leases each may take: its cap (its own max_in_flight, held to
-    -- the server's; times the owner's factor while no one else holds a
-    -- lease of it and its tenant less than half its share: store.LeaseCap)
+    -- the server's; times the owner's factor while it is eager, no one
+    -- else holds a lease of it and its tenant less than half its share:
+    -- store.LeaseCap)
     -- minus the unexpired leases it holds already, but for the settling
     -- ones.
     SELECT id, tenant_id, free
     FROM (
         SELECT ep.id, ep.tenant_id, (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $5 THEN ep.max_in_flight ELSE $5 END)
-              * ` + sqlstore.LeaseFactor("$1", "$3", "$6", "$8") + ` - (
+              * ` + sqlstore.LeaseFactor("$1", "$3", "$6", "$8", "ep.id = ANY($9)") + ` - (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) + coalesce(se.n, 0) AS free
@@ -146,7 +148,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 		if err := s.db.LockClaims(ctx, tx); err != nil {
 			return nil, err
 		}
-		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), sqlstore.NonNil(p.Settling), max(p.OwnFactor, 1))
+		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), sqlstore.NonNil(p.Settling), max(p.OwnFactor, 1), sqlstore.NonNil(p.Eager))
 		return sqlstore.Collect(rows, err, s.ScanClaimed)
 	})
 }

@@ -10,7 +10,8 @@ import (
 
 // claimPickSQL chooses what to lease, oldest due first. ?1 now, ?2 limit,
 // ?3 per-endpoint cap, ?4 per-tenant share, ?5 owner, ?6 the owner's
-// settling deliveries, ?7 the owner's factor of the cap (store.LeaseCap).
+// settling deliveries, ?7 the owner's factor of the cap (store.LeaseCap),
+// ?8 the endpoints it applies to (store.DeliveryClaimParams.Eager).
 //
 // Claim at most cap-inflight per endpoint in the query itself: a worker that
 // claimed ten deliveries for one dead endpoint would sit on all ten until
@@ -37,14 +38,15 @@ WITH settling AS MATERIALIZED (
 room AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work, and how many
     -- more leases each may take: its cap (its own max_in_flight, held to
-    -- the server's; times the owner's factor while no one else holds a
-    -- lease of it and its tenant less than half its share: store.LeaseCap)
+    -- the server's; times the owner's factor while it is eager, no one
+    -- else holds a lease of it and its tenant less than half its share:
+    -- store.LeaseCap)
     -- minus the unexpired leases it holds already, but for the settling
     -- ones. Computed once per endpoint (MATERIALIZED), not
     -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
         (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $3 THEN ep.max_in_flight ELSE $3 END)
-          * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7") + `
+          * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7", "ep.id IN (SELECT value FROM json_each($8))") + `
           - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
           + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
@@ -99,7 +101,7 @@ LIMIT $2`
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1))
+		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
 		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
 			var v string
 			return v, r.Scan(&v)

@@ -28,14 +28,16 @@ const EndpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep
 const EndpointLive = `ep.deleted_at IS NULL`
 
 // LeaseFactor is store.LeaseCap's factor in SQL, for the endpoints row ep
-// of a claim: 1 while another owner than the claim's holds a lease of it
-// or its tenant holds half its share of leases (but for the claim's
-// settling ones, as the hand-off counts them: the claim's settling CTE),
-// else the claim's factor. now, owner, share and factor name the claim's
-// parameters ("$1").
-func LeaseFactor(now, owner, share, factor string) string {
+// of a claim: 1 unless ep is eager (eager, the driver's test of ep.id
+// against the claim's Eager list), while another owner than the claim's
+// holds a lease of it or its tenant holds half its share of leases (but
+// for the claim's settling ones, as the hand-off counts them: the claim's
+// settling CTE), else the claim's factor. now, owner, share and factor
+// name the claim's parameters ("$1").
+func LeaseFactor(now, owner, share, factor, eager string) string {
 	return `(CASE
 		WHEN ` + factor + ` <= 1 THEN 1
+		WHEN NOT (` + eager + `) THEN 1
 		WHEN EXISTS (
 			SELECT 1 FROM deliveries o
 			WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + ` AND o.lease_owner <> ` + owner + `

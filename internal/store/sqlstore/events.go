@@ -515,6 +515,10 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		return nil, err
 	}
 	leased, othersLeased, tenantLeased := l.endpoint, l.endpointOthers, l.tenant
+	eager := map[string]bool{}
+	for _, id := range h.Eager {
+		eager[id] = true
+	}
 	until := store.Timestamp(h.Until)
 	var out []*store.Claimed
 	chosen := map[*store.Claimed]*store.Delivery{} // the stored delivery of each
@@ -522,7 +526,7 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		if len(out) == h.Limit {
 			break
 		}
-		if leased[c.ep.ID] >= store.LeaseCap(c.ep.InFlightCap(h.PerEndpoint), h.OwnFactor, othersLeased[c.ep.ID] > 0, tenantLeased[c.ep.TenantID], h.PerTenant) {
+		if leased[c.ep.ID] >= store.LeaseCap(c.ep.InFlightCap(h.PerEndpoint), h.OwnFactor, eager[c.ep.ID], othersLeased[c.ep.ID] > 0, tenantLeased[c.ep.TenantID], h.PerTenant) {
 			if othersLeased[c.ep.ID] == 0 {
 				h.Held++ // the owner's own attempts will make room for it
 			}

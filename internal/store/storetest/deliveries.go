@@ -3,6 +3,7 @@ package storetest
 import (
 	"cmp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -775,24 +776,32 @@ func testClaimSettlingLeasesDoNotCount(t *testing.T, st store.Store) {
 	}
 }
 
-// A claimer with OwnFactor leases up to that many times an endpoint's cap
-// of it while no other claimer holds any of its leases and its tenant
-// holds fewer than half its share; once another does, every claimer is
-// held to the cap for all leases together, so the cap on attempts sent
-// holds across nodes.
+// A claimer with OwnFactor leases up to that many times the cap of an
+// endpoint it names eager while no other claimer holds any of its leases
+// and its tenant holds fewer than half its share; once another does, every
+// claimer is held to the cap for all leases together, so the cap on
+// attempts sent holds across nodes. An endpoint not named eager is held
+// to its cap.
 func testClaimOwnFactor(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	mkTenant(t, st, "acme")
-	mkEndpoint(t, st, "acme", filters("a"))
+	ep := mkEndpoint(t, st, "acme", filters("a"))
 	for i := range 12 {
 		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
 	}
 	now := t0.Add(time.Second)
+	var eager []string
 	claimAs := func(owner string, at time.Time, limit, perTenant int) []*store.Claimed {
 		return do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
-			Owner: owner, Now: at, Lease: time.Minute, Limit: limit, PerEndpoint: 2, PerTenant: perTenant, OwnFactor: 3,
+			Owner: owner, Now: at, Lease: time.Minute, Limit: limit, PerEndpoint: 2, PerTenant: perTenant, OwnFactor: 3, Eager: eager,
 		})).must(t)
 	}
+	// Not named eager: the cap alone, though w9 is alone.
+	if got := claimAs("w9", now, 100, 0); len(got) != 2 {
+		t.Fatalf("w9 alone, endpoint not eager, cap 2, factor 3: claimed %d, want 2", len(got))
+	}
+	now = now.Add(2 * time.Minute) // w9's leases run out
+	eager = []string{ep.ID}
 	// A tenant share of 4: from half of it (2 leases) on, the cap alone.
 	if got := claimAs("w0", now, 2, 4); len(got) != 2 {
 		t.Fatalf("w0 alone, limit 2: claimed %d, want 2", len(got))
@@ -822,8 +831,34 @@ func testClaimOwnFactor(t *testing.T, st store.Store) {
 		t.Fatalf("w3 beside w2's lease, cap 2: claimed %d, want 1 (the cap, not its factor)", len(got))
 	}
 	// Hand-offs count the same way: w3 and w2 hold the cap's two.
-	h := &store.HandOff{Owner: "w3", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 2, OwnFactor: 3}
+	h := &store.HandOff{Owner: "w3", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 2, OwnFactor: 3, Eager: eager}
 	if _, handed, err := st.EventCreateMany(ctx, []*store.EventCreateParams{{Event: newEvent("acme", "h0", "a", `{}`), Now: now}}, h); err != nil || len(handed) != 0 {
 		t.Fatalf("hand-off to w3 beside w2's lease, cap full: handed %d (%v), want none", len(handed), err)
+	}
+	// At endpoints no one holds a lease of, a hand-off to one owner
+	// leases past the cap of an eager endpoint, and not past it of one
+	// that is not.
+	handTo := func(tenant string, eager bool) int {
+		mkTenant(t, st, tenant)
+		ep := mkEndpoint(t, st, tenant, filters("a"))
+		h := &store.HandOff{Owner: "w4", Until: now.Add(time.Minute), Limit: 100, PerEndpoint: 2, OwnFactor: 3}
+		if eager {
+			h.Eager = []string{ep.ID}
+		}
+		var evs []*store.EventCreateParams
+		for i := range 8 {
+			evs = append(evs, &store.EventCreateParams{Event: newEvent(tenant, "h"+strconv.Itoa(i), "a", `{}`), Now: now})
+		}
+		_, handed, err := st.EventCreateMany(ctx, evs, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(handed)
+	}
+	if got := handTo("beta", false); got != 2 {
+		t.Fatalf("hand-off to w4 alone, endpoint not eager: handed %d of 8, want 2 (the cap)", got)
+	}
+	if got := handTo("gamma", true); got != 6 {
+		t.Fatalf("hand-off to w4 alone, endpoint eager: handed %d of 8, want 6 (the cap times 3)", got)
 	}
 }
