@@ -31,10 +31,23 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 	return out
 }
 
+// OneAtATimeAfter is how many attempts in a row must have failed for an
+// endpoint to be sent one attempt at a time (InFlightCap) until one is
+// delivered. Its deliveries wait their turn, due, instead of each taking a
+// worker to find the receiver still down: a refused endpoint at 100
+// events a second made over 2,000 attempts a second under the bench's
+// short retry schedule, more than the node's healthy endpoints were sent
+// (docs/design.md).
+const OneAtATimeAfter = 5
+
 // InFlightCap is the endpoint's cap on attempts in flight across all nodes
-// under a server cap of server: its own MaxInFlight when set and lower,
-// else the server's. The claim queries spell the same rule in SQL.
+// under a server cap of server: 1 after OneAtATimeAfter failed attempts in
+// a row, else its own MaxInFlight when set and lower, else the server's.
+// The claim queries spell the same rule in SQL (sqlstore.InFlightCap).
 func (e *Endpoint) InFlightCap(server int) int {
+	if e.Health.ConsecutiveFailures >= OneAtATimeAfter {
+		return 1
+	}
 	if e.MaxInFlight > 0 && e.MaxInFlight < server {
 		return e.MaxInFlight
 	}

@@ -37,15 +37,15 @@ WITH settling AS MATERIALIZED (
 ),
 room AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work, and how many
-    -- more leases each may take: its cap (its own max_in_flight, held to
-    -- the server's; times the owner's factor while it is eager, no one
-    -- else holds a lease of it and its tenant less than half its share:
-    -- store.LeaseCap)
-    -- minus the unexpired leases it holds already, but for the settling
-    -- ones. Computed once per endpoint (MATERIALIZED), not
+    -- more leases each may take: its cap (1 after a streak of failed attempts, else its
+    -- own max_in_flight, held to the server's: sqlstore.InFlightCap),
+    -- times the owner's factor while it is eager, no one else holds a
+    -- lease of it and its tenant less than half its share
+    -- (store.LeaseCap), minus the unexpired leases it holds already, but
+    -- for the settling ones. Computed once per endpoint (MATERIALIZED), not
     -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
-        (CASE WHEN ep.max_in_flight > 0 AND ep.max_in_flight < $3 THEN ep.max_in_flight ELSE $3 END)
+        ` + sqlstore.InFlightCap("$3") + `
           * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7", "ep.id IN (SELECT value FROM json_each($8))") + `
           - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +27,14 @@ const EndpointCols = `ep.id, ep.tenant_id, ep.url, ep.description, ep.events, ep
 // too) spells it with this, so a deleted endpoint is neither enabled nor
 // matched anywhere while its deliveries stay readable.
 const EndpointLive = `ep.deleted_at IS NULL`
+
+// InFlightCap is store.Endpoint.InFlightCap in SQL, for the endpoints row
+// ep under the server cap server (a parameter, "$5").
+func InFlightCap(server string) string {
+	return `(CASE WHEN ep.consecutive_failures >= ` + strconv.Itoa(store.OneAtATimeAfter) + ` THEN 1
+		WHEN ep.max_in_flight > 0 AND ep.max_in_flight < ` + server + ` THEN ep.max_in_flight
+		ELSE ` + server + ` END)`
+}
 
 // LeaseFactor is store.LeaseCap's factor in SQL, for the endpoints row ep
 // of a claim: 1 unless ep is eager (eager, the driver's test of ep.id
