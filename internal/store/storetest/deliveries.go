@@ -862,3 +862,60 @@ func testClaimOwnFactor(t *testing.T, st store.Store) {
 		t.Fatalf("hand-off to w4 alone, endpoint eager: handed %d of 8, want 6 (the cap times 3)", got)
 	}
 }
+
+// An endpoint whose last store.OneAtATimeAfter attempts all failed is
+// claimed and handed off one delivery at a time, whatever its cap, until
+// an attempt to it is delivered.
+func testClaimOneAtATimeAfterFailures(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme", filters("a"))
+	for i := range 20 {
+		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	now := t0.Add(time.Second)
+	retry := now // due again at once
+	failed := 0
+	for failed < store.OneAtATimeAfter {
+		cs := claim(t, st, "w", now, 100, 4)
+		if want := min(4, store.OneAtATimeAfter-failed); len(cs) < want {
+			t.Fatalf("claim after %d failed attempts: %d, want at least %d (the cap)", failed, len(cs), want)
+		}
+		for _, c := range cs {
+			if failed == store.OneAtATimeAfter {
+				// Put back untried, which is no failure.
+				if err := st.DeliveryRelease(ctx, c.Delivery.ID, "w", now); err != nil {
+					t.Fatal(err)
+				}
+				continue
+			}
+			recordAs(t, st, "w", c.Delivery.ID, store.StatusRetrying, 500, now, &retry)
+			failed++
+		}
+	}
+	cs := claim(t, st, "w", now, 100, 4)
+	if len(cs) != 1 {
+		t.Fatalf("claim after %d failed attempts in a row: %d, want 1", failed, len(cs))
+	}
+	if more := claim(t, st, "w2", now, 100, 4); len(more) != 0 {
+		t.Fatalf("a second claim beside the one attempt in flight: %d, want none", len(more))
+	}
+	h := &store.HandOff{Owner: "w3", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 4}
+	if _, handed, err := st.EventCreateMany(ctx, []*store.EventCreateParams{{Event: newEvent("acme", "h0", "a", `{}`), Now: now}}, h); err != nil || len(handed) != 0 {
+		t.Fatalf("hand-off beside the one attempt in flight: handed %d (%v), want none", len(handed), err)
+	}
+	// Delivered: the cap again.
+	recordAs(t, st, "w", cs[0].Delivery.ID, store.StatusDelivered, 200, now, nil)
+	if got := claim(t, st, "w", now, 100, 4); len(got) != 4 {
+		t.Fatalf("claim after a delivered attempt: %d, want 4 (the cap)", len(got))
+	}
+}
+
+// recordAs records one attempt of a claimed delivery answered code.
+func recordAs(t *testing.T, st store.Store, owner, deliveryID, status string, code int, now time.Time, next *time.Time) {
+	t.Helper()
+	do(st.DeliveryRecordAttempt(ctxT(t), &store.AttemptRecordParams{
+		DeliveryID: deliveryID, Owner: owner, Status: status, NextAttemptAt: next, Now: now, Body: []byte(`{}`),
+		Attempt: &store.Attempt{StartedAt: now, DurationMS: 1, ResponseCode: code},
+	})).must(t)
+}

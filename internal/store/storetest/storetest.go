@@ -80,6 +80,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"DeliveryClaimDue_CapsPerEndpoint", testClaimCapsPerEndpoint},
 		{"DeliveryClaimDue_SettlingLeasesDoNotCount", testClaimSettlingLeasesDoNotCount},
 		{"DeliveryClaimDue_OwnFactor", testClaimOwnFactor},
+		{"DeliveryClaimDue_OneAtATimeAfterFailures", testClaimOneAtATimeAfterFailures},
 		{"DeliveryClaimDue_EndpointsOwnCap", testClaimEndpointsOwnCap},
 		{"EndpointMaxInFlightRoundTrips", testEndpointMaxInFlightRoundTrips},
 		{"DeliveryClaimDue_BacklogDoesNotStarve", testClaimBacklogDoesNotStarve},
