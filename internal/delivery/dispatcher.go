@@ -34,10 +34,10 @@ type dispatcher struct {
 	perEndpoint int // attempts sent at once to one endpoint, unless its own max_in_flight is lower
 	perTenant   int // attempts sent at once for one tenant (0: no share)
 	capacity    int // deliveries held at once: waiting, sending, or awaiting their record
-	// run makes the attempt and says whether it delivered; settled is
-	// called, maybe later and from another goroutine, once the delivery
-	// has left this node's hands.
-	run func(ctx context.Context, c *store.Claimed, settled func()) (delivered bool)
+	// run makes the attempt and says how it ended; settled is called,
+	// maybe later and from another goroutine, once the delivery has left
+	// this node's hands.
+	run func(ctx context.Context, c *store.Claimed, settled func()) ended
 	// release hands back a delivery that was never attempted (shutdown).
 	release func(ctx context.Context, c *store.Claimed)
 	// sent is told how many attempts are being sent, after every dispatch
@@ -56,6 +56,7 @@ type dispatcher struct {
 	inTurn   map[string]bool      // the tenants in turn
 	blocked  map[string][]*job    // waiting for their endpoint's cap
 	quick    map[string]time.Time // endpoints whose last attempt delivered within eagerWithin, and when it ended
+	failing  map[string]*streak   // endpoints whose last attempts failed
 	deferred jobsByTurn           // waiting for their rate limit turn
 	admits   []*admission         // test sends waiting for a place, in arrival order
 	stopped  bool
@@ -64,6 +65,32 @@ type dispatcher struct {
 	rearm chan struct{} // cap 1: the earliest turn changed
 	freed chan struct{} // cap 1: room was made for more deliveries
 }
+
+// ended is how an attempt ended, as run reports it.
+type ended int
+
+const (
+	untried   ended = iota // handed back unsent (shutdown, the database away)
+	delivered              // the receiver took it
+	failed                 // the attempt failed
+)
+
+// streak is an endpoint's failed attempts in a row on this node.
+type streak struct {
+	n    int
+	last time.Time // when the last of them ended
+}
+
+// probeEvery is how long an endpoint whose last store.OneAtATimeAfter
+// attempts from this node failed waits after the last of them for its
+// next: its claims hold it to one attempt at a time, and this spaces
+// them, so a receiver that is down costs a second's attempt, not a
+// worker's every few milliseconds and a claim for each.
+const probeEvery = time.Second
+
+// forgetFailing is how long after its last failed attempt an endpoint's
+// streak is kept without another attempt.
+const forgetFailing = time.Minute
 
 // job is a delivery the dispatcher holds.
 type job struct {
@@ -81,6 +108,7 @@ func newDispatcher(d *dispatcher) *dispatcher {
 	d.inTurn = map[string]bool{}
 	d.blocked = map[string][]*job{}
 	d.quick = map[string]time.Time{}
+	d.failing = map[string]*streak{}
 	d.settling = map[string]struct{}{}
 	d.perTenant = store.TenantCap(d.perTenant)
 	d.rearm = make(chan struct{}, 1)
@@ -149,6 +177,11 @@ func (d *dispatcher) eagerIDs() []string {
 			continue
 		}
 		ids = append(ids, ep)
+	}
+	for ep, s := range d.failing {
+		if now.Sub(s.last) >= forgetFailing {
+			delete(d.failing, ep)
+		}
 	}
 	return ids
 }
@@ -233,19 +266,18 @@ func (d *dispatcher) placeLocked(j *job) {
 		d.blocked[ep.ID] = append(d.blocked[ep.ID], j)
 		return
 	}
+	now := d.clock.Now()
+	// An endpoint failing on this node gets its next attempt probeEvery
+	// after its last.
+	if s := d.failing[ep.ID]; s != nil && s.n >= store.OneAtATimeAfter && now.Before(s.last.Add(probeEvery)) {
+		d.deferLocked(j, s.last.Add(probeEvery))
+		return
+	}
 	// Its rate limit turn, given out by the claim across every node: a
 	// delivery whose turn has not come is set aside until it has.
-	if !j.reserved && j.c.NotBefore.After(d.clock.Now()) {
+	if !j.reserved && j.c.NotBefore.After(now) {
 		j.reserved = true
-		j.turn = j.c.NotBefore
-		first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
-		heap.Push(&d.deferred, j)
-		if first {
-			select {
-			case d.rearm <- struct{}{}:
-			default:
-			}
-		}
+		d.deferLocked(j, j.c.NotBefore)
 		return
 	}
 	d.takeLocked(ep.ID, j.c.Delivery.TenantID)
@@ -254,17 +286,43 @@ func (d *dispatcher) placeLocked(j *job) {
 	go d.work(j)
 }
 
+// deferLocked sets j aside until at, when it is placed again.
+func (d *dispatcher) deferLocked(j *job, at time.Time) {
+	j.turn = at
+	first := len(d.deferred) == 0 || j.turn.Before(d.deferred[0].turn)
+	heap.Push(&d.deferred, j)
+	if first {
+		select {
+		case d.rearm <- struct{}{}:
+		default:
+		}
+	}
+}
+
 func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
-	delivered := d.run(d.ctx, j.c, func() { d.settle(j) })
+	how := d.run(d.ctx, j.c, func() { d.settle(j) })
 	d.mu.Lock()
 	if !j.settled {
 		d.settling[j.c.Delivery.ID] = struct{}{}
 	}
-	if now := d.clock.Now(); delivered && now.Sub(j.started) < eagerWithin {
-		d.quick[j.c.Endpoint.ID] = now
+	ep, now := j.c.Endpoint.ID, d.clock.Now()
+	if how == delivered && now.Sub(j.started) < eagerWithin {
+		d.quick[ep] = now
 	} else {
-		delete(d.quick, j.c.Endpoint.ID)
+		delete(d.quick, ep)
+	}
+	switch how {
+	case delivered:
+		delete(d.failing, ep)
+	case failed:
+		s := d.failing[ep]
+		if s == nil {
+			s = &streak{}
+			d.failing[ep] = s
+		}
+		s.n++
+		s.last = now
 	}
 	d.leaveLocked(j.c.Endpoint.ID, j.c.Delivery.TenantID)
 	d.mu.Unlock()
@@ -411,7 +469,7 @@ func (d *dispatcher) settle(j *job) {
 }
 
 // turns moves deferred jobs to the front of the queue as their rate limit
-// turns come, until ctx ends.
+// turns (or an endpoint's next probe) come, until ctx ends.
 func (d *dispatcher) turns(ctx context.Context) {
 	for {
 		d.mu.Lock()

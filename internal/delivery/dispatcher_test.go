@@ -52,7 +52,7 @@ func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, tur
 	t.Cleanup(cancel)
 	l.d = newDispatcher(&dispatcher{
 		ctx: ctx, clock: c, workers: workers, perEndpoint: perEndpoint, capacity: capacity,
-		run: func(ctx context.Context, c *store.Claimed, settled func()) bool {
+		run: func(ctx context.Context, c *store.Claimed, settled func()) ended {
 			id := c.Delivery.ID
 			l.mu.Lock()
 			l.running = append(l.running, id)
@@ -66,7 +66,10 @@ func newLab(t *testing.T, c clock.Clock, workers, perEndpoint, capacity int, tur
 			l.mu.Lock()
 			defer l.mu.Unlock()
 			l.running = slices.DeleteFunc(l.running, func(s string) bool { return s == id })
-			return !l.failed[id]
+			if l.failed[id] {
+				return failed
+			}
+			return delivered
 		},
 		release: func(_ context.Context, c *store.Claimed) {
 			l.mu.Lock()
@@ -234,6 +237,55 @@ func TestDispatcher_EagerEndpointsAreThoseDeliveredQuickly(t *testing.T) {
 	if got := eager(); len(got) != 0 {
 		t.Fatalf("eager = %v, want none: fast's last attempt failed", got)
 	}
+}
+
+// Once store.OneAtATimeAfter attempts in a row to an endpoint have
+// failed, its next waits until probeEvery after the last ended; a
+// delivered one ends the streak.
+func TestDispatcher_SpacesAttemptsToAFailingEndpoint(t *testing.T) {
+	t.Parallel()
+	clk := clock.NewFake(tp0)
+	l := newLab(t, clk, 10, 1, 100, nil)
+	var names []string
+	for i := range store.OneAtATimeAfter + 2 {
+		n := fmt.Sprintf("down/%d", i)
+		names = append(names, n)
+		if i <= store.OneAtATimeAfter {
+			l.failed[n] = true
+		}
+	}
+	l.push(append(names, "up/1")...)
+	// The streak: one after another, at once.
+	for i := range store.OneAtATimeAfter {
+		wantSending(t, l, names[i], "up/1")
+		l.end(names[i])
+	}
+	// The next waits for its probe: other endpoints do not.
+	l.end("up/1")
+	until(t, "the failed attempts and up/1 to be over", l.idle)
+	l.push("up/2")
+	wantSending(t, l, "up/2")
+	l.end("up/2")
+	until(t, "up/2 to be over", l.idle)
+	clk.Advance(probeEvery - time.Millisecond)
+	time.Sleep(10 * time.Millisecond)
+	if got := l.sending(); len(got) != 0 {
+		t.Fatalf("sending %v before the probe's time, want nothing", got)
+	}
+	clk.Advance(time.Millisecond)
+	probe := names[store.OneAtATimeAfter]
+	wantSending(t, l, probe)
+	l.end(probe) // fails too: the next waits as long again
+	until(t, probe+" to be over", l.idle)
+	clk.Advance(probeEvery)
+	last := names[store.OneAtATimeAfter+1]
+	wantSending(t, l, last)
+	l.end(last) // delivered: the streak is over
+	until(t, last+" to be over", l.idle)
+	l.push("down/x")
+	wantSending(t, l, "down/x")
+	l.end("down/x")
+	until(t, "down/x to be over", l.idle)
 }
 
 func TestDispatcher_EndpointsOwnCapWhenLower(t *testing.T) {

@@ -213,7 +213,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	disp = newDispatcher(&dispatcher{
 		ctx: sendCtx, clock: e.clock,
 		workers: e.cfg.Workers, perEndpoint: e.cfg.PerEndpoint, perTenant: e.cfg.PerTenant, capacity: e.cfg.Workers + e.cfg.Prefetch,
-		run: func(ctx context.Context, c *store.Claimed, settled func()) bool {
+		run: func(ctx context.Context, c *store.Claimed, settled func()) ended {
 			// A test delivery claimed again (its node died mid-send) is
 			// still a test: sent once, never retried.
 			s := onSchedule
@@ -423,7 +423,7 @@ type try struct {
 // recorded (or as made, when it could not be), or with nil when the
 // delivery was handed back unattempted (shutdown, the database not
 // answering). The endpoint's rate limit is the caller's to keep.
-func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, complete func(*completion), settled func(*store.Attempt)) (delivered bool) {
+func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, complete func(*completion), settled func(*store.Attempt)) ended {
 	d, ep, ev := c.Delivery, c.Endpoint, c.Event
 	a := &try{c: c, series: s, log: e.log.With("delivery", d.ID, "endpoint", ep.ID, "tenant", d.TenantID)}
 	ctx, span := e.startSpan(ctx, c)
@@ -438,27 +438,24 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		a.out = &outcome{err: fmt.Sprintf("format %q no longer exists", ep.Format), final: true}
-		e.finish(bg, a, span, complete, settled)
-		return
+		return endedBy(e.finish(bg, a, span, complete, settled))
 	case err != nil && s == onlyOnce:
 		// A test send ends with its request: never queued for later.
 		a.log.Warn("load format", "err", err)
 		a.out = &outcome{err: fmt.Sprintf("format %q could not be read: the database did not answer", ep.Format), final: true}
-		e.finish(bg, a, span, complete, settled)
-		return
+		return endedBy(e.finish(bg, a, span, complete, settled))
 	case err != nil:
 		// The database is not answering: hand the delivery back for later
 		// rather than count a failure that is not the receiver's.
 		a.log.Warn("load format", "err", err)
 		handBack(e.now().Add(e.cfg.PollInterval))
-		return
+		return untried
 	}
 	a.f = f
 	in, err := format.NewInput(formatEvent(ev), d.ID, ep.ID)
 	if err != nil {
 		a.out = &outcome{err: err.Error(), final: true}
-		e.finish(bg, a, span, complete, settled)
-		return
+		return endedBy(e.finish(bg, a, span, complete, settled))
 	}
 	body := c.Body
 	if body == nil {
@@ -469,8 +466,7 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 			// retry can mend it.
 			a.out = &outcome{err: fmt.Sprintf("the rendered body is %d bytes, past the limit of %d (twice the largest event the API accepts)",
 				len(body), e.cfg.MaxRenderedBody), final: true}
-			e.finish(bg, a, span, complete, settled)
-			return
+			return endedBy(e.finish(bg, a, span, complete, settled))
 		}
 	}
 
@@ -487,10 +483,18 @@ func (e *Engine) attempt(ctx context.Context, c *store.Claimed, s series, comple
 	case ctx.Err() != nil && out.code == 0:
 		// Cut off by shutdown: this was not the receiver's failure.
 		handBack(e.now())
-		return
+		return untried
 	}
 	a.body, a.out = body, out
-	return e.finish(bg, a, span, complete, settled) == store.StatusDelivered
+	return endedBy(e.finish(bg, a, span, complete, settled))
+}
+
+// endedBy is how an attempt that left its delivery in status ended.
+func endedBy(status string) ended {
+	if status == store.StatusDelivered {
+		return delivered
+	}
+	return failed
 }
 
 // outcome is what one HTTP request came to.
