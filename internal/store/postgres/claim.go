@@ -58,14 +58,21 @@ settling AS MATERIALIZED (
     FROM deliveries s
     WHERE s.id = ANY($7) AND s.status = 'delivering' AND s.lease_owner = $3 AND s.lease_expires_at > $1
 ),
+due_eps AS MATERIALIZED (
+    -- Enabled, live (not deleted) endpoints with due work.
+    SELECT ep.id, ep.tenant_id, ep.max_in_flight, ep.consecutive_failures
+    FROM active a
+    JOIN endpoints ep ON ep.id = a.endpoint_id
+    WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND a.next_attempt_at <= $1
+),
+` + sqlstore.TenantLeases("$1") + `,
 room AS MATERIALIZED (
-    -- Enabled, live (not deleted) endpoints with due work, and how many
-    -- more leases each may take: its cap (1 after a streak of failed attempts, else its
-    -- own max_in_flight, held to the server's: sqlstore.InFlightCap),
-    -- times the owner's factor while it is eager, no one else holds a
-    -- lease of it and its tenant less than half its share
-    -- (store.LeaseCap), minus the unexpired leases it holds already, but
-    -- for the settling ones.
+    -- How many more leases each of those endpoints may take: its cap (1
+    -- after a streak of failed attempts, else its own max_in_flight, held
+    -- to the server's: sqlstore.InFlightCap), times the owner's factor
+    -- while it is eager, no one else holds a lease of it and its tenant
+    -- less than half its share (store.LeaseCap), minus the unexpired
+    -- leases it holds already, but for the settling ones.
     SELECT id, tenant_id, free
     FROM (
         SELECT ep.id, ep.tenant_id, ` + sqlstore.InFlightCap("$5") + `
@@ -73,21 +80,17 @@ room AS MATERIALIZED (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) + coalesce(se.n, 0) AS free
-        FROM active a
-        JOIN endpoints ep ON ep.id = a.endpoint_id
+        FROM due_eps ep
         LEFT JOIN (SELECT endpoint_id, count(*) AS n FROM settling GROUP BY endpoint_id) se ON se.endpoint_id = ep.id
-        WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND a.next_attempt_at <= $1
     ) r
     WHERE free > 0
 ),
 tenant_room AS MATERIALIZED (
     -- The same for the tenants of those endpoints: their share less the
     -- unexpired leases they hold, but for the settling ones.
-    SELECT t.tenant_id, $6 - (
-            SELECT count(*) FROM deliveries l
-            WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1
-        ) + (SELECT count(*) FROM settling s WHERE s.tenant_id = t.tenant_id) AS free
-    FROM (SELECT DISTINCT tenant_id FROM room) t
+    SELECT tl.tenant_id, $6 - tl.n AS free
+    FROM tenant_leases tl
+    WHERE tl.tenant_id IN (SELECT tenant_id FROM room)
 ),
 ranked AS (
     -- Each tenant's candidates in due order, numbered: the turn each takes.

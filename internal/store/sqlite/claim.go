@@ -35,21 +35,9 @@ WITH settling AS MATERIALIZED (
     WHERE s.id IN (SELECT value FROM json_each($6)) AND s.status = 'delivering'
       AND s.lease_owner = $5 AND s.lease_expires_at > $1
 ),
-room AS MATERIALIZED (
-    -- Enabled, live (not deleted) endpoints with due work, and how many
-    -- more leases each may take: its cap (1 after a streak of failed attempts, else its
-    -- own max_in_flight, held to the server's: sqlstore.InFlightCap),
-    -- times the owner's factor while it is eager, no one else holds a
-    -- lease of it and its tenant less than half its share
-    -- (store.LeaseCap), minus the unexpired leases it holds already, but
-    -- for the settling ones. Computed once per endpoint (MATERIALIZED), not
-    -- once per use of n below.
-    SELECT ep.id AS endpoint_id, ep.tenant_id,
-        ` + sqlstore.InFlightCap("$3") + `
-          * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7", "ep.id IN (SELECT value FROM json_each($8))") + `
-          - (SELECT count(*) FROM deliveries l
-              WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
-          + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
+due_eps AS MATERIALIZED (
+    -- Enabled, live (not deleted) endpoints with due work.
+    SELECT ep.id, ep.tenant_id, ep.max_in_flight, ep.consecutive_failures
     FROM endpoints ep
     WHERE ep.enabled AND ` + sqlstore.EndpointLive + ` AND EXISTS (
         SELECT 1 FROM deliveries d
@@ -57,14 +45,29 @@ room AS MATERIALIZED (
           AND d.status IN ('pending', 'retrying', 'delivering')
           AND d.next_attempt_at <= $1)
 ),
+` + sqlstore.TenantLeases("$1") + `,
+room AS MATERIALIZED (
+    -- How many more leases each of those endpoints may take: its cap (1
+    -- after a streak of failed attempts, else its own max_in_flight, held
+    -- to the server's: sqlstore.InFlightCap), times the owner's factor
+    -- while it is eager, no one else holds a lease of it and its tenant
+    -- less than half its share (store.LeaseCap), minus the unexpired
+    -- leases it holds already, but for the settling ones. Computed once
+    -- per endpoint (MATERIALIZED), not once per use of n below.
+    SELECT ep.id AS endpoint_id, ep.tenant_id,
+        ` + sqlstore.InFlightCap("$3") + `
+          * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7", "ep.id IN (SELECT value FROM json_each($8))") + `
+          - (SELECT count(*) FROM deliveries l
+              WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
+          + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
+    FROM due_eps ep
+),
 tenant_room AS MATERIALIZED (
     -- The same for the tenants of those endpoints: their share less the
     -- unexpired leases they hold, but for the settling ones.
-    SELECT t.tenant_id,
-        $4 - (SELECT count(*) FROM deliveries l
-              WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > $1)
-           + (SELECT count(*) FROM settling s WHERE s.tenant_id = t.tenant_id) AS tn
-    FROM (SELECT DISTINCT tenant_id FROM room WHERE n > 0) t
+    SELECT tl.tenant_id, $4 - tl.n AS tn
+    FROM tenant_leases tl
+    WHERE tl.tenant_id IN (SELECT tenant_id FROM room WHERE n > 0)
 ),
 candidates AS (
     -- The first cap due rows of each endpoint with room, read from the

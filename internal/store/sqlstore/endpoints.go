@@ -39,10 +39,11 @@ func InFlightCap(server string) string {
 // LeaseFactor is store.LeaseCap's factor in SQL, for the endpoints row ep
 // of a claim: 1 unless ep is eager (eager, the driver's test of ep.id
 // against the claim's Eager list), while another owner than the claim's
-// holds a lease of it or its tenant holds half its share of leases (but
-// for the claim's settling ones, as the hand-off counts them: the claim's
-// settling CTE), else the claim's factor. now, owner, share and factor
-// name the claim's parameters ("$1").
+// holds a lease of it or its tenant holds half its share of leases, else
+// the claim's factor. now, owner, share and factor name the claim's
+// parameters ("$1"); the tenant's leases, but for the claim's settling
+// ones as the hand-off counts them, are the n of the claim's
+// tenant_leases CTE (TenantLeases).
 func LeaseFactor(now, owner, share, factor, eager string) string {
 	return `(CASE
 		WHEN ` + factor + ` <= 1 THEN 1
@@ -51,10 +52,25 @@ func LeaseFactor(now, owner, share, factor, eager string) string {
 			SELECT 1 FROM deliveries o
 			WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + ` AND o.lease_owner <> ` + owner + `
 		) THEN 1
-		WHEN (SELECT count(*) FROM deliveries o
-			WHERE o.tenant_id = ep.tenant_id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + `)
-			- (SELECT count(*) FROM settling s WHERE s.tenant_id = ep.tenant_id) >= ` + share + ` / 2 THEN 1
+		WHEN (SELECT tl.n FROM tenant_leases tl WHERE tl.tenant_id = ep.tenant_id) >= ` + share + ` / 2 THEN 1
 		ELSE ` + factor + ` END)`
+}
+
+// TenantLeases is the claims' tenant_leases CTE: for each tenant of the
+// endpoints in due_eps, its unexpired leases but for the claim's settling
+// ones (its settling CTE), as n. Counted once per claim and used by every
+// endpoint of the tenant (LeaseFactor) and by the tenant's room: counted
+// once per endpoint, the count was most of a claim's time with a backlog
+// at ten endpoints of one tenant (docs/design.md). now names the claim's
+// parameter.
+func TenantLeases(now string) string {
+	return `tenant_leases AS MATERIALIZED (
+    SELECT t.tenant_id,
+        (SELECT count(*) FROM deliveries l
+         WHERE l.tenant_id = t.tenant_id AND l.status = 'delivering' AND l.lease_expires_at > ` + now + `)
+        - (SELECT count(*) FROM settling s WHERE s.tenant_id = t.tenant_id) AS n
+    FROM (SELECT DISTINCT tenant_id FROM due_eps) t
+)`
 }
 
 // endpointRow scans EndpointCols, alone or as part of a wider row.
