@@ -61,3 +61,58 @@ func TestTenantDelete_DoesNotDeadlockWithARecord(t *testing.T) {
 		t.Fatalf("delete tenant: %v", err)
 	}
 }
+
+// A tenant's delete takes its turn with the claims: a claim giving a
+// rate-limited endpoint its turn locks the endpoint while it holds the
+// deliveries it leased, which the delete's cascade takes in the other
+// order.
+func TestTenantDelete_TakesItsTurnWithTheClaims(t *testing.T) {
+	t.Parallel()
+	st := testStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seedClaimed(ctx, t, st, 1)
+
+	// A claim under way: it holds the claims' turn.
+	tx, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, lockClaim); err != nil {
+		t.Fatal(err)
+	}
+	var claimer int
+	if err := tx.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&claimer); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() { deleted <- st.TenantDelete(ctx, "acme") }()
+	// Another backend waits for this schema's claim lock, which the
+	// claim's holds (other tests' schemas have locks of their own).
+	waiting := func() bool {
+		var n int
+		_ = st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_locks w
+			JOIN pg_locks h ON h.locktype = 'advisory' AND h.granted AND h.pid = $1
+			  AND w.classid = h.classid AND w.objid = h.objid AND w.objsubid = h.objsubid
+			WHERE w.locktype = 'advisory' AND NOT w.granted`, claimer).Scan(&n)
+		return n > 0
+	}
+	for !waiting() {
+		select {
+		case err := <-deleted:
+			t.Fatalf("the tenant's delete did not wait for the claim under way (%v)", err)
+		default:
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the tenant's delete never waited for the claim")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatalf("delete tenant: %v", err)
+	}
+}

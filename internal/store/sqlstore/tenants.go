@@ -104,6 +104,19 @@ func (s *Store) SettingInit(ctx context.Context, name, value string) (string, er
 // events, deliveries, attempts and idempotency records.
 func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 	err := s.db.Tx(ctx, func(tx Querier) error {
+		// The tenant's row, and then the claims' turn, in the order an
+		// ingest batch takes them (its tenants, then the claim lock for
+		// its hand-off): a claim that gives a rate-limited endpoint its
+		// turn updates the endpoint's row while it holds deliveries it
+		// just leased, which the cascade below would wait for while
+		// holding the endpoint, and PostgreSQL took a second to notice.
+		// With the claims' turn taken, no claim is under way.
+		if _, err := tx.Exec(ctx, `SELECT id FROM tenants WHERE id = $1`+s.db.LockClause(LockUpdate), tenantID); err != nil {
+			return err
+		}
+		if err := s.db.LockClaims(ctx, tx); err != nil {
+			return err
+		}
 		// Idempotency records of the tenant go by cascade (tenant_id).
 		// Those its own keys made before that column existed are found by
 		// their scope, the key's id, before the keys go.
