@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -90,8 +92,10 @@ func (s *Store) takeTurnsBeyond(ctx context.Context, tx Querier, now time.Time, 
 		taken[ep.ID] = next[ep.ID]
 		kept = append(kept, c)
 	}
-	for id, at := range taken {
-		if _, err := tx.Exec(ctx, `UPDATE endpoints SET rate_next_at = $2 WHERE id = $1`, id, store.Timestamp(at)); err != nil {
+	// In key order, as a record batch updates its endpoints' health: two
+	// transactions taking two endpoints in opposite orders deadlock.
+	for _, id := range slices.Sorted(maps.Keys(taken)) {
+		if _, err := tx.Exec(ctx, `UPDATE endpoints SET rate_next_at = $2 WHERE id = $1`, id, store.Timestamp(taken[id])); err != nil {
 			return nil, nil, s.Err(err, "move rate limit turns")
 		}
 	}
@@ -102,7 +106,8 @@ func (s *Store) takeTurnsBeyond(ctx context.Context, tx Querier, now time.Time, 
 // the table, unleased and due at their turn, inside the claim's
 // transaction.
 func (s *Store) putBack(ctx context.Context, tx Querier, owner string, later map[string]time.Time) error {
-	for id, at := range later {
+	for _, id := range slices.Sorted(maps.Keys(later)) {
+		at := later[id]
 		if _, err := tx.Exec(ctx, `
 			UPDATE deliveries SET
 				status = CASE WHEN series_attempts = 0 THEN 'pending' ELSE 'retrying' END,
