@@ -38,7 +38,7 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 // events a second made over 2,000 attempts a second under the bench's
 // short retry schedule, more than the node's healthy endpoints were sent
 // (docs/design.md).
-const OneAtATimeAfter = 5
+const OneAtATimeAfter = 10
 
 // InFlightCap is the endpoint's cap on attempts in flight across all nodes
 // under a server cap of server: 1 after OneAtATimeAfter failed attempts in
