@@ -67,12 +67,10 @@ due_eps AS MATERIALIZED (
 ),
 ` + sqlstore.TenantLeases("$1") + `,
 room AS MATERIALIZED (
-    -- How many more leases each of those endpoints may take: its cap (1
-    -- after a streak of failed attempts, else its own max_in_flight, held
-    -- to the server's: sqlstore.InFlightCap), times the owner's factor
-    -- while it is eager, no one else holds a lease of it and its tenant
-    -- less than half its share (store.LeaseCap), minus the unexpired
-    -- leases it holds already, but for the settling ones.
+    -- How many more leases each of those endpoints may take: its cap
+    -- (sqlstore.InFlightCap) times the owner's factor (sqlstore.LeaseFactor,
+    -- store.LeaseCap), less the unexpired leases it holds, but for the
+    -- settling ones.
     SELECT id, tenant_id, free
     FROM (
         SELECT ep.id, ep.tenant_id, ` + sqlstore.InFlightCap("$5") + `

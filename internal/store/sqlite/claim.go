@@ -47,13 +47,11 @@ due_eps AS MATERIALIZED (
 ),
 ` + sqlstore.TenantLeases("$1") + `,
 room AS MATERIALIZED (
-    -- How many more leases each of those endpoints may take: its cap (1
-    -- after a streak of failed attempts, else its own max_in_flight, held
-    -- to the server's: sqlstore.InFlightCap), times the owner's factor
-    -- while it is eager, no one else holds a lease of it and its tenant
-    -- less than half its share (store.LeaseCap), minus the unexpired
-    -- leases it holds already, but for the settling ones. Computed once
-    -- per endpoint (MATERIALIZED), not once per use of n below.
+    -- How many more leases each of those endpoints may take: its cap
+    -- (sqlstore.InFlightCap) times the owner's factor (sqlstore.LeaseFactor,
+    -- store.LeaseCap), less the unexpired leases it holds, but for the
+    -- settling ones. Computed once per endpoint (MATERIALIZED), not
+    -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
         ` + sqlstore.InFlightCap("$3") + `
           * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7", "ep.id IN (SELECT value FROM json_each($8))") + `
