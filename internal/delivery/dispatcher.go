@@ -281,7 +281,7 @@ func (d *dispatcher) placeLocked(j *job) {
 		return
 	}
 	d.takeLocked(ep.ID, j.c.Delivery.TenantID)
-	j.started = d.clock.Now()
+	j.started = now
 	d.wg.Add(1)
 	go d.work(j)
 }

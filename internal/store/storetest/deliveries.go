@@ -711,12 +711,7 @@ func testEndpointMaxInFlightRoundTrips(t *testing.T, st store.Store) {
 // whose lease has passed to another owner, still count.
 func testClaimSettlingLeasesDoNotCount(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
-	mkTenant(t, st, "acme")
-	a := mkEndpoint(t, st, "acme", filters("a"))
-	for i := range 6 {
-		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
-	}
-	now := t0.Add(time.Second)
+	a, now := seedDue(t, st, 6)
 	claimWith := func(owner string, perTenant int, settling []string) []*store.Claimed {
 		return do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 			Owner: owner, Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: 2, PerTenant: perTenant, Settling: settling,
@@ -784,12 +779,7 @@ func testClaimSettlingLeasesDoNotCount(t *testing.T, st store.Store) {
 // to its cap.
 func testClaimOwnFactor(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
-	mkTenant(t, st, "acme")
-	ep := mkEndpoint(t, st, "acme", filters("a"))
-	for i := range 12 {
-		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
-	}
-	now := t0.Add(time.Second)
+	ep, now := seedDue(t, st, 12)
 	var eager []string
 	claimAs := func(owner string, at time.Time, limit, perTenant int) []*store.Claimed {
 		return do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
@@ -868,12 +858,7 @@ func testClaimOwnFactor(t *testing.T, st store.Store) {
 // an attempt to it is delivered.
 func testClaimOneAtATimeAfterFailures(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
-	mkTenant(t, st, "acme")
-	mkEndpoint(t, st, "acme", filters("a"))
-	for i := range 20 {
-		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
-	}
-	now := t0.Add(time.Second)
+	_, now := seedDue(t, st, 20)
 	retry := now // due again at once
 	failed := 0
 	for failed < store.OneAtATimeAfter {
@@ -918,4 +903,17 @@ func recordAs(t *testing.T, st store.Store, owner, deliveryID, status string, co
 		DeliveryID: deliveryID, Owner: owner, Status: status, NextAttemptAt: next, Now: now, Body: []byte(`{}`),
 		Attempt: &store.Attempt{StartedAt: now, DurationMS: 1, ResponseCode: code},
 	})).must(t)
+}
+
+// seedDue makes tenant acme with one endpoint of events "a" and n events
+// for it a millisecond apart from t0: n deliveries, all due at the time it
+// returns.
+func seedDue(t *testing.T, st store.Store, n int) (*store.Endpoint, time.Time) {
+	t.Helper()
+	mkTenant(t, st, "acme")
+	ep := mkEndpoint(t, st, "acme", filters("a"))
+	for i := range n {
+		mkEvent(t, st, "acme", "a", t0.Add(time.Duration(i)*time.Millisecond))
+	}
+	return ep, t0.Add(time.Second)
 }
