@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -107,8 +108,12 @@ func (driver) InList(col string, n int) string {
 // (DeliveryRecordAttempts: 1.6 s of an 8 s profile under load).
 func (driver) KeyFilter(_ string, n int) string { return fmt.Sprintf("($%d IS NOT NULL)", n) }
 
-// Rows reads the Table argument as the JSON array of arrays bind writes:
-// times are unix microseconds and bytes hex, as the schema keeps them.
+// Rows reads the Table argument as a VALUES list, which the querier
+// writes out with one bound parameter per cell (expand): times are unix
+// microseconds and bytes blobs, as the schema keeps them. The JSON array
+// it was before cost a batch's record more than the writes themselves:
+// every attempt's body went in as hex, which json_each and ->> parsed
+// once per column, and unhex decoded (docs/design.md).
 func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {
 	var b strings.Builder
 	b.WriteString("(SELECT ")
@@ -116,13 +121,9 @@ func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		v := fmt.Sprintf("r.value ->> %d", i)
-		if c.Type == sqlstore.ColBytes {
-			v = "unhex(" + v + ")"
-		}
-		fmt.Fprintf(&b, "%s AS %s", v, c.Name)
+		fmt.Fprintf(&b, "column%d AS %s", i+1, c.Name)
 	}
-	fmt.Fprintf(&b, " FROM json_each(?%d) r) AS %s", n, alias)
+	fmt.Fprintf(&b, " FROM (VALUES $%d)) AS %s", n, alias)
 	return b.String()
 }
 
@@ -253,16 +254,19 @@ type txQuerier struct {
 }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	query = rewrite(query, len(args))
+	query, args, err := prepare(query, args)
+	if err != nil {
+		return 0, err
+	}
 	st, err := q.stmt(ctx, query, len(args))
 	if err != nil {
 		return 0, err
 	}
 	var res sql.Result
 	if st != nil {
-		res, err = st.ExecContext(ctx, bind(args)...)
+		res, err = st.ExecContext(ctx, args...)
 	} else {
-		res, err = q.c.ExecContext(ctx, query, bind(args)...)
+		res, err = q.c.ExecContext(ctx, query, args...)
 	}
 	if err != nil {
 		return 0, err
@@ -271,16 +275,19 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	query = rewrite(query, len(args))
+	query, args, err := prepare(query, args)
+	if err != nil {
+		return nil, err
+	}
 	st, err := q.stmt(ctx, query, len(args))
 	if err != nil {
 		return nil, err
 	}
 	var rows *sql.Rows
 	if st != nil {
-		rows, err = st.QueryContext(ctx, bind(args)...)
+		rows, err = st.QueryContext(ctx, args...)
 	} else {
-		rows, err = q.c.QueryContext(ctx, query, bind(args)...)
+		rows, err = q.c.QueryContext(ctx, query, args...)
 	}
 	if err != nil {
 		return nil, err
@@ -289,15 +296,18 @@ func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore
 }
 
 func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	query = rewrite(query, len(args))
+	query, args, err := prepare(query, args)
+	if err != nil {
+		return errRow{err}
+	}
 	st, err := q.stmt(ctx, query, len(args))
 	switch {
 	case err != nil:
 		return errRow{err}
 	case st != nil:
-		return sqlRow{st.QueryRowContext(ctx, bind(args)...)}
+		return sqlRow{st.QueryRowContext(ctx, args...)}
 	}
-	return sqlRow{q.c.QueryRowContext(ctx, query, bind(args)...)}
+	return sqlRow{q.c.QueryRowContext(ctx, query, args...)}
 }
 
 // errRow is a row whose query could not be prepared.
@@ -338,13 +348,12 @@ func (r sqlRows) Scan(dest ...any) error {
 // placeholders are rewritten once per query text: the shared store's SQL is
 // a fixed set of strings.
 var (
-	placeholder = regexp.MustCompile(`\$(\d+)`)
-	limit       = regexp.MustCompile(`(?i)\bLIMIT\s+\$(\d+)`)
-	rewritten   sync.Map // string -> string
+	limit     = regexp.MustCompile(`(?i)\bLIMIT\s+\$(\d+)`)
+	rewritten sync.Map // string -> string
 )
 
-// rewrite turns PostgreSQL's $N into SQLite's ?N, and LIMIT $N into LIMIT
-// (?N + 0). SQLite plans a bare bound LIMIT with its value and marks the
+// rewrite turns PostgreSQL's $N into SQLite's ?N (or ?, see inOrder), and
+// LIMIT $N into LIMIT (?N + 0). SQLite plans a bare bound LIMIT with its value and marks the
 // statement expired whenever that parameter is bound again, so every run
 // of a prepared statement with LIMIT ?N was parsed and planned anew: 10%
 // of the CPU of a loaded node went to sqlite3Reprepare under the claim,
@@ -358,11 +367,139 @@ func rewrite(query string, nargs int) string {
 		return v.(string)
 	}
 	out := limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)")
-	out = placeholder.ReplaceAllString(out, "?$1")
+	out = numbered(out, !inOrder(out, nargs))
 	if nargs <= maxCachedArgs {
 		rewritten.Store(query, out)
 	}
 	return out
+}
+
+// prepare is the SQLite text of query and its arguments bound: rewrite's,
+// or expand's when an argument is a Table.
+func prepare(query string, args []any) (string, []any, error) {
+	for _, a := range args {
+		if _, ok := a.(sqlstore.Table); ok {
+			return expand(query, args)
+		}
+	}
+	return rewrite(query, len(args)), bind(args), nil
+}
+
+// maxVariables is the most parameters SQLite binds in one statement
+// (SQLITE_MAX_VARIABLE_NUMBER).
+const maxVariables = 32766
+
+// expand writes query with its placeholders anonymous, in the order they
+// appear, each Table argument as the rows of a VALUES list, (?, ?), (?, ?),
+// and returns the arguments bound in that order, a table's cell by cell
+// and a repeated placeholder's argument as often as it appears. The text
+// depends on the tables' sizes, so it is not kept as rewrite's is; the
+// statement cache keeps one per size, up to maxCachedArgs arguments.
+func expand(query string, args []any) (string, []any, error) {
+	query = limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)")
+	var b strings.Builder
+	b.Grow(len(query))
+	var out []any
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		j := i + 1
+		for c == '$' && j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			b.WriteByte(c)
+			continue
+		}
+		n, _ := strconv.Atoi(query[i+1 : j])
+		if n < 1 || n > len(args) {
+			return "", nil, fmt.Errorf("sqlite: placeholder $%d of %d arguments", n, len(args))
+		}
+		i = j - 1
+		t, ok := args[n-1].(sqlstore.Table)
+		if !ok {
+			b.WriteByte('?')
+			out = append(out, args[n-1])
+			continue
+		}
+		if len(t) == 0 {
+			// VALUES has at least one row: the callers skip the
+			// statement when they have nothing to write.
+			return "", nil, fmt.Errorf("sqlite: table $%d has no rows", n)
+		}
+		for r, row := range t {
+			if r > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteByte('(')
+			for k, v := range row {
+				if k > 0 {
+					b.WriteString(", ")
+				}
+				b.WriteByte('?')
+				out = append(out, v)
+			}
+			b.WriteByte(')')
+		}
+	}
+	if len(out) > maxVariables {
+		return "", nil, fmt.Errorf("sqlite: %d parameters in one statement, at most %d", len(out), maxVariables)
+	}
+	return b.String(), bind(out), nil
+}
+
+// inOrder reports whether query's placeholders are $1, $2, ... $nargs,
+// each once, in the order they appear, so that anonymous ? placeholders
+// bind the same arguments. Then the rewrite writes those, because SQLite
+// keeps numbered ones (?N) in a list that the driver searches once per
+// argument it binds (sqlite3_bind_parameter_name): quadratic in the
+// arguments, 16% of a batch ingest's CPU at 256 of them (docs/design.md).
+func inOrder(query string, nargs int) bool {
+	next := 1
+	for i := 0; i < len(query); i++ {
+		if query[i] != '$' {
+			continue
+		}
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			continue
+		}
+		if query[i+1:j] != strconv.Itoa(next) {
+			return false
+		}
+		next++
+		i = j - 1
+	}
+	return next == nargs+1
+}
+
+// numbered turns each $N of query into ?N, or into ? when keep is false.
+func numbered(query string, keep bool) string {
+	var b strings.Builder
+	b.Grow(len(query))
+	for i := 0; i < len(query); i++ {
+		c := query[i]
+		if c != '$' {
+			b.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
+			j++
+		}
+		if j == i+1 {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('?')
+		if keep {
+			b.WriteString(query[i+1 : j])
+		}
+		i = j - 1
+	}
+	return b.String()
 }
 
 // bind converts arguments to what the schema stores: times as unix
@@ -382,8 +519,6 @@ func bind(args []any) []any {
 			if x != nil {
 				out[i] = *x
 			}
-		case sqlstore.Table:
-			out[i] = sqlstore.TableJSON(x, func(t time.Time) any { return t.UnixMicro() })
 		case []string:
 			if x == nil {
 				x = []string{}

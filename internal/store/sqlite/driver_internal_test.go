@@ -46,3 +46,27 @@ func TestClassify_InvalidInput(t *testing.T) {
 		t.Errorf("Classify(%v) = %d, want KindOther", err, k)
 	}
 }
+
+// Placeholders numbered in order become anonymous; any other numbering
+// (a repeat, a gap, out of order, fewer arguments) keeps its numbers.
+func TestRewrite_AnonymousOnlyInOrder(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		query string
+		nargs int
+		want  string
+	}{
+		{`SELECT $1, $2 FROM t WHERE a = $3 LIMIT $4`, 4, `SELECT ?, ? FROM t WHERE a = ? LIMIT (? + 0)`},
+		{`INSERT INTO t VALUES ($1, $2), ($3, $4)`, 4, `INSERT INTO t VALUES (?, ?), (?, ?)`},
+		{`SELECT $1 WHERE $1 = $2`, 2, `SELECT ?1 WHERE ?1 = ?2`},
+		{`SELECT $2, $1`, 2, `SELECT ?2, ?1`},
+		{`SELECT $1, $3`, 3, `SELECT ?1, ?3`},
+		{`SELECT $1, $2`, 3, `SELECT ?1, ?2`},
+		{`SELECT '$' || $1, $10`, 2, `SELECT '$' || ?1, ?10`},
+		{`SELECT json_extract(x, '$.a'), $1`, 1, `SELECT json_extract(x, '$.a'), ?`},
+	} {
+		if got := rewrite(c.query, c.nargs); got != c.want {
+			t.Errorf("rewrite(%q, %d) = %q, want %q", c.query, c.nargs, got, c.want)
+		}
+	}
+}

@@ -140,7 +140,8 @@ type Col struct {
 
 // Table is one argument holding many rows, each one value per column, so
 // a batch is written by a few set-based statements rather than one per
-// row. Drivers bind it as the JSON of TableJSON and read it with Rows.
+// row. Each driver binds it its own way (PostgreSQL as the JSON of
+// TableJSON, SQLite as the rows of a VALUES list) and reads it with Rows.
 type Table [][]any
 
 // TableJSON encodes t as a JSON array of arrays: times as enc spells them

@@ -27,6 +27,9 @@ import (
 // The tables grow as the benchmark runs, as they do in service.
 func BenchBatch(b *testing.B, open func(b *testing.B) store.Store) {
 	b.Run("RecordAttempts256", func(b *testing.B) { benchRecordAttempts(b, open(b), 256) })
+	for _, n := range []int{1, 32} {
+		b.Run(fmt.Sprintf("EventCreateMany%d/fanout-0", n), func(b *testing.B) { benchEventCreateMany(b, open(b), n, 0) })
+	}
 	b.Run("EventCreateMany64/fanout-1", func(b *testing.B) { benchEventCreateMany(b, open(b), 64, 1) })
 	b.Run("EventCreateMany64/fanout-10", func(b *testing.B) { benchEventCreateMany(b, open(b), 64, 10) })
 }
@@ -113,6 +116,8 @@ func benchEventCreateMany(b *testing.B, st store.Store, batch, fanout int) {
 	}
 	events := float64(b.N * batch)
 	b.ReportMetric(float64(timed.Microseconds())/events, "µs/event")
-	b.ReportMetric(float64(timed.Microseconds())/(events*float64(fanout)), "µs/delivery")
+	if fanout > 0 {
+		b.ReportMetric(float64(timed.Microseconds())/(events*float64(fanout)), "µs/delivery")
+	}
 	b.ReportMetric(events/timed.Seconds(), "events/s")
 }
