@@ -229,7 +229,6 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 	atts := make([]store.Attempt, len(ps))
 	at := make(map[string]int, len(ps)) // delivery id -> its index in ps
 	var rows Table
-	var ids []string
 	for i, p := range ps {
 		if err := p.Validate(); err != nil {
 			res[i].Err = err
@@ -249,7 +248,6 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		a := p.NewAttempt(s.now())
 		a.Error = cleanText(a.Error)
 		atts[i] = a
-		ids = append(ids, p.DeliveryID)
 		rows = append(rows, []any{p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, p.Body, s.orNow(p.Now)})
 	}
 	if len(rows) == 0 {
@@ -272,9 +270,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		// The fence: only the lease holder may record. If the lease ran out
 		// and another worker claimed the delivery, lease_owner is theirs and
 		// this attempt is dropped (ErrLeaseLost), so one attempt number is
-		// never recorded twice. KeyFilter lets the planner find the
-		// deliveries by key (PostgreSQL cannot see into the rows' JSON and
-		// would otherwise scan the table).
+		// never recorded twice. The join is driven from the rows, each
+		// finding its delivery by key (a list of the keys as well made
+		// PostgreSQL's generic plan probe the rows once per delivery).
 		// An attempt in flight when its endpoint was deleted is recorded,
 		// and its delivery fails rather than wait for a retry that will
 		// never be claimed (the subquery runs for retrying outcomes only).
@@ -291,9 +289,9 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 				body = coalesce(d.body, n.body),
 				updated_at = n.now
 			FROM `+s.db.Rows(1, "n", recordCols...)+`
-			WHERE `+s.db.KeyFilter("d.id", 2)+` AND d.id = n.delivery_id
+			WHERE d.id = n.delivery_id
 				AND d.status = 'delivering' AND d.lease_owner = n.owner
-			RETURNING id, attempts, endpoint_id`, rows, ids)
+			RETURNING id, attempts, endpoint_id`, rows)
 		type numbered struct {
 			id, endpoint string
 			n            int

@@ -108,14 +108,6 @@ type Driver interface {
 	// InList is a condition that col is one of the strings of the []string
 	// argument $n.
 	InList(col string, n int) string
-	// KeyFilter is a condition on col, the key that joins a table to a Rows
-	// table, naming the same keys as the []string argument $n: where the
-	// planner needs the list to find the table's rows by key (PostgreSQL
-	// cannot see into the rows' JSON and would scan), the list; where it
-	// drives the join from the rows anyway and the list would make it probe
-	// every row per key (SQLite, quadratic in the batch), a condition that
-	// holds.
-	KeyFilter(col string, n int) string
 	// Rows is a table expression, aliased alias, of the rows of the Table
 	// argument $n, its columns named and typed by cols in order.
 	Rows(n int, alias string, cols ...Col) string

@@ -118,8 +118,8 @@ func (s *Store) recordHealth(ctx context.Context, tx Querier, ps []*store.Attemp
 			last_attempt_at = CASE WHEN ep.last_attempt_at > h.last_at THEN ep.last_attempt_at ELSE h.last_at END,
 			last_response_code = CASE WHEN ep.last_attempt_at > h.last_at THEN ep.last_response_code ELSE h.last_code END
 		FROM `+s.db.Rows(1, "h", healthCols...)+`
-		WHERE `+s.db.KeyFilter("ep.id", 2)+` AND ep.id = h.endpoint_id
-		RETURNING id, enabled, failing_since`, rows, ids)
+		WHERE ep.id = h.endpoint_id
+		RETURNING id, enabled, failing_since`, rows)
 	type state struct {
 		id      string
 		enabled bool
@@ -154,7 +154,6 @@ func (s *Store) recordHealth(ctx context.Context, tx Querier, ps []*store.Attemp
 	// holds its row, so it happens once whichever node records.
 	cause := map[string]recorded{}
 	var off Table
-	var offIDs []string
 	for _, st := range states {
 		t := tallies[st.id]
 		if !st.enabled {
@@ -167,10 +166,7 @@ func (s *Store) recordHealth(ctx context.Context, tx Querier, ps []*store.Attemp
 		case t.tail > 0 && st.since != nil && failingTooLong(ps[t.last.i].DisableAfter, *st.since, now):
 			cause[st.id] = t.last
 			off = append(off, []any{st.id, store.DisabledFailing, now})
-		default:
-			continue
 		}
-		offIDs = append(offIDs, st.id)
 	}
 	if len(off) == 0 {
 		return nil, nil
@@ -178,8 +174,8 @@ func (s *Store) recordHealth(ctx context.Context, tx Querier, ps []*store.Attemp
 	r, err = tx.Query(ctx, `
 		UPDATE endpoints AS ep SET enabled = false, disabled_reason = o.reason, disabled_at = o.at
 		FROM `+s.db.Rows(1, "o", disableCols...)+`
-		WHERE `+s.db.KeyFilter("ep.id", 2)+` AND ep.id = o.endpoint_id AND ep.enabled
-		RETURNING `+returning(EndpointCols), off, offIDs)
+		WHERE ep.id = o.endpoint_id AND ep.enabled
+		RETURNING `+returning(EndpointCols), off)
 	disabled, err := Collect(r, err, s.scanEndpoint)
 	if err != nil {
 		return nil, err
