@@ -185,9 +185,9 @@ const maxCachedArgs = 400
 func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db} }
 
 // stmt is the prepared statement for query on q's pool or transaction, or
-// nil when query is not to be cached.
-func (q querier) stmt(ctx context.Context, query string, nargs int) (*sql.Stmt, error) {
-	if q.stmts == nil || nargs > maxCachedArgs {
+// nil when query is not to be cached (prepare says which are).
+func (q querier) stmt(ctx context.Context, query string, cache bool) (*sql.Stmt, error) {
+	if q.stmts == nil || !cache {
 		return nil, nil
 	}
 	v, ok := q.stmts.m.Load(query)
@@ -248,11 +248,11 @@ type txQuerier struct {
 }
 
 func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, error) {
-	query, args, err := prepare(query, args)
+	query, args, cache, err := prepare(query, args)
 	if err != nil {
 		return 0, err
 	}
-	st, err := q.stmt(ctx, query, len(args))
+	st, err := q.stmt(ctx, query, cache)
 	if err != nil {
 		return 0, err
 	}
@@ -269,11 +269,11 @@ func (q querier) Exec(ctx context.Context, query string, args ...any) (int64, er
 }
 
 func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore.Rows, error) {
-	query, args, err := prepare(query, args)
+	query, args, cache, err := prepare(query, args)
 	if err != nil {
 		return nil, err
 	}
-	st, err := q.stmt(ctx, query, len(args))
+	st, err := q.stmt(ctx, query, cache)
 	if err != nil {
 		return nil, err
 	}
@@ -290,11 +290,11 @@ func (q querier) Query(ctx context.Context, query string, args ...any) (sqlstore
 }
 
 func (q querier) QueryRow(ctx context.Context, query string, args ...any) sqlstore.Row {
-	query, args, err := prepare(query, args)
+	query, args, cache, err := prepare(query, args)
 	if err != nil {
 		return errRow{err}
 	}
-	st, err := q.stmt(ctx, query, len(args))
+	st, err := q.stmt(ctx, query, cache)
 	switch {
 	case err != nil:
 		return errRow{err}
@@ -369,15 +369,27 @@ func rewrite(query string, nargs int) string {
 }
 
 // prepare is the SQLite text of query and its arguments bound: rewrite's,
-// or expand's when an argument is a Table.
-func prepare(query string, args []any) (string, []any, error) {
+// or expand's when an argument is a Table; and whether the statement is
+// kept prepared: up to maxCachedArgs arguments, and of a table up to
+// maxCachedRows rows, so the cache holds a bounded number of texts.
+func prepare(query string, args []any) (string, []any, bool, error) {
+	rows := 0
 	for _, a := range args {
-		if _, ok := a.(sqlstore.Table); ok {
-			return expand(query, args)
+		if t, ok := a.(sqlstore.Table); ok {
+			rows = max(rows, len(t))
 		}
 	}
-	return rewrite(query, len(args)), bind(args), nil
+	if rows == 0 {
+		return rewrite(query, len(args)), bind(args), len(args) <= maxCachedArgs, nil
+	}
+	query, args, err := expand(query, args)
+	return query, args, rows <= maxCachedRows && len(args) <= maxCachedArgs, err
 }
+
+// maxCachedRows is the largest table whose statement is kept prepared:
+// each size is a text of its own, and the small batches of a quiet node
+// are the ones that repeat.
+const maxCachedRows = 16
 
 // maxVariables is the most parameters SQLite binds in one statement
 // (SQLITE_MAX_VARIABLE_NUMBER).
@@ -388,7 +400,7 @@ const maxVariables = 32766
 // and returns the arguments bound in that order, a table's cell by cell
 // and a repeated placeholder's argument as often as it appears. The text
 // depends on the tables' sizes, so it is not kept as rewrite's is; the
-// statement cache keeps one per size, up to maxCachedArgs arguments.
+// statement cache keeps one per size, up to maxCachedRows rows.
 func expand(query string, args []any) (string, []any, error) {
 	query = limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)")
 	var b strings.Builder
