@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
@@ -254,54 +253,40 @@ func expand(sql string, args []any) (string, []any, error) {
 	if !tables {
 		return sql, args, nil
 	}
-	var b strings.Builder
-	b.Grow(len(sql))
 	var out []any
 	renumbered := map[int]int{} // a plain argument's new number
 	columns := map[int]int{}    // a table's columns bound so far
-	for i := 0; i < len(sql); i++ {
-		c := sql[i]
-		j := i + 1
-		for c == '$' && j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
-			j++
-		}
-		if j == i+1 {
-			b.WriteByte(c)
-			continue
-		}
-		n, _ := strconv.Atoi(sql[i+1 : j])
+	sql, err := sqlstore.Placeholders(sql, func(b *strings.Builder, n int, after string) error {
 		if n < 1 || n > len(args) {
-			return "", nil, fmt.Errorf("postgres: placeholder $%d of %d arguments", n, len(args))
+			return fmt.Errorf("postgres: placeholder $%d of %d arguments", n, len(args))
 		}
-		i = j - 1
 		t, ok := args[n-1].(sqlstore.Table)
 		if !ok {
 			if renumbered[n] == 0 {
 				out = append(out, args[n-1])
 				renumbered[n] = len(out)
 			}
-			fmt.Fprintf(&b, "$%d", renumbered[n])
-			continue
+			fmt.Fprintf(b, "$%d", renumbered[n])
+			return nil
 		}
-		typ := ""
 		for name, ct := range pgColType {
-			if strings.HasPrefix(sql[j:], "::"+name+"[]") {
-				typ = name
+			if strings.HasPrefix(after, "::"+name+"[]") {
 				col, err := column(t, columns[n], ct)
 				if err != nil {
-					return "", nil, fmt.Errorf("postgres: table $%d: %w", n, err)
+					return fmt.Errorf("postgres: table $%d: %w", n, err)
 				}
 				out = append(out, col)
-				break
+				columns[n]++
+				fmt.Fprintf(b, "$%d", len(out))
+				return nil
 			}
 		}
-		if typ == "" {
-			return "", nil, fmt.Errorf("postgres: table $%d is read without an array type", n)
-		}
-		columns[n]++
-		fmt.Fprintf(&b, "$%d", len(out))
+		return fmt.Errorf("postgres: table $%d is read without an array type", n)
+	})
+	if err != nil {
+		return "", nil, err
 	}
-	return b.String(), out, nil
+	return sql, out, nil
 }
 
 // pgColType is pgType backwards.

@@ -402,35 +402,21 @@ const maxVariables = 32766
 // depends on the tables' sizes, so it is not kept as rewrite's is; the
 // statement cache keeps one per size, up to maxCachedRows rows.
 func expand(query string, args []any) (string, []any, error) {
-	query = limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)")
-	var b strings.Builder
-	b.Grow(len(query))
 	var out []any
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		j := i + 1
-		for c == '$' && j < len(query) && query[j] >= '0' && query[j] <= '9' {
-			j++
-		}
-		if j == i+1 {
-			b.WriteByte(c)
-			continue
-		}
-		n, _ := strconv.Atoi(query[i+1 : j])
+	query, err := sqlstore.Placeholders(limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)"), func(b *strings.Builder, n int, _ string) error {
 		if n < 1 || n > len(args) {
-			return "", nil, fmt.Errorf("sqlite: placeholder $%d of %d arguments", n, len(args))
+			return fmt.Errorf("sqlite: placeholder $%d of %d arguments", n, len(args))
 		}
-		i = j - 1
 		t, ok := args[n-1].(sqlstore.Table)
 		if !ok {
 			b.WriteByte('?')
 			out = append(out, args[n-1])
-			continue
+			return nil
 		}
 		if len(t) == 0 {
 			// VALUES has at least one row: the callers skip the
 			// statement when they have nothing to write.
-			return "", nil, fmt.Errorf("sqlite: table $%d has no rows", n)
+			return fmt.Errorf("sqlite: table $%d has no rows", n)
 		}
 		for r, row := range t {
 			if r > 0 {
@@ -446,11 +432,15 @@ func expand(query string, args []any) (string, []any, error) {
 			}
 			b.WriteByte(')')
 		}
+		return nil
+	})
+	if err != nil {
+		return "", nil, err
 	}
 	if len(out) > maxVariables {
 		return "", nil, fmt.Errorf("sqlite: %d parameters in one statement, at most %d", len(out), maxVariables)
 	}
-	return b.String(), bind(out), nil
+	return query, bind(out), nil
 }
 
 // inOrder reports whether query's placeholders are $1, $2, ... $nargs,
@@ -461,51 +451,28 @@ func expand(query string, args []any) (string, []any, error) {
 // arguments, 16% of a batch ingest's CPU at 256 of them (docs/design.md).
 func inOrder(query string, nargs int) bool {
 	next := 1
-	for i := 0; i < len(query); i++ {
-		if query[i] != '$' {
-			continue
-		}
-		j := i + 1
-		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
-			j++
-		}
-		if j == i+1 {
-			continue
-		}
-		if query[i+1:j] != strconv.Itoa(next) {
-			return false
+	_, err := sqlstore.Placeholders(query, func(_ *strings.Builder, n int, _ string) error {
+		if n != next {
+			return errOutOfOrder
 		}
 		next++
-		i = j - 1
-	}
-	return next == nargs+1
+		return nil
+	})
+	return err == nil && next == nargs+1
 }
+
+var errOutOfOrder = errors.New("placeholders out of order")
 
 // numbered turns each $N of query into ?N, or into ? when keep is false.
 func numbered(query string, keep bool) string {
-	var b strings.Builder
-	b.Grow(len(query))
-	for i := 0; i < len(query); i++ {
-		c := query[i]
-		if c != '$' {
-			b.WriteByte(c)
-			continue
-		}
-		j := i + 1
-		for j < len(query) && query[j] >= '0' && query[j] <= '9' {
-			j++
-		}
-		if j == i+1 {
-			b.WriteByte(c)
-			continue
-		}
+	out, _ := sqlstore.Placeholders(query, func(b *strings.Builder, n int, _ string) error {
 		b.WriteByte('?')
 		if keep {
-			b.WriteString(query[i+1 : j])
+			b.WriteString(strconv.Itoa(n))
 		}
-		i = j - 1
-	}
-	return b.String()
+		return nil
+	})
+	return out
 }
 
 // bind converts arguments to what the schema stores: times as unix

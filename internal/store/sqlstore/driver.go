@@ -2,11 +2,9 @@ package sqlstore
 
 import (
 	"context"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"time"
+	"strconv"
+	"strings"
 )
 
 // Querier runs SQL on a pool, a connection or a transaction of a driver.
@@ -132,38 +130,36 @@ type Col struct {
 
 // Table is one argument holding many rows, each one value per column, so
 // a batch is written by a few set-based statements rather than one per
-// row. Each driver binds it its own way (PostgreSQL as the JSON of
-// TableJSON, SQLite as the rows of a VALUES list) and reads it with Rows.
+// row. Each driver binds it its own way (PostgreSQL as one array per
+// column, SQLite as the rows of a VALUES list) and reads it with Rows.
 type Table [][]any
 
-// TableJSON encodes t as a JSON array of arrays: times as enc spells them
-// (each driver as its schema stores them), bytes as hex, nil as null.
-func TableJSON(t Table, enc func(time.Time) any) string {
-	out := make([][]any, len(t))
-	for i, row := range t {
-		r := make([]any, len(row))
-		for j, v := range row {
-			switch x := v.(type) {
-			case time.Time:
-				r[j] = enc(x)
-			case *time.Time:
-				if x != nil {
-					r[j] = enc(*x)
-				}
-			case []byte:
-				if x != nil {
-					r[j] = hex.EncodeToString(x)
-				}
-			default:
-				r[j] = v
-			}
+// Placeholders writes sql with each $N placeholder, in the order they
+// appear, replaced by what put writes for it (given the text that follows
+// it), and the rest as it is: how each driver turns the store's
+// placeholders into its own and binds its arguments, one scan of the
+// text for both. An error from put stops it.
+func Placeholders(sql string, put func(b *strings.Builder, n int, after string) error) (string, error) {
+	var b strings.Builder
+	b.Grow(len(sql))
+	for i := 0; i < len(sql); i++ {
+		c := sql[i]
+		j := i + 1
+		for c == '$' && j < len(sql) && sql[j] >= '0' && sql[j] <= '9' {
+			j++
 		}
-		out[i] = r
+		if j == i+1 {
+			b.WriteByte(c)
+			continue
+		}
+		n, err := strconv.Atoi(sql[i+1 : j])
+		if err == nil {
+			err = put(&b, n, sql[j:])
+		}
+		if err != nil {
+			return "", err
+		}
+		i = j - 1
 	}
-	b, err := json.Marshal(out)
-	if err != nil {
-		// Only strings, numbers and nulls are left: this cannot happen.
-		panic(fmt.Sprintf("sqlstore: encode table: %v", err))
-	}
-	return string(b)
+	return b.String(), nil
 }
