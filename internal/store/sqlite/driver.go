@@ -60,9 +60,11 @@ func (driver) Notify(_ context.Context, tx sqlstore.Querier) error {
 // LockClaims does nothing: the single writer serializes claims already.
 func (driver) LockClaims(context.Context, sqlstore.Querier) error { return nil }
 
-// AsyncCommit does nothing: synchronous=NORMAL in WAL mode already commits
-// without an fsync, for every transaction.
-func (driver) AsyncCommit(context.Context, sqlstore.Querier) error { return nil }
+// AsyncTx is Tx: synchronous=NORMAL in WAL mode already commits without
+// an fsync (the WAL is synced at checkpoints).
+func (d driver) AsyncTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	return d.Tx(ctx, fn)
+}
 
 func (driver) Classify(err error) sqlstore.Kind {
 	var se *sqlite.Error

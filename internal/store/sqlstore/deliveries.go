@@ -256,17 +256,14 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 	var numbers map[string]int
 	var refused map[string]error
 	var disabled map[int]*store.EndpointDisabled
-	err := s.db.Tx(ctx, func(tx Querier) error {
-		// This commit need not wait for its log flush: if the database
-		// itself crashed before the flush, the deliveries would still be
-		// leased and be attempted again (at least once, as after a Herald
-		// crash), while not waiting for an fsync per batch is what lets one
-		// endpoint get more than a few hundred attempts a second. Events,
-		// which are the data Herald must never lose, are committed
-		// synchronously.
-		if err := s.db.AsyncCommit(ctx, tx); err != nil {
-			return err
-		}
+	// This commit need not wait for its log flush (AsyncTx): if the
+	// database itself crashed before the flush, the deliveries would still
+	// be leased and be attempted again (at least once, as after a Herald
+	// crash), while not waiting for an fsync per batch is what lets one
+	// endpoint get more than a few hundred attempts a second. Events,
+	// which are the data Herald must never lose, are committed
+	// synchronously.
+	err := s.db.AsyncTx(ctx, func(tx Querier) error {
 		// The fence: only the lease holder may record. If the lease ran out
 		// and another worker claimed the delivery, lease_owner is theirs and
 		// this attempt is dropped (ErrLeaseLost), so one attempt number is

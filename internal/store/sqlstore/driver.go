@@ -80,10 +80,11 @@ type Driver interface {
 	// transaction commits (PostgreSQL: pg_notify; SQLite: an in-process
 	// signal after the commit).
 	Notify(ctx context.Context, tx Querier) error
-	// AsyncCommit, inside a Tx, lets that transaction commit without
-	// waiting for its log to reach disk, where the database allows it (see
-	// docs/design.md); elsewhere it does nothing.
-	AsyncCommit(ctx context.Context, tx Querier) error
+	// AsyncTx is Tx for a transaction that may commit without waiting for
+	// its log to reach disk, where the database allows it (PostgreSQL:
+	// synchronous_commit off, set in the round trip that begins it; see
+	// docs/design.md); elsewhere it is Tx.
+	AsyncTx(ctx context.Context, fn func(tx Querier) error) error
 	// LockClaims, inside a Tx, makes the transaction take its turn with
 	// the claims (PostgreSQL: the claim's advisory lock), so the leases it
 	// counts and takes are exact; where writers are serialized anyway

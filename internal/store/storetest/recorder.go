@@ -80,11 +80,8 @@ func (d recDriver) Notify(ctx context.Context, tx sqlstore.Querier) error {
 	return d.Driver.Notify(ctx, tx)
 }
 
-func (d recDriver) AsyncCommit(ctx context.Context, tx sqlstore.Querier) error {
-	if q, ok := tx.(recQuerier); ok {
-		tx = q.Querier
-	}
-	return d.Driver.AsyncCommit(ctx, tx)
+func (d recDriver) AsyncTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
+	return d.Driver.AsyncTx(ctx, func(tx sqlstore.Querier) error { return fn(recQuerier{Querier: tx, rec: d.rec}) })
 }
 
 // RecordedStore is the shared store over a recording driver (Record),
