@@ -34,10 +34,10 @@ const maxResponseBody = 4 << 10
 // hand-offs lease of it while it is eager (its attempts from this node
 // are being delivered quickly: dispatcher.eagerIDs), no other node holds
 // a lease of it and its tenant holds fewer than half its leases
-// (store.LeaseCap): the node still
-// sends no more than the cap at once, and the rest wait in its
-// dispatcher, already leased, so an endpoint's next attempt goes out when
-// one ends instead of after a claim (docs/design.md).
+// (store.LeaseCap): the node still sends no more than the cap at once,
+// and the rest wait in its dispatcher, already leased, so an endpoint's
+// next attempt goes out when one ends instead of after a claim
+// (docs/design.md).
 const OwnLeaseFactor = 4
 
 // DefaultWorkers is how many attempts a node sends at once unless --workers

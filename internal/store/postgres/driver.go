@@ -8,6 +8,7 @@ import (
 	"net"
 	"reflect"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -245,8 +246,9 @@ func (r errRow) Scan(...any) error { return r.err }
 // becomes a placeholder of its own bound to the table's k-th column as a
 // T array. Placeholders are renumbered in the order they appear (a
 // repeated one keeps one number); the text does not depend on the
-// tables' sizes, so pgx prepares it once. Queries without a table are
-// passed on as they are.
+// tables' sizes, so pgx prepares it once, and the renumbering is worked
+// out once per text (tablePlan). Queries without a table are passed on as
+// they are.
 func expand(sql string, args []any) (string, []any, error) {
 	tables := false
 	for _, a := range args {
@@ -258,40 +260,83 @@ func expand(sql string, args []any) (string, []any, error) {
 	if !tables {
 		return sql, args, nil
 	}
-	var out []any
+	p, err := planFor(sql, args)
+	if err != nil {
+		return "", nil, err
+	}
+	out := make([]any, len(p.slots))
+	for i, sl := range p.slots {
+		t, table := args[sl.arg].(sqlstore.Table)
+		switch {
+		case table != sl.table:
+			return "", nil, fmt.Errorf("postgres: argument $%d is a table in one call of a query and not in another", sl.arg+1)
+		case !table:
+			out[i] = args[sl.arg]
+		default:
+			if out[i], err = column(t, sl.col, sl.typ); err != nil {
+				return "", nil, fmt.Errorf("postgres: table $%d: %w", sl.arg+1, err)
+			}
+		}
+	}
+	return p.sql, out, nil
+}
+
+// tablePlan is a query's text with its tables' columns as placeholders of
+// their own, and what each placeholder of it binds.
+type tablePlan struct {
+	sql   string
+	slots []planSlot
+}
+
+// planSlot is one placeholder of a tablePlan: argument arg, or, of a
+// table, its column col read as typ.
+type planSlot struct {
+	arg   int
+	table bool
+	col   int
+	typ   sqlstore.ColType
+}
+
+// plans keeps each query text's tablePlan: the shared store's SQL is a
+// fixed set of strings.
+var plans sync.Map // string -> *tablePlan
+
+// planFor is sql's tablePlan for args, worked out on its first call.
+func planFor(sql string, args []any) (*tablePlan, error) {
+	if p, ok := plans.Load(sql); ok {
+		return p.(*tablePlan), nil
+	}
+	p := &tablePlan{}
 	renumbered := map[int]int{} // a plain argument's new number
-	columns := map[int]int{}    // a table's columns bound so far
-	sql, err := sqlstore.Placeholders(sql, func(b *strings.Builder, n int, after string) error {
+	columns := map[int]int{}    // a table's columns so far
+	text, err := sqlstore.Placeholders(sql, func(b *strings.Builder, n int, after string) error {
 		if n < 1 || n > len(args) {
 			return fmt.Errorf("postgres: placeholder $%d of %d arguments", n, len(args))
 		}
-		t, ok := args[n-1].(sqlstore.Table)
-		if !ok {
+		if _, ok := args[n-1].(sqlstore.Table); !ok {
 			if renumbered[n] == 0 {
-				out = append(out, args[n-1])
-				renumbered[n] = len(out)
+				p.slots = append(p.slots, planSlot{arg: n - 1})
+				renumbered[n] = len(p.slots)
 			}
 			fmt.Fprintf(b, "$%d", renumbered[n])
 			return nil
 		}
-		for name, ct := range pgColType {
-			if strings.HasPrefix(after, "::"+name+"[]") {
-				col, err := column(t, columns[n], ct)
-				if err != nil {
-					return fmt.Errorf("postgres: table $%d: %w", n, err)
-				}
-				out = append(out, col)
-				columns[n]++
-				fmt.Fprintf(b, "$%d", len(out))
-				return nil
-			}
+		name, _, ok := strings.Cut(strings.TrimPrefix(after, "::"), "[]")
+		ct, known := pgColType[name]
+		if !ok || !known || !strings.HasPrefix(after, "::") {
+			return fmt.Errorf("postgres: table $%d is read without an array type", n)
 		}
-		return fmt.Errorf("postgres: table $%d is read without an array type", n)
+		p.slots = append(p.slots, planSlot{arg: n - 1, table: true, col: columns[n], typ: ct})
+		columns[n]++
+		fmt.Fprintf(b, "$%d", len(p.slots))
+		return nil
 	})
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
-	return sql, out, nil
+	p.sql = text
+	plans.Store(sql, p)
+	return p, nil
 }
 
 // pgColType is pgType backwards.

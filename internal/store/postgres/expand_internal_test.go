@@ -45,6 +45,13 @@ func TestExpand_TableColumnsAsArrays(t *testing.T) {
 		t.Errorf("args = %#v\nwant %#v", args, wantArgs)
 	}
 
+	// The second call of the text, with a table of another size, reads
+	// the plan the first made.
+	got, args, err = expand(q, []any{8, rows[:1], "y"})
+	if err != nil || got != want || len(args) != 6 || args[4] != 8 || len(args[0].([]pgtype.Text)) != 1 {
+		t.Errorf("second expand = %q, %#v, %v", got, args, err)
+	}
+
 	// Without a table the query and its arguments pass as they are.
 	plain := []any{"a", 1}
 	if got, args, err := expand(`SELECT $2, $1`, plain); err != nil || got != `SELECT $2, $1` || !reflect.DeepEqual(args, plain) {
@@ -60,6 +67,18 @@ func TestExpand_Refusals(t *testing.T) {
 	_, _, err := expand(`SELECT * FROM `+driver{}.Rows(1, "r", cols...), []any{sqlstore.Table{{"a", "not a number"}}})
 	if err == nil || !strings.Contains(err.Error(), "row 0, column 2: string is not a bigint") {
 		t.Errorf("a text cell in a bigint column: %v", err)
+	}
+	// A text planned with a table at $2 and called with something else
+	// there (and a table elsewhere) is refused, not bound by the old plan.
+	q := `SELECT * FROM ` + driver{}.Rows(2, "r", cols...) + ` WHERE $1 IS NOT NULL`
+	if _, _, err := expand(q, []any{sqlstore.Table{{"a", 1}}, sqlstore.Table{{"a", 1}}}); err == nil {
+		t.Error("$1 a table but read without an array type: no error")
+	}
+	if _, _, err := expand(q, []any{"x", sqlstore.Table{{"a", 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := expand(q, []any{sqlstore.Table{{"a", 1}}, "x"}); err == nil || !strings.Contains(err.Error(), "is a table in one call") {
+		t.Errorf("the planned table given as text: %v", err)
 	}
 	_, _, err = expand(`SELECT * FROM json_each($1)`, []any{sqlstore.Table{{"a"}}})
 	if err == nil || !strings.Contains(err.Error(), "without an array type") {

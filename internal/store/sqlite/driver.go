@@ -346,11 +346,25 @@ func (r sqlRows) Scan(dest ...any) error {
 var (
 	limit     = regexp.MustCompile(`(?i)\bLIMIT\s+\$(\d+)`)
 	rewritten sync.Map // string -> string
+	limits    sync.Map // string -> string: limited's
 )
 
-// rewrite turns PostgreSQL's $N into SQLite's ?N (or ?, see inOrder), and
-// LIMIT $N into LIMIT (?N + 0). SQLite plans a bare bound LIMIT with its value and marks the
-// statement expired whenever that parameter is bound again, so every run
+// limited is query with LIMIT $N as LIMIT ($N + 0) (see rewrite), worked
+// out once per text for expand, whose output is not kept: its queries
+// are the store's fixed texts, whatever the size of their tables.
+func limited(query string) string {
+	if v, ok := limits.Load(query); ok {
+		return v.(string)
+	}
+	out := limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)")
+	limits.Store(query, out)
+	return out
+}
+
+// rewrite turns PostgreSQL's $N into SQLite's ?N (or ?, see inOrder),
+// and LIMIT $N into LIMIT (?N + 0). SQLite plans a bare bound LIMIT with
+// its value and marks the statement expired whenever that parameter is
+// bound again, so every run
 // of a prepared statement with LIMIT ?N was parsed and planned anew: 10%
 // of the CPU of a loaded node went to sqlite3Reprepare under the claim,
 // and the claim's pick ran 12x slower than with the expression, which the
@@ -405,7 +419,7 @@ const maxVariables = 32766
 // statement cache keeps one per size, up to maxCachedRows rows.
 func expand(query string, args []any) (string, []any, error) {
 	var out []any
-	query, err := sqlstore.Placeholders(limit.ReplaceAllString(query, "LIMIT ($$$1 + 0)"), func(b *strings.Builder, n int, _ string) error {
+	query, err := sqlstore.Placeholders(limited(query), func(b *strings.Builder, n int, _ string) error {
 		if n < 1 || n > len(args) {
 			return fmt.Errorf("sqlite: placeholder $%d of %d arguments", n, len(args))
 		}
