@@ -136,6 +136,15 @@ func TestServe_RetentionDeletesOldEvents(t *testing.T) {
 			}
 			l.must(200, "GET", "/api/v1/tenants/acme/events/"+newEv, nil)
 			l.must(200, "GET", "/api/v1/tenants/acme/deliveries/"+newDlv, nil)
+			// The event is gone once its batch commits; the run is logged
+			// and counted when it ends, a moment later.
+			ran := func() bool {
+				_, got := l.scrape()
+				return strings.Contains(logs.String(), `"events":1`) && got[`herald_retention_deleted_total{kind="events"}`] >= 1
+			}
+			for deadline := time.Now().Add(5 * time.Second); !ran() && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
 			if !strings.Contains(logs.String(), `"msg":"retention run"`) || !strings.Contains(logs.String(), `"events":1`) {
 				t.Errorf("no retention run with its deleted event in the log:\n%s", logs.String())
 			}

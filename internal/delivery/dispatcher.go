@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -49,6 +50,7 @@ type dispatcher struct {
 	held     int
 	sending  int
 	settling map[string]struct{}  // deliveries whose attempt ended, awaiting their record
+	active   map[string]int       // deliveries held whose attempt has not ended, by endpoint
 	perEP    map[string]int       // attempts being sent, by endpoint
 	perTN    map[string]int       // attempts being sent, by tenant
 	queued   map[string][]*job    // waiting for a worker, by tenant, in claim order
@@ -99,6 +101,7 @@ type job struct {
 	turn     time.Time // when a deferred job's rate limit turn comes
 	reserved bool      // its turn is taken: it runs without asking again
 	settled  bool      // it has left this node's hands
+	active   bool      // counted in dispatcher.active: its attempt has not ended
 }
 
 func newDispatcher(d *dispatcher) *dispatcher {
@@ -110,6 +113,7 @@ func newDispatcher(d *dispatcher) *dispatcher {
 	d.quick = map[string]time.Time{}
 	d.failing = map[string]*streak{}
 	d.settling = map[string]struct{}{}
+	d.active = map[string]int{}
 	d.perTenant = store.TenantCap(d.perTenant)
 	d.rearm = make(chan struct{}, 1)
 	d.freed = make(chan struct{}, 1)
@@ -205,7 +209,8 @@ func (d *dispatcher) push(cs []*store.Claimed) {
 	}
 	d.held += len(cs)
 	for _, c := range cs {
-		d.queueLocked(&job{c: c}, false)
+		d.active[c.Endpoint.ID]++
+		d.queueLocked(&job{c: c, active: true}, false)
 	}
 	d.dispatchLocked()
 	d.mu.Unlock()
@@ -303,6 +308,7 @@ func (d *dispatcher) work(j *job) {
 	defer d.wg.Done()
 	how := d.run(d.ctx, j.c, func() { d.settle(j) })
 	d.mu.Lock()
+	d.endLocked(j)
 	if !j.settled {
 		d.settling[j.c.Delivery.ID] = struct{}{}
 	}
@@ -455,10 +461,34 @@ func (d *dispatcher) admit(ctx context.Context, ep *store.Endpoint, t string, wa
 	return nil, herald.Errorf(herald.ErrBusy, "%s: no room for a test send within %s; try again in a moment", d.fitsLocked(ep, t), wait)
 }
 
+// endLocked stops counting j as active: its attempt ended, or it left
+// this node's hands without one.
+func (d *dispatcher) endLocked(j *job) {
+	if !j.active {
+		return
+	}
+	j.active = false
+	if id := j.c.Endpoint.ID; d.active[id] <= 1 {
+		delete(d.active, id)
+	} else {
+		d.active[id]--
+	}
+}
+
+// activeByEndpoint counts, by endpoint, the deliveries held whose attempt
+// has not ended (store.HandOff.Active): waiting for a worker, their cap
+// or their turn, or being sent.
+func (d *dispatcher) activeByEndpoint() map[string]int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.active)
+}
+
 // settle frees j's place once it has left this node's hands.
 func (d *dispatcher) settle(j *job) {
 	d.mu.Lock()
 	d.held--
+	d.endLocked(j)
 	j.settled = true
 	delete(d.settling, j.c.Delivery.ID)
 	d.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -343,6 +344,35 @@ func TestDispatcher_HoldsUntilSettled(t *testing.T) {
 	}
 	l.end("a/2")
 	l.end("a/3")
+}
+
+// The active count, by endpoint, is what the dispatcher holds whose
+// attempt has not ended: waiting for a worker or the cap, or being sent.
+// An attempt that ended leaves it at once, before its record settles it;
+// so does a delivery handed back unsent.
+func TestDispatcher_CountsActiveByEndpoint(t *testing.T) {
+	t.Parallel()
+	l := newLab(t, clock.NewFake(tp0), 2, 1, 10, nil)
+	l.push("a/1", "a/2", "a/3", "b/1")
+	wantSending(t, l, "a/1", "b/1")
+	if got := l.d.activeByEndpoint(); !maps.Equal(got, map[string]int{"a": 3, "b": 1}) {
+		t.Fatalf("active %v, want a 3 (1 sending, 2 waiting for its cap), b 1", got)
+	}
+	l.end("a/1")
+	wantSending(t, l, "a/2", "b/1")
+	if got := l.d.activeByEndpoint(); !maps.Equal(got, map[string]int{"a": 2, "b": 1}) {
+		t.Fatalf("active %v with a/1 over, not settled, want a 2, b 1", got)
+	}
+	l.settle(t, "a/1")
+	if got := l.d.activeByEndpoint(); !maps.Equal(got, map[string]int{"a": 2, "b": 1}) {
+		t.Fatalf("active %v after a/1 settled, want it unchanged", got)
+	}
+	l.end("b/1")
+	// Stopping hands back a/3, never sent.
+	go l.d.stop(time.Minute, func() {})
+	until(t, "a/3 to be handed back", func() bool { l.mu.Lock(); defer l.mu.Unlock(); return slices.Contains(l.released, "a/3") })
+	l.end("a/2")
+	until(t, "nothing to be active", func() bool { return len(l.d.activeByEndpoint()) == 0 })
 }
 
 func TestDispatcher_RateLimitNeverHoldsAWorker(t *testing.T) {

@@ -258,7 +258,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	// while the fetcher runs (HandOff), and test sends take their places
 	// beside the workers'.
 	e.handMu.Lock()
-	e.hand, e.disp, e.fetch = &handOff{free: disp.free, settling: disp.settlingIDs, eager: disp.eagerIDs, push: f.push}, disp, f
+	e.hand, e.disp, e.fetch = &handOff{free: disp.free, settling: disp.settlingIDs, eager: disp.eagerIDs, push: f.push, active: disp.activeByEndpoint}, disp, f
 	select {
 	case <-e.started:
 	default:
@@ -306,6 +306,7 @@ type handOff struct {
 	settling func() []string
 	eager    func() []string
 	push     func(cs []*store.Claimed)
+	active   func() map[string]int
 }
 
 // HandOffRoom is how many new deliveries this engine can take straight
@@ -319,7 +320,7 @@ func (e *Engine) HandOffRoom() store.HandOff {
 	if h == nil {
 		return store.HandOff{}
 	}
-	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling(), OwnFactor: OwnLeaseFactor, Eager: h.eager()}
+	return store.HandOff{Owner: e.owner, Until: e.now().Add(e.cfg.Lease), Limit: h.free(), PerEndpoint: e.cfg.PerEndpoint, PerTenant: e.tenantLeases(), Settling: h.settling(), OwnFactor: OwnLeaseFactor, Eager: h.eager(), Active: h.active()}
 }
 
 // tenantLeases is the most leases one tenant's deliveries hold across all

@@ -887,6 +887,15 @@ type HandOff struct {
 	Settling  []string
 	OwnFactor int
 	Eager     []string
+	// Active is Owner's leases by endpoint whose attempts have not ended
+	// (waiting in its dispatcher or being sent), as Owner counts them: no
+	// more than the leases the hand-off would count. An endpoint with as
+	// many as LeaseCap gives at most (its cap times OwnFactor) has no
+	// room, and a hand-off whose every delivery is for such an endpoint
+	// leases none and leaves them all Held without taking the claims'
+	// turn: under load, most ingest batches of a busy endpoint. nil: none
+	// known.
+	Active map[string]int
 	// Held is set by EventCreateMany: how many new deliveries it left
 	// pending only because their endpoint's cap was full of Owner's own
 	// leases. No other node is woken for them (none could take them); the

@@ -30,13 +30,20 @@ var _ sqlstore.Driver = driver{}
 // nil. A failure to reach the database, at begin, inside fn or at commit,
 // comes back marked herald.ErrUnavailable whatever fn wrapped it in.
 func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return d.tx(ctx, pgx.TxOptions{}, fn)
+	return d.tx(ctx, beginTx, fn)
 }
 
-func (d driver) tx(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.Querier) error) error {
+// The statements that begin a transaction: they go out with its first
+// statement (pipeTx).
+var (
+	beginTx      = []string{"BEGIN"}
+	beginAsyncTx = []string{"BEGIN", "SET LOCAL synchronous_commit = off"}
+)
+
+func (d driver) tx(ctx context.Context, begin []string, fn func(sqlstore.Querier) error) error {
 	var err error
 	for try := 0; ; try++ {
-		err = pgx.BeginTxFunc(ctx, d.s.pool, opts, func(tx pgx.Tx) error { return fn(querier{tx}) })
+		err = d.runTx(ctx, begin, fn)
 		// A deadlock or a serialization failure aborts one of the
 		// transactions in it, which was right and may simply run again: a
 		// tenant's delete (endpoints, then their deliveries) and a batch of
@@ -59,23 +66,37 @@ func (d driver) tx(ctx context.Context, opts pgx.TxOptions, fn func(sqlstore.Que
 // Notify wakes the workers of every node once the transaction commits.
 // PostgreSQL folds identical notifications of one transaction into one.
 func (driver) Notify(ctx context.Context, tx sqlstore.Querier) error {
-	if _, err := tx.Exec(ctx, `SELECT pg_notify($1, coalesce(current_schema(), ''))`, notifyChannel); err != nil {
+	if t, ok := tx.(*pipeTx); ok {
+		t.later(notifySQL, notifyChannel)
+		return nil
+	}
+	if _, err := tx.Exec(ctx, notifySQL, notifyChannel); err != nil {
 		return fmt.Errorf("notify workers: %w", err)
 	}
 	return nil
 }
 
-// LockClaims takes the claim's advisory lock for the transaction.
+// LockClaims takes the claim's advisory lock for the transaction: in a
+// pipeTx, with its next statement, which runs once the lock is held.
 func (driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`, lockClaim)
+	if t, ok := tx.(*pipeTx); ok {
+		t.later(lockClaimsSQL, lockClaim)
+		return nil
+	}
+	_, err := tx.Exec(ctx, lockClaimsSQL, lockClaim)
 	return err
 }
 
+// The statements of Notify and LockClaims.
+const (
+	notifySQL     = `SELECT pg_notify($1, coalesce(current_schema(), ''))`
+	lockClaimsSQL = `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`
+)
+
 // AsyncTx is Tx with synchronous_commit off for this transaction only,
-// set by the query that begins it: a round trip fewer than a SET of its
-// own, of the eight a batch of attempt records makes.
+// set with its BEGIN, which goes out with its first statement (pipeTx).
 func (d driver) AsyncTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
-	return d.tx(ctx, pgx.TxOptions{BeginQuery: "BEGIN; SET LOCAL synchronous_commit = off"}, fn)
+	return d.tx(ctx, beginAsyncTx, fn)
 }
 
 // maxTxRetries is how many times Tx runs a transaction again that a

@@ -80,7 +80,7 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	name := "file:" + strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(path)
 	// busy_timeout covers the locks other processes (herald migrate, a
 	// backup) or a second Store on the same file may hold.
-	pragmas := "&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	pragmas := "&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
 	write, err := sql.Open("sqlite", name+"?_txlock=immediate"+pragmas)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

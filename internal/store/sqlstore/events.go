@@ -493,6 +493,10 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 	if h == nil || h.Limit <= 0 || len(cands) == 0 {
 		return nil, nil
 	}
+	if noRoom(h, cands) {
+		h.Held = len(cands)
+		return nil, nil
+	}
 	if err := s.db.LockClaims(ctx, tx); err != nil {
 		return nil, s.Err(err, "hand off deliveries")
 	}
@@ -557,6 +561,22 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 		d.Status, d.NextAttemptAt = store.StatusDelivering, &until
 	}
 	return out, nil
+}
+
+// noRoom reports whether every candidate's endpoint is full of the
+// owner's own active leases (store.HandOff.Active): the most LeaseCap
+// could give it, so counting the leases under the claim lock would find
+// no room either.
+func noRoom(h *store.HandOff, cands []handCandidate) bool {
+	if h.Active == nil {
+		return false
+	}
+	for _, c := range cands {
+		if h.Active[c.ep.ID] < c.ep.InFlightCap(h.PerEndpoint)*max(h.OwnFactor, 1) {
+			return false
+		}
+	}
+	return true
 }
 
 // heldLeases are the unexpired leases of a hand-off's endpoints and

@@ -704,6 +704,35 @@ func testEndpointMaxInFlightRoundTrips(t *testing.T, st store.Store) {
 	}
 }
 
+// A hand-off whose every delivery is for an endpoint its owner says is
+// full of its own active leases (HandOff.Active: the cap times OwnFactor)
+// leases none and holds them all for the owner, who claims them as its
+// attempts end; one short of full counts the leases in the database,
+// which are what decides.
+func testHandOffFullOfOwnActiveLeases(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	a, now := seedDue(t, st, 0)
+	newEv := func(id string) []*store.EventCreateParams {
+		return []*store.EventCreateParams{{Event: newEvent("acme", id, "a", `{}`), Now: now}}
+	}
+	full := &store.HandOff{Owner: "w1", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 2, OwnFactor: 4, Eager: []string{a.ID},
+		Active: map[string]int{a.ID: 8}}
+	_, handed, err := st.EventCreateMany(ctx, newEv("full"), full)
+	if err != nil || len(handed) != 0 || full.Held != 1 {
+		t.Fatalf("hand-off to an owner full of a's leases: handed %d, held %d (%v), want none and 1", len(handed), full.Held, err)
+	}
+	// Left pending and due: the owner's next claim takes it.
+	got := do(st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "w1", Now: now, Lease: time.Minute, Limit: 10, PerEndpoint: 2})).must(t)
+	if len(got) != 1 || got[0].Event.ID != "full" {
+		t.Fatalf("claim after the held hand-off: %d claimed, want the held one", len(got))
+	}
+	short := &store.HandOff{Owner: "w1", Until: now.Add(time.Minute), Limit: 10, PerEndpoint: 2, OwnFactor: 4, Eager: []string{a.ID},
+		Active: map[string]int{a.ID: 7}}
+	if _, handed, err := st.EventCreateMany(ctx, newEv("short"), short); err != nil || len(handed) != 1 {
+		t.Fatalf("hand-off one short of full, one lease in the database: handed %d (%v), want 1", len(handed), err)
+	}
+}
+
 // A claimer's settling deliveries (their attempts ended, their records
 // not yet written) do not count against the endpoint's cap or the
 // tenant's share for that claimer and its hand-offs: the caps bound the

@@ -79,6 +79,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"DeliveryClaimDue_OldestFirstAndLimit", testClaimOldestFirstAndLimit},
 		{"DeliveryClaimDue_CapsPerEndpoint", testClaimCapsPerEndpoint},
 		{"DeliveryClaimDue_SettlingLeasesDoNotCount", testClaimSettlingLeasesDoNotCount},
+		{"EventCreateMany_HandOffFullOfOwnActiveLeases", testHandOffFullOfOwnActiveLeases},
 		{"DeliveryClaimDue_OwnFactor", testClaimOwnFactor},
 		{"DeliveryClaimDue_OneAtATimeAfterFailures", testClaimOneAtATimeAfterFailures},
 		{"DeliveryClaimDue_EndpointsOwnCap", testClaimEndpointsOwnCap},

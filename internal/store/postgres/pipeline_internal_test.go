@@ -1,0 +1,226 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/heraldhq/herald/internal/store/dbtest/pgschema"
+	"github.com/heraldhq/herald/internal/store/sqlstore"
+)
+
+// countingConn counts the writes to the server: pgx flushes what it has
+// to send once per round trip, in one write.
+type countingConn struct {
+	net.Conn
+	writes *atomic.Int64
+}
+
+func (c countingConn) Write(b []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(b)
+}
+
+// pipelineBundle is a migrated schema, a driver on a pool of one
+// connection whose writes are counted, and the count.
+type pipelineBundle struct {
+	d      driver
+	pool   *pgxpool.Pool
+	writes *atomic.Int64
+}
+
+func setupPipeline(t *testing.T) *pipelineBundle {
+	t.Helper()
+	base := os.Getenv("HERALD_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("HERALD_TEST_DATABASE_URL is not set")
+	}
+	u := pgschema.URL(t, base)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := Open(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := pgxpool.ParseConfig(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	writes := &atomic.Int64{}
+	var dialer net.Dialer
+	cfg.ConnConfig.DialFunc = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dialer.DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return countingConn{Conn: c, writes: writes}, nil
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return &pipelineBundle{d: driver{&Store{pool: pool}}, pool: pool, writes: writes}
+}
+
+// roundTrips is how many times the driver wrote to the server while tx
+// ran, the second time it ran (the first prepares its statements).
+func (b *pipelineBundle) roundTrips(t *testing.T, async bool, fn func(tx sqlstore.Querier) error) int64 {
+	t.Helper()
+	ctx := context.Background()
+	run := b.d.Tx
+	if async {
+		run = b.d.AsyncTx
+	}
+	if err := run(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	before := b.writes.Load()
+	if err := run(ctx, fn); err != nil {
+		t.Fatal(err)
+	}
+	return b.writes.Load() - before
+}
+
+// A transaction's BEGIN, the claims' lock and a notification go out with
+// the statement after them or with the COMMIT: a claim (lock, query) is
+// two round trips, not four.
+func TestPipeTx_RoundTrips(t *testing.T) {
+	t.Parallel()
+	b := setupPipeline(t)
+	ctx := context.Background()
+	one := func(tx sqlstore.Querier) error {
+		var n int
+		return tx.QueryRow(ctx, `SELECT 1`).Scan(&n)
+	}
+	for _, tc := range []struct {
+		name  string
+		async bool
+		fn    func(tx sqlstore.Querier) error
+		want  int64
+	}{
+		{"nothing", false, func(sqlstore.Querier) error { return nil }, 0},
+		{"one query", false, one, 2},
+		{"one query, async", true, one, 2},
+		{"lock and query", false, func(tx sqlstore.Querier) error {
+			if err := b.d.LockClaims(ctx, tx); err != nil {
+				return err
+			}
+			return one(tx)
+		}, 2},
+		{"query and notify", false, func(tx sqlstore.Querier) error {
+			if err := one(tx); err != nil {
+				return err
+			}
+			return b.d.Notify(ctx, tx)
+		}, 2},
+		{"two statements", false, func(tx sqlstore.Querier) error {
+			if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `SELECT 2`)
+			_, err = sqlstore.Collect(rows, err, func(r sqlstore.Row) (int, error) { var n int; return n, r.Scan(&n) })
+			return err
+		}, 3},
+	} {
+		if got := b.roundTrips(t, tc.async, tc.fn); got != tc.want {
+			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
+		}
+	}
+}
+
+// The statement after LockClaims runs with the lock held, and AsyncTx's
+// SET LOCAL is in force for its first statement.
+func TestPipeTx_QueuedStatementsRunFirst(t *testing.T) {
+	t.Parallel()
+	b := setupPipeline(t)
+	ctx := context.Background()
+	var locks int
+	err := b.d.Tx(ctx, func(tx sqlstore.Querier) error {
+		if err := b.d.LockClaims(ctx, tx); err != nil {
+			return err
+		}
+		return tx.QueryRow(ctx, `SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted`).Scan(&locks)
+	})
+	if err != nil || locks != 1 {
+		t.Fatalf("advisory locks held by the statement after LockClaims: %d, %v; want 1", locks, err)
+	}
+	var sync string
+	err = b.d.AsyncTx(ctx, func(tx sqlstore.Querier) error {
+		rows, err := tx.Query(ctx, `SHOW synchronous_commit`)
+		got, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) { var v string; return v, r.Scan(&v) })
+		if len(got) == 1 {
+			sync = got[0]
+		}
+		return err
+	})
+	if err != nil || sync != "off" {
+		t.Fatalf("synchronous_commit in AsyncTx's first query: %q, %v; want off", sync, err)
+	}
+}
+
+// A queued statement that fails fails the statement it went out with; a
+// transaction a failed statement aborted does not commit, even when fn
+// returns nil; and the connection serves the next transaction.
+func TestPipeTx_Failures(t *testing.T) {
+	t.Parallel()
+	b := setupPipeline(t)
+	ctx := context.Background()
+	err := b.d.Tx(ctx, func(tx sqlstore.Querier) error {
+		tx.(*pipeTx).later(`SELECT 1/0`)
+		_, err := tx.Exec(ctx, `SELECT 1`)
+		return err
+	})
+	if err == nil {
+		t.Fatal("a failing queued statement: no error from the statement after it")
+	}
+	if _, err := b.pool.Exec(ctx, `CREATE TABLE pipe_probe (n int)`); err != nil {
+		t.Fatal(err)
+	}
+	err = b.d.Tx(ctx, func(tx sqlstore.Querier) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO pipe_probe VALUES (1)`); err != nil {
+			return err
+		}
+		_, _ = tx.Exec(ctx, `SELECT 1/0`) // its error ignored
+		return nil
+	})
+	if !errors.Is(err, pgx.ErrTxCommitRollback) {
+		t.Fatalf("commit after a failed statement: %v, want %v", err, pgx.ErrTxCommitRollback)
+	}
+	var n int
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pipe_probe`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows of the aborted transaction: %d, %v; want 0", n, err)
+	}
+	// fn's own error rolls back what it did.
+	_ = b.d.Tx(ctx, func(tx sqlstore.Querier) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO pipe_probe VALUES (2)`); err != nil {
+			return err
+		}
+		return errors.New("changed my mind")
+	})
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pipe_probe`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows of the rolled back transaction: %d, %v; want 0", n, err)
+	}
+	err = b.d.Tx(ctx, func(tx sqlstore.Querier) error {
+		_, err := tx.Exec(ctx, `INSERT INTO pipe_probe VALUES (3)`)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pipe_probe`).Scan(&n); err != nil || n != 1 {
+		t.Fatalf("rows after a committed transaction: %d, %v; want 1", n, err)
+	}
+}
