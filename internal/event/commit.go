@@ -184,11 +184,27 @@ func newGroupCommit(st store.Store, writers, maxEvents, maxBytes int, d Dispatch
 	return g
 }
 
-// create stores p in the next batch of the next committer.
+// create stores p in the next batch of a committer: the first idle one
+// from the next in turn, so a request that comes while another commits
+// starts its own commit at once instead of queueing behind it; with none
+// idle, the next in turn, whose batch it joins.
 func (g *groupCommit) create(ctx context.Context, p *store.EventCreateParams) (*store.EventCreateResult, error) {
-	c := g.shards[0]
-	if len(g.shards) > 1 {
-		c = g.shards[int(g.next.Add(1))%len(g.shards)]
+	if len(g.shards) == 1 {
+		return g.shards[0].create(ctx, p)
 	}
-	return c.create(ctx, p)
+	start := int(g.next.Add(1))
+	for i := range g.shards {
+		if c := g.shards[(start+i)%len(g.shards)]; c.idle() {
+			return c.create(ctx, p)
+		}
+	}
+	return g.shards[start%len(g.shards)].create(ctx, p)
+}
+
+// idle reports whether no commit is running: a request now would commit
+// at once.
+func (c *committer) idle() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.running
 }

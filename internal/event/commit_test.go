@@ -309,6 +309,41 @@ func TestGroupCommit_TwoWritersCommitSideBySide(t *testing.T) {
 	})
 }
 
+// A request goes to a writer that is not committing while there is one:
+// with one writer's batch held, every request commits on the other
+// instead of queueing behind it when its turn would have been the held
+// one's.
+func TestGroupCommit_RequestsGoToAnIdleWriter(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		t.Parallel()
+		b := setupCommit(t, st, 0)
+		b.st.gate = make(chan struct{})
+		g := newGroupCommit(b.st, 2, 0, 0, nil)
+		ctx := context.Background()
+		held := make(chan answer, 1)
+		go func() { r, err := g.create(ctx, params("e-held", `{}`)); held <- answer{r, err} }()
+		waitBatches(t, b.st, 1)
+		for i := range 4 {
+			done := make(chan answer, 1)
+			go func() { r, err := g.create(ctx, params(fmt.Sprintf("e-%d", i), `{}`)); done <- answer{r, err} }()
+			select {
+			case a := <-done:
+				if a.err != nil || !a.res.Created {
+					t.Fatalf("request %d: %+v", i, a)
+				}
+			case <-time.After(10 * time.Second):
+				close(b.st.gate)
+				t.Fatalf("request %d queued behind the held batch with the other writer idle", i)
+			}
+		}
+		close(b.st.gate)
+		if a := <-held; a.err != nil || !a.res.Created {
+			t.Fatalf("the held request: %+v", a)
+		}
+	})
+}
+
 // One writer is group commit as committer does it: a request waits for
 // the batch before its own.
 func TestGroupCommit_OneWriterIsOneCommitter(t *testing.T) {
