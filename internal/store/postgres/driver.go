@@ -87,6 +87,15 @@ func (driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
 	return err
 }
 
+// Batch sends the queries, and what a pipeTx has pending, in one round
+// trip.
+func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.Stmt) error {
+	if t, ok := tx.(*pipeTx); ok {
+		return t.batch(ctx, stmts)
+	}
+	return sqlstore.RunBatch(ctx, tx, stmts...)
+}
+
 // The statements of Notify and LockClaims.
 const (
 	notifySQL     = `SELECT pg_notify($1, coalesce(current_schema(), ''))`

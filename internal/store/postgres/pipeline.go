@@ -94,6 +94,54 @@ func (t *pipeTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 	return br, nil
 }
 
+// batch sends the pending statements and stmts in one round trip and
+// reads each of stmts' rows into its Scan, in order.
+func (t *pipeTx) batch(ctx context.Context, stmts []sqlstore.Stmt) (err error) {
+	t.work = true
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(t.pending)+len(stmts))}
+	for _, q := range t.pending {
+		b.Queue(q.sql, q.args...)
+	}
+	for _, st := range stmts {
+		sql, args, err := expand(st.SQL, st.Args)
+		if err != nil {
+			return err
+		}
+		b.Queue(sql, args...)
+	}
+	n := len(t.pending)
+	t.pending = t.pending[:0]
+	t.begun = true
+	br := t.c.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	for range n {
+		if _, err := br.Exec(); err != nil {
+			return err
+		}
+	}
+	for _, st := range stmts {
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := st.Scan(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	sql, args, err := expand(sql, args)
 	if err != nil {

@@ -3,8 +3,10 @@ package postgres
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -125,6 +127,15 @@ func TestPipeTx_RoundTrips(t *testing.T) {
 				return err
 			}
 			return b.d.Notify(ctx, tx)
+		}, 2},
+		{"a batch of two queries", false, func(tx sqlstore.Querier) error {
+			var got []int
+			scan := func(r sqlstore.Row) error { var n int; err := r.Scan(&n); got = append(got, n); return err }
+			err := b.d.Batch(ctx, tx, sqlstore.Stmt{SQL: `SELECT 1`, Scan: scan}, sqlstore.Stmt{SQL: `SELECT generate_series(2, $1::int)`, Args: []any{3}, Scan: scan})
+			if err == nil && !slices.Equal(got, []int{1, 2, 3}) {
+				err = fmt.Errorf("batch scanned %v, want [1 2 3]", got)
+			}
+			return err
 		}, 2},
 		{"two statements", false, func(tx sqlstore.Querier) error {
 			if _, err := tx.Exec(ctx, `SELECT 1`); err != nil {

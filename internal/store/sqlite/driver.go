@@ -57,6 +57,12 @@ func (driver) Notify(_ context.Context, tx sqlstore.Querier) error {
 	return nil
 }
 
+// Batch runs the queries one after another: SQLite runs in this process,
+// there is no round trip to save.
+func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.Stmt) error {
+	return sqlstore.RunBatch(ctx, tx, stmts...)
+}
+
 // LockClaims does nothing: the single writer serializes claims already.
 func (driver) LockClaims(context.Context, sqlstore.Querier) error { return nil }
 

@@ -90,6 +90,10 @@ type Driver interface {
 	// counts and takes are exact; where writers are serialized anyway
 	// (SQLite) it does nothing.
 	LockClaims(ctx context.Context, tx Querier) error
+	// Batch, inside a Tx, runs queries in order, each row of each going
+	// to its Scan: in one round trip where the database can pipeline
+	// (PostgreSQL), one after another where it runs in process (SQLite).
+	Batch(ctx context.Context, tx Querier, stmts ...Stmt) error
 	// Classify tells what kind of failure err is.
 	Classify(err error) Kind
 	// LockClause is the clause that takes lock on the rows a SELECT reads,
@@ -110,6 +114,25 @@ type Driver interface {
 	// Rows is a table expression, aliased alias, of the rows of the Table
 	// argument $n, its columns named and typed by cols in order.
 	Rows(n int, alias string, cols ...Col) string
+}
+
+// Stmt is one query of a Driver.Batch: Scan is called once per row.
+type Stmt struct {
+	SQL  string
+	Args []any
+	Scan func(Row) error
+}
+
+// RunBatch runs stmts one after another on q: Driver.Batch where the
+// database cannot pipeline.
+func RunBatch(ctx context.Context, q Querier, stmts ...Stmt) error {
+	for _, st := range stmts {
+		rows, err := q.Query(ctx, st.SQL, st.Args...)
+		if _, err := Collect(rows, err, func(r Row) (struct{}, error) { return struct{}{}, st.Scan(r) }); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ColType is how a column of a Table argument is read back in SQL.

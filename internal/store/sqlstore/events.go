@@ -83,13 +83,24 @@ func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreatePara
 	return out, handed, nil
 }
 
+// batchOwners is what eventOwners found of a batch's tenants and keys
+// and, when asked, their endpoints.
+type batchOwners struct {
+	tenants   []string        // the tenants that exist, sorted
+	keys      map[string]bool // the API keys that exist
+	endpoints map[string][]*store.Endpoint
+}
+
 // eventOwners returns, of the batch's tenants (sorted, distinct), those
 // that exist, and which of the API keys its events are posted with still
 // do, in one statement. Both are key-share locked: a concurrent
 // TenantDelete or KeyDelete waits for this batch (the events were then
 // accepted before the tenant or the key went) or this batch for it (and
-// finds it gone), instead of failing the inserts.
-func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string, ps []*store.EventCreateParams) ([]string, map[string]bool, error) {
+// finds it gone), instead of failing the inserts. With endpoints, the
+// tenants' endpoints are read too (tenantEndpoints), in the same round
+// trip (Driver.Batch): one round trip of the six a batch makes on
+// PostgreSQL.
+func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string, ps []*store.EventCreateParams, endpoints bool) (*batchOwners, error) {
 	keyIDs := []string{}
 	for _, p := range ps {
 		if p.KeyID != "" {
@@ -98,35 +109,36 @@ func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string,
 	}
 	keyIDs = slices.Compact(slices.Sorted(slices.Values(keyIDs)))
 	lock := s.db.LockClause(LockKeyShare)
-	rows, err := tx.Query(ctx, `
-		WITH t AS (SELECT id FROM tenants WHERE `+s.db.InList("id", 1)+` ORDER BY id`+lock+`),
-			k AS (SELECT id FROM api_keys WHERE `+s.db.InList("id", 2)+` ORDER BY id`+lock+`)
-		SELECT 0, id FROM t UNION ALL SELECT 1, id FROM k`, tenantIDs, keyIDs)
-	type owner struct {
-		key bool
-		id  string
+	out := &batchOwners{keys: map[string]bool{}}
+	stmts := []Stmt{{
+		SQL: `
+		WITH t AS (SELECT id FROM tenants WHERE ` + s.db.InList("id", 1) + ` ORDER BY id` + lock + `),
+			k AS (SELECT id FROM api_keys WHERE ` + s.db.InList("id", 2) + ` ORDER BY id` + lock + `)
+		SELECT 0, id FROM t UNION ALL SELECT 1, id FROM k`,
+		Args: []any{tenantIDs, keyIDs},
+		Scan: func(r Row) error {
+			var kind int
+			var id string
+			if err := r.Scan(&kind, &id); err != nil {
+				return err
+			}
+			if kind == 1 {
+				out.keys[id] = true
+			} else {
+				out.tenants = append(out.tenants, id)
+			}
+			return nil
+		},
+	}}
+	if endpoints {
+		out.endpoints = map[string][]*store.Endpoint{}
+		stmts = append(stmts, s.tenantEndpoints(tenantIDs, out.endpoints))
 	}
-	found, err := Collect(rows, err, func(r Row) (owner, error) {
-		var o owner
-		var kind int
-		err := r.Scan(&kind, &o.id)
-		o.key = kind == 1
-		return o, err
-	})
-	if err != nil {
-		return nil, nil, s.Err(err, "find tenants and keys")
+	if err := s.db.Batch(ctx, tx, stmts...); err != nil {
+		return nil, s.Err(err, "find tenants, keys and endpoints")
 	}
-	var tenants []string
-	keys := map[string]bool{}
-	for _, o := range found {
-		if o.key {
-			keys[o.id] = true
-		} else {
-			tenants = append(tenants, o.id)
-		}
-	}
-	slices.Sort(tenants)
-	return tenants, keys, nil
+	slices.Sort(out.tenants)
+	return out, nil
 }
 
 // pendingEvent is one event of a batch on its way in.
@@ -146,10 +158,12 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 		tenantIDs = append(tenantIDs, evs[i].ev.TenantID)
 	}
 	tenantIDs = slices.Compact(slices.Sorted(slices.Values(tenantIDs)))
-	tenants, keys, err := s.eventOwners(ctx, tx, tenantIDs, ps)
+	needEndpoints := slices.ContainsFunc(ps, func(p *store.EventCreateParams) bool { return p.EndpointIDs == nil })
+	owners, err := s.eventOwners(ctx, tx, tenantIDs, ps, needEndpoints)
 	if err != nil {
 		return nil, nil, err
 	}
+	tenants, keys := owners.tenants, owners.keys
 
 	// Insert every new event in one statement; the ones that exist already
 	// (or twice in this batch) are answered as re-posts below. ON CONFLICT
@@ -197,7 +211,7 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 		}
 	}
 
-	var byTenant map[string][]*store.Endpoint
+	byTenant := owners.endpoints
 	var dels []*store.Delivery
 	var cands []handCandidate // new deliveries a hand-off may lease
 	for i := range evs {
@@ -235,11 +249,6 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 				return nil, nil, err
 			}
 		} else {
-			if byTenant == nil {
-				if byTenant, err = s.tenantEndpoints(ctx, tx, tenants); err != nil {
-					return nil, nil, err
-				}
-			}
 			for _, ep := range byTenant[ev.TenantID] {
 				switch {
 				case !store.MatchEventType(ep.Events, ev.Type):
@@ -391,25 +400,28 @@ func scanString(r Row) (string, error) {
 	return v, r.Scan(&v)
 }
 
-// tenantEndpoints reads the live endpoints of the tenants once for a whole
-// batch, whole, as a hand-off gives them to the dispatcher: the enabled
-// ones get deliveries to send, the disabled ones failed deliveries.
-// Filters are matched in Go (store.MatchEventType). The rows are
-// key-share locked (PostgreSQL) so a concurrent EndpointDelete waits for
-// this batch instead of failing its inserts. A deleted endpoint is not
-// here: it gets no delivery at all, not even a failed one.
-func (s *Store) tenantEndpoints(ctx context.Context, tx Querier, tenantIDs []string) (map[string][]*store.Endpoint, error) {
-	rows, err := tx.Query(ctx, `SELECT `+EndpointCols+` FROM endpoints ep WHERE `+s.db.InList("ep.tenant_id", 1)+` AND `+EndpointLive+`
-		ORDER BY ep.tenant_id, ep.id`+s.db.LockClause(LockKeyShare), tenantIDs)
-	eps, err := Collect(rows, err, s.scanEndpoint)
-	if err != nil {
-		return nil, s.Err(err, "find endpoints")
+// tenantEndpoints is the statement that reads the live endpoints of the
+// tenants once for a whole batch, whole, as a hand-off gives them to the
+// dispatcher, into out by tenant: the enabled ones get deliveries to
+// send, the disabled ones failed deliveries. Filters are matched in Go
+// (store.MatchEventType). The rows are key-share locked (PostgreSQL) so
+// a concurrent EndpointDelete waits for this batch instead of failing its
+// inserts. A deleted endpoint is not here: it gets no delivery at all,
+// not even a failed one.
+func (s *Store) tenantEndpoints(tenantIDs []string, out map[string][]*store.Endpoint) Stmt {
+	return Stmt{
+		SQL: `SELECT ` + EndpointCols + ` FROM endpoints ep WHERE ` + s.db.InList("ep.tenant_id", 1) + ` AND ` + EndpointLive + `
+		ORDER BY ep.tenant_id, ep.id` + s.db.LockClause(LockKeyShare),
+		Args: []any{tenantIDs},
+		Scan: func(r Row) error {
+			ep, err := s.scanEndpoint(r)
+			if err != nil {
+				return err
+			}
+			out[ep.TenantID] = append(out[ep.TenantID], ep)
+			return nil
+		},
 	}
-	out := map[string][]*store.Endpoint{}
-	for _, ep := range eps {
-		out[ep.TenantID] = append(out[ep.TenantID], ep)
-	}
-	return out, nil
 }
 
 // failingChunk is how many endpoints one look-up of failing endpoints
