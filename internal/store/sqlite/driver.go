@@ -40,6 +40,7 @@ func (d driver) Tx(ctx context.Context, fn func(sqlstore.Querier) error) error {
 		return markUnavailable(err)
 	}
 	d.s.writeStmts.prepareWanted(ctx)
+	d.s.ckpt.committed()
 	if q.wake {
 		d.s.wake()
 	}

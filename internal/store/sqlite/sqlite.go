@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,8 @@ type Store struct {
 	read *sql.DB
 	// The prepared statements of each pool.
 	readStmts, writeStmts *stmtCache
+	// ckpt checkpoints the WAL beside the writer.
+	ckpt *checkpointer
 
 	// Store is every method written once over the driver; this package
 	// adds the connections, migrations, Listen and the claim.
@@ -81,7 +84,7 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 	// busy_timeout covers the locks other processes (herald migrate, a
 	// backup) or a second Store on the same file may hold.
 	pragmas := "&_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)"
-	write, err := sql.Open("sqlite", name+"?_txlock=immediate"+pragmas)
+	write, err := sql.Open("sqlite", name+"?_txlock=immediate"+pragmas+"&_pragma=wal_autocheckpoint("+strconv.Itoa(walBackstop)+")")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
@@ -94,10 +97,16 @@ func Open(path string, opts ...store.Option) (*Store, error) {
 		write.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
+	ckpt, err := sql.Open("sqlite", name+"?"+pragmas[1:])
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
 	n := max(4, runtime.GOMAXPROCS(0))
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	s := &Store{write: write, read: read, listeners: map[chan struct{}]struct{}{}}
+	s := &Store{write: write, read: read, ckpt: newCheckpointer(ckpt), listeners: map[chan struct{}]struct{}{}}
 	s.db = driver{s}
 	s.readStmts, s.writeStmts = newStmtCache(read), newStmtCache(write)
 	s.Store = sqlstore.New(s.db, querier{c: read, stmts: s.readStmts}, querier{c: write, stmts: s.writeStmts}, store.NewOptions(opts...))
@@ -170,5 +179,5 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the Listen channels and both pools.
 func (s *Store) Close() error {
 	s.closeListeners()
-	return errors.Join(s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
+	return errors.Join(s.ckpt.close(), s.readStmts.close(), s.writeStmts.close(), s.read.Close(), s.write.Close())
 }
