@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
@@ -77,11 +78,17 @@ func (t *pipeTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 	if len(t.pending) == 0 {
 		return nil, nil
 	}
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(t.pending)+1)}
-	for _, q := range t.pending {
+	return t.flush(ctx, []queued{{sql: sql, args: args}})
+}
+
+// flush sends the pending statements and then qs in one batch and reads
+// the pending ones' answers, leaving qs' for the caller to read before
+// closing the batch.
+func (t *pipeTx) flush(ctx context.Context, qs []queued) (pgx.BatchResults, error) {
+	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(t.pending)+len(qs))}
+	for _, q := range append(t.pending, qs...) {
 		b.Queue(q.sql, q.args...)
 	}
-	b.Queue(sql, args...)
 	n := len(t.pending)
 	t.pending = t.pending[:0]
 	t.begun = true
@@ -98,31 +105,21 @@ func (t *pipeTx) send(ctx context.Context, sql string, args []any) (pgx.BatchRes
 // reads each of stmts' rows into its Scan, in order.
 func (t *pipeTx) batch(ctx context.Context, stmts []sqlstore.Stmt) (err error) {
 	t.work = true
-	b := &pgx.Batch{QueuedQueries: make([]*pgx.QueuedQuery, 0, len(t.pending)+len(stmts))}
-	for _, q := range t.pending {
-		b.Queue(q.sql, q.args...)
-	}
-	for _, st := range stmts {
-		sql, args, err := expand(st.SQL, st.Args)
-		if err != nil {
+	qs := make([]queued, len(stmts))
+	for i, st := range stmts {
+		if qs[i].sql, qs[i].args, err = expand(st.SQL, st.Args); err != nil {
 			return err
 		}
-		b.Queue(sql, args...)
 	}
-	n := len(t.pending)
-	t.pending = t.pending[:0]
-	t.begun = true
-	br := t.c.SendBatch(ctx, b)
+	br, err := t.flush(ctx, qs)
+	if err != nil {
+		return err
+	}
 	defer func() {
 		if cerr := br.Close(); err == nil {
 			err = cerr
 		}
 	}()
-	for range n {
-		if _, err := br.Exec(); err != nil {
-			return err
-		}
-	}
 	for _, st := range stmts {
 		rows, err := br.Query()
 		if err != nil {
@@ -147,19 +144,24 @@ func (t *pipeTx) Exec(ctx context.Context, sql string, args ...any) (int64, erro
 	if err != nil {
 		return 0, err
 	}
+	tag, err := t.exec(ctx, sql, args)
+	return tag.RowsAffected(), err
+}
+
+// exec runs sql, with what is pending ahead of it.
+func (t *pipeTx) exec(ctx context.Context, sql string, args []any) (pgconn.CommandTag, error) {
 	br, err := t.send(ctx, sql, args)
-	if err != nil {
-		return 0, err
-	}
-	if br == nil {
-		tag, err := t.c.Exec(ctx, sql, args...)
-		return tag.RowsAffected(), err
+	switch {
+	case err != nil:
+		return pgconn.CommandTag{}, err
+	case br == nil:
+		return t.c.Exec(ctx, sql, args...)
 	}
 	tag, err := br.Exec()
 	if cerr := br.Close(); err == nil {
 		err = cerr
 	}
-	return tag.RowsAffected(), err
+	return tag, err
 }
 
 func (t *pipeTx) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
@@ -204,28 +206,11 @@ func (t *pipeTx) commit(ctx context.Context) error {
 	if !t.work {
 		return nil
 	}
-	br, err := t.send(ctx, "COMMIT", nil)
+	tag, err := t.exec(ctx, "COMMIT", nil)
 	if err != nil {
 		return err
 	}
-	var tag string
-	if br == nil {
-		ct, err := t.c.Exec(ctx, "COMMIT")
-		if err != nil {
-			return err
-		}
-		tag = ct.String()
-	} else {
-		ct, err := br.Exec()
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return err
-		}
-		tag = ct.String()
-	}
-	if tag == "ROLLBACK" {
+	if tag.String() == "ROLLBACK" {
 		return pgx.ErrTxCommitRollback
 	}
 	return nil
