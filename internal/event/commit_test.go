@@ -279,13 +279,20 @@ func TestCommitter_HandsNewDeliveriesToTheDispatcher(t *testing.T) {
 
 // With two writers, a batch held in its commit does not hold up the
 // next request: it commits beside it, through the other committer.
+// setupTwoWriters is two committers side by side on st, the first batch
+// held at the gate until the test closes it.
+func setupTwoWriters(t *testing.T, st store.Store) (*commitBundle, *groupCommit) {
+	t.Helper()
+	b := setupCommit(t, st, 0)
+	b.st.gate = make(chan struct{})
+	return b, newGroupCommit(b.st, 2, 0, 0, nil)
+}
+
 func TestGroupCommit_TwoWritersCommitSideBySide(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		t.Parallel()
-		b := setupCommit(t, st, 0)
-		b.st.gate = make(chan struct{})
-		g := newGroupCommit(b.st, 2, 0, 0, nil)
+		b, g := setupTwoWriters(t, st)
 		ctx := context.Background()
 
 		held := make(chan answer, 1)
@@ -317,9 +324,7 @@ func TestGroupCommit_RequestsGoToAnIdleWriter(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		t.Parallel()
-		b := setupCommit(t, st, 0)
-		b.st.gate = make(chan struct{})
-		g := newGroupCommit(b.st, 2, 0, 0, nil)
+		b, g := setupTwoWriters(t, st)
 		ctx := context.Background()
 		held := make(chan answer, 1)
 		go func() { r, err := g.create(ctx, params("e-held", `{}`)); held <- answer{r, err} }()
