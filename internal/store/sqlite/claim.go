@@ -2,30 +2,35 @@ package sqlite
 
 import (
 	"context"
+	"sort"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
-// claimPickSQL chooses what to lease, oldest due first. ?1 now, ?2 limit,
-// ?3 per-endpoint cap, ?4 per-tenant share, ?5 owner, ?6 the owner's
-// settling deliveries, ?7 the owner's factor of the cap (store.LeaseCap),
-// ?8 the endpoints it applies to (store.DeliveryClaimParams.Eager).
+// claimRoomSQL reads how many more leases each endpoint with due work may
+// take, and its tenant. ?1 now, ?3 per-endpoint cap, ?4 per-tenant share,
+// ?5 owner, ?6 the owner's settling deliveries, ?7 the owner's factor of
+// the cap (store.LeaseCap), ?8 the endpoints it applies to
+// (store.DeliveryClaimParams.Eager); ?2 is not used. It answers, for each
+// endpoint with room whose tenant has room, the endpoint, its tenant, the
+// endpoint's room n and the tenant's tn. claimDueSQL then reads each one's
+// first due rows and pick ranks them (DeliveryClaimDue).
 //
-// Claim at most cap-inflight per endpoint in the query itself: a worker that
-// claimed ten deliveries for one dead endpoint would sit on all ten until
-// the timeout, while healthy endpoints waited behind it. And pick within
-// each endpoint before ordering and limiting over all of them: a plain
-// ORDER BY next_attempt_at LIMIT n over every due row would return the same
-// rows of one backlogged, capped endpoint on every claim and never reach
-// anyone else's. Tenants take their turns the same way: no more leases for
-// a tenant than its share ($4) leaves, and the claim's limit goes round the
+// Claim at most cap-inflight per endpoint: a worker that claimed ten
+// deliveries for one dead endpoint would sit on all ten until the timeout,
+// while healthy endpoints waited behind it. And pick within each endpoint
+// before ordering and limiting over all of them: a plain ORDER BY
+// next_attempt_at LIMIT n over every due row would return the same rows of
+// one backlogged, capped endpoint on every claim and never reach anyone
+// else's. Tenants take their turns the same way: no more leases for a
+// tenant than its share leaves, and the claim's limit goes round the
 // tenants with due work (each one's first, then each one's second, ...),
 // so one tenant's backlog of many endpoints cannot take every claim. The
 // writer's IMMEDIATE transaction makes the in-flight counts exact and keeps
 // two claimers from picking the same rows.
-var claimPickSQL = `
+var claimRoomSQL = `
 WITH settling AS MATERIALIZED (
     -- The owner's ($5) leases whose attempts have ended, waiting for their
     -- record ($6, store.DeliveryClaimParams.Settling): not attempts in
@@ -67,48 +72,114 @@ tenant_room AS MATERIALIZED (
     FROM tenant_leases tl
     WHERE tl.tenant_id IN (SELECT tenant_id FROM room WHERE n > 0)
 ),
-candidates AS (
-    -- The first cap due rows of each endpoint with room, read from the
-    -- (endpoint, due) index: a backlog of thousands at one endpoint costs a
-    -- probe, not a scan, and a full endpoint is not probed at all. SQLite
-    -- has no LATERAL, and a LIMIT may not name an outer column, so the
-    -- subquery takes cap rows and the rank keeps the first n of them.
-    SELECT d.id, d.next_attempt_at, r.n, r.tenant_id,
-        row_number() OVER (PARTITION BY r.endpoint_id ORDER BY d.next_attempt_at, d.id) AS rn
+room_n AS (
+    -- Each endpoint's room beside its tenant's, those with both only.
+    SELECT r.endpoint_id, r.tenant_id, r.n, tr.tn
     FROM room r
-    JOIN deliveries d ON d.id IN (
-        SELECT d2.id FROM deliveries d2
-        WHERE d2.endpoint_id = r.endpoint_id
-          AND d2.status IN ('pending', 'retrying', 'delivering')
-          AND d2.next_attempt_at <= $1
-        ORDER BY d2.next_attempt_at, d2.id
-        LIMIT $3 * $7)
-    WHERE r.n > 0
-),
-ranked AS (
-    -- Each tenant's candidates in due order, numbered: the turn each takes.
-    SELECT c.id, c.next_attempt_at, tr.tn,
-        row_number() OVER (PARTITION BY c.tenant_id ORDER BY c.next_attempt_at, c.id) AS turn
-    FROM candidates c
-    JOIN tenant_room tr ON tr.tenant_id = c.tenant_id
-    WHERE c.rn <= c.n
+    JOIN tenant_room tr ON tr.tenant_id = r.tenant_id
+    WHERE r.n > 0 AND tr.tn > 0
 )
-SELECT id
-FROM ranked
-WHERE turn <= tn
-ORDER BY turn, next_attempt_at, id
-LIMIT $2`
+SELECT endpoint_id, tenant_id, n, tn FROM room_n`
+
+// claimDueSQL reads an endpoint's ($1) first due rows ($2 now), at most
+// $3, from the (endpoint, due) index: a backlog of thousands at one
+// endpoint costs a probe, not a scan.
+const claimDueSQL = `
+SELECT id, next_attempt_at FROM deliveries
+WHERE endpoint_id = $1 AND status IN ('pending', 'retrying', 'delivering')
+  AND next_attempt_at <= $2
+ORDER BY next_attempt_at, id
+LIMIT $3`
+
+// roomRow is one row of claimRoomSQL.
+type roomRow struct {
+	endpoint, tenant string
+	n, tn            int
+}
+
+// candidate is a due delivery that claimDueSQL read.
+type candidate struct {
+	id     string
+	due    int64 // next_attempt_at as stored
+	tenant string
+	turn   int // its place in its tenant's due order, from 1
+}
+
+// pick chooses what to lease from the rooms and the candidates read for
+// them, at most limit: each tenant's candidates in due order (due, then
+// id) take turns 1, 2, ... up to the tenant's room, and the claim goes
+// round the tenants by turn, oldest due first within a turn. This was one
+// SQL statement, its window functions and sorts over every endpoint's
+// cap*factor first rows most of a claim's time (docs/design.md).
+func pick(cands []candidate, tenantRoom map[string]int, limit int) []string {
+	sort.Slice(cands, func(i, j int) bool {
+		a, b := cands[i], cands[j]
+		if a.tenant != b.tenant {
+			return a.tenant < b.tenant
+		}
+		if a.due != b.due {
+			return a.due < b.due
+		}
+		return a.id < b.id
+	})
+	kept := cands[:0]
+	for i := range cands {
+		if i > 0 && cands[i].tenant == cands[i-1].tenant {
+			cands[i].turn = cands[i-1].turn + 1
+		} else {
+			cands[i].turn = 1
+		}
+		if cands[i].turn <= tenantRoom[cands[i].tenant] {
+			kept = append(kept, cands[i])
+		}
+	}
+	sort.Slice(kept, func(i, j int) bool {
+		a, b := kept[i], kept[j]
+		if a.turn != b.turn {
+			return a.turn < b.turn
+		}
+		if a.due != b.due {
+			return a.due < b.due
+		}
+		return a.id < b.id
+	})
+	ids := make([]string, 0, min(len(kept), limit))
+	for _, c := range kept[:min(len(kept), limit)] {
+		ids = append(ids, c.id)
+	}
+	return ids
+}
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimPickSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
-		ids, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
-			var v string
-			return v, r.Scan(&v)
+		rows, err := tx.Query(ctx, claimRoomSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
+		rooms, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (roomRow, error) {
+			var v roomRow
+			return v, r.Scan(&v.endpoint, &v.tenant, &v.n, &v.tn)
 		})
-		if err != nil || len(ids) == 0 {
+		if err != nil || len(rooms) == 0 {
 			return nil, err
+		}
+		// An endpoint's rows past its tenant's room or the limit would
+		// take a later turn than all of those before them: not read.
+		var cands []candidate
+		tenantRoom := make(map[string]int, len(rooms))
+		for _, r := range rooms {
+			tenantRoom[r.tenant] = r.tn
+			rows, err := tx.Query(ctx, claimDueSQL, r.endpoint, now, min(r.n, r.tn, p.Limit))
+			cs, err := sqlstore.Collect(rows, err, func(row sqlstore.Row) (candidate, error) {
+				c := candidate{tenant: r.tenant}
+				return c, row.Scan(&c.id, &c.due)
+			})
+			if err != nil {
+				return nil, err
+			}
+			cands = append(cands, cs...)
+		}
+		ids := pick(cands, tenantRoom, p.Limit)
+		if len(ids) == 0 {
+			return nil, nil
 		}
 		// Lease them; next_attempt_at becomes the lease expiry, when the
 		// row is due again if the worker never reports back.
