@@ -4,9 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/heraldhq/herald"
 
 	"github.com/heraldhq/herald/internal/store/dbtest"
 )
@@ -106,4 +110,44 @@ func FuzzCheckEventBody(f *testing.F) {
 			t.Fatalf("%q accepted without data", body)
 		}
 	})
+}
+
+// FuzzCheckEventBody_AsTheDecoder: the fast check of a body that parses
+// answers exactly what the decoder's check answers, error for error.
+func FuzzCheckEventBody_AsTheDecoder(f *testing.F) {
+	for _, s := range []string{`{"type":"a","data":{}}`, ` { "type" : "a" , "data" : { "k" : [ 1 , "}" ] } , "id" : "x\"" } `,
+		`{"type":"a","type":"a","data":{}}`, `{"x":1,"x":2,"y":[]}`, `{"Type":"a","data":{}}`, `[]`, `"s"`, `1`,
+		`{"data":{"type":1}}`, `{}`, `{"type":"\u0061","data":{}}`, `{"typ\u0065":1}`, `{"type":1,"data":"x","id":{}}`, "{\"t\xffpe\":1}"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, want := checkEventBody(body), checkEventBodyTokens(body)
+		if (got == nil) != (want == nil) || got != nil && got.Error() != want.Error() {
+			t.Fatalf("%q: %v, the decoder says %v", body, got, want)
+		}
+		var gf, wf *herald.ValidationError
+		if errors.As(got, &gf) != errors.As(want, &wf) || gf != nil && !slices.Equal(gf.Fields, wf.Fields) {
+			t.Fatalf("%q: fields %+v, the decoder's %+v", body, gf, wf)
+		}
+	})
+}
+
+// BenchmarkCheckEventBody: the check of a 1 KiB event body, as ingest
+// makes it and with the decoder alone.
+func BenchmarkCheckEventBody(b *testing.B) {
+	data, _ := json.Marshal(map[string]any{"order": strings.Repeat("x", 900), "items": []any{1, 2.5, "three", nil, true}})
+	body := []byte(`{"type":"order.created","id":"evt_1","data":` + string(data) + `}`)
+	for _, bc := range []struct {
+		name  string
+		check func([]byte) error
+	}{{"check", checkEventBody}, {"decoder", checkEventBodyTokens}} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			for b.Loop() {
+				if err := bc.check(body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
