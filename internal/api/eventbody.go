@@ -118,19 +118,19 @@ func skipSpace(b []byte, i int) int {
 }
 
 // skipValue is the index just past the value of valid JSON b that starts
-// at i.
+// at i; for any other b, some index up to len(b).
 func skipValue(b []byte, i int) int {
 	depth := 0
 	for ; i < len(b); i++ {
 		switch c := b[i]; c {
 		case '"':
-			for i++; b[i] != '"'; i++ {
+			for i++; i < len(b) && b[i] != '"'; i++ {
 				if b[i] == '\\' {
 					i++
 				}
 			}
 			if depth == 0 {
-				return i + 1
+				return min(i+1, len(b))
 			}
 		case '{', '[':
 			depth++
@@ -239,4 +239,73 @@ func skipRest(dec *json.Decoder, tok json.Token) error {
 		return errors.New("invalid JSON: data after the top-level value")
 	}
 	return nil
+}
+
+// readChecked reads into b a body that checkEventBody accepted, in one walk
+// over its members: encoding/json scanned all of it twice more, to check
+// it and to find the end of data (docs/design.md). It trusts that check
+// for the JSON's syntax, and only stays within body for any other input.
+// It reports false, and b is to be read by encoding/json, for a body it
+// does not read plainly: one that is not an object, a member name or a
+// string with an escape or a byte past ASCII.
+func (b *eventCreateBody) readChecked(body []byte) bool {
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return false
+	}
+	var out eventCreateBody
+	for i = skipSpace(body, i+1); i < len(body) && body[i] != '}'; {
+		nameEnd := plainString(body, i)
+		if nameEnd < 0 {
+			return false
+		}
+		name := string(body[i+1 : nameEnd-1])
+		if i = skipSpace(body, nameEnd); i == len(body) || body[i] != ':' {
+			return false
+		}
+		i = skipSpace(body, i+1)
+		end := skipValue(body, i)
+		if end <= i || end > len(body) {
+			return false
+		}
+		switch name {
+		case "type", "id":
+			if plainString(body, i) != end {
+				return false
+			}
+			v := string(body[i+1 : end-1])
+			if name == "type" {
+				out.Type = v
+			} else {
+				out.ID = v
+			}
+		case "data":
+			out.Data = append(jsonObject(nil), body[i:end]...)
+		}
+		if i = skipSpace(body, end); i < len(body) && body[i] == ',' {
+			i = skipSpace(body, i+1)
+		}
+	}
+	if i == len(body) {
+		return false
+	}
+	*b = out
+	return true
+}
+
+// plainString is the index just past the JSON string at b[i], or -1 if
+// there is none or it has an escape or a byte past ASCII.
+func plainString(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for i++; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '"':
+			return i + 1
+		case c == '\\' || c >= 0x80:
+			return -1
+		}
+	}
+	return -1
 }

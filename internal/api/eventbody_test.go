@@ -133,14 +133,26 @@ func FuzzCheckEventBody_AsTheDecoder(f *testing.F) {
 }
 
 // BenchmarkCheckEventBody: the check of a 1 KiB event body, as ingest
-// makes it and with the decoder alone.
+// makes it and with the decoder alone; then its reading, as ingest reads
+// it and with encoding/json.
 func BenchmarkCheckEventBody(b *testing.B) {
 	data, _ := json.Marshal(map[string]any{"order": strings.Repeat("x", 900), "items": []any{1, 2.5, "three", nil, true}})
 	body := []byte(`{"type":"order.created","id":"evt_1","data":` + string(data) + `}`)
 	for _, bc := range []struct {
 		name  string
 		check func([]byte) error
-	}{{"check", checkEventBody}, {"decoder", checkEventBodyTokens}} {
+	}{{"check", checkEventBody}, {"decoder", checkEventBodyTokens},
+		{"read", func(b []byte) error {
+			var v eventCreateBody
+			if !v.readChecked(b) {
+				return errors.New("not read")
+			}
+			return nil
+		}},
+		{"read-encoding-json", func(b []byte) error {
+			var v eventCreateBody
+			return json.Unmarshal(b, &v)
+		}}} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(int64(len(body)))
 			for b.Loop() {
@@ -150,4 +162,28 @@ func BenchmarkCheckEventBody(b *testing.B) {
 			}
 		})
 	}
+}
+
+// FuzzReadChecked: a body the check accepts is read as encoding/json reads
+// it, or left to encoding/json; and no input, checked or not, takes the
+// reader outside it.
+func FuzzReadChecked(f *testing.F) {
+	for _, s := range []string{`{"type":"a","data":{}}`, ` { "id" : "x" , "data" : { "k" : [ 1 , "}\"" ] } , "type" : "t" } `,
+		`{"type":"a\u0062","data":{}}`, `{"type":"é","data":{"é":1}}`, `{"data":{},"type":"a"`, `{"type"`, `{"type":"a","data":{"x":"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var got eventCreateBody
+		ok := got.readChecked(body)
+		if checkEventBody(body) != nil || !ok {
+			return
+		}
+		var want eventCreateBody
+		if err := json.Unmarshal(body, &want); err != nil {
+			t.Fatalf("%q: checked, read, but encoding/json says %v", body, err)
+		}
+		if got.Type != want.Type || got.ID != want.ID || string(got.Data) != string(want.Data) {
+			t.Fatalf("%q: read %+v, encoding/json %+v", body, got, want)
+		}
+	})
 }

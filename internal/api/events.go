@@ -97,11 +97,15 @@ type eventAccepted struct {
 type eventCreateInput struct {
 	Tenant      string `path:"tenant" doc:"Tenant id."`
 	Traceparent string `header:"traceparent" doc:"W3C trace context; its trace id is kept with the event."`
-	Body        struct {
-		Type string     `json:"type" maxLength:"128" example:"user.created"`
-		Data jsonObject `json:"data" doc:"Any JSON object; numbers are kept exactly as written."`
-		ID   string     `json:"id,omitempty" maxLength:"128" doc:"Your own event id (1 to 128 of A-Z a-z 0-9 _ : -); generated when absent."`
-	}
+	Body        eventCreateBody
+}
+
+// eventCreateBody is the body of create-event, which checkEventBody checks
+// before huma reads it (readChecked).
+type eventCreateBody struct {
+	Type string     `json:"type" maxLength:"128" example:"user.created"`
+	Data jsonObject `json:"data" doc:"Any JSON object; numbers are kept exactly as written."`
+	ID   string     `json:"id,omitempty" maxLength:"128" doc:"Your own event id (1 to 128 of A-Z a-z 0-9 _ : -); generated when absent."`
 }
 
 type eventAcceptedOutput struct {

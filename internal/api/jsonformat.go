@@ -25,6 +25,9 @@ var jsonFormat = huma.Format{
 }
 
 func unmarshalJSON(data []byte, v any) error {
+	if b, ok := v.(*eventCreateBody); ok && b.readChecked(data) {
+		return nil
+	}
 	p, ok := v.(*any)
 	if !ok {
 		return json.Unmarshal(data, v)
