@@ -1,8 +1,10 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
-	"sort"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
@@ -112,36 +114,23 @@ type candidate struct {
 // SQL statement, its window functions and sorts over every endpoint's
 // cap*factor first rows most of a claim's time (docs/design.md).
 func pick(cands []candidate, tenantRoom map[string]int, limit int) []string {
-	sort.Slice(cands, func(i, j int) bool {
-		a, b := cands[i], cands[j]
-		if a.tenant != b.tenant {
-			return a.tenant < b.tenant
-		}
-		if a.due != b.due {
-			return a.due < b.due
-		}
-		return a.id < b.id
+	slices.SortFunc(cands, func(a, b candidate) int {
+		return cmp.Or(strings.Compare(a.tenant, b.tenant), cmp.Compare(a.due, b.due), strings.Compare(a.id, b.id))
 	})
-	kept := cands[:0]
-	for i := range cands {
-		if i > 0 && cands[i].tenant == cands[i-1].tenant {
-			cands[i].turn = cands[i-1].turn + 1
-		} else {
-			cands[i].turn = 1
+	kept := make([]candidate, 0, len(cands))
+	turn, tenant := 0, ""
+	for _, c := range cands {
+		if c.tenant != tenant {
+			tenant, turn = c.tenant, 0
 		}
-		if cands[i].turn <= tenantRoom[cands[i].tenant] {
-			kept = append(kept, cands[i])
+		turn++
+		if turn <= tenantRoom[c.tenant] {
+			c.turn = turn
+			kept = append(kept, c)
 		}
 	}
-	sort.Slice(kept, func(i, j int) bool {
-		a, b := kept[i], kept[j]
-		if a.turn != b.turn {
-			return a.turn < b.turn
-		}
-		if a.due != b.due {
-			return a.due < b.due
-		}
-		return a.id < b.id
+	slices.SortFunc(kept, func(a, b candidate) int {
+		return cmp.Or(cmp.Compare(a.turn, b.turn), cmp.Compare(a.due, b.due), strings.Compare(a.id, b.id))
 	})
 	ids := make([]string, 0, min(len(kept), limit))
 	for _, c := range kept[:min(len(kept), limit)] {
