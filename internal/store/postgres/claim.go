@@ -79,6 +79,7 @@ room AS MATERIALIZED (
                 WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) + coalesce(se.n, 0) AS free
         FROM due_eps ep
+        JOIN tenant_leases tl ON tl.tenant_id = ep.tenant_id
         LEFT JOIN (SELECT endpoint_id, count(*) AS n FROM settling GROUP BY endpoint_id) se ON se.endpoint_id = ep.id
     ) r
     WHERE free > 0

@@ -66,6 +66,7 @@ room AS MATERIALIZED (
               WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
           + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
     FROM due_eps ep
+    JOIN tenant_leases tl ON tl.tenant_id = ep.tenant_id
 ),
 tenant_room AS MATERIALIZED (
     -- The same for the tenants of those endpoints: their share less the
