@@ -40,72 +40,88 @@ func checkEventBody(body []byte) error {
 }
 
 // checkParsedEventBody is checkEventBody for a body that json.Valid
-// accepted. ok is false, and the decoder must judge, when a member name
-// has an escape or a byte past ASCII (the decoder reads it unescaped, and
-// invalid UTF-8 as U+FFFD), and when the body is not an object.
+// accepted. ok is false, and the decoder must judge, when eachMember does
+// not walk it: not an object, or a member name with an escape or a byte
+// past ASCII (the decoder reads it unescaped, and invalid UTF-8 as
+// U+FFFD).
 func checkParsedEventBody(body []byte) (err error, ok bool) {
-	i := skipSpace(body, 0)
-	if body[i] != '{' {
-		return nil, false // rare, and the decoder's to word
+	m := newMemberCheck()
+	if !eachMember(body, m.member) {
+		return nil, false
 	}
-	var fe herald.Fields
-	var seenType, seenData, seenID bool
-	var others map[string]bool // unexpected members, by name
-	i = skipSpace(body, i+1)
-	for body[i] != '}' {
-		// A member: "name", a colon, a value, then a comma or the end.
-		end := i + 1
-		for body[end] != '"' {
-			if body[end] == '\\' || body[end] >= 0x80 {
-				return nil, false
-			}
-			end++
+	return m.err(), true
+}
+
+// memberCheck holds the rules of a create-event body's members, for both
+// ways of walking them (checkParsedEventBody, checkEventBodyTokens).
+type memberCheck struct {
+	fe   herald.Fields
+	seen map[string]bool
+}
+
+func newMemberCheck() *memberCheck { return &memberCheck{seen: map[string]bool{}} }
+
+// member judges one member, its name and its value's bytes.
+func (m *memberCheck) member(name string, v []byte) {
+	loc := "body." + name
+	switch {
+	case m.seen[name]:
+		m.fe.Add(loc, "is given twice; give it once")
+	case name == "type" || name == "id":
+		if v[0] != '"' {
+			m.fe.Add(loc, "expected string")
 		}
-		name := body[i+1 : end]
-		i = skipSpace(body, end+1) // at the colon
+	case name == "data":
+		if v[0] != '{' {
+			m.fe.Add(loc, "expected object")
+		}
+	default:
+		m.fe.Add(loc, "unexpected property")
+	}
+	m.seen[name] = true
+}
+
+// err is what the members add up to, once the required ones are checked.
+func (m *memberCheck) err() error {
+	for _, name := range []string{"data", "type"} {
+		if !m.seen[name] {
+			m.fe.Add("body."+name, "is required")
+		}
+	}
+	return m.fe.Err()
+}
+
+// eachMember calls fn with the name and the value's bytes of each member
+// of the JSON object body, in order, and reports whether it walked the
+// whole object: false when body is not an object or a member's name is
+// not a plain string (plainString), fn then having seen some members or
+// none. It trusts an earlier json.Valid (or checkEventBody) for the
+// syntax of values, and stays within body whatever it is given.
+func eachMember(body []byte, fn func(name string, value []byte)) bool {
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return false
+	}
+	for i = skipSpace(body, i+1); i < len(body) && body[i] != '}'; {
+		nameEnd := plainString(body, i)
+		if nameEnd < 0 {
+			return false
+		}
+		name := string(body[i+1 : nameEnd-1])
+		if i = skipSpace(body, nameEnd); i == len(body) || body[i] != ':' {
+			return false
+		}
 		i = skipSpace(body, i+1)
-		first := body[i]
-		i = skipSpace(body, skipValue(body, i))
-		var seen *bool
-		switch string(name) {
-		case "type":
-			seen = &seenType
-		case "data":
-			seen = &seenData
-		case "id":
-			seen = &seenID
+		end := skipValue(body, i)
+		if end <= i || end > len(body) {
+			return false
 		}
-		loc := "body." + string(name)
-		switch {
-		case seen == nil && others[string(name)]:
-			fe.Add(loc, "is given twice; give it once")
-		case seen == nil:
-			if others == nil {
-				others = map[string]bool{}
-			}
-			others[string(name)] = true
-			fe.Add(loc, "unexpected property")
-		case *seen:
-			fe.Add(loc, "is given twice; give it once")
-		case seen == &seenData && first != '{':
-			fe.Add(loc, "expected object")
-		case seen != &seenData && first != '"':
-			fe.Add(loc, "expected string")
-		}
-		if seen != nil {
-			*seen = true
-		}
-		if body[i] == ',' {
+		fn(name, body[i:end])
+		if i = skipSpace(body, end); i < len(body) && body[i] == ',' {
 			i = skipSpace(body, i+1)
 		}
 	}
-	if !seenData {
-		fe.Add("body.data", "is required")
-	}
-	if !seenType {
-		fe.Add("body.type", "is required")
-	}
-	return fe.Err(), true
+	return i < len(body)
 }
 
 // skipSpace is the index of the first byte at or after i that is not
@@ -173,34 +189,18 @@ func checkEventBodyTokens(body []byte) error {
 		}
 		return herald.Invalid("body", "expected object")
 	}
-	var fe herald.Fields
-	seen := map[string]bool{}
+	m := newMemberCheck()
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
 			return bad(err)
 		}
 		name, _ := tok.(string)
-		loc := "body." + name
 		var v json.RawMessage
 		if err := dec.Decode(&v); err != nil {
 			return bad(err)
 		}
-		switch {
-		case seen[name]:
-			fe.Add(loc, "is given twice; give it once")
-		case name == "type" || name == "id":
-			if v[0] != '"' {
-				fe.Add(loc, "expected string")
-			}
-		case name == "data":
-			if v[0] != '{' {
-				fe.Add(loc, "expected object")
-			}
-		default:
-			fe.Add(loc, "unexpected property")
-		}
-		seen[name] = true
+		m.member(name, v)
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return bad(err)
@@ -208,12 +208,7 @@ func checkEventBodyTokens(body []byte) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return bad(errors.New("invalid JSON: data after the top-level value"))
 	}
-	for _, name := range []string{"data", "type"} {
-		if !seen[name] {
-			fe.Add("body."+name, "is required")
-		}
-	}
-	return fe.Err()
+	return m.err()
 }
 
 // skipRest reads the rest of a top-level value whose first token is tok,
@@ -242,51 +237,31 @@ func skipRest(dec *json.Decoder, tok json.Token) error {
 }
 
 // readChecked reads into b a body that checkEventBody accepted, in one walk
-// over its members: encoding/json scanned all of it twice more, to check
-// it and to find the end of data (docs/design.md). It trusts that check
-// for the JSON's syntax, and only stays within body for any other input.
-// It reports false, and b is to be read by encoding/json, for a body it
-// does not read plainly: one that is not an object, a member name or a
-// string with an escape or a byte past ASCII.
+// over its members (eachMember): encoding/json scanned all of it twice
+// more, to check it and to find the end of data (docs/design.md). It
+// reports false, and b is to be read by encoding/json, for a body it does
+// not read plainly: one eachMember does not walk, or a type or id with an
+// escape or a byte past ASCII.
 func (b *eventCreateBody) readChecked(body []byte) bool {
-	i := skipSpace(body, 0)
-	if i == len(body) || body[i] != '{' {
-		return false
-	}
 	var out eventCreateBody
-	for i = skipSpace(body, i+1); i < len(body) && body[i] != '}'; {
-		nameEnd := plainString(body, i)
-		if nameEnd < 0 {
-			return false
-		}
-		name := string(body[i+1 : nameEnd-1])
-		if i = skipSpace(body, nameEnd); i == len(body) || body[i] != ':' {
-			return false
-		}
-		i = skipSpace(body, i+1)
-		end := skipValue(body, i)
-		if end <= i || end > len(body) {
-			return false
-		}
+	plain := true
+	walked := eachMember(body, func(name string, v []byte) {
 		switch name {
 		case "type", "id":
-			if plainString(body, i) != end {
-				return false
+			if plainString(v, 0) != len(v) {
+				plain = false
+				return
 			}
-			v := string(body[i+1 : end-1])
 			if name == "type" {
-				out.Type = v
+				out.Type = string(v[1 : len(v)-1])
 			} else {
-				out.ID = v
+				out.ID = string(v[1 : len(v)-1])
 			}
 		case "data":
-			out.Data = append(jsonObject(nil), body[i:end]...)
+			out.Data = append(jsonObject(nil), v...)
 		}
-		if i = skipSpace(body, end); i < len(body) && body[i] == ',' {
-			i = skipSpace(body, i+1)
-		}
-	}
-	if i == len(body) {
+	})
+	if !walked || !plain {
 		return false
 	}
 	*b = out

@@ -187,3 +187,29 @@ func FuzzReadChecked(f *testing.F) {
 		}
 	})
 }
+
+// The fast ways are the ways taken: a plain body is checked by the walk
+// and read by it, not left to the decoder and encoding/json (whose
+// answers the fuzz tests hold them to), and one with an escaped name or
+// string is left to them.
+func TestEventBody_PlainBodiesTakeTheWalk(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{`{"type":"a","data":{"k":[1,"}"]},"id":"e-1"}`, ` { "data" : { } , "type" : "t" } `, `{"type":1,"x":2}`} {
+		if _, ok := checkParsedEventBody([]byte(body)); !ok {
+			t.Errorf("%s: left to the decoder", body)
+		}
+	}
+	var b eventCreateBody
+	if !b.readChecked([]byte(`{"type":"a","data":{"k":[1,"}"]},"id":"e-1"}`)) || b.Type != "a" || b.ID != "e-1" || string(b.Data) != `{"k":[1,"}"]}` {
+		t.Errorf("plain body read as %+v", b)
+	}
+	for _, body := range []string{`{"typ\u0065":"a","data":{}}`, `{"type":"\u0061","data":{}}`} {
+		var b eventCreateBody
+		if b.readChecked([]byte(body)) {
+			t.Errorf("%s: read by the walk, want encoding/json", body)
+		}
+	}
+	if _, ok := checkParsedEventBody([]byte(`{"typ\u0065":"a","data":{}}`)); ok {
+		t.Error("an escaped name checked by the walk, want the decoder")
+	}
+}
