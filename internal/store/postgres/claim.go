@@ -74,7 +74,7 @@ room AS MATERIALIZED (
     SELECT id, tenant_id, free
     FROM (
         SELECT ep.id, ep.tenant_id, ` + sqlstore.InFlightCap("$5") + `
-              * ` + sqlstore.LeaseFactor("$1", "$3", "$6", "$8", "ep.id = ANY($9)") + ` - (
+              * ` + sqlstore.LeaseFactor("$1", "$3", "$6", "$8", "ep.id = ANY($9)", "tl.n") + ` - (
                 SELECT count(*) FROM deliveries l
                 WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1
             ) + coalesce(se.n, 0) AS free

@@ -12,10 +12,10 @@ import (
 )
 
 // claimRoomSQL reads how many more leases each endpoint with due work may
-// take, and its tenant. ?1 now, ?3 per-endpoint cap, ?4 per-tenant share,
-// ?5 owner, ?6 the owner's settling deliveries, ?7 the owner's factor of
-// the cap (store.LeaseCap), ?8 the endpoints it applies to
-// (store.DeliveryClaimParams.Eager); ?2 is not used. It answers, for each
+// take, and its tenant. ?1 now, ?2 per-endpoint cap, ?3 per-tenant share,
+// ?4 owner, ?5 the owner's settling deliveries, ?6 the owner's factor of
+// the cap (store.LeaseCap), ?7 the endpoints it applies to
+// (store.DeliveryClaimParams.Eager). It answers, for each
 // endpoint with room whose tenant has room, the endpoint, its tenant, the
 // endpoint's room n and the tenant's tn. claimDueSQL then reads each one's
 // first due rows and pick ranks them (DeliveryClaimDue).
@@ -34,13 +34,13 @@ import (
 // two claimers from picking the same rows.
 var claimRoomSQL = `
 WITH settling AS MATERIALIZED (
-    -- The owner's ($5) leases whose attempts have ended, waiting for their
-    -- record ($6, store.DeliveryClaimParams.Settling): not attempts in
+    -- The owner's ($4) leases whose attempts have ended, waiting for their
+    -- record ($5, store.DeliveryClaimParams.Settling): not attempts in
     -- flight, so not counted below.
     SELECT s.endpoint_id, s.tenant_id
     FROM deliveries s
-    WHERE s.id IN (SELECT value FROM json_each($6)) AND s.status = 'delivering'
-      AND s.lease_owner = $5 AND s.lease_expires_at > $1
+    WHERE s.id IN (SELECT value FROM json_each($5)) AND s.status = 'delivering'
+      AND s.lease_owner = $4 AND s.lease_expires_at > $1
 ),
 due_eps AS MATERIALIZED (
     -- Enabled, live (not deleted) endpoints with due work.
@@ -60,8 +60,8 @@ room AS MATERIALIZED (
     -- settling ones. Computed once per endpoint (MATERIALIZED), not
     -- once per use of n below.
     SELECT ep.id AS endpoint_id, ep.tenant_id,
-        ` + sqlstore.InFlightCap("$3") + `
-          * ` + sqlstore.LeaseFactor("$1", "$5", "$4", "$7", "ep.id IN (SELECT value FROM json_each($8))") + `
+        ` + sqlstore.InFlightCap("$2") + `
+          * ` + sqlstore.LeaseFactor("$1", "$4", "$3", "$6", "ep.id IN (SELECT value FROM json_each($7))", "tl.n") + `
           - (SELECT count(*) FROM deliveries l
               WHERE l.endpoint_id = ep.id AND l.status = 'delivering' AND l.lease_expires_at > $1)
           + (SELECT count(*) FROM settling s WHERE s.endpoint_id = ep.id) AS n
@@ -71,7 +71,7 @@ room AS MATERIALIZED (
 tenant_room AS MATERIALIZED (
     -- The same for the tenants of those endpoints: their share less the
     -- unexpired leases they hold, but for the settling ones.
-    SELECT tl.tenant_id, $4 - tl.n AS tn
+    SELECT tl.tenant_id, $3 - tl.n AS tn
     FROM tenant_leases tl
     WHERE tl.tenant_id IN (SELECT tenant_id FROM room WHERE n > 0)
 ),
@@ -143,7 +143,7 @@ func pick(cands []candidate, tenantRoom map[string]int, limit int) []string {
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimRoomSQL, now, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
+		rows, err := tx.Query(ctx, claimRoomSQL, now, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
 		rooms, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (roomRow, error) {
 			var v roomRow
 			return v, r.Scan(&v.endpoint, &v.tenant, &v.n, &v.tn)

@@ -41,13 +41,13 @@ func InFlightCap(server string) string {
 // against the claim's Eager list), while another owner than the claim's
 // holds a lease of it or its tenant holds half its share of leases, else
 // the claim's factor. now, owner, share and factor name the claim's
-// parameters ("$1"); the tenant's leases, but for the claim's settling
-// ones as the hand-off counts them, are tl.n, the row of the claim's
-// tenant_leases CTE (TenantLeases) that the query joins for ep's tenant:
-// a subquery of the CTE per endpoint was a scan of every tenant's row on
-// PostgreSQL, 7 ms of a claim over 500 endpoints of 100 tenants
-// (docs/design.md).
-func LeaseFactor(now, owner, share, factor, eager string) string {
+// parameters ("$1"); tenantLeases is the tenant's leases, but for the
+// claim's settling ones as the hand-off counts them: the n of the row of
+// the claim's tenant_leases CTE (TenantLeases) that the query joins for
+// ep's tenant ("tl.n"). A subquery of the CTE per endpoint was a scan of
+// every tenant's row on PostgreSQL, 7 ms of a claim over 500 endpoints of
+// 100 tenants (docs/design.md).
+func LeaseFactor(now, owner, share, factor, eager, tenantLeases string) string {
 	return `(CASE
 		WHEN ` + factor + ` <= 1 THEN 1
 		WHEN NOT (` + eager + `) THEN 1
@@ -55,7 +55,7 @@ func LeaseFactor(now, owner, share, factor, eager string) string {
 			SELECT 1 FROM deliveries o
 			WHERE o.endpoint_id = ep.id AND o.status = 'delivering' AND o.lease_expires_at > ` + now + ` AND o.lease_owner <> ` + owner + `
 		) THEN 1
-		WHEN tl.n >= ` + share + ` / 2 THEN 1
+		WHEN ` + tenantLeases + ` >= ` + share + ` / 2 THEN 1
 		ELSE ` + factor + ` END)`
 }
 

@@ -317,14 +317,8 @@ func benchClaimWithBacklog(b *testing.B, open func(b *testing.B) store.Store) {
 }
 
 // benchDrainBacklog claims as the engine does through a backlog (herald
-// bench --scenario backlog): 10 endpoints with 2,000 or more due
-// deliveries each,
-// claims of up to 128 (the workers) with 16 in flight per endpoint and
-// the tenant's leases the engine's (twice three quarters of the workers),
-// each endpoint answering quickly (eager: leased to four times its cap, as
-// the engine's claims ask, delivery.OwnLeaseFactor), each claim's
-// deliveries recorded delivered before the next. Only the claims are timed; reports
-// µs per claimed delivery.
+// bench --scenario backlog), as drainClaims does: 10 endpoints with 2,000
+// or more due deliveries each.
 func benchDrainBacklog(b *testing.B, st store.Store) {
 	const endpoints = 10
 	// Enough events that the last claim still finds a full share due.
