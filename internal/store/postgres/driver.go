@@ -87,6 +87,17 @@ func (driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
 	return err
 }
 
+// GenericPlans sets plan_cache_mode for the rest of the transaction, in
+// the round trip of its next statement.
+func (driver) GenericPlans(ctx context.Context, tx sqlstore.Querier) error {
+	if t, ok := tx.(*pipeTx); ok {
+		t.later(genericPlansSQL)
+		return nil
+	}
+	_, err := tx.Exec(ctx, genericPlansSQL)
+	return err
+}
+
 // Batch sends the queries, and what a pipeTx has pending, in one round
 // trip.
 func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.Stmt) error {
@@ -96,10 +107,11 @@ func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.
 	return sqlstore.RunBatch(ctx, tx, stmts...)
 }
 
-// The statements of Notify and LockClaims.
+// The statements of Notify, LockClaims and GenericPlans.
 const (
-	notifySQL     = `SELECT pg_notify($1, coalesce(current_schema(), ''))`
-	lockClaimsSQL = `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`
+	genericPlansSQL = `SET LOCAL plan_cache_mode = force_generic_plan`
+	notifySQL       = `SELECT pg_notify($1, coalesce(current_schema(), ''))`
+	lockClaimsSQL   = `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`
 )
 
 // AsyncTx is Tx with synchronous_commit off for this transaction only,

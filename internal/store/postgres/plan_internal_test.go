@@ -2,11 +2,15 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest/pgschema"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 	"github.com/heraldhq/herald/internal/store/storetest"
@@ -89,4 +93,88 @@ func openSchema(t *testing.T, base string) *Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// Ingest's batches are planned once, generically (Driver.GenericPlans):
+// left to itself PostgreSQL planned their look-ups of tenants, keys,
+// endpoints and leases anew at every batch. On a pool of one connection,
+// eight batches with a hand-off later, none of those statements was ever
+// planned for its arguments (pg_prepared_statements counts the custom
+// plans of each; PostgreSQL makes the first five custom unless told not
+// to).
+func TestEventCreateMany_PlansOnce(t *testing.T) {
+	t.Parallel()
+	base := os.Getenv("HERALD_TEST_DATABASE_URL")
+	if base == "" {
+		t.Skip("HERALD_TEST_DATABASE_URL is not set")
+	}
+	u, err := url.Parse(pgschema.URL(t, base))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("pool_max_conns", "1")
+	u.RawQuery = q.Encode()
+	st, err := Open(u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook", Events: []string{"order.created"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	for b := range 8 {
+		ps := make([]*store.EventCreateParams, 3)
+		for i := range ps {
+			ps[i] = &store.EventCreateParams{Event: &store.Event{
+				TenantID: "acme", ID: fmt.Sprintf("evt_%d_%d", b, i), Type: "order.created",
+				Data: json.RawMessage(`{"n":1}`), Hash: fmt.Sprintf("h%d_%d", b, i), Source: store.SourceAPI,
+			}}
+		}
+		h := &store.HandOff{Owner: "node-1", Until: time.Now().Add(time.Minute), Limit: 100, PerEndpoint: 16, PerTenant: 96}
+		outs, _, err := st.EventCreateMany(ctx, ps, h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range outs {
+			if o.Err != nil {
+				t.Fatal(o.Err)
+			}
+		}
+	}
+	rows, err := st.pool.Query(ctx, `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[string]bool{}
+	for rows.Next() {
+		var sql string
+		var generic, custom int64
+		if err := rows.Scan(&sql, &generic, &custom); err != nil {
+			t.Fatal(err)
+		}
+		for _, mark := range []string{"SELECT id FROM tenants WHERE", "FROM endpoints ep WHERE ep.tenant_id", "sum(CASE WHEN lease_owner"} {
+			if !strings.Contains(sql, mark) {
+				continue
+			}
+			seen[mark] = true
+			if custom > 0 || generic < 8 {
+				t.Errorf("%d custom and %d generic plans in 8 batches, want 0 and 8, of\n%s", custom, generic, sql)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 {
+		t.Errorf("found the statements of %v only among the connection's prepared statements", seen)
+	}
 }

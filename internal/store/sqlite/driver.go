@@ -67,6 +67,10 @@ func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.
 // LockClaims does nothing: the single writer serializes claims already.
 func (driver) LockClaims(context.Context, sqlstore.Querier) error { return nil }
 
+// GenericPlans does nothing: a statement is planned when it is prepared,
+// once, and the writer's are prepared once for the Store's life.
+func (driver) GenericPlans(context.Context, sqlstore.Querier) error { return nil }
+
 // AsyncTx is Tx: synchronous=NORMAL in WAL mode already commits without
 // an fsync (the WAL is synced at checkpoints).
 func (d driver) AsyncTx(ctx context.Context, fn func(sqlstore.Querier) error) error {
