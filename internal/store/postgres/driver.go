@@ -87,6 +87,22 @@ func (driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
 	return err
 }
 
+// Defer queues sql to go out with the transaction's next statement or
+// its COMMIT.
+func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args ...any) error {
+	t, ok := tx.(*pipeTx)
+	if !ok {
+		_, err := tx.Exec(ctx, sql, args...)
+		return err
+	}
+	sql, args, err := expand(sql, args)
+	if err != nil {
+		return err
+	}
+	t.later(sql, args...)
+	return nil
+}
+
 // GenericPlans sets plan_cache_mode for the rest of the transaction, in
 // the round trip of its next statement.
 func (driver) GenericPlans(ctx context.Context, tx sqlstore.Querier) error {

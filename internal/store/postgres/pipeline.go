@@ -198,7 +198,8 @@ func (t *pipeTx) QueryRow(ctx context.Context, sql string, args ...any) sqlstore
 	return batchRow{br}
 }
 
-// commit sends what is pending with the COMMIT. PostgreSQL answers the
+// commit sends what is pending with the COMMIT (a statement deferred,
+// Driver.Defer, a notification). PostgreSQL answers the
 // COMMIT of a transaction a failed statement aborted with ROLLBACK, not
 // an error: that is an error here.
 func (t *pipeTx) commit(ctx context.Context) error {
@@ -208,6 +209,10 @@ func (t *pipeTx) commit(ctx context.Context) error {
 	}
 	tag, err := t.exec(ctx, "COMMIT", nil)
 	if err != nil {
+		// A statement that went out with the COMMIT failed, and the
+		// COMMIT was skipped: the transaction is still open, and runTx
+		// rolls it back rather than give the pool a connection inside it.
+		t.done = false
 		return err
 	}
 	if tag.String() == "ROLLBACK" {

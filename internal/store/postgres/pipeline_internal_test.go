@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/heraldhq/herald/internal/store/dbtest/pgschema"
@@ -128,6 +129,12 @@ func TestPipeTx_RoundTrips(t *testing.T) {
 			}
 			return b.d.Notify(ctx, tx)
 		}, 2},
+		{"query and a deferred statement", false, func(tx sqlstore.Querier) error {
+			if err := one(tx); err != nil {
+				return err
+			}
+			return b.d.Defer(ctx, tx, `SELECT $1::int`, 2)
+		}, 2},
 		{"a batch of two queries", false, func(tx sqlstore.Querier) error {
 			var got []int
 			scan := func(r sqlstore.Row) error { var n int; err := r.Scan(&n); got = append(got, n); return err }
@@ -223,6 +230,29 @@ func TestPipeTx_Failures(t *testing.T) {
 	})
 	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pipe_probe`).Scan(&n); err != nil || n != 0 {
 		t.Fatalf("rows of the rolled back transaction: %d, %v; want 0", n, err)
+	}
+	// A deferred statement that fails fails the commit it went out with:
+	// nothing of the transaction stays, and it is rolled back on the same
+	// connection, which the pool keeps.
+	var pid, pidAfter int
+	if err := b.pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	err = b.d.Tx(ctx, func(tx sqlstore.Querier) error {
+		if err := b.d.Defer(ctx, tx, `INSERT INTO pipe_probe VALUES ($1)`, 4); err != nil {
+			return err
+		}
+		return b.d.Defer(ctx, tx, `SELECT 1/0`)
+	})
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "22012" {
+		t.Fatalf("commit after a failing deferred statement: %v, want its division by zero", err)
+	}
+	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pipe_probe`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("rows of the transaction whose deferred statement failed: %d, %v; want 0", n, err)
+	}
+	if err := b.pool.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&pidAfter); err != nil || pidAfter != pid {
+		t.Fatalf("backend after the failed commit: %d, %v; want the same connection, %d", pidAfter, err, pid)
 	}
 	err = b.d.Tx(ctx, func(tx sqlstore.Querier) error {
 		_, err := tx.Exec(ctx, `INSERT INTO pipe_probe VALUES (3)`)

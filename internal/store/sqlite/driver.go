@@ -67,6 +67,13 @@ func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.
 // LockClaims does nothing: the single writer serializes claims already.
 func (driver) LockClaims(context.Context, sqlstore.Querier) error { return nil }
 
+// Defer runs sql now: SQLite runs in this process, there is no round trip
+// to save.
+func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args ...any) error {
+	_, err := tx.Exec(ctx, sql, args...)
+	return err
+}
+
 // GenericPlans does nothing: a statement is planned when it is prepared,
 // once, and the writer's are prepared once for the Store's life.
 func (driver) GenericPlans(context.Context, sqlstore.Querier) error { return nil }

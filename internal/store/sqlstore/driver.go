@@ -85,6 +85,11 @@ type Driver interface {
 	// synchronous_commit off, set in the round trip that begins it; see
 	// docs/design.md); elsewhere it is Tx.
 	AsyncTx(ctx context.Context, fn func(tx Querier) error) error
+	// Defer, inside a Tx, runs a statement whose only answer is success
+	// where that costs least: PostgreSQL sends it with the transaction's
+	// next statement or its COMMIT, in that round trip, and its failure
+	// then fails that statement or the commit; SQLite runs it now.
+	Defer(ctx context.Context, tx Querier, sql string, args ...any) error
 	// GenericPlans, inside a Tx, has the database plan each statement the
 	// transaction runs from here on once, for any arguments, instead of
 	// anew at every run (PostgreSQL: plan_cache_mode = force_generic_plan
