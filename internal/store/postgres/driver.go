@@ -105,12 +105,16 @@ func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args .
 
 // GenericPlans sets plan_cache_mode for the rest of the transaction, in
 // the round trip of its next statement.
-func (driver) GenericPlans(ctx context.Context, tx sqlstore.Querier) error {
+func (driver) GenericPlans(ctx context.Context, tx sqlstore.Querier, on bool) error {
+	sql := customPlansSQL
+	if on {
+		sql = genericPlansSQL
+	}
 	if t, ok := tx.(*pipeTx); ok {
-		t.later(genericPlansSQL)
+		t.later(sql)
 		return nil
 	}
-	_, err := tx.Exec(ctx, genericPlansSQL)
+	_, err := tx.Exec(ctx, sql)
 	return err
 }
 
@@ -126,6 +130,7 @@ func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.
 // The statements of Notify, LockClaims and GenericPlans.
 const (
 	genericPlansSQL = `SET LOCAL plan_cache_mode = force_generic_plan`
+	customPlansSQL  = `SET LOCAL plan_cache_mode = force_custom_plan`
 	notifySQL       = `SELECT pg_notify($1, coalesce(current_schema(), ''))`
 	lockClaimsSQL   = `SELECT pg_advisory_xact_lock($1, hashtext(coalesce(current_schema(), '')))`
 )

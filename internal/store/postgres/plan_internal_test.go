@@ -95,13 +95,14 @@ func openSchema(t *testing.T, base string) *Store {
 	return st
 }
 
-// Ingest's batches are planned once, generically (Driver.GenericPlans):
-// left to itself PostgreSQL planned their look-ups of tenants, keys,
-// endpoints and leases anew at every batch. On a pool of one connection,
-// eight batches with a hand-off later, none of those statements was ever
-// planned for its arguments (pg_prepared_statements counts the custom
-// plans of each; PostgreSQL makes the first five custom unless told not
-// to).
+// Ingest's look-ups of tenants, keys and endpoints are planned once,
+// generically (Driver.GenericPlans): left to itself PostgreSQL planned
+// them anew at every batch. On a pool of one connection, eight batches
+// with a hand-off later, none of those statements was ever planned for
+// its arguments (pg_prepared_statements counts the custom plans of each;
+// PostgreSQL makes the first five custom unless told not to), and the
+// leases' count, whose generic plan is slow beside a backlog, never
+// generically.
 func TestEventCreateMany_PlansOnce(t *testing.T) {
 	t.Parallel()
 	base := os.Getenv("HERALD_TEST_DATABASE_URL")
@@ -161,13 +162,20 @@ func TestEventCreateMany_PlansOnce(t *testing.T) {
 		if err := rows.Scan(&sql, &generic, &custom); err != nil {
 			t.Fatal(err)
 		}
-		for _, mark := range []string{"SELECT id FROM tenants WHERE", "FROM endpoints ep WHERE ep.tenant_id", "sum(CASE WHEN lease_owner"} {
+		for mark, generic8 := range map[string]bool{
+			"SELECT id FROM tenants WHERE":         true,
+			"FROM endpoints ep WHERE ep.tenant_id": true,
+			"sum(CASE WHEN lease_owner":            false,
+		} {
 			if !strings.Contains(sql, mark) {
 				continue
 			}
 			seen[mark] = true
-			if custom > 0 || generic < 8 {
+			switch {
+			case generic8 && (custom > 0 || generic < 8):
 				t.Errorf("%d custom and %d generic plans in 8 batches, want 0 and 8, of\n%s", custom, generic, sql)
+			case !generic8 && generic > 0:
+				t.Errorf("%d generic plans in 8 batches, want none (planned for its arguments), of\n%s", generic, sql)
 			}
 		}
 	}

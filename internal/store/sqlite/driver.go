@@ -76,7 +76,7 @@ func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args .
 
 // GenericPlans does nothing: a statement is planned when it is prepared,
 // once, and the writer's are prepared once for the Store's life.
-func (driver) GenericPlans(context.Context, sqlstore.Querier) error { return nil }
+func (driver) GenericPlans(context.Context, sqlstore.Querier, bool) error { return nil }
 
 // AsyncTx is Tx: synchronous=NORMAL in WAL mode already commits without
 // an fsync (the WAL is synced at checkpoints).

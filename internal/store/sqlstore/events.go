@@ -75,7 +75,7 @@ func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreatePara
 		// generic plan (their arguments are arrays): 0.4 ms of planning
 		// a batch, for 0.15 ms of running them, the leases' while the
 		// claims' lock was held (docs/design.md).
-		if err := s.db.GenericPlans(ctx, tx); err != nil {
+		if err := s.db.GenericPlans(ctx, tx, true); err != nil {
 			return s.Err(err, "begin")
 		}
 		var err error
@@ -536,6 +536,13 @@ func (s *Store) handOff(ctx context.Context, tx Querier, h *store.HandOff, cands
 			tenants = append(tenants, c.ep.TenantID)
 		}
 		tenants = slices.Compact(slices.Sorted(slices.Values(tenants)))
+	}
+	// The leases' count is the one look-up planned for its arguments:
+	// planned once for any, it read the leases through every unfinished
+	// delivery's index entry, 3.3 ms a batch beside a backlog of 100,000
+	// against 0.2 (docs/design.md). The SET goes out with the lock.
+	if err := s.db.GenericPlans(ctx, tx, false); err != nil {
+		return nil, s.Err(err, "hand off deliveries")
 	}
 	l, err := s.leases(ctx, tx, now, ids, tenants, h)
 	if err != nil {
