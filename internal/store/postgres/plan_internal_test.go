@@ -82,7 +82,14 @@ func testStore(t *testing.T) *Store {
 // dropped when the test ends.
 func openSchema(t *testing.T, base string) *Store {
 	t.Helper()
-	st, err := Open(pgschema.URL(t, base))
+	return openURL(t, pgschema.URL(t, base))
+}
+
+// openURL opens a migrated Store on the database u names, closed when
+// the test ends.
+func openURL(t *testing.T, u string) *Store {
+	t.Helper()
+	st, err := Open(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,15 +123,8 @@ func TestEventCreateMany_PlansOnce(t *testing.T) {
 	q := u.Query()
 	q.Set("pool_max_conns", "1")
 	u.RawQuery = q.Encode()
-	st, err := Open(u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openURL(t, u.String())
 	ctx := context.Background()
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)
 	}
