@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -514,17 +516,34 @@ func (r *runner) failures(ctx context.Context) (*Failures, error) {
 	if err != nil {
 		return nil, err
 	}
+	givenUp, err := r.givenUp(ctx, t)
+	if err != nil {
+		return nil, err
+	}
 	_, last := arrivals(l, rs)
 	rc := rs[0]
 	x := &Failures{
 		Events: n, FailRate: rc.failRate, Delivered: delivered(rs), Complete: complete,
 		Attempts: int(rc.attempts.Load()), Answered500: int(rc.failed.Load()), Duplicates: int(rc.rec.dups.Load()),
+		GivenUp: givenUp,
 	}
 	if last > 0 {
 		x.Seconds = seconds(l.start, last)
 		x.DrainSeconds = max(seconds(l.end, last), 0)
 	}
 	return x, nil
+}
+
+// givenUp counts the tenant's deliveries that Herald failed, as its API
+// lists them (at most a page: more than 100 in a run would say enough).
+func (r *runner) givenUp(ctx context.Context, tenant string) (int, error) {
+	var page struct {
+		Data []json.RawMessage `json:"data"`
+	}
+	if err := r.api.call(ctx, http.MethodGet, "/api/v1/tenants/"+url.PathEscape(tenant)+"/deliveries?status=failed&limit=100", nil, &page); err != nil {
+		return 0, err
+	}
+	return len(page.Data), nil
 }
 
 // backlogEndpoints share the backlog, so that the drain is bounded by the

@@ -117,7 +117,7 @@ func checkReport(t *testing.T, rep *bench.Report) {
 		math.Abs(x.P99Ratio-x.Beside.Latency.P99/x.Alone.Latency.P99) > 1e-9 {
 		t.Errorf("fair share: %+v, want 10 x 2 healthy deliveries in each run and the p99 ratio of the two", x)
 	}
-	if x := rep.Failures; !x.Complete || x.Delivered != 30 || x.Attempts != x.Delivered+x.Answered500+x.Duplicates {
+	if x := rep.Failures; !x.Complete || x.Delivered != 30 || x.GivenUp != 0 || x.Attempts != x.Delivered+x.Answered500+x.Duplicates {
 		t.Errorf("failures: %+v, want all 30 delivered and every attempt counted", x)
 	}
 	if x := rep.Backlog; !x.Complete || x.Deliveries != 100 || x.Delivered != 100 || x.PeakRSSMB <= 0 {
