@@ -65,12 +65,8 @@ func (d driver) tx(ctx context.Context, begin []string, fn func(sqlstore.Querier
 
 // Notify wakes the workers of every node once the transaction commits.
 // PostgreSQL folds identical notifications of one transaction into one.
-func (driver) Notify(ctx context.Context, tx sqlstore.Querier) error {
-	if t, ok := tx.(*pipeTx); ok {
-		t.later(notifySQL, notifyChannel)
-		return nil
-	}
-	if _, err := tx.Exec(ctx, notifySQL, notifyChannel); err != nil {
+func (d driver) Notify(ctx context.Context, tx sqlstore.Querier) error {
+	if err := d.Defer(ctx, tx, notifySQL, notifyChannel); err != nil {
 		return fmt.Errorf("notify workers: %w", err)
 	}
 	return nil
@@ -78,17 +74,12 @@ func (driver) Notify(ctx context.Context, tx sqlstore.Querier) error {
 
 // LockClaims takes the claim's advisory lock for the transaction: in a
 // pipeTx, with its next statement, which runs once the lock is held.
-func (driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
-	if t, ok := tx.(*pipeTx); ok {
-		t.later(lockClaimsSQL, lockClaim)
-		return nil
-	}
-	_, err := tx.Exec(ctx, lockClaimsSQL, lockClaim)
-	return err
+func (d driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
+	return d.Defer(ctx, tx, lockClaimsSQL, lockClaim)
 }
 
 // Defer queues sql to go out with the transaction's next statement or
-// its COMMIT.
+// its COMMIT; outside a pipeTx it runs sql now.
 func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args ...any) error {
 	t, ok := tx.(*pipeTx)
 	if !ok {
@@ -105,17 +96,11 @@ func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args .
 
 // GenericPlans sets plan_cache_mode for the rest of the transaction, in
 // the round trip of its next statement.
-func (driver) GenericPlans(ctx context.Context, tx sqlstore.Querier, on bool) error {
-	sql := customPlansSQL
+func (d driver) GenericPlans(ctx context.Context, tx sqlstore.Querier, on bool) error {
 	if on {
-		sql = genericPlansSQL
+		return d.Defer(ctx, tx, genericPlansSQL)
 	}
-	if t, ok := tx.(*pipeTx); ok {
-		t.later(sql)
-		return nil
-	}
-	_, err := tx.Exec(ctx, sql)
-	return err
+	return d.Defer(ctx, tx, customPlansSQL)
 }
 
 // Batch sends the queries, and what a pipeTx has pending, in one round

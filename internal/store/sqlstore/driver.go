@@ -92,13 +92,14 @@ type Driver interface {
 	Defer(ctx context.Context, tx Querier, sql string, args ...any) error
 	// GenericPlans, inside a Tx, has the database plan each statement the
 	// transaction runs from here on once, for any arguments, instead of
-	// anew at every run, or, with on false, again for its arguments
-	// (PostgreSQL: plan_cache_mode force_generic_plan or force_custom_plan for the
-	// rest of the transaction, going out with its next statement; SQLite
-	// prepares a statement once and plans it then, and does nothing).
-	// Only for statements whose best plan does not depend on the values
-	// bound: ingest's look-ups, which PostgreSQL otherwise planned at
-	// every batch for longer than it ran them (docs/design.md).
+	// anew at every run; with on false, for its arguments at every run
+	// (PostgreSQL: plan_cache_mode force_generic_plan or
+	// force_custom_plan for the rest of the transaction, going out with
+	// its next statement; SQLite plans a statement once, as it prepares
+	// it, and does nothing). Ingest plans its look-ups once, which
+	// PostgreSQL otherwise planned at every batch for longer than it ran
+	// them, and its count of leases, whose generic plan is slow beside a
+	// backlog, for its arguments (docs/design.md).
 	GenericPlans(ctx context.Context, tx Querier, on bool) error
 	// LockClaims, inside a Tx, makes the transaction take its turn with
 	// the claims (PostgreSQL: the claim's advisory lock), so the leases it
