@@ -108,6 +108,15 @@ func (s *Store) recordHealth(ctx context.Context, tx Querier, ps []*store.Attemp
 		}
 		rows = append(rows, []any{id, reset, t.tail, start, t.last.started, t.last.code})
 	}
+	// The rows are locked in key order first (ids is sorted, as recs
+	// are), as takeTurns moves a claim's turns: the UPDATE ... FROM below
+	// locks them in its plan's order, and against a claim or hand-off
+	// taking turns at two of the same endpoints the two deadlocked,
+	// PostgreSQL telling only after its deadlock_timeout, a second in
+	// which both waited (docs/design.md). It goes out with the UPDATE.
+	if err := s.db.Defer(ctx, tx, `SELECT id FROM endpoints WHERE `+s.db.InList("id", 1)+` ORDER BY id`+s.db.LockClause(LockNoKeyUpdate), ids); err != nil {
+		return nil, err
+	}
 	r, err := tx.Query(ctx, `
 		UPDATE endpoints AS ep SET
 			consecutive_failures = CASE WHEN h.reset = 1 THEN h.tail ELSE ep.consecutive_failures + h.tail END,
