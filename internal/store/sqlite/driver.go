@@ -127,7 +127,11 @@ func (driver) InList(col string, n int) string {
 // microseconds and bytes blobs, as the schema keeps them. The JSON array
 // it was before cost a batch's record more than the writes themselves:
 // every attempt's body went in as hex, which json_each and ->> parsed
-// once per column, and unhex decoded (docs/design.md).
+// once per column, and unhex decoded (docs/design.md). expand pads the
+// list with rows of NULLs up to a size of its few (tableRows), so that
+// each statement has a few texts to keep prepared; they are left out
+// here by their first column, which a row of the table never has NULL
+// (sqlstore.Driver.Rows).
 func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {
 	var b strings.Builder
 	b.WriteString("(SELECT ")
@@ -137,7 +141,7 @@ func (driver) Rows(n int, alias string, cols ...sqlstore.Col) string {
 		}
 		fmt.Fprintf(&b, "column%d AS %s", i+1, c.Name)
 	}
-	fmt.Fprintf(&b, " FROM (VALUES $%d)) AS %s", n, alias)
+	fmt.Fprintf(&b, " FROM (VALUES $%d) WHERE column1 IS NOT NULL) AS %s", n, alias)
 	return b.String()
 }
 
@@ -405,7 +409,8 @@ func rewrite(query string, nargs int) string {
 // prepare is the SQLite text of query and its arguments bound: rewrite's,
 // or expand's when an argument is a Table; and whether the statement is
 // kept prepared: up to maxCachedArgs arguments, and of a table up to
-// maxCachedRows rows, so the cache holds a bounded number of texts.
+// maxCachedRows rows in a power of two (tableRows), so the cache holds a
+// bounded number of texts.
 func prepare(query string, args []any) (string, []any, bool, error) {
 	rows := 0
 	for _, a := range args {
@@ -417,13 +422,29 @@ func prepare(query string, args []any) (string, []any, bool, error) {
 		return rewrite(query, len(args)), bind(args), len(args) <= maxCachedArgs, nil
 	}
 	query, args, err := expand(query, args)
-	return query, args, rows <= maxCachedRows && len(args) <= maxCachedArgs, err
+	return query, args, tableRows(rows) <= maxCachedRows, err
 }
 
-// maxCachedRows is the largest table whose statement is kept prepared:
-// each size is a text of its own, and the small batches of a quiet node
-// are the ones that repeat.
-const maxCachedRows = 16
+// maxCachedRows is the largest table whose statement is kept prepared.
+// expand pads a table to a power of two rows (tableRows), so a statement
+// has at most nine texts of up to this many; a record batch of more than
+// 16 attempts, which every busy node writes, used to be a text of its own
+// size, prepared anew each time: a quarter of the record's time on the
+// writer at fan-out 1 (docs/design.md).
+const maxCachedRows = 256
+
+// tableRows is how many rows expand writes for a table of n: n rounded up
+// to a power of two, up to maxCachedRows; n itself beyond.
+func tableRows(n int) int {
+	if n > maxCachedRows {
+		return n
+	}
+	r := 1
+	for r < n {
+		r <<= 1
+	}
+	return r
+}
 
 // maxVariables is the most parameters SQLite binds in one statement
 // (SQLITE_MAX_VARIABLE_NUMBER).
@@ -433,8 +454,10 @@ const maxVariables = 32766
 // appear, each Table argument as the rows of a VALUES list, (?, ?), (?, ?),
 // and returns the arguments bound in that order, a table's cell by cell
 // and a repeated placeholder's argument as often as it appears. The text
-// depends on the tables' sizes, so it is not kept as rewrite's is; the
-// statement cache keeps one per size, up to maxCachedRows rows.
+// depends on the tables' sizes, so it is not kept as rewrite's is; a
+// table is padded to tableRows rows with rows of NULLs, which Rows leaves
+// out, and the statement cache keeps one text per size, up to
+// maxCachedRows rows.
 func expand(query string, args []any) (string, []any, error) {
 	var out []any
 	query, err := sqlstore.Placeholders(limited(query), func(b *strings.Builder, n int, _ string) error {
@@ -452,17 +475,22 @@ func expand(query string, args []any) (string, []any, error) {
 			// statement when they have nothing to write.
 			return fmt.Errorf("sqlite: table $%d has no rows", n)
 		}
-		for r, row := range t {
+		width := len(t[0])
+		for r := range tableRows(len(t)) {
 			if r > 0 {
 				b.WriteString(", ")
 			}
 			b.WriteByte('(')
-			for k, v := range row {
+			for k := range width {
 				if k > 0 {
 					b.WriteString(", ")
 				}
 				b.WriteByte('?')
-				out = append(out, v)
+				if r < len(t) {
+					out = append(out, t[r][k])
+				} else {
+					out = append(out, nil)
+				}
 			}
 			b.WriteByte(')')
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/heraldhq/herald"
@@ -68,5 +69,55 @@ func TestRewrite_AnonymousOnlyInOrder(t *testing.T) {
 		if got := rewrite(c.query, c.nargs); got != c.want {
 			t.Errorf("rewrite(%q, %d) = %q, want %q", c.query, c.nargs, got, c.want)
 		}
+	}
+}
+
+// A table argument is padded to a power of two rows, which Rows leaves
+// out: a statement over 3 or 40 rows sees exactly those, and the one
+// over 40, a batch as a busy node records them, is kept prepared (it was
+// prepared anew on every run when each size was a text of its own).
+func TestRows_PaddedToFewTextsAndKeptPrepared(t *testing.T) {
+	t.Parallel()
+	st, err := Open(filepath.Join(t.TempDir(), "herald.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	ctx := context.Background()
+	d := driver{st}
+	q := querier{c: st.read, stmts: st.readStmts}
+	query := `SELECT count(*), coalesce(sum(r.n), 0), count(r.label) FROM ` +
+		d.Rows(1, "r", sqlstore.Col{Name: "label", Type: sqlstore.ColText}, sqlstore.Col{Name: "n", Type: sqlstore.ColInt})
+	for _, n := range []int{1, 3, 40, 256, 300} {
+		table := make(sqlstore.Table, n)
+		want := 0
+		for i := range table {
+			table[i] = []any{"row", i}
+			want += i
+		}
+		var count, sum, labelled int
+		if err := q.QueryRow(ctx, query, table).Scan(&count, &sum, &labelled); err != nil {
+			t.Fatalf("%d rows: %v", n, err)
+		}
+		if count != n || sum != want || labelled != n {
+			t.Errorf("%d rows: count %d, sum %d, labelled %d; want %d, %d, %d", n, count, sum, labelled, n, want, n)
+		}
+		text, args, cache, err := prepare(query, []any{table})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantRows := tableRows(n)
+		if got := strings.Count(text, "("+"?, ?)"); got != wantRows || len(args) != 2*wantRows {
+			t.Errorf("%d rows: written as %d rows of %d arguments, want %d", n, got, len(args), wantRows)
+		}
+		if cache != (n <= maxCachedRows) {
+			t.Errorf("%d rows: kept prepared %v, want %v", n, cache, n <= maxCachedRows)
+		}
+		if _, ok := st.readStmts.m.Load(text); ok != cache {
+			t.Errorf("%d rows: in the statement cache %v, want %v", n, ok, cache)
+		}
+	}
+	if got := tableRows(40); got != 64 {
+		t.Errorf("tableRows(40) = %d, want 64", got)
 	}
 }

@@ -128,7 +128,9 @@ type Driver interface {
 	// argument $n.
 	InList(col string, n int) string
 	// Rows is a table expression, aliased alias, of the rows of the Table
-	// argument $n, its columns named and typed by cols in order.
+	// argument $n, its columns named and typed by cols in order. The first
+	// column is never NULL in a row of the table: a driver may pad the
+	// table with rows of NULLs and leave them out by it (SQLite).
 	Rows(n int, alias string, cols ...Col) string
 }
 
