@@ -348,8 +348,8 @@ func (s *Store) EndpointUpdate(ctx context.Context, e *store.Endpoint) (*store.E
 }
 
 // EndpointDelete deletes the endpoint softly; see store.Store. The row
-// stays, so its deliveries (and their attempts) keep the endpoint their
-// foreign key names and stay readable, but disabled and marked deleted it
+// stays, so its deliveries (and their attempts) keep the endpoint they
+// name and stay readable, but disabled and marked deleted it
 // is matched, claimed for and shown by nothing, and what it held that is a
 // credential (its secrets and headers) is erased. Deliveries still waiting
 // fail at once rather than wait for ever; one in flight is recorded as it
@@ -397,8 +397,8 @@ func (s *Store) EndpointDelete(ctx context.Context, tenantID, endpointID string)
 // Nothing makes a delivery for a deleted endpoint (it is matched by no
 // event, and a retry or replay needs a delivery that exists), so an
 // endpoint found with none keeps none; the check under the lock is what
-// makes that so rather than assumed, since deliveries cascade with their
-// endpoint.
+// makes that so rather than assumed, since a delivery must not outlive
+// its endpoint.
 func (s *Store) EndpointPurgeDeleted(ctx context.Context, limit int) (int, error) {
 	if limit <= 0 {
 		return 0, errors.New("purge deleted endpoints: limit must be set")
@@ -414,6 +414,11 @@ func (s *Store) EndpointPurgeDeleted(ctx context.Context, limit int) (int, error
 			LIMIT $1`+s.db.LockClause(LockUpdate), limit)
 		ids, err := Collect(rows, err, scanString)
 		if err != nil || len(ids) == 0 {
+			return err
+		}
+		// Its health by a statement of its own: on PostgreSQL it has no
+		// foreign key to cascade by (migration 15).
+		if _, err := tx.Exec(ctx, `DELETE FROM endpoint_health WHERE `+s.db.InList("endpoint_id", 1), ids); err != nil {
 			return err
 		}
 		n, err = tx.Exec(ctx, `

@@ -100,15 +100,18 @@ func (s *Store) SettingInit(ctx context.Context, name, value string) (string, er
 	return v, nil
 }
 
-// TenantDelete deletes the tenant and, by cascade, its keys, endpoints,
-// events, deliveries, attempts and idempotency records.
+// TenantDelete deletes the tenant and its keys, endpoints, events,
+// deliveries, attempts, endpoint health and idempotency records: the
+// first five by statements of their own, children first (on PostgreSQL
+// they have no foreign key to cascade by, migration 15), the rest by
+// cascade.
 func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		// The tenant's row, and then the claims' turn, in the order an
 		// ingest batch takes them (its tenants, then the claim lock for
 		// its hand-off): a claim that gives a rate-limited endpoint its
 		// turn updates the endpoint's row while it holds deliveries it
-		// just leased, which the cascade below would wait for while
+		// just leased, which the deletes below would wait for while
 		// holding the endpoint, and PostgreSQL took a second to notice.
 		// With the claims' turn taken, no claim is under way.
 		if _, err := tx.Exec(ctx, `SELECT id FROM tenants WHERE id = $1`+s.db.LockClause(LockUpdate), tenantID); err != nil {
@@ -127,14 +130,24 @@ func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 		}
 		// The tenant's leased deliveries first, in key order: a batch of
 		// attempt records locks its deliveries and then their endpoints,
-		// and the cascade below locks the endpoints and then their
-		// deliveries. Taken in that order both ways, a batch that holds a
+		// and so do the deletes below (the endpoints last, by the tenant's
+		// cascade). Taken in that order both ways, a batch that holds a
 		// delivery of the tenant finishes before the delete goes on,
 		// instead of the two waiting for each other until the database
 		// notices, a second later (PostgreSQL's deadlock_timeout).
 		if _, err := tx.Exec(ctx, `SELECT id FROM deliveries WHERE tenant_id = $1 AND status = 'delivering' ORDER BY id`+
 			s.db.LockClause(LockUpdate), tenantID); err != nil {
 			return err
+		}
+		for _, del := range []string{
+			`DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE tenant_id = $1)`,
+			`DELETE FROM deliveries WHERE tenant_id = $1`,
+			`DELETE FROM events WHERE tenant_id = $1`,
+			`DELETE FROM endpoint_health WHERE endpoint_id IN (SELECT id FROM endpoints WHERE tenant_id = $1)`,
+		} {
+			if _, err := tx.Exec(ctx, del, tenantID); err != nil {
+				return err
+			}
 		}
 		n, err := tx.Exec(ctx, `DELETE FROM tenants WHERE id = $1 AND `+usersTenants, tenantID)
 		if err != nil {
