@@ -11,16 +11,24 @@ import (
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
-// SQLite's refusals of a value are the client's error, as PostgreSQL's
-// class 22 is: KindInvalid, which the store answers as herald.ErrInvalid
-// (422), never a 500.
-func TestClassify_InvalidInput(t *testing.T) {
-	t.Parallel()
+// openTest opens a store on a new file, closed when the test ends; it
+// migrates nothing.
+func openTest(t *testing.T) *Store {
+	t.Helper()
 	st, err := Open(filepath.Join(t.TempDir(), "herald.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// SQLite's refusals of a value are the client's error, as PostgreSQL's
+// class 22 is: KindInvalid, which the store answers as herald.ErrInvalid
+// (422), never a 500.
+func TestClassify_InvalidInput(t *testing.T) {
+	t.Parallel()
+	st := openTest(t)
 	ctx := context.Background()
 	d := driver{st}
 	if _, err := st.write.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY)`); err != nil {
@@ -42,7 +50,7 @@ func TestClassify_InvalidInput(t *testing.T) {
 		}
 	}
 	// A statement SQLite cannot run is the server's fault, not the input's.
-	_, err = st.write.ExecContext(ctx, `SELECT * FROM no_such_table`)
+	_, err := st.write.ExecContext(ctx, `SELECT * FROM no_such_table`)
 	if k := d.Classify(err); k != sqlstore.KindOther {
 		t.Errorf("Classify(%v) = %d, want KindOther", err, k)
 	}
@@ -78,11 +86,7 @@ func TestRewrite_AnonymousOnlyInOrder(t *testing.T) {
 // prepared anew on every run when each size was a text of its own).
 func TestRows_PaddedToFewTextsAndKeptPrepared(t *testing.T) {
 	t.Parallel()
-	st, err := Open(filepath.Join(t.TempDir(), "herald.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openTest(t)
 	ctx := context.Background()
 	d := driver{st}
 	q := querier{c: st.read, stmts: st.readStmts}

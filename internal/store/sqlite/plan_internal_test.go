@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -17,11 +16,7 @@ func TestPlans_UseIndexes(t *testing.T) {
 	for _, tc := range storetest.PlanCases() {
 		t.Run(tc.Name, func(t *testing.T) {
 			t.Parallel()
-			st, err := Open(filepath.Join(t.TempDir(), "herald.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
+			st := openTest(t)
 			ctx := context.Background()
 			if err := st.Migrate(ctx); err != nil {
 				t.Fatal(err)
