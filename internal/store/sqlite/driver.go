@@ -422,7 +422,7 @@ func prepare(query string, args []any) (string, []any, bool, error) {
 		return rewrite(query, len(args)), bind(args), len(args) <= maxCachedArgs, nil
 	}
 	query, args, err := expand(query, args)
-	return query, args, tableRows(rows) <= maxCachedRows, err
+	return query, args, rows <= maxCachedRows, err
 }
 
 // maxCachedRows is the largest table whose statement is kept prepared.

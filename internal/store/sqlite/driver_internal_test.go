@@ -111,7 +111,7 @@ func TestRows_PaddedToFewTextsAndKeptPrepared(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantRows := tableRows(n)
-		if got := strings.Count(text, "("+"?, ?)"); got != wantRows || len(args) != 2*wantRows {
+		if got := strings.Count(text, "(?, ?)"); got != wantRows || len(args) != 2*wantRows {
 			t.Errorf("%d rows: written as %d rows of %d arguments, want %d", n, got, len(args), wantRows)
 		}
 		if cache != (n <= maxCachedRows) {

@@ -102,9 +102,9 @@ func (s *Store) SettingInit(ctx context.Context, name, value string) (string, er
 
 // TenantDelete deletes the tenant and its keys, endpoints, events,
 // deliveries, attempts, endpoint health and idempotency records: the
-// first five by statements of their own, children first (on PostgreSQL
-// they have no foreign key to cascade by, migration 15), the rest by
-// cascade.
+// attempts, deliveries, events and endpoint health by statements of their
+// own, children first (on PostgreSQL they have no foreign key to cascade
+// by, migration 15), the rest by the tenant's cascade.
 func (s *Store) TenantDelete(ctx context.Context, tenantID string) error {
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		// The tenant's row, and then the claims' turn, in the order an
