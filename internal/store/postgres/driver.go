@@ -78,6 +78,9 @@ func (d driver) LockClaims(ctx context.Context, tx sqlstore.Querier) error {
 	return d.Defer(ctx, tx, lockClaimsSQL, lockClaim)
 }
 
+// Remote is true: every statement is a round trip to the server.
+func (driver) Remote() bool { return true }
+
 // Defer queues sql to go out with the transaction's next statement or
 // its COMMIT; outside a pipeTx it runs sql now.
 func (driver) Defer(ctx context.Context, tx sqlstore.Querier, sql string, args ...any) error {

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/heraldhq/herald/internal/store"
 	"github.com/heraldhq/herald/internal/store/dbtest/pgschema"
 	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
@@ -263,5 +265,69 @@ func TestPipeTx_Failures(t *testing.T) {
 	}
 	if err := b.pool.QueryRow(ctx, `SELECT count(*) FROM pipe_probe`).Scan(&n); err != nil || n != 1 {
 		t.Fatalf("rows after a committed transaction: %d, %v; want 1", n, err)
+	}
+}
+
+// An ingest batch is three round trips when it hands deliveries off (the
+// look-ups; the events' insert, the claims' lock and the leases' count;
+// the deliveries' insert with the COMMIT) and two when it does not: the
+// insert of its events waits for the statement after it.
+func TestEventCreateMany_RoundTrips(t *testing.T) {
+	t.Parallel()
+	b := setupPipeline(t)
+	ctx := context.Background()
+	s := &Store{pool: b.pool}
+	s.db = driver{s}
+	s.Store = sqlstore.New(s.db, querier{b.pool}, querier{b.pool}, store.NewOptions())
+	if _, err := s.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook", Events: []string{"*"}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	batch := func() []*store.EventCreateParams {
+		ps := make([]*store.EventCreateParams, 3)
+		for i := range ps {
+			n++
+			ps[i] = &store.EventCreateParams{Event: &store.Event{
+				TenantID: "acme", ID: fmt.Sprintf("evt_%d", n), Type: "order.created",
+				Data: json.RawMessage(`{"n":1}`), Hash: fmt.Sprintf("h%d", n), Source: store.SourceAPI,
+			}}
+		}
+		return ps
+	}
+	for _, tc := range []struct {
+		name    string
+		handOff bool
+		want    int64
+	}{
+		{"handed off", true, 3},
+		{"left for a claim", false, 2},
+	} {
+		var got int64
+		for range 2 { // the first run prepares the statements
+			var h *store.HandOff
+			if tc.handOff {
+				h = &store.HandOff{Owner: "node-1", Until: time.Now().Add(time.Minute), Limit: 100, PerEndpoint: 100}
+			}
+			before := b.writes.Load()
+			outs, handed, err := s.EventCreateMany(ctx, batch(), h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, o := range outs {
+				if o.Err != nil || !o.Result.Created {
+					t.Fatalf("%s: outcome %+v, want created", tc.name, o)
+				}
+			}
+			if tc.handOff && len(handed) != 3 {
+				t.Fatalf("%s: %d handed off, want 3", tc.name, len(handed))
+			}
+			got = b.writes.Load() - before
+		}
+		if got != tc.want {
+			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
+		}
 	}
 }

@@ -64,6 +64,9 @@ func (driver) Batch(ctx context.Context, tx sqlstore.Querier, stmts ...sqlstore.
 	return sqlstore.RunBatch(ctx, tx, stmts...)
 }
 
+// Remote is false: SQLite runs in this process.
+func (driver) Remote() bool { return false }
+
 // LockClaims does nothing: the single writer serializes claims already.
 func (driver) LockClaims(context.Context, sqlstore.Querier) error { return nil }
 

@@ -106,6 +106,11 @@ type Driver interface {
 	// counts and takes are exact; where writers are serialized anyway
 	// (SQLite) it does nothing.
 	LockClaims(ctx context.Context, tx Querier) error
+	// Remote reports whether every statement is a round trip to a server
+	// (PostgreSQL), so that one fewer to wait for is worth a cheap look-up
+	// sent in a round trip made anyway, rather than a call in this process
+	// (SQLite), where the look-up would only add its own run.
+	Remote() bool
 	// Batch, inside a Tx, runs queries in order, each row of each going
 	// to its Scan: in one round trip where the database can pipeline
 	// (PostgreSQL), one after another where it runs in process (SQLite).
