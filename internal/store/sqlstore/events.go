@@ -65,7 +65,9 @@ const insertChunk = 32
 // transaction; see store.Store. Nothing an event can be refused for (a
 // missing tenant or endpoint, an id reused with other content) is left to
 // a failing statement, which on PostgreSQL would abort the transaction for
-// its neighbours too: those are read first and answered per event.
+// its neighbours too: those are read first and answered per event. The one
+// exception, an id another transaction stores between that read and the
+// insert, aborts it, and the batch runs again (eventCreateManyTx).
 func (s *Store) EventCreateMany(ctx context.Context, ps []*store.EventCreateParams, h *store.HandOff) ([]store.EventCreateOutcome, []*store.Claimed, error) {
 	exact := !s.db.Remote()
 	out, handed, err := s.eventCreateManyTx(ctx, ps, h, exact)
