@@ -276,9 +276,8 @@ func TestEventCreateMany_RoundTrips(t *testing.T) {
 	t.Parallel()
 	b := setupPipeline(t)
 	ctx := context.Background()
-	s := &Store{pool: b.pool}
-	s.db = driver{s}
-	s.Store = sqlstore.New(s.db, querier{b.pool}, querier{b.pool}, store.NewOptions())
+	s := newStore(b.pool) // on the counted pool of one connection
+	t.Cleanup(s.stop)
 	if _, err := s.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
 		t.Fatal(err)
 	}
@@ -329,5 +328,72 @@ func TestEventCreateMany_RoundTrips(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("%s: %d round trips, want %d", tc.name, got, tc.want)
 		}
+	}
+}
+
+// An event id that another transaction stores after the batch read its
+// events, and before its insert, fails that insert; the batch runs again,
+// each insert read back, and answers the event as a re-post rather than
+// failing it.
+func TestEventCreateMany_RunsAgainAfterAConcurrentInsert(t *testing.T) {
+	t.Parallel()
+	st := testStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+	// The other post, not yet committed: the batch's read does not see it.
+	other, err := st.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Rollback(ctx)
+	if _, err := other.Exec(ctx, `INSERT INTO events (tenant_id, id, type, data, hash, trace_id, source, created_at)
+		VALUES ('acme', 'evt_1', 'order.created', '{"n":1}', 'h1', '', 'api', now())`); err != nil {
+		t.Fatal(err)
+	}
+	var otherPID int
+	if err := other.QueryRow(ctx, `SELECT pg_backend_pid()`).Scan(&otherPID); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		outs []store.EventCreateOutcome
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		outs, _, err := st.EventCreateMany(ctx, []*store.EventCreateParams{{Event: &store.Event{
+			TenantID: "acme", ID: "evt_1", Type: "order.created",
+			Data: json.RawMessage(`{"n":1}`), Hash: "h1", Source: store.SourceAPI,
+		}}}, nil)
+		done <- result{outs, err}
+	}()
+	// The batch's insert waits for the other transaction's row.
+	blocked := func() bool {
+		var n int
+		_ = st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, otherPID).Scan(&n)
+		return n > 0
+	}
+	for !blocked() {
+		select {
+		case r := <-done:
+			t.Fatalf("the batch did not wait for the other insert: %+v", r)
+		default:
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the batch's insert never waited for the other transaction")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := other.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("EventCreateMany: %v, want the event answered as a re-post", r.err)
+	}
+	if o := r.outs[0]; o.Err != nil || o.Result.Created {
+		t.Fatalf("outcome %+v (err %v), want the stored event, not created", o.Result, o.Err)
 	}
 }

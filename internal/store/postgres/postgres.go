@@ -65,11 +65,16 @@ func Open(url string, opts ...store.Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: create pool: %w", err)
 	}
+	return newStore(pool, opts...), nil
+}
+
+// newStore is the Store over pool. It does no I/O.
+func newStore(pool *pgxpool.Pool, opts ...store.Option) *Store {
 	lifetime, stop := context.WithCancel(context.Background())
 	s := &Store{pool: pool, lifetime: lifetime, stop: stop}
 	s.db = driver{s}
 	s.Store = sqlstore.New(s.db, querier{pool}, querier{pool}, store.NewOptions(opts...))
-	return s, nil
+	return s
 }
 
 // Migrate applies the embedded migrations with goose (MigrateUp).

@@ -120,7 +120,7 @@ func (s *Store) eventCreateManyTx(ctx context.Context, ps []*store.EventCreatePa
 type batchOwners struct {
 	tenants   []string           // the tenants that exist, sorted
 	keys      map[string]bool    // the API keys that exist
-	stored    map[[2]string]bool // the batch's events (tenant, id) stored already
+	stored    map[[2]string]bool // of eventKeys, those stored already
 	endpoints map[string][]*store.Endpoint
 }
 
@@ -130,11 +130,11 @@ type batchOwners struct {
 // TenantDelete or KeyDelete waits for this batch (the events were then
 // accepted before the tenant or the key went) or this batch for it (and
 // finds it gone), instead of failing the inserts. With endpoints, the
-// tenants' endpoints are read too (tenantEndpoints), and with stored,
-// which of the batch's events (eventKeys) are stored already, in the same
+// tenants' endpoints are read too (tenantEndpoints), and with eventKeys
+// (tenant, id), which of those events are stored already, in the same
 // round trip (Driver.Batch): the first of a batch's three on PostgreSQL,
 // two when it hands nothing off.
-func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string, eventKeys Table, ps []*store.EventCreateParams, endpoints, stored bool) (*batchOwners, error) {
+func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string, eventKeys Table, ps []*store.EventCreateParams, endpoints bool) (*batchOwners, error) {
 	keyIDs := []string{}
 	for _, p := range ps {
 		if p.KeyID != "" {
@@ -143,7 +143,7 @@ func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string,
 	}
 	keyIDs = slices.Compact(slices.Sorted(slices.Values(keyIDs)))
 	lock := s.db.LockClause(LockKeyShare)
-	out := &batchOwners{keys: map[string]bool{}, stored: map[[2]string]bool{}}
+	out := &batchOwners{keys: map[string]bool{}}
 	stmts := []Stmt{{
 		SQL: `
 		WITH t AS (SELECT id FROM tenants WHERE ` + s.db.InList("id", 1) + ` ORDER BY id` + lock + `),
@@ -164,7 +164,8 @@ func (s *Store) eventOwners(ctx context.Context, tx Querier, tenantIDs []string,
 			return nil
 		},
 	}}
-	if stored {
+	if eventKeys != nil {
+		out.stored = map[[2]string]bool{}
 		stmts = append(stmts, Stmt{
 			// Each event's key looked up in the primary key, a subquery per
 			// row: as a join, PostgreSQL's generic plan, made while the table
@@ -207,16 +208,21 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 	out := make([]store.EventCreateOutcome, len(ps))
 	evs := make([]pendingEvent, len(ps))
 	tenantIDs := make([]string, 0, len(ps))
-	eventKeys := make(Table, 0, len(ps))
+	var eventKeys Table // the events to look up before their insert
+	if !exact {
+		eventKeys = make(Table, 0, len(ps))
+	}
 	for i, p := range ps {
 		now := s.orNow(p.Now)
 		evs[i] = pendingEvent{p: p, ev: p.NewEvent(now), now: now}
 		tenantIDs = append(tenantIDs, evs[i].ev.TenantID)
-		eventKeys = append(eventKeys, []any{evs[i].ev.TenantID, evs[i].ev.ID})
+		if !exact {
+			eventKeys = append(eventKeys, []any{evs[i].ev.TenantID, evs[i].ev.ID})
+		}
 	}
 	tenantIDs = slices.Compact(slices.Sorted(slices.Values(tenantIDs)))
 	needEndpoints := slices.ContainsFunc(ps, func(p *store.EventCreateParams) bool { return p.EndpointIDs == nil })
-	owners, err := s.eventOwners(ctx, tx, tenantIDs, eventKeys, ps, needEndpoints, !exact)
+	owners, err := s.eventOwners(ctx, tx, tenantIDs, eventKeys, ps, needEndpoints)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -248,26 +254,23 @@ func (s *Store) eventCreateMany(ctx context.Context, tx Querier, ps []*store.Eve
 			continue
 		}
 		first[key] = i
-		insert = append(insert, i)
+		if !owners.stored[key] { // stored: a re-post, answered below
+			insert = append(insert, i)
+		}
 	}
 	inserted := map[[2]string]bool{}
-	if !exact {
-		insert = slices.DeleteFunc(insert, func(i int) bool {
-			return owners.stored[[2]string{evs[i].ev.TenantID, evs[i].ev.ID}]
-		})
-	}
 	for chunk := range slices.Chunk(insert, insertChunk) {
 		q, args := valuesInsert(`INSERT INTO events (tenant_id, id, type, data, hash, trace_id, source, created_at)`, 8, len(chunk))
 		for _, i := range chunk {
 			ev := &evs[i].ev
 			args = append(args, ev.TenantID, ev.ID, ev.Type, []byte(ev.Data), ev.Hash, ev.TraceID, ev.Source, ev.CreatedAt)
-			if !exact {
-				inserted[[2]string{ev.TenantID, ev.ID}] = true
-			}
 		}
 		if !exact {
 			if err := s.db.Defer(ctx, tx, q, args...); err != nil {
 				return nil, nil, s.Err(err, "insert events")
+			}
+			for _, i := range chunk {
+				inserted[[2]string{evs[i].ev.TenantID, evs[i].ev.ID}] = true
 			}
 			continue
 		}
