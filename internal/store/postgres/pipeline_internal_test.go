@@ -375,17 +375,7 @@ func TestEventCreateMany_RunsAgainAfterAConcurrentInsert(t *testing.T) {
 		_ = st.pool.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))`, otherPID).Scan(&n)
 		return n > 0
 	}
-	for !blocked() {
-		select {
-		case r := <-done:
-			t.Fatalf("the batch did not wait for the other insert: %+v", r)
-		default:
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the batch's insert never waited for the other transaction")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(ctx, t, blocked, func() bool { return len(done) > 0 }, "the batch's insert to wait for the other transaction")
 	if err := other.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -98,21 +98,26 @@ func TestTenantDelete_TakesItsTurnWithTheClaims(t *testing.T) {
 			WHERE w.locktype = 'advisory' AND NOT w.granted`, claimer).Scan(&n)
 		return n > 0
 	}
-	for !waiting() {
-		select {
-		case err := <-deleted:
-			t.Fatalf("the tenant's delete did not wait for the claim under way (%v)", err)
-		default:
-		}
-		if ctx.Err() != nil {
-			t.Fatal("the tenant's delete never waited for the claim")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitUntil(ctx, t, waiting, func() bool { return len(deleted) > 0 }, "the tenant's delete to wait for the claim under way")
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := <-deleted; err != nil {
 		t.Fatalf("delete tenant: %v", err)
+	}
+}
+
+// waitUntil polls cond until it holds, failing the test if over() says
+// the work waited for ended first, or when ctx ends: what names the wait.
+func waitUntil(ctx context.Context, t *testing.T, cond, over func() bool, what string) {
+	t.Helper()
+	for !cond() {
+		if over() {
+			t.Fatalf("waiting for %s: it ended without", what)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("waiting for %s: %v", what, ctx.Err())
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
