@@ -21,7 +21,8 @@ import (
 // places are free: a claim costs about the same for one row as for a
 // hundred, and on PostgreSQL claims take turns with each other and with
 // ingest's hand-offs, so a claim per settled delivery made the claims the
-// bottleneck (docs/design.md).
+// bottleneck (docs/design.md). After a claim that found nothing, the next
+// probes for room before it takes that turn (store.DeliveryClaimParams.Probe).
 type fetcher struct {
 	st          store.Store
 	clock       clock.Clock
@@ -118,6 +119,12 @@ func (f *fetcher) run(ctx context.Context) {
 	// of it. Unread (stale, the read failed) counts as due.
 	var next time.Time
 	var short time.Time // when the next claim may be made, after a short one
+	// probe: the last claim found nothing and no new work was told of
+	// since, so the next looks for room before it takes the claims' turn
+	// (store.DeliveryClaimParams.Probe). Beside endpoints whose backlogs
+	// are capped, every attempt that ends wakes a claim that finds
+	// nothing, and on PostgreSQL ingest's hand-offs waited for their turn.
+	probe := false
 	stale := true
 	for {
 		if stale && f.free() > 0 {
@@ -131,6 +138,7 @@ func (f *fetcher) run(ctx context.Context) {
 			cs, err := f.st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{
 				Owner: f.owner, Now: now, Lease: f.lease,
 				Limit: n, PerEndpoint: f.perEndpoint, PerTenant: f.perTenant, Settling: f.settlingIDs(), OwnFactor: OwnLeaseFactor, Eager: f.eagerIDs(),
+				Probe: probe,
 			})
 			if err != nil && ctx.Err() == nil {
 				f.log.Error("claim due deliveries", "err", err)
@@ -139,6 +147,14 @@ func (f *fetcher) run(ctx context.Context) {
 				f.push(cs)
 			}
 			more, stale = err == nil && len(cs) == n, true
+			probe = err == nil && len(cs) == 0
+			if more {
+				// A full claim: more is likely due, and the next claim,
+				// once there is room, finds out. Reading the next due
+				// time now was a query after every claim of a backlog
+				// (docs/design.md).
+				next, stale = now, false
+			}
 			short = time.Time{}
 			if !more && f.gap > 0 {
 				short = now.Add(f.gap)
@@ -173,7 +189,7 @@ func (f *fetcher) run(ctx context.Context) {
 				// rather than spin on a closed channel.
 				f.wake = nil
 			}
-			stale = true
+			stale, probe = true, false
 		case <-f.freed:
 			// Room, not new work: what is due is as last read (and as
 			// told), and a due delivery an endpoint's cap held back is

@@ -3,6 +3,8 @@ package delivery
 import (
 	"context"
 	"log/slog"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -268,5 +270,99 @@ func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
 		}
 		fake.Advance(gap)
 		next("the claim at the gap's end, of the three that came meanwhile", 3)
+	})
+}
+
+// probeClaims records whether each claim made through it probed first,
+// once the claim returns.
+type probeClaims struct {
+	store.Store
+	mu     sync.Mutex
+	probes []bool
+}
+
+func (c *probeClaims) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	cs, err := c.Store.DeliveryClaimDue(ctx, p)
+	// Once it returns: a test that saw it may change what the next finds.
+	c.mu.Lock()
+	c.probes = append(c.probes, p.Probe)
+	c.mu.Unlock()
+	return cs, err
+}
+
+func (c *probeClaims) seen() []bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.probes)
+}
+
+// TestFetcher_ProbesAfterAnEmptyClaim: after a claim that found nothing
+// (due work, its endpoint's cap full) the next claim probes for room
+// first, until a notification of new work; and a probing claim that finds
+// room claims it.
+func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, st store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		seedEvents(t, st, 2)
+		// Notifications by hand: PostgreSQL's listener may also wake it
+		// when it connects, which would end the probing at any time.
+		wake := make(chan struct{}, 1)
+		var room atomic.Int64
+		room.Store(5)
+		freed := make(chan struct{}, 1)
+		pushed := make(chan []*store.Claimed, 10)
+		pc := &probeClaims{Store: st}
+		f := &fetcher{
+			st: pc, clock: clock.NewFake(tp0), log: slog.New(slog.DiscardHandler), owner: "me",
+			lease: time.Minute, perEndpoint: 1, poll: time.Hour, batch: 1,
+			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
+			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
+		}
+		done := make(chan struct{})
+		go func() { f.run(ctx); close(done) }()
+		defer func() { cancel(); <-done }()
+		claims := func(what string, want ...bool) {
+			t.Helper()
+			until(t, what, func() bool { return len(pc.seen()) >= len(want) })
+			if got := pc.seen(); !slices.Equal(got, want) {
+				t.Fatalf("%s: claims probed %v, want %v", what, got, want)
+			}
+		}
+		var first []*store.Claimed
+		select {
+		case first = <-pushed:
+		case <-time.After(10 * time.Second):
+			t.Fatal("timed out waiting for the first claim")
+		}
+		claims("the first claim", false)
+		// The second delivery is due, its endpoint's cap of 1 full: the
+		// claim room wakes finds nothing, and the one after it probes.
+		freed <- struct{}{}
+		claims("the empty claim", false, false)
+		freed <- struct{}{}
+		claims("the claim after the empty one", false, false, true)
+		// New work's notification: the claim after it does not probe.
+		seedEvents(t, st, 1)
+		wake <- struct{}{}
+		claims("the claim of the new event", false, false, true, false)
+		// The first attempt recorded: the probing claim finds the room.
+		if _, err := st.DeliveryRecordAttempt(ctx, &store.AttemptRecordParams{
+			DeliveryID: first[0].Delivery.ID, Owner: "me", Status: store.StatusDelivered, Now: tp0,
+			Attempt: &store.Attempt{StartedAt: tp0, ResponseCode: 200},
+		}); err != nil {
+			t.Fatal(err)
+		}
+		freed <- struct{}{}
+		select {
+		case cs := <-pushed:
+			if len(cs) != 1 {
+				t.Fatalf("the probing claim took %d, want 1", len(cs))
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("timed out waiting for the probing claim to claim")
+		}
+		claims("the probing claim that found room", false, false, true, false, true)
 	})
 }

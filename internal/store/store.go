@@ -951,6 +951,13 @@ type DeliveryClaimParams struct {
 	// waiting behind an endpoint that hangs or fails would only hold its
 	// tenant's share from its other endpoints.
 	Eager []string
+	// Probe says the claim will likely find nothing (the last one found
+	// nothing): it first reads, without taking the claims' turn (which
+	// ingest's hand-offs wait for on PostgreSQL, and the single writer
+	// on SQLite), whether any endpoint with due work has room, and claims
+	// only if one has. A claim that would find room is made as without
+	// it, one read later.
+	Probe bool
 }
 
 // LeaseCap is how many leases of an endpoint whose cap is cap an owner

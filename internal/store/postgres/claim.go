@@ -25,7 +25,10 @@ import (
 // leaves, and the limit goes round the tenants with due work (each one's
 // first, then each one's second, ...), so one tenant's backlog of many
 // endpoints cannot take every claim.
-var claimSQL = `
+//
+// claimRoomSQL is its first part: which endpoints with due work have room,
+// and their tenants' room (room, tenant_room).
+var claimRoomSQL = `
 WITH RECURSIVE active AS (
     -- The endpoints with unfinished deliveries and the earliest due time of
     -- each, found by skipping through the (endpoint, due) index: one probe
@@ -90,7 +93,10 @@ tenant_room AS MATERIALIZED (
     SELECT tl.tenant_id, $6 - tl.n AS free
     FROM tenant_leases tl
     WHERE tl.tenant_id IN (SELECT tenant_id FROM room)
-),
+)`
+
+// claimSQL is claimRoomSQL's rooms and the rows they take, leased.
+var claimSQL = claimRoomSQL + `,
 ranked AS (
     -- Each tenant's candidates in due order, numbered: the turn each takes.
     SELECT c.id, c.next_attempt_at, tenant_room.free AS tenant_free,
@@ -141,16 +147,36 @@ JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
 JOIN endpoints ep ON ep.id = d.endpoint_id
 ORDER BY d.turn, d.due, d.id`
 
+// probeSQL answers whether claimSQL, with the same arguments, would find
+// room for anything: an endpoint with due work and room whose tenant has
+// room. Its $2 and $4 (the lease expiry and the limit) are typed only, so
+// the two statements take the same arguments.
+var probeSQL = claimRoomSQL + `
+SELECT EXISTS (
+    SELECT 1 FROM room JOIN tenant_room ON tenant_room.tenant_id = room.tenant_id
+    WHERE tenant_room.free > 0
+) AND $2::timestamptz IS NOT NULL AND $4::int IS NOT NULL`
+
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
+	probe := func(ctx context.Context, q sqlstore.Querier, now, until time.Time) (bool, error) {
+		var room bool
+		err := q.QueryRow(ctx, probeSQL, s.claimArgs(p, now, until)...).Scan(&room)
+		return room, err
+	}
+	return s.Claim(ctx, p, probe, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
 		// Claimers take turns (claims take milliseconds): the in-flight count
 		// in the query is then exact, where two concurrent claims would each
 		// count the other's leases as free room.
 		if err := s.db.LockClaims(ctx, tx); err != nil {
 			return nil, err
 		}
-		rows, err := tx.Query(ctx, claimSQL, now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), sqlstore.NonNil(p.Settling), max(p.OwnFactor, 1), sqlstore.NonNil(p.Eager))
+		rows, err := tx.Query(ctx, claimSQL, s.claimArgs(p, now, until)...)
 		return sqlstore.Collect(rows, err, s.ScanClaimed)
 	})
+}
+
+// claimArgs are claimSQL's and probeSQL's arguments, $1 to $9.
+func (s *Store) claimArgs(p *store.DeliveryClaimParams, now, until time.Time) []any {
+	return []any{now, until, p.Owner, p.Limit, p.PerEndpoint, store.TenantCap(p.PerTenant), sqlstore.NonNil(p.Settling), max(p.OwnFactor, 1), sqlstore.NonNil(p.Eager)}
 }

@@ -142,12 +142,20 @@ func pick(cands []candidate, tenantRoom map[string]int, limit int) []string {
 
 // DeliveryClaimDue leases due deliveries to p.Owner; see store.Store.
 func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	return s.Claim(ctx, p, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
-		rows, err := tx.Query(ctx, claimRoomSQL, now, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
-		rooms, err := sqlstore.Collect(rows, err, func(r sqlstore.Row) (roomRow, error) {
+	rooms := func(ctx context.Context, q sqlstore.Querier, now time.Time) ([]roomRow, error) {
+		rows, err := q.Query(ctx, claimRoomSQL, now, p.PerEndpoint, store.TenantCap(p.PerTenant), p.Owner, p.Settling, max(p.OwnFactor, 1), p.Eager)
+		return sqlstore.Collect(rows, err, func(r sqlstore.Row) (roomRow, error) {
 			var v roomRow
 			return v, r.Scan(&v.endpoint, &v.tenant, &v.n, &v.tn)
 		})
+	}
+	// The probe reads the rooms on a reader, beside the writer.
+	probe := func(ctx context.Context, q sqlstore.Querier, now, _ time.Time) (bool, error) {
+		rs, err := rooms(ctx, q, now)
+		return len(rs) > 0, err
+	}
+	return s.Claim(ctx, p, probe, func(ctx context.Context, tx sqlstore.Querier, now, until time.Time) ([]*store.Claimed, error) {
+		rooms, err := rooms(ctx, tx, now)
 		if err != nil || len(rooms) == 0 {
 			return nil, err
 		}
@@ -181,7 +189,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			ids, p.Owner, until, now); err != nil {
 			return nil, err
 		}
-		rows, err = tx.Query(ctx, `
+		rows, err := tx.Query(ctx, `
 			SELECT `+sqlstore.ClaimedCols+`
 			FROM deliveries d
 			JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id

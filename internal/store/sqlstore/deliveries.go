@@ -611,14 +611,25 @@ func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []st
 // Claim is DeliveryClaimDue around a driver's own claim query: it checks p,
 // and runs claim in one transaction with the claim's time and lease expiry
 // in stored precision. The query is the drivers' own because the fastest
-// claim differs by database (docs/design.md).
+// claim differs by database (docs/design.md). With p.Probe, probe first
+// answers, on the read pool and outside the claims' turn, whether claim
+// would find room for anything, and nothing is claimed when it would not.
 func (s *Store) Claim(ctx context.Context, p *store.DeliveryClaimParams,
+	probe func(ctx context.Context, q Querier, now, until time.Time) (bool, error),
 	claim func(ctx context.Context, tx Querier, now, until time.Time) ([]*store.Claimed, error)) ([]*store.Claimed, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
 	now := store.Timestamp(p.Now)
 	until := store.Timestamp(p.Now.Add(p.Lease))
+	if p.Probe {
+		switch room, err := probe(ctx, s.read, now, until); {
+		case err != nil:
+			return nil, s.Err(err, "look for room to claim")
+		case !room:
+			return nil, nil
+		}
+	}
 	var out []*store.Claimed
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		cs, err := claim(ctx, tx, now, until)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,6 +153,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 			t.Parallel()
 			tc.fn(t, open(t))
 		})
+		// Every claim test again with each claim probing first: a probe
+		// must never hide what the claim would take, nor take anything
+		// the claim would not.
+		if strings.HasPrefix(tc.name, "DeliveryClaimDue_") {
+			t.Run(tc.name+"_Probing", func(t *testing.T) {
+				t.Parallel()
+				tc.fn(t, probing{open(t)})
+			})
+		}
 	}
 
 	nodes := []struct {
@@ -414,4 +424,14 @@ func drain(ch <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// probing is a store whose every claim probes first
+// (store.DeliveryClaimParams.Probe).
+type probing struct{ store.Store }
+
+func (p probing) DeliveryClaimDue(ctx context.Context, cp *store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	c := *cp
+	c.Probe = true
+	return p.Store.DeliveryClaimDue(ctx, &c)
 }
