@@ -31,18 +31,8 @@ func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
 		}
 		var room atomic.Int64
 		room.Store(3)
-		freed := make(chan struct{}, 1)
-		pushed := make(chan []*store.Claimed, 10)
-		f := &fetcher{
-			st: st, clock: fake, log: slog.New(slog.DiscardHandler), owner: "me",
-			lease: time.Minute, perEndpoint: 100, poll: time.Hour,
-			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
-			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
-			soon: make(chan struct{}, 1),
-		}
-		done := make(chan struct{})
-		go func() { f.run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		f := &fetcher{st: st, clock: fake, perEndpoint: 100, wake: wake, soon: make(chan struct{}, 1)}
+		freed, pushed := runFetcher(t, f, &room)
 
 		next := func(what string, want int) []*store.Claimed {
 			t.Helper()
@@ -106,23 +96,14 @@ func TestFetcher_ClaimsWhatThereIsRoomForWhenWoken(t *testing.T) {
 func TestFetcher_ClaimsInBatchesWhileWorkersHaveWork(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
 		seedEvents(t, st, 10)
 		var room, queued, claims atomic.Int64
 		queued.Store(10)
-		freed := make(chan struct{}, 1)
-		pushed := make(chan []*store.Claimed, 10)
 		f := &fetcher{
-			st: countClaims{st, &claims}, clock: clock.NewFake(tp0), log: slog.New(slog.DiscardHandler), owner: "me",
-			lease: time.Minute, perEndpoint: 100, poll: time.Hour, batch: 4,
-			free: func() int { return int(room.Load()) }, freed: freed,
+			st: countClaims{st, &claims}, perEndpoint: 100, batch: 4,
 			queued: func() int { return int(queued.Load()) },
-			push:   func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
 		}
-		done := make(chan struct{})
-		go func() { f.run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		freed, pushed := runFetcher(t, f, &room)
 		free := func(n int64) {
 			room.Add(n)
 			freed <- struct{}{}
@@ -135,28 +116,14 @@ func TestFetcher_ClaimsInBatchesWhileWorkersHaveWork(t *testing.T) {
 		// The fetcher may still be between taking the last signal and
 		// deciding; a fourth place makes a batch either way.
 		free(1)
-		select {
-		case cs := <-pushed:
-			if len(cs) != 4 {
-				t.Fatalf("claimed %d, want the batch of 4", len(cs))
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("timed out waiting for the claim of a batch")
-		}
+		nextClaim(t, pushed, "the claim of a batch of 4", 4)
 		if n := claims.Load(); n != 1 {
 			t.Errorf("%d claims for 4 places freed one by one, want 1", n)
 		}
 		// The queue runs short: one free place is claimed at once.
 		queued.Store(1)
 		free(1)
-		select {
-		case cs := <-pushed:
-			if len(cs) != 1 {
-				t.Fatalf("claimed %d, want 1", len(cs))
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("timed out waiting for the claim with the queue short")
-		}
+		nextClaim(t, pushed, "the claim with the queue short", 1)
 	})
 }
 
@@ -169,6 +136,43 @@ type countClaims struct {
 func (c countClaims) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	c.n.Add(1)
 	return c.Store.DeliveryClaimDue(ctx, p)
+}
+
+// runFetcher runs f until the test ends, with what every test of it
+// shares: owner "me", a one-minute lease, an hour's poll (a clock that
+// moves only when told, unless f has one), room counted in room, and
+// what it returns: the channel that says room was made and the one each
+// claim is pushed to.
+func runFetcher(t *testing.T, f *fetcher, room *atomic.Int64) (freed chan struct{}, pushed chan []*store.Claimed) {
+	t.Helper()
+	freed, pushed = make(chan struct{}, 1), make(chan []*store.Claimed, 10)
+	if f.clock == nil {
+		f.clock = clock.NewFake(tp0)
+	}
+	f.log, f.owner, f.lease, f.poll = slog.New(slog.DiscardHandler), "me", time.Minute, time.Hour
+	f.free = func() int { return int(room.Load()) }
+	f.freed = freed
+	f.push = func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { f.run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return freed, pushed
+}
+
+// nextClaim is the next claim pushed, which must be of want deliveries.
+func nextClaim(t *testing.T, pushed <-chan []*store.Claimed, what string, want int) []*store.Claimed {
+	t.Helper()
+	select {
+	case cs := <-pushed:
+		if len(cs) != want {
+			t.Fatalf("%s: claimed %d, want %d", what, len(cs), want)
+		}
+		return cs
+	case <-time.After(10 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+		return nil
+	}
 }
 
 // TestFetcher_NoClaimWhenNothingIsDue: room freed while nothing is due
@@ -185,30 +189,14 @@ func TestFetcher_NoClaimWhenNothingIsDue(t *testing.T) {
 		}
 		var room, claims atomic.Int64
 		room.Store(5)
-		freed := make(chan struct{}, 1)
-		pushed := make(chan []*store.Claimed, 10)
-		f := &fetcher{
-			st: countClaims{st, &claims}, clock: clock.NewFake(tp0), log: slog.New(slog.DiscardHandler), owner: "me",
-			lease: time.Minute, perEndpoint: 100, poll: time.Hour, batch: 1,
-			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
-			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
-		}
-		done := make(chan struct{})
-		go func() { f.run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		f := &fetcher{st: countClaims{st, &claims}, perEndpoint: 100, batch: 1, wake: wake}
+		freed, pushed := runFetcher(t, f, &room)
 		for range 3 {
 			freed <- struct{}{}
 			until(t, "the fetcher to take the signal", func() bool { return len(freed) == 0 })
 		}
 		seedEvents(t, st, 1)
-		select {
-		case cs := <-pushed:
-			if len(cs) != 1 {
-				t.Fatalf("claimed %d, want the new event's 1", len(cs))
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("timed out waiting for the claim of the new event")
-		}
+		nextClaim(t, pushed, "the claim of the new event", 1)
 		if n := claims.Load(); n != 1 {
 			t.Errorf("%d claims, want 1: none while nothing was due", n)
 		}
@@ -231,18 +219,9 @@ func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
 		}
 		var room atomic.Int64
 		room.Store(10)
-		freed := make(chan struct{}, 1)
-		pushed := make(chan []*store.Claimed, 10)
 		const gap = 10 * time.Millisecond
-		f := &fetcher{
-			st: st, clock: fake, log: slog.New(slog.DiscardHandler), owner: "me",
-			lease: time.Minute, perEndpoint: 100, poll: time.Hour, gap: gap,
-			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
-			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
-		}
-		done := make(chan struct{})
-		go func() { f.run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		f := &fetcher{st: st, clock: fake, perEndpoint: 100, gap: gap, wake: wake}
+		_, pushed := runFetcher(t, f, &room)
 		next := func(what string, want int) {
 			t.Helper()
 			select {
@@ -311,18 +290,8 @@ func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
 		wake := make(chan struct{}, 1)
 		var room atomic.Int64
 		room.Store(5)
-		freed := make(chan struct{}, 1)
-		pushed := make(chan []*store.Claimed, 10)
 		pc := &probeClaims{Store: st}
-		f := &fetcher{
-			st: pc, clock: clock.NewFake(tp0), log: slog.New(slog.DiscardHandler), owner: "me",
-			lease: time.Minute, perEndpoint: 1, poll: time.Hour, batch: 1,
-			wake: wake, free: func() int { return int(room.Load()) }, freed: freed,
-			push: func(cs []*store.Claimed) { room.Add(-int64(len(cs))); pushed <- cs },
-		}
-		done := make(chan struct{})
-		go func() { f.run(ctx); close(done) }()
-		defer func() { cancel(); <-done }()
+		freed, pushed := runFetcher(t, &fetcher{st: pc, perEndpoint: 1, batch: 1, wake: wake}, &room)
 		claims := func(what string, want ...bool) {
 			t.Helper()
 			until(t, what, func() bool { return len(pc.seen()) >= len(want) })
@@ -330,12 +299,7 @@ func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
 				t.Fatalf("%s: claims probed %v, want %v", what, got, want)
 			}
 		}
-		var first []*store.Claimed
-		select {
-		case first = <-pushed:
-		case <-time.After(10 * time.Second):
-			t.Fatal("timed out waiting for the first claim")
-		}
+		first := nextClaim(t, pushed, "the first claim", 1)
 		claims("the first claim", false)
 		// The second delivery is due, its endpoint's cap of 1 full: the
 		// claim room wakes finds nothing, and the one after it probes.
@@ -355,14 +319,7 @@ func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
 			t.Fatal(err)
 		}
 		freed <- struct{}{}
-		select {
-		case cs := <-pushed:
-			if len(cs) != 1 {
-				t.Fatalf("the probing claim took %d, want 1", len(cs))
-			}
-		case <-time.After(10 * time.Second):
-			t.Fatal("timed out waiting for the probing claim to claim")
-		}
+		nextClaim(t, pushed, "the probing claim that finds room", 1)
 		claims("the probing claim that found room", false, false, true, false, true)
 	})
 }
