@@ -423,6 +423,7 @@ func (m *Main) build(tp trace.TracerProvider) http.Handler {
 		Client:          delivery.NewHTTPClient(delivery.ClientConfig{AllowPrivate: m.cfg.AllowPrivateDestinations, Workers: m.cfg.Workers}),
 		Workers:         m.cfg.Workers,
 		ClaimGap:        store.ClaimGap(m.st),
+		ClaimProbe:      store.ClaimProbe(m.st),
 		PerEndpoint:     m.cfg.PerEndpoint,
 		MaxRenderedBody: 2 * cmp.Or(m.cfg.MaxBodyBytes, api.DefaultMaxBodyBytes),
 		PerTenant:       m.cfg.PerTenant,

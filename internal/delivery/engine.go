@@ -100,6 +100,10 @@ type Config struct {
 	// took all it could) to the next one: store.ClaimGap of the store.
 	// 0: none.
 	ClaimGap time.Duration
+	// ClaimProbe lets a claim after one that found nothing probe for room
+	// first (store.DeliveryClaimParams.Probe): store.ClaimProbe of the
+	// store.
+	ClaimProbe bool
 	// PollInterval is the fallback wake-up when no notification comes.
 	PollInterval time.Duration
 	// ShutdownGrace is how long in-flight attempts may run on after Run's
@@ -243,7 +247,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	f := &fetcher{
 		st: e.st, clock: e.clock, log: e.log, owner: e.owner,
 		lease: e.cfg.Lease, perEndpoint: e.cfg.PerEndpoint, perTenant: e.tenantLeases(), poll: e.cfg.PollInterval,
-		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8), gap: e.cfg.ClaimGap,
+		batch: max(1, (e.cfg.Workers+e.cfg.Prefetch)/8), gap: e.cfg.ClaimGap, probes: e.cfg.ClaimProbe,
 		wake: wake, free: disp.free, queued: disp.queuedCount, freed: disp.freed, settling: disp.settlingIDs, eager: disp.eagerIDs,
 		push: func(cs []*store.Claimed) {
 			for _, c := range cs {

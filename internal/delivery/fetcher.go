@@ -21,8 +21,9 @@ import (
 // places are free: a claim costs about the same for one row as for a
 // hundred, and on PostgreSQL claims take turns with each other and with
 // ingest's hand-offs, so a claim per settled delivery made the claims the
-// bottleneck (docs/design.md). After a claim that found nothing, the next
-// probes for room before it takes that turn (store.DeliveryClaimParams.Probe).
+// bottleneck (docs/design.md). On PostgreSQL, after a claim that found
+// nothing, the next probes for room before it takes that turn
+// (store.DeliveryClaimParams.Probe, store.ClaimProbe).
 type fetcher struct {
 	st          store.Store
 	clock       clock.Clock
@@ -40,6 +41,9 @@ type fetcher struct {
 	// leave the claim's turn to ingest's hand-offs, which wait for it on
 	// PostgreSQL, most of the time (docs/design.md).
 	gap time.Duration
+	// probes: a claim after one that found nothing probes for room first
+	// (store.DeliveryClaimParams.Probe, store.ClaimProbe).
+	probes bool
 
 	wake <-chan struct{} // store.Listen's
 	free func() int      // room in the dispatcher
@@ -147,7 +151,7 @@ func (f *fetcher) run(ctx context.Context) {
 				f.push(cs)
 			}
 			more, stale = err == nil && len(cs) == n, true
-			probe = err == nil && len(cs) == 0
+			probe = f.probes && err == nil && len(cs) == 0
 			if more {
 				// A full claim: more is likely due, and the next claim,
 				// once there is room, finds out. Reading the next due

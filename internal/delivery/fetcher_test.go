@@ -291,7 +291,7 @@ func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
 		var room atomic.Int64
 		room.Store(5)
 		pc := &probeClaims{Store: st}
-		freed, pushed := runFetcher(t, &fetcher{st: pc, perEndpoint: 1, batch: 1, wake: wake}, &room)
+		freed, pushed := runFetcher(t, &fetcher{st: pc, perEndpoint: 1, batch: 1, wake: wake, probes: true}, &room)
 		claims := func(what string, want ...bool) {
 			t.Helper()
 			until(t, what, func() bool { return len(pc.seen()) >= len(want) })

@@ -44,6 +44,20 @@ func ClaimGap(st Store) time.Duration {
 	return 0
 }
 
+// ClaimProbe reports whether a delivery engine on st makes a claim after
+// one that found nothing probe for room first (DeliveryClaimParams.Probe):
+// what st's ClaimProbeHint says (PostgreSQL's, whose empty claims held the
+// lock ingest's hand-offs wait for), or not (SQLite, whose claims take its
+// single writer only for as long as its in-process read of the rooms,
+// and where the probe's read before each claim that finds room delayed
+// the deliveries the hand-off held; docs/design.md).
+func ClaimProbe(st Store) bool {
+	if h, ok := st.(interface{ ClaimProbeHint() bool }); ok {
+		return h.ClaimProbeHint()
+	}
+	return false
+}
+
 // ErrEndpointLimit is returned by EndpointCreateCapped when the tenant
 // already has as many endpoints as it may.
 var ErrEndpointLimit = errors.New("the tenant has as many endpoints as it may have")

@@ -140,6 +140,11 @@ func (*Store) WritersHint() int { return 2 }
 // 11 to 3.4 times its value alone (docs/design.md).
 func (*Store) ClaimGapHint() time.Duration { return 10 * time.Millisecond }
 
+// ClaimProbeHint is true (store.ClaimProbe): a claim that finds nothing
+// still holds the claims' lock, which ingest's hand-offs wait for, so
+// after one the next looks for room first, outside it (docs/design.md).
+func (*Store) ClaimProbeHint() bool { return true }
+
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	if err := s.pool.Ping(ctx); err != nil {

@@ -162,3 +162,14 @@ func TestWriters(t *testing.T) {
 		t.Errorf("store.Writers(sqlite) = %d, want 1", got)
 	}
 }
+
+// PostgreSQL's claims after an empty one probe first; SQLite's do not.
+func TestClaimProbe(t *testing.T) {
+	t.Parallel()
+	if !store.ClaimProbe(&postgres.Store{}) {
+		t.Error("store.ClaimProbe(postgres) = false, want true")
+	}
+	if store.ClaimProbe(dbtest.SQLite(t)) {
+		t.Error("store.ClaimProbe(sqlite) = true, want false")
+	}
+}
