@@ -118,7 +118,8 @@ func (f *fetcher) run(ctx context.Context) {
 	// next is the earliest due time as last read. A claim is made only when
 	// something is due (one that finds nothing still takes a claim's turn,
 	// which on PostgreSQL ingest's hand-offs wait for), and next is read
-	// again after a claim, a notification and the timer; this node's own
+	// again after a claim that came back short, a notification and the
+	// timer (after a full claim more is taken to be due); this node's own
 	// retries and hand-backs come by dueAt, and room freed changes nothing
 	// of it. Unread (stale, the read failed) counts as due.
 	var next time.Time

@@ -321,5 +321,9 @@ func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
 		freed <- struct{}{}
 		nextClaim(t, pushed, "the probing claim that finds room", 1)
 		claims("the probing claim that found room", false, false, true, false, true)
+		// It claimed: the next, which finds the cap full again, does not
+		// probe.
+		freed <- struct{}{}
+		claims("the claim after one that claimed", false, false, true, false, true, false)
 	})
 }
