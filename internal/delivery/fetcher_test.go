@@ -97,10 +97,11 @@ func TestFetcher_ClaimsInBatchesWhileWorkersHaveWork(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, st store.Store) {
 		seedEvents(t, st, 10)
-		var room, queued, claims atomic.Int64
+		var room, queued atomic.Int64
 		queued.Store(10)
+		claims := &claimLog{Store: st}
 		f := &fetcher{
-			st: countClaims{st, &claims}, perEndpoint: 100, batch: 4,
+			st: claims, perEndpoint: 100, batch: 4,
 			queued: func() int { return int(queued.Load()) },
 		}
 		freed, pushed := runFetcher(t, f, &room)
@@ -117,7 +118,7 @@ func TestFetcher_ClaimsInBatchesWhileWorkersHaveWork(t *testing.T) {
 		// deciding; a fourth place makes a batch either way.
 		free(1)
 		nextClaim(t, pushed, "the claim of a batch of 4", 4)
-		if n := claims.Load(); n != 1 {
+		if n := claims.count(); n != 1 {
 			t.Errorf("%d claims for 4 places freed one by one, want 1", n)
 		}
 		// The queue runs short: one free place is claimed at once.
@@ -127,16 +128,32 @@ func TestFetcher_ClaimsInBatchesWhileWorkersHaveWork(t *testing.T) {
 	})
 }
 
-// countClaims counts the claims made through it.
-type countClaims struct {
+// claimLog records each claim made through it, once the claim returns
+// (a test that saw it may change what the next finds): whether it probed
+// first (store.DeliveryClaimParams.Probe).
+type claimLog struct {
 	store.Store
-	n *atomic.Int64
+	mu     sync.Mutex
+	probes []bool
 }
 
-func (c countClaims) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	c.n.Add(1)
-	return c.Store.DeliveryClaimDue(ctx, p)
+func (c *claimLog) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
+	cs, err := c.Store.DeliveryClaimDue(ctx, p)
+	c.mu.Lock()
+	c.probes = append(c.probes, p.Probe)
+	c.mu.Unlock()
+	return cs, err
 }
+
+// seen is whether each claim so far probed, in order.
+func (c *claimLog) seen() []bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.probes)
+}
+
+// count is how many claims were made.
+func (c *claimLog) count() int { return len(c.seen()) }
 
 // runFetcher runs f until the test ends, with what every test of it
 // shares: owner "me", a one-minute lease, an hour's poll (a clock that
@@ -187,9 +204,10 @@ func TestFetcher_NoClaimWhenNothingIsDue(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var room, claims atomic.Int64
+		var room atomic.Int64
 		room.Store(5)
-		f := &fetcher{st: countClaims{st, &claims}, perEndpoint: 100, batch: 1, wake: wake}
+		claims := &claimLog{Store: st}
+		f := &fetcher{st: claims, perEndpoint: 100, batch: 1, wake: wake}
 		freed, pushed := runFetcher(t, f, &room)
 		for range 3 {
 			freed <- struct{}{}
@@ -197,7 +215,7 @@ func TestFetcher_NoClaimWhenNothingIsDue(t *testing.T) {
 		}
 		seedEvents(t, st, 1)
 		nextClaim(t, pushed, "the claim of the new event", 1)
-		if n := claims.Load(); n != 1 {
+		if n := claims.count(); n != 1 {
 			t.Errorf("%d claims, want 1: none while nothing was due", n)
 		}
 	})
@@ -252,29 +270,6 @@ func TestFetcher_SpacesClaimsAfterAShortOne(t *testing.T) {
 	})
 }
 
-// probeClaims records whether each claim made through it probed first,
-// once the claim returns.
-type probeClaims struct {
-	store.Store
-	mu     sync.Mutex
-	probes []bool
-}
-
-func (c *probeClaims) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
-	cs, err := c.Store.DeliveryClaimDue(ctx, p)
-	// Once it returns: a test that saw it may change what the next finds.
-	c.mu.Lock()
-	c.probes = append(c.probes, p.Probe)
-	c.mu.Unlock()
-	return cs, err
-}
-
-func (c *probeClaims) seen() []bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return slices.Clone(c.probes)
-}
-
 // TestFetcher_ProbesAfterAnEmptyClaim: after a claim that found nothing
 // (due work, its endpoint's cap full) the next claim probes for room
 // first, until a notification of new work; and a probing claim that finds
@@ -290,7 +285,7 @@ func TestFetcher_ProbesAfterAnEmptyClaim(t *testing.T) {
 		wake := make(chan struct{}, 1)
 		var room atomic.Int64
 		room.Store(5)
-		pc := &probeClaims{Store: st}
+		pc := &claimLog{Store: st}
 		freed, pushed := runFetcher(t, &fetcher{st: pc, perEndpoint: 1, batch: 1, wake: wake, probes: true}, &room)
 		claims := func(what string, want ...bool) {
 			t.Helper()
