@@ -144,7 +144,6 @@ claimed AS (
 SELECT ` + sqlstore.ClaimedCols + `
 FROM claimed d
 JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
-JOIN endpoints ep ON ep.id = d.endpoint_id
 ORDER BY d.turn, d.due, d.id`
 
 // probeSQL answers whether claimSQL, with the same arguments, would find
@@ -172,7 +171,11 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			return nil, err
 		}
 		rows, err := tx.Query(ctx, claimSQL, s.claimArgs(p, now, until)...)
-		return sqlstore.Collect(rows, err, s.ScanClaimed)
+		cs, err := sqlstore.Collect(rows, err, s.ScanClaimed)
+		if err != nil {
+			return nil, err
+		}
+		return cs, s.ClaimEndpoints(ctx, tx, cs)
 	})
 }
 

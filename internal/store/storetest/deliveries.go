@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"cmp"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -94,6 +95,49 @@ func testDeliveryGetList(t *testing.T, st store.Store) {
 	wantErr(t, err, store.ErrNotFound, "DeliveryGet of a missing delivery")
 	if atts := do(st.DeliveryAttempts(ctx, "dlv_missing")).must(t); len(atts) != 0 {
 		t.Errorf("attempts of a missing delivery: %v, want none", atts)
+	}
+}
+
+// testClaimEachItsEndpoint claims, at once, deliveries of three endpoints
+// of two tenants, each with its own URL, secret, headers and format: every
+// claimed delivery carries its own endpoint, secrets opened, read once per
+// claim rather than once per delivery (sqlstore.ClaimEndpoints).
+func testClaimEachItsEndpoint(t *testing.T, st store.Store) {
+	mkTenant(t, st, "acme")
+	mkTenant(t, st, "globex")
+	eps := map[string]*store.Endpoint{}
+	for i, tenant := range []string{"acme", "acme", "globex"} {
+		ep := mkEndpoint(t, st, tenant, func(e *store.Endpoint) {
+			e.URL = fmt.Sprintf("https://example.com/hook/%d", i)
+			e.Secret = fmt.Sprintf("whsec_endpoint%d", i)
+			e.Headers = map[string]string{"X-Endpoint": strconv.Itoa(i)}
+			if i == 1 {
+				e.Format = "custom-1"
+			}
+		})
+		eps[ep.ID] = ep
+	}
+	want := map[string]string{} // delivery id -> its endpoint
+	for i := range 3 {
+		for _, tenant := range []string{"acme", "globex"} {
+			for _, d := range mkEvent(t, st, tenant, "user.created", t0.Add(time.Duration(i)*time.Millisecond)).Deliveries {
+				want[d.ID] = d.EndpointID
+			}
+		}
+	}
+	if len(want) != 9 {
+		t.Fatalf("made %d deliveries, want 9 (3 events to 2 endpoints of acme, 3 to 1 of globex)", len(want))
+	}
+	got := claim(t, st, "w", t0.Add(time.Second), 20, 10)
+	if len(got) != len(want) {
+		t.Fatalf("claimed %d deliveries, want all %d", len(got), len(want))
+	}
+	for _, c := range got {
+		epID, ok := want[c.Delivery.ID]
+		if !ok || c.Endpoint == nil || c.Endpoint.ID != epID || c.Delivery.EndpointID != epID {
+			t.Fatalf("claimed %s with endpoint %+v, want its own %s", c.Delivery.ID, c.Endpoint, epID)
+		}
+		sameEndpoint(t, "claimed Endpoint of "+c.Delivery.ID, c.Endpoint, eps[epID])
 	}
 }
 

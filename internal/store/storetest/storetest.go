@@ -77,6 +77,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"EventGetList", testEventGetList},
 		{"DeliveryGetList", testDeliveryGetList},
 		{"DeliveryClaimDue_Basic", testClaimBasic},
+		{"DeliveryClaimDue_EachItsEndpoint", testClaimEachItsEndpoint},
 		{"DeliveryClaimDue_OldestFirstAndLimit", testClaimOldestFirstAndLimit},
 		{"DeliveryClaimDue_CapsPerEndpoint", testClaimCapsPerEndpoint},
 		{"DeliveryClaimDue_SettlingLeasesDoNotCount", testClaimSettlingLeasesDoNotCount},
