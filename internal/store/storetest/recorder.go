@@ -107,3 +107,10 @@ func (r *RecordedStore) Listen(ctx context.Context) (<-chan struct{}, error) {
 func (r *RecordedStore) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return r.Real.DeliveryClaimDue(ctx, p)
 }
+
+// Queries is every statement the store ran, in order.
+func (r *Recorder) Queries() []RecordedQuery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RecordedQuery(nil), r.queries...)
+}
