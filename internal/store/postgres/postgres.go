@@ -127,10 +127,14 @@ func (s *Store) MigrateUp(ctx context.Context) (*store.MigrateResult, error) {
 	return res, nil
 }
 
-// WritersHint is how many ingest batches commit at once (store.Writers):
-// while one waits for its commit's flush, the next runs its statements
-// (docs/design.md).
-func (*Store) WritersHint() int { return 2 }
+// WritersHint is how many ingest batches of one node commit at once
+// (store.Writers): one. Two overlapped one batch's commit wait with the
+// next batch's statements, but each batch that hands deliveries off holds
+// the claims' lock from its count of the leases to its commit, so two
+// mostly took turns at it, with half the events each: one writer's
+// larger batches delivered more at fan-out 1 and 10 and answered sooner
+// (docs/design.md, session 15). Several nodes still commit at once.
+func (*Store) WritersHint() int { return 1 }
 
 // ClaimGapHint is the least time between a claim that came back short and
 // the next (store.ClaimGap): claims and ingest's hand-offs take turns on
