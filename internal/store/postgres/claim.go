@@ -171,11 +171,7 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			return nil, err
 		}
 		rows, err := tx.Query(ctx, claimSQL, s.claimArgs(p, now, until)...)
-		cs, err := sqlstore.Collect(rows, err, s.ScanClaimed)
-		if err != nil {
-			return nil, err
-		}
-		return cs, s.ClaimEndpoints(ctx, tx, cs)
+		return sqlstore.Collect(rows, err, s.ScanClaimed)
 	})
 }
 

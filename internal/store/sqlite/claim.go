@@ -195,9 +195,6 @@ func (s *Store) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimPara
 			JOIN events ev ON ev.tenant_id = d.tenant_id AND ev.id = d.event_id
 			WHERE d.id IN (SELECT value FROM json_each(?1))`, ids)
 		claimed, err := sqlstore.Collect(rows, err, s.ScanClaimed)
-		if err == nil {
-			err = s.ClaimEndpoints(ctx, tx, claimed)
-		}
 		if err != nil {
 			return nil, err
 		}

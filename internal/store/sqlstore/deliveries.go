@@ -48,13 +48,13 @@ func scanDelivery(r Row) (*store.Delivery, error) {
 
 // ClaimedCols are the columns ScanClaimed reads, from the tables d
 // (deliveries) and ev (events): what a claim returns of each delivery.
-// Its endpoints are read after, once each (ClaimEndpoints), not once per
+// Its endpoints are read after, once each (claimEndpoints), not once per
 // delivery: their 22 columns, decoded and their secrets opened, were
 // half of what a claim's read of its rows cost (docs/design.md).
 const ClaimedCols = DeliveryCols + `, d.body, d.body IS NOT NULL, d.lease_expires_at, ` + EventCols
 
 // ScanClaimed scans one row of ClaimedCols, for the drivers' claim
-// queries. The endpoint is left to ClaimEndpoints.
+// queries. The endpoint is left to claimEndpoints, which Claim runs.
 func (s *Store) ScanClaimed(r Row) (*store.Claimed, error) {
 	var dr deliveryRow
 	var er eventRow
@@ -75,13 +75,13 @@ func (s *Store) ScanClaimed(r Row) (*store.Claimed, error) {
 	return c, nil
 }
 
-// ClaimEndpoints reads the endpoints of the deliveries a claim leased
+// claimEndpoints reads the endpoints of the deliveries a claim leased
 // (ScanClaimed), each once, in the claim's transaction tx, with their
 // secrets opened, and sets each delivery's; deliveries of one endpoint
 // share it, as a hand-off's do. The claim leased only deliveries of live
 // endpoints, so one that is not there fails the claim, which leaves its
 // leases unwritten.
-func (s *Store) ClaimEndpoints(ctx context.Context, tx Querier, cs []*store.Claimed) error {
+func (s *Store) claimEndpoints(ctx context.Context, tx Querier, cs []*store.Claimed) error {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -96,14 +96,12 @@ func (s *Store) ClaimEndpoints(ctx context.Context, tx Querier, cs []*store.Clai
 	if err != nil {
 		return err
 	}
+	byID := make(map[string]*store.Endpoint, len(eps))
+	for _, ep := range eps {
+		byID[ep.ID] = ep
+	}
 	for _, c := range cs {
-		for _, ep := range eps {
-			if ep.ID == c.Delivery.EndpointID {
-				c.Endpoint = ep
-				break
-			}
-		}
-		if c.Endpoint == nil {
+		if c.Endpoint = byID[c.Delivery.EndpointID]; c.Endpoint == nil {
 			return fmt.Errorf("claimed delivery %q: endpoint %q: %w", c.Delivery.ID, c.Delivery.EndpointID, store.ErrNotFound)
 		}
 	}
@@ -648,8 +646,10 @@ func (s *Store) DeliveryExtendLeases(ctx context.Context, owner string, ids []st
 
 // Claim is DeliveryClaimDue around a driver's own claim query: it checks p,
 // and runs claim in one transaction with the claim's time and lease expiry
-// in stored precision. The query is the drivers' own because the fastest
-// claim differs by database (docs/design.md). With p.Probe, probe first
+// in stored precision, then reads the endpoints of what claim leased
+// (claimEndpoints), which claim's rows (ScanClaimed) leave out. The query
+// is the drivers' own because the fastest claim differs by database
+// (docs/design.md). With p.Probe, probe first
 // answers, on the read pool and outside the claims' turn, whether claim
 // would find room for anything, and nothing is claimed when it would not.
 func (s *Store) Claim(ctx context.Context, p *store.DeliveryClaimParams,
@@ -671,6 +671,9 @@ func (s *Store) Claim(ctx context.Context, p *store.DeliveryClaimParams,
 	var out []*store.Claimed
 	err := s.db.Tx(ctx, func(tx Querier) error {
 		cs, err := claim(ctx, tx, now, until)
+		if err == nil {
+			err = s.claimEndpoints(ctx, tx, cs)
+		}
 		if err != nil {
 			return err
 		}

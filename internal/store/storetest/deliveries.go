@@ -101,7 +101,7 @@ func testDeliveryGetList(t *testing.T, st store.Store) {
 // testClaimEachItsEndpoint claims, at once, deliveries of three endpoints
 // of two tenants, each with its own URL, secret, headers and format: every
 // claimed delivery carries its own endpoint, secrets opened, read once per
-// claim rather than once per delivery (sqlstore.ClaimEndpoints).
+// claim rather than once per delivery (sqlstore.Store.Claim).
 func testClaimEachItsEndpoint(t *testing.T, st store.Store) {
 	mkTenant(t, st, "acme")
 	mkTenant(t, st, "globex")
