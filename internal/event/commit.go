@@ -168,9 +168,10 @@ func (c *committer) write(ctx context.Context, batch []*waiter) {
 // groupCommit is several committers side by side, each request going to
 // the next in turn: as many batches commit at once as there are, each
 // filling while the others commit. One is group commit as committer
-// describes it; a database whose transactions run concurrently
-// (PostgreSQL, store.Writers) overlaps one batch's commit wait with the
-// next batch's statements.
+// describes it, and what both databases run (store.Writers); more
+// overlap one batch's commit wait with the next batch's statements, which
+// on PostgreSQL lost more to the hand-offs' turns at the claims' lock than
+// the overlap gained (docs/design.md, "Group commit on ingest").
 type groupCommit struct {
 	shards []*committer
 	next   atomic.Uint32

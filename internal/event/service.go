@@ -29,7 +29,7 @@ type Config struct {
 	BatchEvents int
 	BatchBytes  int
 	// Writers is how many batches may commit at once; 0 means as many as
-	// the store runs well (store.Writers: 1 on SQLite's single writer).
+	// the store runs well (store.Writers: 1 on both databases).
 	Writers int
 	// Dispatcher, when set, takes new deliveries straight from ingest,
 	// leased to it, up to the room it has (see store.HandOff); nil leaves

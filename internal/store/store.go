@@ -23,9 +23,11 @@ var (
 	ErrUnauthorized = herald.ErrUnauthorized
 )
 
-// Writers is how many write transactions st runs well at once: what its
-// WritersHint says (PostgreSQL's), or 1 (SQLite, whose single writer runs
-// them one after another, and any store that does not say).
+// Writers is how many ingest batches one node of st commits at once: what
+// its WritersHint says, or 1 for a store that does not say (SQLite, whose
+// single writer runs them one after another). PostgreSQL's says 1 too:
+// there the batches that hand deliveries off take turns at the claims'
+// lock (docs/design.md).
 func Writers(st Store) int {
 	if h, ok := st.(interface{ WritersHint() int }); ok {
 		return max(h.WritersHint(), 1)

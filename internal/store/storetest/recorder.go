@@ -35,6 +35,13 @@ func (r *Recorder) add(sql string, args []any) {
 	r.queries = append(r.queries, RecordedQuery{sql, args})
 }
 
+// Queries is every statement the store ran, in order.
+func (r *Recorder) Queries() []RecordedQuery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RecordedQuery(nil), r.queries...)
+}
+
 // LastSelect is the last SELECT the store ran.
 func (r *Recorder) LastSelect() (RecordedQuery, bool) {
 	r.mu.Lock()
@@ -106,11 +113,4 @@ func (r *RecordedStore) Listen(ctx context.Context) (<-chan struct{}, error) {
 
 func (r *RecordedStore) DeliveryClaimDue(ctx context.Context, p *store.DeliveryClaimParams) ([]*store.Claimed, error) {
 	return r.Real.DeliveryClaimDue(ctx, p)
-}
-
-// Queries is every statement the store ran, in order.
-func (r *Recorder) Queries() []RecordedQuery {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return append([]RecordedQuery(nil), r.queries...)
 }
