@@ -125,11 +125,16 @@ picked AS (
     -- Lock only the rows taken. One being recorded or released right now
     -- is skipped, not waited for (the next claim finds it if it is still
     -- due); one changed since this statement began is checked again
-    -- against the conditions before it is locked.
+    -- against the conditions before it is locked. Each is found by key:
+    -- the status is tested IS TRUE, which no partial index's predicate is
+    -- proved from, so the plan cannot drive the lock from
+    -- deliveries_due_endpoint instead, as it did with statistics taken
+    -- while nothing was unfinished (every due row once, the candidates
+    -- probed for each: 30 ms a claim instead of 3, docs/design.md).
     SELECT d.id, candidates.due, candidates.turn
     FROM deliveries d
     JOIN candidates ON candidates.id = d.id
-    WHERE d.status IN ('pending', 'retrying', 'delivering')
+    WHERE (d.status IN ('pending', 'retrying', 'delivering')) IS TRUE
       AND d.next_attempt_at <= $1
     FOR UPDATE OF d SKIP LOCKED
 ),
