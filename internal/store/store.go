@@ -281,8 +281,9 @@ type Store interface {
 	// DeliveryRecordAttempt stores one attempt and moves the delivery to
 	// p.Status (delivered, retrying with p.NextAttemptAt, or failed), if and
 	// only if the lease is still p.Owner's; otherwise ErrLeaseLost. When
-	// p.Body is set and the delivery has no stored body yet, it is stored so
-	// every later attempt sends the same bytes.
+	// p.Body is set, the delivery has no stored body yet and another attempt
+	// may follow (p.Status is not delivered), it is stored so every later
+	// attempt sends the same bytes.
 	DeliveryRecordAttempt(ctx context.Context, p *AttemptRecordParams) (*Attempt, error)
 	// DeliveryRecordAttempts records a batch of attempts in one transaction,
 	// each exactly as DeliveryRecordAttempt would and each fenced by its own

@@ -249,6 +249,20 @@ var attemptRowCols = []Col{
 	{"duration_ms", ColInt}, {"response_code", ColInt}, {"response_body", ColBytes}, {"error", ColText},
 }
 
+// keptBody is the body a record stores with its delivery: the bytes sent,
+// so that every later attempt sends them again, where a later attempt may
+// come (retrying, or failed, which a person may retry). A delivered
+// delivery keeps none: the body was most of its row, a second copy of the
+// event's data per endpoint, and writing it was a fifth of a SQLite
+// record's time (docs/design.md). A retry of a delivered delivery renders
+// it again, from the same event, as the endpoint's format is then.
+func keptBody(p *store.AttemptRecordParams) []byte {
+	if p.Status == store.StatusDelivered {
+		return nil
+	}
+	return p.Body
+}
+
 // DeliveryRecordAttempts records a batch of attempts in one transaction of
 // set-based statements whatever its size: the fenced update of every
 // delivery, the insert of the attempts it let through, the health of their
@@ -278,7 +292,7 @@ func (s *Store) DeliveryRecordAttempts(ctx context.Context, ps []*store.AttemptR
 		a := p.NewAttempt(s.now())
 		a.Error = cleanText(a.Error)
 		atts[i] = a
-		rows = append(rows, []any{p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, p.Body, s.orNow(p.Now)})
+		rows = append(rows, []any{p.DeliveryID, p.Owner, p.Status, next, a.ResponseCode, a.Error, keptBody(p), s.orNow(p.Now)})
 	}
 	if len(rows) == 0 {
 		return res, nil

@@ -167,6 +167,51 @@ func testRecordAttemptsNumbering(t *testing.T, st store.Store) {
 	}
 }
 
+// A delivered delivery keeps no body: none of its attempts will follow
+// but a person's retry, which renders it again. One that failed for good
+// keeps the bytes it sent, so its retry sends them again; and a body kept
+// by a failed attempt stays when the retry's attempt delivers.
+func testRecordAttemptsBodyKeptForLaterAttempts(t *testing.T, st store.Store) {
+	ctx := ctxT(t)
+	mkTenant(t, st, "acme")
+	mkEndpoint(t, st, "acme")
+	ok := mkEvent(t, st, "acme", "user.created", t0).Deliveries[0].ID
+	bad := mkEvent(t, st, "acme", "user.created", t0.Add(time.Millisecond)).Deliveries[0].ID
+	now := t0.Add(time.Second)
+	bodyOf := func(round int, want map[string]string) {
+		t.Helper()
+		got := claim(t, st, "w", now, 2, 10)
+		if len(got) != len(want) {
+			t.Fatalf("round %d: claimed %d, want %d", round, len(got), len(want))
+		}
+		for _, c := range got {
+			w, kept := want[c.Delivery.ID], want[c.Delivery.ID] != ""
+			if string(c.Body) != w || kept != (c.Body != nil) {
+				t.Errorf("round %d: %s claimed with body %q (nil %v), want %q", round, c.Delivery.ID, c.Body, c.Body == nil, w)
+			}
+		}
+	}
+	bodyOf(0, map[string]string{ok: "", bad: ""})
+	do(st.DeliveryRecordAttempts(ctx, []*store.AttemptRecordParams{
+		outcome(ok, "w", store.StatusDelivered, now, nil, 200, `{"ok":1}`),
+		outcome(bad, "w", store.StatusFailed, now, nil, 500, `{"bad":1}`),
+	})).must(t)
+	for _, id := range []string{ok, bad} {
+		do(st.DeliveryRetry(ctx, "acme", id, now)).must(t)
+	}
+	now = now.Add(time.Second)
+	bodyOf(1, map[string]string{ok: "", bad: `{"bad":1}`})
+	do(st.DeliveryRecordAttempts(ctx, []*store.AttemptRecordParams{
+		outcome(ok, "w", store.StatusFailed, now, nil, 500, `{"ok":2}`),
+		outcome(bad, "w", store.StatusDelivered, now, nil, 200, `{"bad":2}`),
+	})).must(t)
+	for _, id := range []string{ok, bad} {
+		do(st.DeliveryRetry(ctx, "acme", id, now)).must(t)
+	}
+	now = now.Add(time.Second)
+	bodyOf(2, map[string]string{ok: `{"ok":2}`, bad: `{"bad":1}`})
+}
+
 func testRecordAttemptsBodyStoredOnce(t *testing.T, st store.Store) {
 	ctx := ctxT(t)
 	mkTenant(t, st, "acme")

@@ -101,6 +101,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store, opts Options) {
 		{"DeliveryRecordAttempts_Mixed", testRecordAttemptsMixed},
 		{"DeliveryRecordAttempts_Numbering", testRecordAttemptsNumbering},
 		{"DeliveryRecordAttempts_BodyStoredOnce", testRecordAttemptsBodyStoredOnce},
+		{"DeliveryRecordAttempts_BodyKeptForLaterAttempts", testRecordAttemptsBodyKeptForLaterAttempts},
 		{"DeliveryRelease", testRelease},
 		{"DeliveryExtendLeases", testExtendLeases},
 		{"DeliveryRetry", testRetry},
