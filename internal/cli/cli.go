@@ -119,7 +119,7 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 	f.Int64Var(&cfg.MaxBufferedBytes, "max-buffered-bytes", 32<<20, "request-body bytes held in memory at once, across all requests; past it a request waits up to a second for room, then gets 503")
 	f.IntVar(&cfg.Workers, "workers", delivery.DefaultWorkers, "attempts in flight at once on this node")
 	f.IntVar(&cfg.PerEndpoint, "per-endpoint", delivery.DefaultPerEndpoint, "attempts in flight at once per endpoint, across all nodes, and the most an endpoint's max_in_flight may be")
-	f.IntVar(&cfg.PerTenant, "per-tenant", 0, "attempts in flight at once for one tenant on this node, its fair share of the workers (its deliveries hold at most twice this many leases across all nodes); 0: three quarters of --workers")
+	f.IntVar(&cfg.PerTenant, "per-tenant", 0, "attempts in flight at once for one tenant on this node, its fair share of the workers (its deliveries hold at most four times this many leases across all nodes: the same share of a node's room); 0: three quarters of --workers")
 	f.IntVar(&cfg.MaxEndpointsPerTenant, "max-endpoints-per-tenant", 100, "endpoints one tenant may have, enabled or not; past it creating one is 409 (each is sent every matching event and failure notice, so this bounds one event's fan-out)")
 	f.DurationVar(&cfg.Lease, "lease", 30*time.Second, "how long a claimed delivery is held without a heartbeat: after a crash, another node takes its deliveries within this time")
 	f.DurationVar(&cfg.DisableAfter, "disable-after", 120*time.Hour, "disable an endpoint whose attempts have all failed for longer than this (a 410 answer disables it at once); 0: never")

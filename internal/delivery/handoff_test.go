@@ -34,9 +34,11 @@ func TestEngine_HandOffDeliversWithoutAClaim(t *testing.T) {
 		stop := b.run(t)
 		var room store.HandOff
 		waitFor(t, "the engine to have room", 10*time.Second, func() bool { room = b.engine.HandOffRoom(); return room.Limit > 0 })
-		if room.PerEndpoint != delivery.DefaultPerEndpoint || room.PerTenant != 2*delivery.DefaultWorkers*3/4 ||
+		// The default tenant share, three quarters of the workers, of a
+		// room for four times the workers.
+		if room.PerEndpoint != delivery.DefaultPerEndpoint || room.PerTenant != 4*delivery.DefaultWorkers*3/4 ||
 			room.Owner == "" || !room.Until.After(b.clock.Now()) {
-			t.Fatalf("room = %+v, want the engine's lease, the default cap of %d and twice the default tenant share",
+			t.Fatalf("room = %+v, want the engine's lease, the default cap of %d and four times the default tenant share",
 				room, delivery.DefaultPerEndpoint)
 		}
 		now := b.clock.Now()
