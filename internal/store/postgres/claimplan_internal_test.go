@@ -23,34 +23,11 @@ func TestDeliveryClaimDue_PlanLocksPickedByKey(t *testing.T) {
 	t.Parallel()
 	st := testStore(t)
 	ctx := context.Background()
-	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-		t.Fatal(err)
-	}
-	endpoint := func(events string) {
-		t.Helper()
-		if _, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook", Events: []string{events}, Enabled: true}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	mkTenant(t, st)
 	now := time.Now()
-	post := func(typ string, batches int) {
-		t.Helper()
-		for b := range batches {
-			ps := make([]*store.EventCreateParams, 100)
-			for i := range ps {
-				ps[i] = &store.EventCreateParams{Now: now, Event: &store.Event{
-					TenantID: "acme", ID: fmt.Sprintf("evt_%s_%d_%d", typ, b, i), Type: typ,
-					Data: json.RawMessage(`{"n":1}`), Hash: fmt.Sprintf("h%s%d_%d", typ, b, i), Source: store.SourceAPI,
-				}}
-			}
-			if _, _, err := st.EventCreateMany(ctx, ps, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
 	// A first run, every delivery of it delivered.
-	endpoint("first.run")
-	post("first.run", 20)
+	mkEndpoint(t, st, "first.run")
+	postEvents(t, st, now, "first.run", 20)
 	cs, err := st.DeliveryClaimDue(ctx, &store.DeliveryClaimParams{Owner: "w", Now: now.Add(time.Second), Lease: time.Minute, Limit: 2000, PerEndpoint: 2000})
 	if err != nil || len(cs) != 2000 {
 		t.Fatalf("claimed %d deliveries, %v; want 2000", len(cs), err)
@@ -69,9 +46,9 @@ func TestDeliveryClaimDue_PlanLocksPickedByKey(t *testing.T) {
 	}
 	// Then a backlog at ten endpoints.
 	for range 10 {
-		endpoint("second.run")
+		mkEndpoint(t, st, "second.run")
 	}
-	post("second.run", 2)
+	postEvents(t, st, now, "second.run", 2)
 
 	at := now.Add(3 * time.Second)
 	p := &store.DeliveryClaimParams{Owner: "w", Now: at, Lease: time.Minute, Limit: 150, PerEndpoint: 16}
@@ -115,5 +92,38 @@ func TestDeliveryClaimDue_PlanLocksPickedByKey(t *testing.T) {
 	}
 	if !strings.Contains(outer, "on candidates") || !strings.Contains(strings.Join(picked, "\n"), "Index Scan using deliveries_pkey on deliveries") {
 		t.Errorf("the claim does not lock the picked rows by key:\n%s", strings.Join(plan, "\n"))
+	}
+}
+
+// mkTenant creates the plan tests' tenant, acme.
+func mkTenant(t *testing.T, st *Store) {
+	t.Helper()
+	if _, err := st.TenantCreate(context.Background(), &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mkEndpoint creates an enabled endpoint of acme for events of one type.
+func mkEndpoint(t *testing.T, st *Store, events string) {
+	t.Helper()
+	if _, err := st.EndpointCreate(context.Background(), &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook", Events: []string{events}, Enabled: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// postEvents stores batches of 100 events of acme of type typ.
+func postEvents(t *testing.T, st *Store, now time.Time, typ string, batches int) {
+	t.Helper()
+	for b := range batches {
+		ps := make([]*store.EventCreateParams, 100)
+		for i := range ps {
+			ps[i] = &store.EventCreateParams{Now: now, Event: &store.Event{
+				TenantID: "acme", ID: fmt.Sprintf("evt_%s_%d_%d", typ, b, i), Type: typ,
+				Data: json.RawMessage(`{"n":1}`), Hash: fmt.Sprintf("h%s%d_%d", typ, b, i), Source: store.SourceAPI,
+			}}
+		}
+		if _, _, err := st.EventCreateMany(context.Background(), ps, nil); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

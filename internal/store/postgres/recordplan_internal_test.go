@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"strings"
@@ -23,25 +22,10 @@ func TestDeliveryRecordAttempts_GenericPlanFindsRowsByKey(t *testing.T) {
 	t.Parallel()
 	st := testStore(t)
 	ctx := context.Background()
-	if _, err := st.TenantCreate(ctx, &store.Tenant{ID: "acme", Name: "Acme"}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := st.EndpointCreate(ctx, &store.Endpoint{TenantID: "acme", URL: "https://example.com/hook", Events: []string{"*"}, Enabled: true}); err != nil {
-		t.Fatal(err)
-	}
+	mkTenant(t, st)
+	mkEndpoint(t, st, "*")
 	now := time.Now()
-	for b := range 20 {
-		ps := make([]*store.EventCreateParams, 100)
-		for i := range ps {
-			ps[i] = &store.EventCreateParams{Now: now, Event: &store.Event{
-				TenantID: "acme", ID: fmt.Sprintf("evt_%d_%d", b, i), Type: "order.created",
-				Data: json.RawMessage(`{"n":1}`), Hash: fmt.Sprintf("h%d_%d", b, i), Source: store.SourceAPI,
-			}}
-		}
-		if _, _, err := st.EventCreateMany(ctx, ps, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
+	postEvents(t, st, now, "order.created", 20)
 	// Statistics of a backlog not yet claimed: no delivery leased.
 	if _, err := st.pool.Exec(ctx, "ANALYZE deliveries"); err != nil {
 		t.Fatal(err)

@@ -192,24 +192,30 @@ func testRecordAttemptsBodyKeptForLaterAttempts(t *testing.T, st store.Store) {
 		}
 	}
 	bodyOf(0, map[string]string{ok: "", bad: ""})
-	do(st.DeliveryRecordAttempts(ctx, []*store.AttemptRecordParams{
-		outcome(ok, "w", store.StatusDelivered, now, nil, 200, `{"ok":1}`),
-		outcome(bad, "w", store.StatusFailed, now, nil, 500, `{"bad":1}`),
-	})).must(t)
-	for _, id := range []string{ok, bad} {
-		do(st.DeliveryRetry(ctx, "acme", id, now)).must(t)
+	// Each round records both deliveries' attempts, retries both, and
+	// claims them again.
+	type sent struct {
+		status string
+		code   int
+		body   string
 	}
-	now = now.Add(time.Second)
-	bodyOf(1, map[string]string{ok: "", bad: `{"bad":1}`})
-	do(st.DeliveryRecordAttempts(ctx, []*store.AttemptRecordParams{
-		outcome(ok, "w", store.StatusFailed, now, nil, 500, `{"ok":2}`),
-		outcome(bad, "w", store.StatusDelivered, now, nil, 200, `{"bad":2}`),
-	})).must(t)
-	for _, id := range []string{ok, bad} {
-		do(st.DeliveryRetry(ctx, "acme", id, now)).must(t)
+	for i, round := range []struct {
+		ok, bad sent
+		want    map[string]string
+	}{
+		{sent{store.StatusDelivered, 200, `{"ok":1}`}, sent{store.StatusFailed, 500, `{"bad":1}`}, map[string]string{ok: "", bad: `{"bad":1}`}},
+		{sent{store.StatusFailed, 500, `{"ok":2}`}, sent{store.StatusDelivered, 200, `{"bad":2}`}, map[string]string{ok: `{"ok":2}`, bad: `{"bad":1}`}},
+	} {
+		do(st.DeliveryRecordAttempts(ctx, []*store.AttemptRecordParams{
+			outcome(ok, "w", round.ok.status, now, nil, round.ok.code, round.ok.body),
+			outcome(bad, "w", round.bad.status, now, nil, round.bad.code, round.bad.body),
+		})).must(t)
+		for _, id := range []string{ok, bad} {
+			do(st.DeliveryRetry(ctx, "acme", id, now)).must(t)
+		}
+		now = now.Add(time.Second)
+		bodyOf(i+1, round.want)
 	}
-	now = now.Add(time.Second)
-	bodyOf(2, map[string]string{ok: `{"ok":2}`, bad: `{"bad":1}`})
 }
 
 func testRecordAttemptsBodyStoredOnce(t *testing.T, st store.Store) {
