@@ -87,6 +87,12 @@ func serveCmd(stdout, stderr io.Writer) *cobra.Command {
 			if cfg.MetricsTenantLabel < 0 {
 				return fmt.Errorf("--metrics-tenant-label %d: want 0 (no tenant label) or the most tenants to label", cfg.MetricsTenantLabel)
 			}
+			if cfg.Workers < 1 {
+				return fmt.Errorf("--workers %d: want at least one attempt in flight", cfg.Workers)
+			}
+			if cfg.PerTenant < 0 {
+				return fmt.Errorf("--per-tenant %d: want 0 (three quarters of --workers) or more", cfg.PerTenant)
+			}
 			if cfg.MaxEndpointsPerTenant < 1 {
 				return fmt.Errorf("--max-endpoints-per-tenant %d: a tenant must be allowed at least one endpoint", cfg.MaxEndpointsPerTenant)
 			}

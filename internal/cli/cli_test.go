@@ -200,6 +200,21 @@ func TestServe_RefusesNoEndpointsPerTenant(t *testing.T) {
 	}
 }
 
+// A node with no workers would never send, and a negative tenant share
+// means nothing: serve refuses to start, naming the flag.
+func TestServe_RefusesNoWorkersOrNegativeShare(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{{"--workers", "0"}, {"--workers", "-5"}, {"--per-tenant", "-1"}} {
+		var out, errOut syncBuffer
+		root := NewRoot(&out, &errOut)
+		root.SetArgs(append([]string{"serve", "--database", "sqlite:" + filepath.Join(t.TempDir(), "h.db")}, args...))
+		err := root.ExecuteContext(t.Context())
+		if err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Errorf("serve %v: %v, want an error naming the flag", args, err)
+		}
+	}
+}
+
 // The flag's default is the endpoint service's.
 func TestServe_MaxEndpointsPerTenantDefault(t *testing.T) {
 	t.Parallel()

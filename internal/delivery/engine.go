@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -336,7 +337,8 @@ func (e *Engine) HandOffRoom() store.HandOff {
 // with room for four times the workers and this, PostgreSQL's backlog
 // drained 17% faster and fan-out 10 ran 15% faster (docs/design.md).
 func (e *Engine) tenantLeases() int {
-	return e.cfg.PerTenant * (e.cfg.Workers + e.cfg.Prefetch) / e.cfg.Workers
+	n := int64(e.cfg.PerTenant) * int64(e.cfg.Workers+e.cfg.Prefetch) / int64(e.cfg.Workers)
+	return int(min(n, math.MaxInt32))
 }
 
 // HandOff takes deliveries an ingest transaction leased to this engine

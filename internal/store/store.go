@@ -749,7 +749,9 @@ type Claimed struct {
 	Delivery *Delivery
 	Event    *Event
 	Endpoint *Endpoint
-	// Body is the bytes sent on an earlier attempt, nil before the first.
+	// Body is the bytes an earlier attempt sent, kept where that attempt
+	// did not deliver (AttemptRecordParams.Body); nil before the first
+	// attempt and after one that delivered.
 	Body []byte
 	// LeaseUntil is when the lease expires.
 	LeaseUntil time.Time
@@ -1006,7 +1008,7 @@ type AttemptRecordParams struct {
 	Attempt       *Attempt
 	Status        string     // StatusDelivered, StatusRetrying or StatusFailed
 	NextAttemptAt *time.Time // with StatusRetrying
-	Body          []byte     // the bytes sent, stored on the first attempt
+	Body          []byte     // the bytes sent, stored on the first attempt unless it delivered
 	Now           time.Time
 	// DisableAfter disables the endpoint, in the transaction recording
 	// this attempt, when it fails and its failing streak began longer ago
