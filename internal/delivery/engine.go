@@ -87,11 +87,11 @@ type Config struct {
 	// this node sends at once, so the others always have workers however
 	// many endpoints of one tenant hang or wait. Its deliveries also hold
 	// at most the same share of a node's room in leases across all nodes
-	// (PerTenant*(Workers+Prefetch)/Workers, four times PerTenant by
-	// default; sent, or waiting for a worker; this node's settling ones,
-	// whose records alone wait, are not counted), so one tenant's
-	// rate-limited or backlogged endpoints cannot fill a node's room either. Claims and the dispatcher
-	// go round the tenants with work. Default: three quarters of Workers.
+	// (tenantLeases: four times PerTenant by default; sent, or waiting for
+	// a worker; this node's settling ones, whose records alone wait, are
+	// not counted), so one tenant's rate-limited or backlogged endpoints
+	// cannot fill a node's room either. Claims and the dispatcher go round
+	// the tenants with work. Default: three quarters of Workers.
 	PerTenant int
 	// Lease is how long a claimed delivery stays ours without a heartbeat.
 	// In-flight leases are extended every Lease/3, so a live engine keeps

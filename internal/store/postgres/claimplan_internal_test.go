@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/heraldhq/herald/internal/store"
-	"github.com/heraldhq/herald/internal/store/sqlstore"
 )
 
 // A claim locks the rows it picked by key, whatever the table's statistics
@@ -52,15 +51,7 @@ func TestDeliveryClaimDue_PlanLocksPickedByKey(t *testing.T) {
 
 	at := now.Add(3 * time.Second)
 	p := &store.DeliveryClaimParams{Owner: "w", Now: at, Lease: time.Minute, Limit: 150, PerEndpoint: 16}
-	var plan []string
-	err = st.db.Tx(ctx, func(tx sqlstore.Querier) error {
-		rows, err := tx.Query(ctx, "EXPLAIN "+claimSQL, st.claimArgs(p, at, at.Add(p.Lease))...)
-		plan, err = sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
-			var line string
-			return line, r.Scan(&line)
-		})
-		return err
-	})
+	plan, err := explain(ctx, st, claimSQL, st.claimArgs(p, at, at.Add(p.Lease)))
 	if err != nil {
 		t.Fatalf("explain the claim: %v", err)
 	}

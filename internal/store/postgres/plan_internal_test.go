@@ -42,20 +42,7 @@ func TestPlans_UseIndexes(t *testing.T) {
 			if !ok {
 				t.Fatal("the store ran no SELECT")
 			}
-			var plan []string
-			err := st.db.Tx(ctx, func(tx sqlstore.Querier) error {
-				for _, set := range []string{"enable_seqscan", "enable_bitmapscan", "enable_sort"} {
-					if _, err := tx.Exec(ctx, "SET LOCAL "+set+" = off"); err != nil {
-						return err
-					}
-				}
-				rows, err := tx.Query(ctx, "EXPLAIN "+last.SQL, last.Args...)
-				plan, err = sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
-					var line string
-					return line, r.Scan(&line)
-				})
-				return err
-			})
+			plan, err := explain(ctx, st, last.SQL, last.Args, "enable_seqscan", "enable_bitmapscan", "enable_sort")
 			if err != nil {
 				t.Fatalf("explain: %v\n%s", err, last.SQL)
 			}
@@ -65,6 +52,26 @@ func TestPlans_UseIndexes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// explain is PostgreSQL's plan of sql with args, the planner settings off
+// (SET LOCAL ... = off) in the transaction it is explained in.
+func explain(ctx context.Context, st *Store, sql string, args []any, off ...string) ([]string, error) {
+	var plan []string
+	err := st.db.Tx(ctx, func(tx sqlstore.Querier) error {
+		for _, set := range off {
+			if _, err := tx.Exec(ctx, "SET LOCAL "+set+" = off"); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, "EXPLAIN "+sql, args...)
+		plan, err = sqlstore.Collect(rows, err, func(r sqlstore.Row) (string, error) {
+			var line string
+			return line, r.Scan(&line)
+		})
+		return err
+	})
+	return plan, err
 }
 
 // testStore is openSchema on HERALD_TEST_DATABASE_URL's database, or
